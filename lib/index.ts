@@ -1,0 +1,5 @@
+// Public API of shears.
+export * from './errors';
+export * from './tensor';
+export * from './kernels';
+export * from './strategies';

@@ -1,0 +1,72 @@
+// Loads the native addon once. The CPU build comes from node-gyp-build (a local
+// build in build/Release, else a prebuild in prebuilds/). A CUDA build, kept in its
+// own folder (build-cuda/Release or prebuilds/<platform>-<arch>-cuda), is used only
+// when it loads and reports a CUDA device; SHEARS_BACKEND=cpu forces the CPU build.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import nodeGypBuild = require('node-gyp-build');
+
+function packageRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    const pj = path.join(dir, 'package.json');
+    if (fs.existsSync(pj)) {
+      try {
+        if (JSON.parse(fs.readFileSync(pj, 'utf8')).name === 'shears') return dir;
+      } catch {
+        /* keep walking */
+      }
+    }
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error(`shears: package root not found above ${__dirname}`);
+    dir = up;
+  }
+}
+
+export interface LoadedAddon {
+  /** The untyped module; use the typed views in lib/native/*.ts. */
+  readonly module: Record<string, unknown>;
+  /** Which build was loaded and why. */
+  readonly flavour: 'cpu' | 'cuda';
+  readonly path: string;
+  readonly note: string;
+}
+
+let loaded: LoadedAddon | undefined;
+
+function tryCuda(root: string): LoadedAddon | { note: string } {
+  const candidates = [
+    path.join(root, 'build-cuda', 'Release', 'shears.node'),
+    path.join(root, 'prebuilds', `${process.platform}-${process.arch}-cuda`, 'shears.node'),
+  ];
+  for (const file of candidates) {
+    if (!fs.existsSync(file)) continue;
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const mod = require(file) as Record<string, unknown>;
+      const info = (mod.backends as () => { cudaAvailable: boolean; cudaStatus: string })();
+      if (info.cudaAvailable) return { module: mod, flavour: 'cuda', path: file, note: info.cudaStatus };
+      return { note: `CUDA build at ${file} found no device (${info.cudaStatus}); using the CPU build` };
+    } catch (e) {
+      return { note: `CUDA build at ${file} failed to load (${(e as Error).message}); using the CPU build` };
+    }
+  }
+  return { note: 'no CUDA build present; using the CPU build' };
+}
+
+export function addon(): LoadedAddon {
+  if (loaded) return loaded;
+  const root = packageRoot();
+  const want = (process.env.SHEARS_BACKEND ?? 'auto').toLowerCase();
+  let note = 'SHEARS_BACKEND=cpu';
+  if (want !== 'cpu') {
+    const c = tryCuda(root);
+    if ('module' in c) return (loaded = c);
+    note = c.note;
+    if (want === 'cuda') throw new Error(`shears: SHEARS_BACKEND=cuda but ${note}`);
+  }
+  const file = nodeGypBuild.resolve(root);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mod = require(file) as Record<string, unknown>;
+  return (loaded = { module: mod, flavour: 'cpu', path: file, note });
+}

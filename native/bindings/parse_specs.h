@@ -1,0 +1,65 @@
+// Parsing the option objects shared by the kernel bindings.
+#pragma once
+#include <napi.h>
+
+#include <string>
+
+#include "core/backend.h"
+#include "core/js_args.h"
+
+namespace shears {
+
+inline Backend& backend_arg(const Napi::Object& opts) {
+  Napi::Value v = opts.Get("backend");
+  return backend_by_name(v.IsString() ? std::string(v.As<Napi::String>()) : std::string("cpu"));
+}
+
+// {p, q, act?}: act is a Float32Array of length cols.
+inline ScoreParams score_arg(const Napi::Object& o, int64_t cols, std::vector<Napi::Value>& keep) {
+  ScoreParams sp;
+  sp.p = get_double(o, "p", 1.0);
+  sp.q = get_double(o, "q", 0.0);
+  Napi::Value act = o.Get("act");
+  if (!act.IsUndefined() && !act.IsNull()) {
+    sp.act = typed_array<float>(act, "act", static_cast<size_t>(cols)).data;
+    keep.push_back(act);
+  }
+  return sp;
+}
+
+// {sparsity, granularity: 'row'|'matrix', n?, m?}
+inline Selection selection_arg(const Napi::Object& o) {
+  Selection s;
+  s.sparsity = get_double(o, "sparsity", 0.0);
+  Napi::Value g = o.Get("granularity");
+  std::string gs = g.IsString() ? std::string(g.As<Napi::String>()) : std::string("row");
+  if (gs == "row") s.granularity = Granularity::Row;
+  else if (gs == "matrix") s.granularity = Granularity::Matrix;
+  else fail(kRangeError, "granularity must be 'row' or 'matrix', got '" + gs + "'");
+  Napi::Value m = o.Get("m");
+  if (!m.IsUndefined() && !m.IsNull()) {
+    s.n = static_cast<int>(get_int(o, "n", 0, 1 << 20));
+    s.m = static_cast<int>(get_int(o, "m", 0, 1 << 20));
+    if (s.m < 1) s.m = 1;  // so that nm() holds and check_selection names the bad pattern
+  }
+  return s;
+}
+
+inline size_t mask_bytes(int64_t rows, int64_t cols) {
+  return (static_cast<size_t>(rows) * static_cast<size_t>(cols) + 7) / 8;
+}
+
+// {bits: Uint8Array, prunedPerRow?: Uint32Array} sized for rows x cols.
+inline MaskOut mask_arg(const Napi::Object& o, int64_t rows, int64_t cols, std::vector<Napi::Value>& keep) {
+  MaskOut out;
+  out.bits = typed_array<uint8_t>(o.Get("bits"), "mask.bits", mask_bytes(rows, cols)).data;
+  keep.push_back(o.Get("bits"));
+  Napi::Value ppr = o.Get("prunedPerRow");
+  if (!ppr.IsUndefined() && !ppr.IsNull()) {
+    out.pruned_per_row = typed_array<uint32_t>(ppr, "mask.prunedPerRow", static_cast<size_t>(rows)).data;
+    keep.push_back(ppr);
+  }
+  return out;
+}
+
+}  // namespace shears

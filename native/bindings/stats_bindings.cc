@@ -1,0 +1,61 @@
+// columnStats(x, rows, cols, {sum, sumSq, exceed?, threshold?, backend}) -> Promise<void>
+// Adds the rows of x (Float32Array, rows x cols) to the Float64Array accumulators.
+#include <napi.h>
+
+#include <cmath>
+
+#include "bindings/parse_specs.h"
+#include "core/promise_worker.h"
+#include "core/registry.h"
+
+namespace shears {
+namespace {
+
+Napi::Value ColumnStats(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Napi::Object dims = Napi::Object::New(info.Env());
+    dims.Set("rows", info[1]);
+    dims.Set("cols", info[2]);
+    int64_t rows = get_int(dims, "rows", 0, INT32_MAX), cols = get_int(dims, "cols", 1, INT32_MAX);
+    const float* x = typed_array<float>(info[0], "x", static_cast<size_t>(rows * cols)).data;
+    if (!info[3].IsObject()) fail(kShapeError, "accumulators must be an object");
+    Napi::Object a = info[3].As<Napi::Object>();
+    std::vector<Napi::Value> keep{info[0], a.Get("sum"), a.Get("sumSq")};
+    ColumnStatsAcc acc;
+    acc.sum = typed_array<double>(a.Get("sum"), "sum", static_cast<size_t>(cols)).data;
+    acc.sum_sq = typed_array<double>(a.Get("sumSq"), "sumSq", static_cast<size_t>(cols)).data;
+    acc.exceed = nullptr;
+    acc.threshold = get_double(a, "threshold", 0.0);
+    if (!a.Get("exceed").IsUndefined() && !a.Get("exceed").IsNull()) {
+      acc.exceed = typed_array<double>(a.Get("exceed"), "exceed", static_cast<size_t>(cols)).data;
+      keep.push_back(a.Get("exceed"));
+    }
+    Backend& be = backend_arg(a);
+    return PromiseWorker::Start(info.Env(), "shears.columnStats", keep,
+                                [&be, x, rows, cols, acc]() mutable { be.column_stats(x, rows, cols, acc); });
+  });
+}
+
+// columnNorms(sumSq: Float64Array, out: Float32Array): out[j] = sqrt(sumSq[j]) (Wanda's
+// ||X_j||_2). Synchronous: one pass over a vector of input width.
+Napi::Value ColumnNorms(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    auto q = typed_array<double>(info[0], "sumSq");
+    auto out = typed_array<float>(info[1], "out", q.size);
+    for (size_t j = 0; j < q.size; ++j) {
+      if (!(q.data[j] >= 0.0) || !std::isfinite(q.data[j]))
+        fail(kNonFinite, "sumSq is negative or not finite at column " + std::to_string(j));
+      out.data[j] = static_cast<float>(std::sqrt(q.data[j]));
+    }
+    return info.Env().Undefined();
+  });
+}
+
+}  // namespace
+
+SHEARS_REGISTER(stats) {
+  exports.Set("columnStats", Napi::Function::New(env, ColumnStats, "columnStats"));
+  exports.Set("columnNorms", Napi::Function::New(env, ColumnNorms, "columnNorms"));
+}
+
+}  // namespace shears

@@ -1,0 +1,27 @@
+// Picking a backend by name. The CUDA backend exists only in builds made with
+// SHEARS_CUDA=ON and only when a device answers.
+#include <string>
+
+#include "core/backend.h"
+#include "core/error.h"
+
+namespace shears {
+
+#ifndef SHEARS_WITH_CUDA
+Backend* cuda_backend() { return nullptr; }
+std::string cuda_status() { return "not compiled (CPU-only build)"; }
+#else
+std::string cuda_status();  // native/cuda/cuda_backend.cu
+#endif
+
+Backend& backend_by_name(const std::string& name) {
+  if (name == "cpu") return cpu_backend();
+  if (name == "cuda" || name == "auto") {
+    if (Backend* b = cuda_backend()) return *b;
+    if (name == "auto") return cpu_backend();
+    fail(kBackendError, "CUDA backend unavailable: " + cuda_status());
+  }
+  fail(kBackendError, "unknown backend '" + name + "' (expected cpu, cuda or auto)");
+}
+
+}  // namespace shears

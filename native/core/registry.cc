@@ -1,0 +1,21 @@
+#include "core/registry.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace shears {
+
+// Function-local static: safe from the static-initialization-order problem.
+static std::vector<std::pair<std::string, RegisterFn>>& registry() {
+  static std::vector<std::pair<std::string, RegisterFn>> r;
+  return r;
+}
+
+Registrar::Registrar(const char* name, RegisterFn fn) { registry().emplace_back(name, fn); }
+
+void register_all(Napi::Env env, Napi::Object exports) {
+  for (auto& [name, fn] : registry()) fn(env, exports);
+}
+
+}  // namespace shears

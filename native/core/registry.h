@@ -1,0 +1,23 @@
+// Self-registration of bindings: each file in native/bindings/ declares
+//   SHEARS_REGISTER(name) { exports.Set(...); }
+// and addon.cc calls every registered function once at module load. No central
+// list to edit when an op is added.
+#pragma once
+#include <napi.h>
+
+namespace shears {
+
+using RegisterFn = void (*)(Napi::Env, Napi::Object);
+
+struct Registrar {
+  Registrar(const char* name, RegisterFn fn);
+};
+
+void register_all(Napi::Env env, Napi::Object exports);
+
+}  // namespace shears
+
+#define SHEARS_REGISTER(name)                                                         \
+  static void shears_register_##name(Napi::Env env, Napi::Object exports);           \
+  static ::shears::Registrar shears_registrar_##name(#name, &shears_register_##name); \
+  static void shears_register_##name([[maybe_unused]] Napi::Env env, [[maybe_unused]] Napi::Object exports)

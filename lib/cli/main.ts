@@ -1,0 +1,31 @@
+// The `shears` command line. Each command lives in lib/cli/commands/<name>.ts and
+// exports register(program). Errors print one line naming the problem (and the file)
+// and set a non-zero exit code; --debug prints the stack too.
+import { Command, CommanderError } from 'commander';
+
+import { register as registerKernels } from './commands/kernels';
+
+export function buildProgram(): Command {
+  const program = new Command('shears')
+    .description('Static pruning of large language models for the queries your users send')
+    .option('--debug', 'print stack traces on errors')
+    .showHelpAfterError()
+    .exitOverride();
+  registerKernels(program);
+  return program;
+}
+
+/** Runs the CLI; resolves with the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode;
+    const err = e as Error & { code?: string };
+    process.stderr.write(`shears: ${err.message}\n`);
+    if (program.opts().debug && err.stack) process.stderr.write(`${err.stack}\n`);
+    return typeof (e as { exitCode?: unknown }).exitCode === 'number' ? (e as { exitCode: number }).exitCode : 1;
+  }
+}

@@ -1,0 +1,114 @@
+// The one internal description every model format maps onto. Readers (lib/formats/)
+// produce a LoadedModel; the forward pass (lib/forward/) and the pruning pipeline read
+// it; writers turn it back into files. Tensor names are canonical (below), whatever
+// the source format called them.
+//
+// Canonical tensor names (linear weights are [out, in], row-major):
+//   embed.weight                    [vocab, hidden]
+//   pos_embed.weight                [positions, hidden]          learned positions (OPT, GPT-2)
+//   blocks.{i}.attn_norm.weight     [hidden]   (+ .bias for LayerNorm)
+//   blocks.{i}.attn.{q,k,v,o}.weight  q: [heads*headDim, hidden], k/v: [kvHeads*headDim, hidden], o: [hidden, heads*headDim]
+//   blocks.{i}.attn.{q,k,v,o}.bias    when the family has them (OPT, GPT-2; Qwen2 q/k/v)
+//   blocks.{i}.mlp_norm.weight      [hidden]   (+ .bias)
+//   blocks.{i}.mlp.{gate,up}.weight [intermediate, hidden]   Llama SwiGLU
+//   blocks.{i}.mlp.down.weight      [hidden, intermediate]
+//   blocks.{i}.mlp.fc1.weight/.bias [intermediate, hidden]   OPT, GPT-2
+//   blocks.{i}.mlp.fc2.weight/.bias [hidden, intermediate]
+//   final_norm.weight               [hidden]   (+ .bias)
+//   lm_head.weight                  [vocab, hidden]   absent when tied to embed.weight
+// Q/K rows are kept as the source stores them; config.rope.layout says which RoPE
+// layout they are in (writers permute when the target format needs the other one).
+
+export type Architecture = 'llama' | 'opt' | 'gpt2';
+export type TensorDType = 'f32' | 'f16' | 'bf16';
+export type NormType = 'rmsnorm' | 'layernorm';
+export type Activation = 'silu' | 'relu' | 'gelu' | 'gelu_tanh';
+/** interleaved: pairs (2i, 2i+1) rotate together (GGUF, llama2.c); rotate_half: (i, i + d/2) (HF). */
+export type RopeLayout = 'interleaved' | 'rotate_half';
+
+export interface RopeScaling {
+  /** Llama-3 style frequency scaling ("rope_type": "llama3"). */
+  type: 'llama3';
+  factor: number;
+  lowFreqFactor: number;
+  highFreqFactor: number;
+  originalContextLength: number;
+}
+
+export interface RopeConfig {
+  layout: RopeLayout;
+  theta: number;
+  /** Rotated dimensions per head (usually headDim). */
+  dim: number;
+  scaling?: RopeScaling;
+}
+
+export interface ModelConfig {
+  architecture: Architecture;
+  /** Family name as the source calls it (llama, mistral, qwen2, opt, gpt2). */
+  family: string;
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  vocabSize: number;
+  contextLength: number;
+  norm: NormType;
+  normEps: number;
+  activation: Activation;
+  /** null for learned absolute positions. */
+  rope: RopeConfig | null;
+  /** Learned positions: row of pos_embed used for position p is p + positionOffset (OPT: 2). */
+  positionOffset: number;
+  tiedEmbeddings: boolean;
+  /** OPT's do_layer_norm_before (true for every OPT but 350m); pre-norm for the others. */
+  preNorm: boolean;
+  bosTokenId?: number;
+  eosTokenId?: number;
+}
+
+/** A tensor as loaded: zero-copy view into a memory-mapped file where possible. */
+export interface Tensor {
+  name: string;
+  dtype: TensorDType;
+  shape: number[];
+  /** f32: Float32Array; f16/bf16: Uint16Array of raw bits. Length = product of shape. */
+  data: Float32Array | Uint16Array;
+}
+
+/** Where a model's tokenizer comes from. lib/tokenizer turns it into a Tokenizer. */
+export type TokenizerSource =
+  | { kind: 'llama2c'; path: string }
+  | {
+      /** A SentencePiece-style vocabulary stored in a GGUF file (tokenizer.ggml.model = llama). */
+      kind: 'gguf-llama';
+      tokens: string[];
+      scores: number[];
+      tokenTypes?: number[];
+      bos?: number;
+      eos?: number;
+      unk?: number;
+      pad?: number;
+      addBos?: boolean;
+      addEos?: boolean;
+    }
+  | { kind: 'hf'; tokenizerJsonPath: string; tokenizerConfigPath?: string }
+  | { kind: 'none'; reason: string };
+
+export type ModelFormat = 'hf' | 'gguf' | 'llama2c';
+
+export interface LoadedModel {
+  format: ModelFormat;
+  /** The path the user gave (directory or file). */
+  path: string;
+  config: ModelConfig;
+  /** Canonical name -> tensor. */
+  tensors: Map<string, Tensor>;
+  tokenizer: TokenizerSource;
+  /** Free-form facts for `shears info` (GGUF metadata keys, llama2.c version...). */
+  meta: Record<string, unknown>;
+  /** Releases the memory maps. Tensors must not be used afterwards. */
+  close(): void;
+}

@@ -112,3 +112,36 @@ export interface LoadedModel {
   /** Releases the memory maps. Tensors must not be used afterwards. */
   close(): void;
 }
+
+/** GGUF metadata value types (GGUF spec names). */
+export type GGUFScalarType =
+  | 'uint8'
+  | 'int8'
+  | 'uint16'
+  | 'int16'
+  | 'uint32'
+  | 'int32'
+  | 'uint64'
+  | 'int64'
+  | 'float32'
+  | 'float64'
+  | 'bool'
+  | 'string';
+
+/** One GGUF metadata key/value as readers return it and writers take it. */
+export interface GGUFEntry {
+  key: string;
+  type: GGUFScalarType | 'array';
+  /** Element type when type is 'array'. */
+  itemType?: GGUFScalarType;
+  /** number | bigint | boolean | string, or an array of those for 'array'. */
+  value: unknown;
+}
+
+/** What a writer needs to reproduce a tokenizer in another format (lib/tokenizer/artifacts.ts). */
+export interface TokenizerArtifacts {
+  /** File name -> content, written into an HF model directory (tokenizer.json, tokenizer_config.json...). */
+  hfFiles: Record<string, string>;
+  /** tokenizer.ggml.* entries for a GGUF file. */
+  ggufEntries: GGUFEntry[];
+}

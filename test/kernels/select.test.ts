@@ -70,6 +70,43 @@ describe('per-row selection (score + select + apply)', () => {
       });
 });
 
+describe('long rows (sampled bracket path, rows >= 2048)', () => {
+  test('every kind of values and sparsity, fused and from scores', async () => {
+    let seed = 300;
+    for (const kind of [...KINDS, 'sorted', 'reversed', 'constant'] as const)
+      for (const cols of [2048, 5003, 11008]) {
+        const rows = 3;
+        let values: Float32Array;
+        if (kind === 'sorted' || kind === 'reversed') {
+          values = Float32Array.from({ length: rows * cols }, (_, i) => (kind === 'sorted' ? i % cols : cols - (i % cols)) * 0.001);
+        } else if (kind === 'constant') {
+          values = new Float32Array(rows * cols).fill(0.25);
+        } else {
+          values = randomValues(rows * cols, kind, rng(seed++));
+        }
+        for (const sparsity of [0.0001, 0.01, 0.5, 0.9, 0.9999]) {
+          const ref = refSelectRow(Float32Array.from(values, Math.abs), rows, cols, sparsity);
+          const w: Matrix = { data: values.slice(), dtype: 'f32', rows, cols };
+          const mask = await pruneMatrix(w, {}, { sparsity });
+          expect({ kind, cols, sparsity, diff: firstDiff(maskToKeep(mask.bits, rows * cols), ref) }).toEqual({ kind, cols, sparsity, diff: -1 });
+          const fromScores = await selectMask(values, rows, cols, { sparsity });
+          const refSigned = refSelectRow(values, rows, cols, sparsity);
+          expect(firstDiff(maskToKeep(fromScores.bits, rows * cols), refSigned)).toBe(-1);
+        }
+      }
+  });
+});
+
+test('adversarial rows whose sampled positions mislead the bracket still select exactly', async () => {
+  const cols = 11008;
+  const stride = Math.floor(cols / 512);
+  const values = Float32Array.from({ length: cols }, (_, j) => (j % stride === stride >> 1 ? 1 : 0.5 + (j % 97) * 1e-4));
+  for (const sparsity of [0.1, 0.5, 0.99]) {
+    const mask = await selectMask(values, 1, cols, { sparsity });
+    expect(firstDiff(maskToKeep(mask.bits, cols), refSelectRow(values, 1, cols, sparsity))).toBe(-1);
+  }
+});
+
 describe('selection from precomputed scores', () => {
   test('row, matrix and N:M agree with the reference, including negative scores and ties', async () => {
     let seed = 100;

@@ -1,0 +1,51 @@
+// Facts about the machine a benchmark ran on, for its JSON output.
+import * as os from 'node:os';
+
+import { backendsInfo, poolThreads } from '../lib/kernels';
+
+export function machineInfo(): Record<string, unknown> {
+  const cpus = os.cpus();
+  return {
+    cpu: cpus[0]?.model ?? 'unknown',
+    logical_cpus: cpus.length,
+    memory_bytes: os.totalmem(),
+    platform: `${process.platform}-${process.arch}`,
+    node: process.version,
+    pool_threads: poolThreads(),
+    load_average_1m: os.loadavg()[0],
+    cuda: backendsInfo().cudaStatus,
+  };
+}
+
+export function median(xs: number[]): number {
+  const s = xs.slice().sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Runs fn `reps` times after one warm-up, with `before` (untimed) ahead of each run; returns the median ms. */
+export async function timeIt(reps: number, fn: () => Promise<unknown>, before?: () => Promise<unknown>): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i <= reps; i++) {
+    if (before) await before();
+    const t0 = process.hrtime.bigint();
+    await fn();
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (i > 0) times.push(ms);
+  }
+  return median(times);
+}
+
+/** A fixed-width text table. */
+export function table(headers: string[], rows: (string | number)[][]): string {
+  const cells = [headers, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : c)))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => String(r[i]).length)));
+  const line = (r: (string | number)[]) => r.map((c, i) => String(c).padStart(widths[i])).join('  ');
+  return [line(cells[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
+
+function fmt(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  const a = Math.abs(x);
+  return a >= 100 ? x.toFixed(0) : a >= 10 ? x.toFixed(1) : a >= 1 ? x.toFixed(2) : x.toFixed(3);
+}

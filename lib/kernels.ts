@@ -228,3 +228,5 @@ export const fromFloat32 = (data: Float32Array, to: 'f16' | 'bf16') => convertDT
 export const poolThreads = (): number => kernelsNative().threads();
 export const setPoolThreads = (n: number): number => kernelsNative().setThreads(n);
 export const backendsInfo = () => kernelsNative().backends();
+/** Switches the hand-vectorized CPU loops off (false) or back on; returns whether they are in use. */
+export const setSimd = (on: boolean): boolean => kernelsNative().setSimd(on);

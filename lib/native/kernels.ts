@@ -77,6 +77,8 @@ export interface KernelsNative {
   convert(src: Float32Array | Uint16Array, srcDtype: NativeDType, dst: Float32Array | Uint16Array, dstDtype: NativeDType): Promise<void>;
   threads(): number;
   setThreads(n: number): number;
+  /** Switches the hand-vectorized CPU loops on or off; returns whether they are in use. */
+  setSimd(on?: boolean): boolean;
   backends(): NativeBackendsInfo;
   benchCopy(src: Uint8Array, dst: Uint8Array, opts?: { parallel?: boolean }): Promise<void>;
   benchSortSelect(scores: Float32Array, rows: number, cols: number, sparsity: number, bits: Uint8Array): Promise<void>;

@@ -2,6 +2,7 @@
 #include <napi.h>
 
 #include "core/backend.h"
+#include "core/cpu_features.h"
 #include "core/registry.h"
 #include "core/thread_pool.h"
 
@@ -32,9 +33,17 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// setSimd(on): switch the hand-vectorized CPU loops on or off (tests compare both);
+// returns whether they are in use (on and supported by this CPU).
+Napi::Value SetSimd(const Napi::CallbackInfo& info) {
+  if (info.Length() > 0) set_simd_enabled(info[0].ToBoolean());
+  return Napi::Boolean::New(info.Env(), has_avx512bw());
+}
+
 }  // namespace
 
 SHEARS_REGISTER(runtime) {
+  exports.Set("setSimd", Napi::Function::New(env, SetSimd, "setSimd"));
   exports.Set("threads", Napi::Function::New(env, Threads, "threads"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));

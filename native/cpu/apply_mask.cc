@@ -1,6 +1,7 @@
 #include "cpu/apply_mask.h"
 
 #include "cpu/bitmask.h"
+#include "cpu/select_simd.h"
 
 namespace shears {
 
@@ -33,6 +34,7 @@ static size_t apply_typed(T* w, size_t offset, size_t n, const uint8_t* bits) {
 }
 
 size_t apply_mask_range(void* w, DType t, size_t offset, size_t n, const uint8_t* bits) {
+  if ((offset & 7) == 0) return apply_mask_aligned(w, t, offset, n, bits);
   if (t == DType::F32) return apply_typed(static_cast<float*>(w), offset, n, bits);
   // f16 and bf16 both have +0 as all-zero bits.
   return apply_typed(static_cast<uint16_t*>(w), offset, n, bits);

@@ -15,35 +15,45 @@ static inline bool finite_bits(float x) {
   return (u & 0x7fffffffu) < 0x7f800000u;
 }
 
-size_t score_row(const void* w, DType t, size_t offset, size_t n, const ScoreParams& sp, float* out) {
-  to_f32(w, t, offset, n, out);
-  // Finiteness first, in one vectorizable pass; locate only when something is wrong.
+// First non-finite element of a row (n when all are finite): one vectorizable pass,
+// and the locating loop only when something is wrong.
+static size_t first_nonfinite(const float* x, size_t n) {
   bool ok = true;
-  for (size_t j = 0; j < n; ++j) ok &= finite_bits(out[j]);
-  if (!ok) {
-    for (size_t j = 0; j < n; ++j)
-      if (!finite_bits(out[j])) return j;
-  }
+  for (size_t j = 0; j < n; ++j) ok &= finite_bits(x[j]);
+  if (ok) return n;
+  for (size_t j = 0; j < n; ++j)
+    if (!finite_bits(x[j])) return j;
+  return n;
+}
+
+size_t score_row(const void* w, DType t, size_t offset, size_t n, const ScoreParams& sp, float* out) {
   const float* a = sp.act;
-  if (sp.p == 1.0 && sp.q == 0.0) {
-    for (size_t j = 0; j < n; ++j) out[j] = std::fabs(out[j]);
-  } else if (sp.p == 1.0 && sp.q == 1.0) {
+  const bool magnitude = sp.p == 1.0 && sp.q == 0.0, wanda = sp.p == 1.0 && sp.q == 1.0;
+  // f32 weights are read in place for the common scores; other dtypes are widened first.
+  const float* x = out;
+  if (t == DType::F32 && (magnitude || wanda)) x = static_cast<const float*>(w) + offset;
+  else to_f32(w, t, offset, n, out);
+  size_t bad = first_nonfinite(x, n);
+  if (bad != n) return bad;
+  if (magnitude) {
+    for (size_t j = 0; j < n; ++j) out[j] = std::fabs(x[j]);
+  } else if (wanda) {
     // float product of two floats == double product rounded to float: same as the general path
-    for (size_t j = 0; j < n; ++j) out[j] = std::fabs(out[j]) * a[j];
+    for (size_t j = 0; j < n; ++j) out[j] = std::fabs(x[j]) * a[j];
   } else {
     // Powers in double (no overflow for p, q <= 4), one rounding to float at the end.
     const double p = sp.p, q = sp.q;
-    auto pw = [](double x, double e) -> double {
-      if (e == 1.0) return x;
-      if (e == 2.0) return x * x;
-      if (e == 0.5) return std::sqrt(x);
+    auto pw = [](double v, double e) -> double {
+      if (e == 1.0) return v;
+      if (e == 2.0) return v * v;
+      if (e == 0.5) return std::sqrt(v);
       if (e == 0.0) return 1.0;
-      return std::pow(x, e);
+      return std::pow(v, e);
     };
     for (size_t j = 0; j < n; ++j) {
-      double s = pw(std::fabs(static_cast<double>(out[j])), p);
-      if (q != 0.0) s *= pw(static_cast<double>(a[j]), q);
-      out[j] = static_cast<float>(s);
+      double sc = pw(std::fabs(static_cast<double>(x[j])), p);
+      if (q != 0.0) sc *= pw(static_cast<double>(a[j]), q);
+      out[j] = static_cast<float>(sc);
     }
   }
   return n;

@@ -12,7 +12,7 @@ namespace shears {
 
 // Scratch buffers one thread reuses across rows.
 struct RowScratch {
-  std::vector<uint32_t> keys, work;
+  std::vector<uint32_t> keys, work, bin;
   std::vector<float> scores;
   void reserve(size_t n) {
     if (keys.size() < n) {

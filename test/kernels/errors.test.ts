@@ -2,6 +2,7 @@
 // nothing is modified when an operation fails.
 import {
   applyMask,
+  backendsInfo,
   ColumnStats,
   computeScores,
   emptyMask,
@@ -121,7 +122,7 @@ describe('non-finite values', () => {
 });
 
 test('the CUDA backend, when absent, is a clear BackendError', async () => {
-  const info = (await import('../../lib')).backendsInfo();
+  const info = backendsInfo();
   if (info.cudaAvailable) return; // covered by test/cuda on a GPU machine
   await rejectsWith(pruneMatrix(w(), {}, { sparsity: 0.5, backend: 'cuda' }), 'BackendError', /CUDA backend unavailable/);
 });

@@ -1,0 +1,110 @@
+// Reading calibration data: the user's queries (plain text, one per line; JSONL with a
+// `text` field or chat `messages`), a C4-style JSONL corpus, or token ids (a JSON
+// array). Errors name the file and what was wrong with it.
+import * as fs from 'node:fs';
+
+import { ShearsError } from '../errors';
+
+export class CalibrationError extends ShearsError {
+  readonly file?: string;
+  constructor(message: string, file?: string) {
+    super(file ? `${file}: ${message}` : message, 'E_CALIBRATION');
+    this.file = file;
+  }
+}
+
+export interface ChatMessage {
+  role: string;
+  content: string;
+}
+
+/** Renders chat messages to text (the model's chat template when it has one). */
+export type ChatRenderer = (messages: ChatMessage[]) => string;
+
+export interface CalibrationDocuments {
+  file: string;
+  /** text: one document per non-empty line; jsonl: one per row. */
+  format: 'text' | 'jsonl';
+  documents: string[];
+  /** How chat rows were turned into text, when there were any. */
+  chat?: 'template' | 'plain';
+  /** Rows skipped because they had no usable text. */
+  skipped: number;
+}
+
+/** Plain rendering when the model has no chat template: "role: content" lines. */
+export function plainChat(messages: ChatMessage[]): string {
+  return messages.map((m) => `${m.role}: ${m.content}`).join('\n');
+}
+
+function readText(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new CalibrationError(`cannot read calibration file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, file);
+  }
+}
+
+/** Reads a text or JSONL calibration file into documents. JSONL is detected by extension or content. */
+export function readCalibrationDocuments(file: string, opts: { renderChat?: ChatRenderer } = {}): CalibrationDocuments {
+  const text = readText(file);
+  const lines = text.split(/\r?\n/);
+  const firstLine = lines.find((l) => l.trim() !== '') ?? '';
+  const jsonl = /\.jsonl$/i.test(file) || firstLine.trimStart().startsWith('{');
+  const docs: string[] = [];
+  let skipped = 0;
+  let chat: 'template' | 'plain' | undefined;
+  if (!jsonl) {
+    for (const l of lines) if (l.trim() !== '') docs.push(l);
+  } else {
+    lines.forEach((l, i) => {
+      if (l.trim() === '') return;
+      let row: unknown;
+      try {
+        row = JSON.parse(l);
+      } catch (e) {
+        throw new CalibrationError(`line ${i + 1} is not valid JSON (${(e as Error).message})`, file);
+      }
+      const r = row as { text?: unknown; messages?: unknown };
+      if (typeof r.text === 'string' && r.text.trim() !== '') {
+        docs.push(r.text);
+      } else if (Array.isArray(r.messages) && r.messages.length > 0) {
+        const msgs = r.messages as ChatMessage[];
+        if (!msgs.every((m) => m && typeof m.role === 'string' && typeof m.content === 'string'))
+          throw new CalibrationError(`line ${i + 1}: messages must be {role, content} strings`, file);
+        chat = opts.renderChat ? 'template' : 'plain';
+        docs.push((opts.renderChat ?? plainChat)(msgs));
+      } else {
+        skipped++;
+      }
+    });
+  }
+  if (docs.length === 0)
+    throw new CalibrationError(
+      jsonl ? 'no usable text: no row has a non-empty "text" field or "messages"' : 'no usable text: the file is empty or blank',
+      file,
+    );
+  return { file, format: jsonl ? 'jsonl' : 'text', documents: docs, chat, skipped };
+}
+
+/** Reads token ids from a JSON array of integers. */
+export function readTokenIds(file: string, vocabSize?: number): Int32Array {
+  let v: unknown;
+  try {
+    v = JSON.parse(readText(file));
+  } catch (e) {
+    if (e instanceof CalibrationError) throw e;
+    throw new CalibrationError(`not valid JSON (${(e as Error).message}); expected an array of token ids`, file);
+  }
+  if (!Array.isArray(v)) throw new CalibrationError('expected a JSON array of integer token ids', file);
+  const out = new Int32Array(v.length);
+  v.forEach((x, i) => {
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || (vocabSize !== undefined && x >= vocabSize))
+      throw new CalibrationError(
+        `element ${i} is ${JSON.stringify(x)}: token ids must be integers in [0, ${vocabSize ?? '2^31'})`,
+        file,
+      );
+    out[i] = x;
+  });
+  return out;
+}

@@ -1,0 +1,104 @@
+// Drawing calibration sequences as the Wanda/SparseGPT reference code does
+// (see shared protocols): K sequences of L tokens.
+//  random:     pick a random document with more than L tokens, then a random window of
+//              L tokens inside it (seeded). When no document is that long (short user
+//              queries), the documents are packed into one stream and the windows are
+//              drawn from it; the result says so.
+//  contiguous: the first K windows of the concatenated token stream (documents joined
+//              with a blank line, BOS once at the start).
+import { SeededRandom } from '../util/random';
+import { CalibrationError } from './read';
+
+/** What calibration needs from a tokenizer. */
+export interface CalibrationTokenizer {
+  encode(text: string, opts?: { bos?: boolean }): number[];
+}
+
+export type CalibrationSampling = 'random' | 'contiguous';
+
+export interface CalibrationOptions {
+  samples: number;
+  seqLen: number;
+  sampling: CalibrationSampling;
+  seed: number;
+}
+
+export interface CalibrationSet {
+  /** samples x seqLen token ids, row-major. */
+  tokens: Int32Array;
+  samples: number;
+  seqLen: number;
+  sampling: CalibrationSampling;
+  seed: number;
+  /** True when short documents were packed into one stream before sampling. */
+  packed: boolean;
+  /** Human-readable notes for the report (packing, fewer windows than asked...). */
+  notes: string[];
+}
+
+function checkOptions(o: CalibrationOptions): void {
+  if (!Number.isInteger(o.samples) || o.samples < 1) throw new RangeError(`calibration samples must be a positive integer, got ${o.samples}`);
+  if (!Number.isInteger(o.seqLen) || o.seqLen < 2) throw new RangeError(`sequence length must be an integer >= 2, got ${o.seqLen}`);
+  if (o.sampling !== 'random' && o.sampling !== 'contiguous')
+    throw new RangeError(`calibration sampling must be random or contiguous, got ${String(o.sampling)}`);
+}
+
+/** Contiguous windows (or random windows, seeded) from one token stream. */
+export function windowsFromStream(stream: ArrayLike<number>, o: CalibrationOptions, what: string): CalibrationSet {
+  checkOptions(o);
+  const L = o.seqLen;
+  const n = Math.floor(stream.length / L);
+  if (n < 1)
+    throw new CalibrationError(`${what} has ${stream.length} tokens, fewer than one sequence of ${L}; use a shorter --seq-len or more data`);
+  const notes: string[] = [];
+  const tokens = new Int32Array(o.samples * L);
+  if (o.sampling === 'contiguous') {
+    const k = Math.min(o.samples, n);
+    if (k < o.samples) notes.push(`only ${k} contiguous windows of ${L} tokens available (asked for ${o.samples})`);
+    for (let i = 0; i < k; i++) tokens.set(Array.prototype.slice.call(stream, i * L, (i + 1) * L) as number[], i * L);
+    return { tokens: tokens.subarray(0, k * L), samples: k, seqLen: L, sampling: o.sampling, seed: o.seed, packed: false, notes };
+  }
+  const rng = new SeededRandom(o.seed);
+  for (let s = 0; s < o.samples; s++) {
+    const start = rng.int(0, stream.length - L);
+    tokens.set(Array.prototype.slice.call(stream, start, start + L) as number[], s * L);
+  }
+  return { tokens, samples: o.samples, seqLen: L, sampling: o.sampling, seed: o.seed, packed: false, notes };
+}
+
+/** Samples calibration sequences from documents with the protocol above. */
+export function sampleCalibration(documents: string[], tokenizer: CalibrationTokenizer, o: CalibrationOptions): CalibrationSet {
+  checkOptions(o);
+  const L = o.seqLen;
+  if (o.sampling === 'contiguous') {
+    const stream = tokenizer.encode(documents.join('\n\n'), { bos: true });
+    return windowsFromStream(stream, o, 'the calibration text');
+  }
+  // random: documents are tokenized on first use (BOS at the start of each, as the
+  // reference tokenizer call does).
+  const cache = new Map<number, number[]>();
+  const enc = (i: number) => {
+    let t = cache.get(i);
+    if (!t) cache.set(i, (t = tokenizer.encode(documents[i], { bos: true })));
+    return t;
+  };
+  const long: number[] = [];
+  for (let i = 0; i < documents.length; i++) if (enc(i).length > L) long.push(i);
+  if (long.length === 0) {
+    const stream: number[] = [];
+    for (let i = 0; i < documents.length; i++) for (const t of enc(i)) stream.push(t);
+    const set = windowsFromStream(stream, o, 'the packed calibration documents');
+    set.packed = true;
+    set.notes.push(`no document has more than ${L} tokens: ${documents.length} documents were packed into one stream of ${stream.length} tokens`);
+    return set;
+  }
+  const rng = new SeededRandom(o.seed);
+  const tokens = new Int32Array(o.samples * L);
+  for (let s = 0; s < o.samples; s++) {
+    const doc = enc(long[rng.int(0, long.length - 1)]);
+    const start = rng.int(0, doc.length - L - 1);
+    tokens.set(doc.slice(start, start + L), s * L);
+  }
+  const notes = long.length < documents.length ? [`${long.length} of ${documents.length} documents are longer than ${L} tokens; windows were drawn from those`] : [];
+  return { tokens, samples: o.samples, seqLen: L, sampling: 'random', seed: o.seed, packed: false, notes };
+}

@@ -1,7 +1,7 @@
 // The perplexity-vs-sparsity figure: a vega-lite spec built from the results, compiled
 // and rendered to SVG by vega without a browser.
 import { fmt } from './format';
-import { loadVega } from './esm';
+import { renderVegaLiteSvg } from './vega-render';
 import type { SweepResults } from './types';
 
 /** Font family written into the SVG; png.ts ships the matching font file. */
@@ -116,14 +116,6 @@ export function chartSpec(r: SweepResults): Record<string, unknown> {
 }
 
 /** Renders the figure to an SVG document (no browser, no network). */
-export async function renderChartSvg(r: SweepResults): Promise<string> {
-  const { vega, vegaLite } = await loadVega();
-  const spec = chartSpec(r) as unknown as Parameters<typeof vegaLite.compile>[0];
-  const compiled = vegaLite.compile(spec).spec;
-  const view = new vega.View(vega.parse(compiled), { renderer: 'none' });
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
-  }
+export function renderChartSvg(r: SweepResults): Promise<string> {
+  return renderVegaLiteSvg(chartSpec(r));
 }

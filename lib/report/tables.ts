@@ -83,7 +83,9 @@ export function timingTable(r: SweepResults): Table {
   return {
     title: 'Running time',
     caption:
-      `Seconds for each method's ${at} cell: total and per phase, with the peak resident memory of that cell. ` +
+      (ref === null
+        ? 'The sweep has no unstructured level, so there is no reference cell to time. '
+        : `Seconds for each method's ${at} cell: total and per phase, with the peak resident memory of that cell. `) +
       'The last column sums the total seconds of every cell of the method that ran (all levels and patterns).',
     header: [
       'Method',

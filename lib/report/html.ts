@@ -29,7 +29,8 @@ table { border-collapse: collapse; font-size: 0.9em; margin: 0.4em 0 1em; }
 th, td { border: 1px solid #d0d0d0; padding: 4px 10px; }
 th { background: #f3f4f6; text-align: center; }
 td { text-align: right; font-variant-numeric: tabular-nums; }
-td:first-child { text-align: left; font-weight: 600; }
+td:first-child { text-align: left; font-weight: 600; white-space: nowrap; }
+.table-wrap { overflow-x: auto; max-width: 100%; }
 td.na { color: #8a5a00; background: #fff8e6; font-style: italic; text-align: center; }
 td.text { text-align: left; }
 td.ref { color: #555; }
@@ -61,7 +62,7 @@ export function htmlTable(t: Table, id: string, heading: 'h2' | 'h3'): string {
   return (
     `<section id="${id}">\n<${heading}>${escapeHtml(t.title)}</${heading}>\n` +
     (t.caption ? `<p class="caption">${escapeHtml(t.caption)}</p>\n` : '') +
-    `<table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody>\n</table>\n</section>`
+    `<div class="table-wrap"><table>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody>\n</table></div>\n</section>`
   );
 }
 

@@ -39,26 +39,25 @@ export function syntheticResults(): SweepResults {
   }
   // Magnitude has no calibration phase; SparseGPT fails at 90%; 4:8 does not apply to wanda.
   for (const c of cells.filter((x) => x.method === 'magnitude')) delete c.timings!.calibrate;
-  Object.assign(cells.find((c) => c.method === 'sparsegpt' && c.level === 0.9)!, {
-    status: 'na',
-    reason: 'Hessian not positive definite | damping 0.01',
-    perplexity: null,
-    sparsity: null,
-    kl: null,
-    top1_agreement: null,
-    timings: null,
-    peak_rss_bytes: null,
-  });
-  Object.assign(cells.find((c) => c.method === 'wanda' && c.pattern === '4:8')!, {
-    status: 'na',
-    reason: 'pattern not requested for this method',
-    perplexity: null,
-    sparsity: null,
-    kl: null,
-    top1_agreement: null,
-    timings: null,
-    peak_rss_bytes: null,
-  });
+  const markNA = (c: SweepCell | undefined, reason: string) =>
+    Object.assign(c!, {
+      status: 'na',
+      reason,
+      perplexity: null,
+      sparsity: null,
+      kl: null,
+      top1_agreement: null,
+      timings: null,
+      peak_rss_bytes: null,
+    });
+  markNA(
+    cells.find((c) => c.method === 'sparsegpt' && c.level === 0.9),
+    'Hessian not positive definite | damping 0.01',
+  );
+  markNA(
+    cells.find((c) => c.method === 'wanda' && c.pattern === '4:8'),
+    'pattern not requested for this method',
+  );
   return {
     model: 'synthetic-tiny (test fixture)',
     dense: { perplexity: 12.5, sparsity: 0.000012 },

@@ -72,7 +72,8 @@ export function readLlama2cTokenizer(file: string, vocabSize?: number): Llama2cT
 
 /**
  * llama2.c semantics: every piece is looked up (ids 1 and 2 included, stored as
- * "\n<s>\n" / "\n</s>\n" so text never reaches them); missing characters become byte + 3;
+ * "\n<s>\n" / "\n</s>\n" so text never reaches them); missing characters become byte + 3
+ * (even on vocabularies without byte tokens, like tok105, where that is an ordinary piece);
  * BOS = 1 and EOS = 2 are hard-coded in run.c.
  */
 export function llama2cVocab(tf: Llama2cTokenizerFile, origin: string): SpmVocab {
@@ -81,7 +82,11 @@ export function llama2cVocab(tf: Llama2cTokenizerFile, origin: string): SpmVocab
   const byteOf = new Int16Array(n);
   for (let id = 0; id < n; id++) byteOf[id] = bytePieceValue(bytes[id]);
   const byteIds = new Int32Array(256);
-  for (let b = 0; b < 256; b++) byteIds[b] = b + 3 < n ? b + 3 : -1;
+  // llama2.c would emit byte + 3 even past the end of the vocabulary (tok105 has 105
+  // tokens: any non-ASCII character not in it), and its forward pass would then read out
+  // of bounds. Those bytes become unk (id 0) instead, SentencePiece's rule without byte
+  // fallback; the token count stays one per byte.
+  for (let b = 0; b < 256; b++) byteIds[b] = b + 3 < n ? b + 3 : 0;
   const skipInDecode = new Uint8Array(n);
   if (n > 1) skipInDecode[1] = 1;
   if (n > 2) skipInDecode[2] = 1;

@@ -1,7 +1,7 @@
 // llama2.c's encode() with the same result, in O(n log n):
 //   1. optional BOS, then the id of " " (dummy prefix) when the text is non-empty;
 //   2. one symbol per UTF-8 code point when the vocabulary has it, else one per byte
-//      (byte + 3 for llama2.c, the byte token for GGUF);
+//      (byte + 3 for llama2.c, the byte token for GGUF; see SpmVocab.byteIds);
 //   3. repeatedly merge the adjacent pair whose concatenation is a piece with the highest
 //      score, the leftmost pair on ties, scores must beat llama2.c's -1e10 start value.
 // llama2.c rescans the whole array per merge (O(n^2)); here candidate pairs sit in a heap
@@ -70,9 +70,7 @@ function codepointIds(v: SpmVocab, cp: number): number | number[] {
     if (fid < 0) {
       const ch = `U+${cp.toString(16).toUpperCase().padStart(4, '0')}`;
       throw new ShearsError(
-        v.fallback === 'byte+3'
-          ? `${v.origin}: character ${ch} is not in the vocabulary and llama2.c's byte fallback id (byte 0x${b.toString(16)} + 3 = ${b + 3}) is outside the ${v.bytes.length}-token vocabulary`
-          : `${v.origin}: character ${ch} is not in the vocabulary, which has neither a byte token for 0x${b.toString(16)} nor an unk token`,
+        `${v.origin}: character ${ch} is not in the vocabulary, which has neither a byte token for 0x${b.toString(16)} nor an unk token`,
         'E_TOKENIZER',
       );
     }

@@ -1,6 +1,7 @@
 // `shears tokenize` semantics, independent of how the model (and its tokenizer) is loaded.
 //   --text T    encode T
-//   --data F    encode the whole content of F (UTF-8) as one string, exactly like --text
+//   --data F    encode the whole content of F as one string, exactly like --text (the
+//               file must be valid UTF-8: invalid bytes are an error, not replaced)
 //   --bos       prepend BOS (default: the tokenizer's own convention, see defaultBos)
 //   --json      print one JSON array of ids; otherwise the ids space-separated on one line
 import * as fs from 'node:fs';
@@ -27,9 +28,9 @@ export async function runTokenize(tokenizer: Tokenizer, opts: RunTokenizeOptions
   let text: string;
   if (opts.dataFile !== undefined) {
     try {
-      text = await fs.promises.readFile(opts.dataFile, 'utf8');
+      text = new TextDecoder('utf-8', { fatal: true }).decode(await fs.promises.readFile(opts.dataFile));
     } catch (e) {
-      throw new ShearsError(`tokenize: cannot read --data ${opts.dataFile} (${(e as Error).message})`, 'E_ARGUMENT');
+      throw new ShearsError(`tokenize: cannot read --data ${opts.dataFile} as UTF-8 text (${(e as Error).message})`, 'E_ARGUMENT');
     }
   } else {
     text = opts.text as string;

@@ -69,8 +69,11 @@ export class HFTokenizerAdapter implements Tokenizer {
     };
     this.bosId = idOf('bos_token');
     this.eosId = idOf('eos_token');
-    this.addBos = tokenizerConfig.add_bos_token === true;
-    this.addEos = tokenizerConfig.add_eos_token === true;
+    // Without add_bos_token / add_eos_token, what the tokenizer's post-processor does.
+    const withSpecial = this.hf.encode('a', { add_special_tokens: true }).ids;
+    this.addBos = typeof tokenizerConfig.add_bos_token === 'boolean' ? tokenizerConfig.add_bos_token : this.bosId !== undefined && withSpecial[0] === this.bosId;
+    this.addEos =
+      typeof tokenizerConfig.add_eos_token === 'boolean' ? tokenizerConfig.add_eos_token : this.eosId !== undefined && withSpecial[withSpecial.length - 1] === this.eosId;
   }
 
   encode(text: string, opts: EncodeOptions = {}): number[] {
@@ -97,14 +100,18 @@ export class HFTokenizerAdapter implements Tokenizer {
     return ids.length === 0 ? '' : this.hf.decode(ids, { skip_special_tokens: true });
   }
 
-  /** The text this id adds after prevId (the difference of two decodes, a common streaming scheme). */
+  /**
+   * The text this id adds after prevId: the difference of two decodes (special tokens
+   * skipped, so after BOS the leading space is dropped as in llama2.c).
+   */
   decodeToken(id: number, prevId?: number): string {
     this.check(id);
-    if (prevId === undefined) return this.hf.decode([id]);
+    const opts = { skip_special_tokens: true };
+    if (prevId === undefined) return this.hf.decode([id], opts);
     this.check(prevId);
-    const before = this.hf.decode([prevId]);
-    const both = this.hf.decode([prevId, id]);
-    return both.startsWith(before) ? both.slice(before.length) : this.hf.decode([id]);
+    const before = this.hf.decode([prevId], opts);
+    const both = this.hf.decode([prevId, id], opts);
+    return both.startsWith(before) ? both.slice(before.length) : this.hf.decode([id], opts);
   }
 
   decodeTokenBytes(id: number, prevId?: number): Uint8Array {

@@ -98,6 +98,12 @@ describeShared('generated tokenizer.json for tok512 (stories260K)', () => {
     }
   });
 
+  test('streaming decodeToken agrees with llama2.c decode on the generated tokenizer', () => {
+    const ids = ours.encode('Once upon a time, Lily saw a big dog.\nIt was happy.', { bos: true });
+    for (let i = 1; i < ids.length; i++) expect(hf.decodeToken(ids[i], ids[i - 1])).toBe(ours.decodeToken(ids[i], ids[i - 1]));
+    expect(hf.addBos).toBe(true);
+  });
+
   test('known differences: special-token text and a literal U+2581', () => {
     // HF splits added special tokens out of the text; llama2.c encodes "<s>" as characters.
     expect(hf.encode('a<s>b')).toContain(1);

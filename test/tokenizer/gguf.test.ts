@@ -35,9 +35,10 @@ describeShared('GGUF vocabulary of stories260K.gguf', () => {
   let src: Extract<TokenizerSource, { kind: 'gguf-llama' }>;
   let fromGguf: SpmTokenizer;
   let fromBin: SpmTokenizer;
-  const val = fs.readFileSync(sharedPath('text', 'tinystories', 'tinystories_val.txt'), 'utf8');
+  let val: string;
 
   beforeAll(async () => {
+    val = fs.readFileSync(sharedPath('text', 'tinystories', 'tinystories_val.txt'), 'utf8');
     meta = await ggufMeta(sharedPath('models', 'stories260K', 'stories260K.gguf'));
     src = sourceFrom(meta);
     fromGguf = (await loadTokenizer(src)) as SpmTokenizer;

@@ -30,8 +30,12 @@ describe('heap encoder == reference encoder on random vocabularies (tied scores,
 });
 
 describeShared('heap encoder == reference encoder on the real vocabularies', () => {
-  const val = fs.readFileSync(sharedPath('text', 'tinystories', 'tinystories_val.txt'), 'utf8');
-  const wiki = fs.readFileSync(sharedPath('text', 'wikitext-2', 'wiki.test.raw'), 'utf8');
+  let val: string;
+  let wiki: string;
+  beforeAll(() => {
+    val = fs.readFileSync(sharedPath('text', 'tinystories', 'tinystories_val.txt'), 'utf8');
+    wiki = fs.readFileSync(sharedPath('text', 'wikitext-2', 'wiki.test.raw'), 'utf8');
+  });
   for (const [name, rel, n] of [
     ['tok512', ['models', 'stories260K', 'tok512.bin'], 512],
     ['tok105', ['models', 'babyllama-tok105', 'tok105.bin'], 105],

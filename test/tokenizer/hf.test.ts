@@ -62,12 +62,13 @@ describe('generated tokenizer.json on a random vocabulary', () => {
 
 describeShared('generated tokenizer.json for tok512 (stories260K)', () => {
   const tokFile = sharedPath('models', 'stories260K', 'tok512.bin');
-  const val = fs.readFileSync(sharedPath('text', 'tinystories', 'tinystories_val.txt'), 'utf8');
+  let val: string;
   let ours: Tokenizer;
   let hf: Tokenizer;
   let files: Record<string, string>;
 
   beforeAll(async () => {
+    val = fs.readFileSync(sharedPath('text', 'tinystories', 'tinystories_val.txt'), 'utf8');
     ours = await loadTokenizer({ kind: 'llama2c', path: tokFile }, { vocabSize: 512 });
     files = (await tokenizerArtifacts({ kind: 'llama2c', path: tokFile }, { contextLength: 512 })).hfFiles;
     hf = await hfFromArtifacts(files, 'tok512');

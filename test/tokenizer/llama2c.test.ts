@@ -16,8 +16,12 @@ function llama2c(file: string, vocabSize?: number): SpmTokenizer {
 
 describeShared('tok512 (stories260K)', () => {
   const file = sharedPath('models', 'stories260K', 'tok512.bin');
-  const tok = llama2c(file, 512);
-  const val = fs.readFileSync(sharedPath('text', 'tinystories', 'tinystories_val.txt'), 'utf8');
+  let tok: SpmTokenizer;
+  let val: string;
+  beforeAll(() => {
+    tok = llama2c(file, 512);
+    val = fs.readFileSync(sharedPath('text', 'tinystories', 'tinystories_val.txt'), 'utf8');
+  });
 
   test('file facts: max_token_length 7, 512 tokens, ids 1 and 2 are "\\n<s>\\n" and "\\n</s>\\n"', () => {
     const tf = readLlama2cTokenizer(file);
@@ -85,8 +89,12 @@ describeShared('tok512 (stories260K)', () => {
 
 describeShared('tok105 (BabyLlama)', () => {
   const file = sharedPath('models', 'babyllama-tok105', 'tok105.bin');
-  const tok = llama2c(file, 105);
-  const val = fs.readFileSync(sharedPath('text', 'tinystories', 'tinystories_val.txt'), 'utf8');
+  let tok: SpmTokenizer;
+  let val: string;
+  beforeAll(() => {
+    tok = llama2c(file, 105);
+    val = fs.readFileSync(sharedPath('text', 'tinystories', 'tinystories_val.txt'), 'utf8');
+  });
 
   test('no byte tokens and no newline piece: a newline becomes byte + 3 = 13 (the piece "r"), as llama2.c does', () => {
     expect(tok.piece(13)).toBe('r');

@@ -55,6 +55,7 @@ export function ggufVocab(src: GGUFLlamaSource, origin = 'GGUF tokenizer metadat
     fallback: 'byte-tokens',
     byteOf,
     skipInDecode,
+    types: types.slice(),
     bos: src.bos,
     eos: src.eos,
     unk: src.unk,

@@ -30,14 +30,15 @@ export function spmPieces(v: SpmVocab): SpmPieces {
       }
       pieces[id] = text.replace(/ /g, '\u2581');
     }
-    types[id] =
-      v.byteOf[id] >= 0
-        ? TOKEN_TYPE.byte
-        : id === v.unk
-          ? TOKEN_TYPE.unknown
-          : id === v.bos || id === v.eos || v.skipInDecode[id]
-            ? TOKEN_TYPE.control
-            : TOKEN_TYPE.normal;
+    types[id] = v.types ? v.types[id] : llama2cType(v, id);
   }
   return { pieces, types };
+}
+
+/** llama2.c files carry no types: unk, BOS/EOS and <0xXX> pieces are known by id and form. */
+function llama2cType(v: SpmVocab, id: number): number {
+  if (v.byteOf[id] >= 0) return TOKEN_TYPE.byte;
+  if (id === v.unk) return TOKEN_TYPE.unknown;
+  if (id === v.bos || id === v.eos) return TOKEN_TYPE.control;
+  return TOKEN_TYPE.normal;
 }

@@ -26,6 +26,8 @@ export interface SpmVocab {
   fallback: 'byte+3' | 'byte-tokens';
   /** Byte each id decodes to when it is a byte token, else -1. */
   byteOf: Int16Array;
+  /** GGUF token types when the source has them. */
+  types?: number[];
   /** 1 for ids decode() skips (BOS, EOS, control, unknown-type tokens). */
   skipInDecode: Uint8Array;
   bos?: number;

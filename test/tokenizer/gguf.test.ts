@@ -99,6 +99,12 @@ describeShared('GGUF vocabulary of stories260K.gguf', () => {
     }
   });
 
+  test('HF files generated from the GGUF vocabulary equal those generated from tok512.bin', async () => {
+    const fromGgufFiles = (await tokenizerArtifacts(src)).hfFiles;
+    const fromBinFiles = (await tokenizerArtifacts({ kind: 'llama2c', path: sharedPath('models', 'stories260K', 'tok512.bin') })).hfFiles;
+    expect(fromGgufFiles).toEqual(fromBinFiles);
+  });
+
   test('GGUF entries generated from tok512.bin equal the GGUF file (llama.cpp built it from tok512)', async () => {
     const art = await tokenizerArtifacts({ kind: 'llama2c', path: sharedPath('models', 'stories260K', 'tok512.bin') });
     const byKey = new Map(art.ggufEntries.map((e) => [e.key, e.value]));

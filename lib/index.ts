@@ -4,3 +4,4 @@ export * from './tensor';
 export * from './kernels';
 export * from './strategies';
 export * from './report';
+export * from './tokenizer';

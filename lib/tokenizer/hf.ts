@@ -1,0 +1,131 @@
+// HF tokenizer.json through @huggingface/tokenizers (pure JS, offline). BOS/EOS come
+// from tokenizer_config.json (bos_token / eos_token, add_bos_token / add_eos_token).
+import * as fs from 'node:fs';
+import type * as HFT from '@huggingface/tokenizers' with { 'resolution-mode': 'import' };
+import { ArgumentRangeError } from '../errors';
+import { TokenizerFileError } from './llama2c-file';
+import type { EncodeOptions, Tokenizer } from './types';
+
+// The package is ESM-typed but ships a CommonJS build for require(): load that one.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { Tokenizer: HFTokenizer } = require('@huggingface/tokenizers') as typeof HFT;
+type HFTokenizer = HFT.Tokenizer;
+
+export function readJsonFile(file: string, what: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new TokenizerFileError(`${what} ${file}: cannot read (${(e as Error).message})`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (e) {
+    throw new TokenizerFileError(`${what} ${file}: not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TokenizerFileError(`${what} ${file}: expected a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** bos_token may be a string or an AddedToken-like object {content}. */
+export function tokenContent(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (v && typeof v === 'object' && typeof (v as { content?: unknown }).content === 'string') return (v as { content: string }).content;
+  return undefined;
+}
+
+export class HFTokenizerAdapter implements Tokenizer {
+  readonly kind = 'hf' as const;
+  readonly vocabSize: number;
+  readonly bosId?: number;
+  readonly eosId?: number;
+  /** Whether the model's config asks for BOS by default (add_bos_token). */
+  readonly addBos: boolean;
+  readonly addEos: boolean;
+  readonly hf: HFTokenizer;
+
+  constructor(
+    readonly tokenizerJson: Record<string, unknown>,
+    readonly tokenizerConfig: Record<string, unknown>,
+    readonly origin: string,
+  ) {
+    try {
+      this.hf = new HFTokenizer(tokenizerJson, tokenizerConfig);
+    } catch (e) {
+      throw new TokenizerFileError(`tokenizer ${origin}: @huggingface/tokenizers cannot load it (${(e as Error).message})`);
+    }
+    let max = -1;
+    for (const id of this.hf.get_vocab(true).values()) if (id > max) max = id;
+    this.vocabSize = max + 1;
+    const idOf = (key: string): number | undefined => {
+      const content = tokenContent(tokenizerConfig[key]);
+      if (content === undefined) return undefined;
+      const id = this.hf.token_to_id(content);
+      if (id === undefined) throw new TokenizerFileError(`tokenizer ${origin}: ${key} ${JSON.stringify(content)} is not in the vocabulary`);
+      return id;
+    };
+    this.bosId = idOf('bos_token');
+    this.eosId = idOf('eos_token');
+    // Without add_bos_token / add_eos_token, what the tokenizer's post-processor does.
+    const withSpecial = this.hf.encode('a', { add_special_tokens: true }).ids;
+    this.addBos = typeof tokenizerConfig.add_bos_token === 'boolean' ? tokenizerConfig.add_bos_token : this.bosId !== undefined && withSpecial[0] === this.bosId;
+    this.addEos =
+      typeof tokenizerConfig.add_eos_token === 'boolean' ? tokenizerConfig.add_eos_token : this.eosId !== undefined && withSpecial[withSpecial.length - 1] === this.eosId;
+  }
+
+  encode(text: string, opts: EncodeOptions = {}): number[] {
+    const ids = this.hf.encode(text, { add_special_tokens: false }).ids;
+    if (opts.bos) {
+      if (this.bosId === undefined) throw new TokenizerFileError(`tokenizer ${this.origin}: BOS requested but tokenizer_config.json names no bos_token`);
+      ids.unshift(this.bosId);
+    }
+    if (opts.eos) {
+      if (this.eosId === undefined) throw new TokenizerFileError(`tokenizer ${this.origin}: EOS requested but tokenizer_config.json names no eos_token`);
+      ids.push(this.eosId);
+    }
+    return ids;
+  }
+
+  private check(id: number): void {
+    if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
+      throw new ArgumentRangeError(`token id ${id} is outside the ${this.vocabSize}-token vocabulary of ${this.origin}`);
+    }
+  }
+
+  decode(ids: number[]): string {
+    ids.forEach((id) => this.check(id));
+    return ids.length === 0 ? '' : this.hf.decode(ids, { skip_special_tokens: true });
+  }
+
+  /**
+   * The text this id adds after prevId: the difference of two decodes (special tokens
+   * skipped, so after BOS the leading space is dropped as in llama2.c).
+   */
+  decodeToken(id: number, prevId?: number): string {
+    this.check(id);
+    const opts = { skip_special_tokens: true };
+    if (prevId === undefined) return this.hf.decode([id], opts);
+    this.check(prevId);
+    const before = this.hf.decode([prevId], opts);
+    const both = this.hf.decode([prevId, id], opts);
+    return both.startsWith(before) ? both.slice(before.length) : this.hf.decode([id], opts);
+  }
+
+  decodeTokenBytes(id: number, prevId?: number): Uint8Array {
+    return new Uint8Array(Buffer.from(this.decodeToken(id, prevId), 'utf8'));
+  }
+
+  piece(id: number): string {
+    this.check(id);
+    return this.hf.id_to_token(id) ?? '';
+  }
+}
+
+export function loadHFTokenizer(tokenizerJsonPath: string, tokenizerConfigPath?: string): HFTokenizerAdapter {
+  const json = readJsonFile(tokenizerJsonPath, 'tokenizer.json');
+  const config = tokenizerConfigPath ? readJsonFile(tokenizerConfigPath, 'tokenizer_config.json') : {};
+  return new HFTokenizerAdapter(json, config, tokenizerJsonPath);
+}

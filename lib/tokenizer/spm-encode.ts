@@ -1,0 +1,210 @@
+// llama2.c's encode() with the same result, in O(n log n):
+//   1. optional BOS, then the id of " " (dummy prefix) when the text is non-empty;
+//   2. one symbol per UTF-8 code point when the vocabulary has it, else one per byte
+//      (byte + 3 for llama2.c, the byte token for GGUF; see SpmVocab.byteIds);
+//   3. repeatedly merge the adjacent pair whose concatenation is a piece with the highest
+//      score, the leftmost pair on ties, scores must beat llama2.c's -1e10 start value.
+// llama2.c rescans the whole array per merge (O(n^2)); here candidate pairs sit in a heap
+// ordered by (score desc, left symbol's original position asc) and a linked list keeps the
+// order. The original position orders pairs exactly as llama2.c's array index does, so the
+// picks, and the output, are identical for the whole string: no splitting is needed.
+// One deliberate difference: a NUL character ends a C string, llama2.c would stop there;
+// here it is encoded like any other character.
+import { ShearsError } from '../errors';
+import type { SpmVocab } from './spm-vocab';
+
+const MIN_SCORE = -1e10; // llama2.c: float best_score = -1e10, merged only if score > it
+
+export function spmEncode(v: SpmVocab, text: string, bos: boolean, eos: boolean): number[] {
+  const sym = initialSymbols(v, text, bos);
+  const merged = mergeAll(v, sym);
+  if (eos) merged.push(requireId(v, v.eos, 'EOS'));
+  return merged;
+}
+
+function requireId(v: SpmVocab, id: number | undefined, what: string): number {
+  if (id === undefined) throw new ShearsError(`${v.origin}: the vocabulary has no ${what} token`, 'E_TOKENIZER');
+  return id;
+}
+
+/** Steps 1 and 2: ids before any merge. */
+export function initialSymbols(v: SpmVocab, text: string, bos: boolean): Int32Array {
+  const out = new Int32Array(2 + 3 * text.length);
+  let n = 0;
+  if (bos) out[n++] = requireId(v, v.bos, 'BOS');
+  if (text.length === 0) return out.subarray(0, n);
+  const space = v.lookup.get(' ');
+  if (space === undefined) throw new ShearsError(`${v.origin}: the vocabulary has no " " piece for the dummy prefix`, 'E_TOKENIZER');
+  out[n++] = space;
+  const cache = new Map<number, number | number[]>();
+  for (let i = 0; i < text.length; i++) {
+    let cp = text.charCodeAt(i);
+    if (cp >= 0xd800 && cp <= 0xdfff) {
+      const lo = i + 1 < text.length ? text.charCodeAt(i + 1) : 0;
+      if (cp <= 0xdbff && lo >= 0xdc00 && lo <= 0xdfff) {
+        cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+        i++;
+      } else {
+        cp = 0xfffd; // lone surrogate: what UTF-8 encoding of the string gives
+      }
+    }
+    let r = cache.get(cp);
+    if (r === undefined) {
+      r = codepointIds(v, cp);
+      cache.set(cp, r);
+    }
+    if (typeof r === 'number') out[n++] = r;
+    else for (const id of r) out[n++] = id;
+  }
+  return out.subarray(0, n);
+}
+
+function codepointIds(v: SpmVocab, cp: number): number | number[] {
+  const key = utf8ByteString(cp);
+  const id = v.lookup.get(key);
+  if (id !== undefined) return id;
+  const ids: number[] = [];
+  for (let k = 0; k < key.length; k++) {
+    const b = key.charCodeAt(k);
+    const fid = v.byteIds[b];
+    if (fid < 0) {
+      const ch = `U+${cp.toString(16).toUpperCase().padStart(4, '0')}`;
+      throw new ShearsError(
+        `${v.origin}: character ${ch} is not in the vocabulary, which has neither a byte token for 0x${b.toString(16)} nor an unk token`,
+        'E_TOKENIZER',
+      );
+    }
+    ids.push(fid);
+  }
+  return ids.length === 1 ? ids[0] : ids;
+}
+
+function utf8ByteString(cp: number): string {
+  const f = String.fromCharCode;
+  if (cp < 0x80) return f(cp);
+  if (cp < 0x800) return f(0xc0 | (cp >> 6), 0x80 | (cp & 63));
+  if (cp < 0x10000) return f(0xe0 | (cp >> 12), 0x80 | ((cp >> 6) & 63), 0x80 | (cp & 63));
+  return f(0xf0 | (cp >> 18), 0x80 | ((cp >> 12) & 63), 0x80 | ((cp >> 6) & 63), 0x80 | (cp & 63));
+}
+
+/** Step 3 on a symbol sequence (exported for tests). */
+export function mergeAll(v: SpmVocab, init: Int32Array): number[] {
+  const n = init.length;
+  if (n < 2) return Array.from(init);
+  const id = Int32Array.from(init);
+  const next = new Int32Array(n);
+  const prev = new Int32Array(n);
+  const ver = new Int32Array(n); // bumped when a symbol changes id, -1 when merged away
+  for (let i = 0; i < n; i++) {
+    next[i] = i + 1 < n ? i + 1 : -1;
+    prev[i] = i - 1;
+  }
+  const pairs = new PairCache(v);
+  const heap = new PairHeap(3 * n);
+  const offer = (l: number, r: number): void => {
+    const m = pairs.merged(id[l], id[r]);
+    if (m >= 0) heap.push(v.scores[m], l, r, m, ver[l], ver[r]);
+  };
+  for (let i = 0; i + 1 < n; i++) offer(i, i + 1);
+  while (heap.size > 0) {
+    const e = heap.pop();
+    const l = heap.left[e];
+    const r = heap.right[e];
+    if (ver[l] !== heap.verL[e] || ver[r] !== heap.verR[e] || next[l] !== r) continue; // stale
+    id[l] = heap.id[e];
+    ver[l]++;
+    ver[r] = -1;
+    const rn = next[r];
+    next[l] = rn;
+    if (rn >= 0) prev[rn] = l;
+    if (prev[l] >= 0) offer(prev[l], l);
+    if (rn >= 0) offer(l, rn);
+  }
+  const out: number[] = [];
+  for (let i = 0; i >= 0; i = next[i]) out.push(id[i]);
+  return out;
+}
+
+/** (left id, right id) -> id of their concatenation when it is an eligible piece, else -1. */
+class PairCache {
+  private readonly cache = new Map<number, number>();
+  private readonly stride: number;
+  constructor(private readonly v: SpmVocab) {
+    this.stride = v.bytes.length;
+  }
+  merged(a: number, b: number): number {
+    const key = a * this.stride + b;
+    let m = this.cache.get(key);
+    if (m === undefined) {
+      const id = this.v.lookup.get(this.v.bytes[a] + this.v.bytes[b]);
+      m = id !== undefined && this.v.scores[id] > MIN_SCORE ? id : -1;
+      this.cache.set(key, m);
+    }
+    return m;
+  }
+}
+
+/** Binary max-heap of candidate merges: higher score first, then smaller left position. */
+class PairHeap {
+  readonly score: Float32Array;
+  readonly left: Int32Array;
+  readonly right: Int32Array;
+  readonly id: Int32Array;
+  readonly verL: Int32Array;
+  readonly verR: Int32Array;
+  private readonly order: Int32Array; // heap of entry indices
+  private count = 0; // entries ever pushed
+  size = 0;
+
+  constructor(capacity: number) {
+    this.score = new Float32Array(capacity);
+    this.left = new Int32Array(capacity);
+    this.right = new Int32Array(capacity);
+    this.id = new Int32Array(capacity);
+    this.verL = new Int32Array(capacity);
+    this.verR = new Int32Array(capacity);
+    this.order = new Int32Array(capacity);
+  }
+
+  private before(a: number, b: number): boolean {
+    const sa = this.score[a];
+    const sb = this.score[b];
+    return sa > sb || (sa === sb && this.left[a] < this.left[b]);
+  }
+
+  push(score: number, l: number, r: number, id: number, vl: number, vr: number): void {
+    const e = this.count++;
+    this.score[e] = score;
+    this.left[e] = l;
+    this.right[e] = r;
+    this.id[e] = id;
+    this.verL[e] = vl;
+    this.verR[e] = vr;
+    const o = this.order;
+    let i = this.size++;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.before(e, o[p])) break;
+      o[i] = o[p];
+      i = p;
+    }
+    o[i] = e;
+  }
+
+  pop(): number {
+    const o = this.order;
+    const top = o[0];
+    const last = o[--this.size];
+    let i = 0;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= this.size) break;
+      if (c + 1 < this.size && this.before(o[c + 1], o[c])) c++;
+      if (!this.before(o[c], last)) break;
+      o[i] = o[c];
+      i = c;
+    }
+    o[i] = last;
+    return top;
+  }
+}

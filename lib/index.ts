@@ -3,3 +3,5 @@ export * from './errors';
 export * from './tensor';
 export * from './kernels';
 export * from './strategies';
+export * from './methods/hessian';
+export * from './methods/sparsegpt';

@@ -1,0 +1,50 @@
+// Dense float64 linear algebra for SparseGPT: a multithreaded C -= A*B, a blocked
+// Cholesky factorization, the inverse of a lower triangular matrix, and the upper
+// Cholesky factor of an inverse. All matrices are row-major with an explicit
+// leading dimension (elements between consecutive rows).
+//
+// Reference semantics (plain loops):
+//   gemm_sub:        C[i][j] -= sum_k A[i][k] * B[k][j]
+//   cholesky_lower:  A = L L^T, L lower with positive diagonal, written over A's lower triangle
+//   invert_lower:    L := L^-1 (lower triangular; the upper triangle is set to zero)
+//   upper_cholesky_of_inverse: U upper with positive diagonal and H^-1 = U^T U
+#pragma once
+#include <cstddef>
+
+// Hot loops get an AVX2+FMA clone chosen at run time (portable prebuilds are compiled
+// for the baseline ISA). Only where the toolchain supports ifunc-based clones.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define SHEARS_SIMD_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#else
+#define SHEARS_SIMD_CLONES
+#endif
+
+namespace shears {
+namespace linalg {
+
+// C[M x N] -= A[M x K] * B[K x N]. Multithreaded over tiles of C; each element's sum
+// runs in a fixed order (deterministic for a given ISA clone). With lower_only, C is
+// the square trailing part of a symmetric matrix and tiles wholly above its diagonal
+// (every column > every row) are skipped.
+void gemm_sub(size_t M, size_t N, size_t K, const double* A, size_t lda, const double* B, size_t ldb, double* C,
+              size_t ldc, bool lower_only = false);
+
+// In-place lower Cholesky of the n x n symmetric matrix in a (lower triangle read;
+// the strict upper triangle is left as scratch). Returns n on success, else the index
+// of the first pivot that is not positive and finite (a is then partly overwritten).
+size_t cholesky_lower(double* a, size_t n);
+
+// In-place inverse of the lower triangular n x n matrix a (upper triangle ignored and
+// zeroed). The diagonal must be non-zero (true for a Cholesky factor).
+void invert_lower(double* a, size_t n);
+
+// u (n x n): the upper triangular U with positive diagonal such that H^-1 = U^T U,
+// for the symmetric positive definite h (n x n, full storage, not modified).
+// Route: Cholesky of the index-reversed H gives H = V V^T with V upper, so that
+// H^-1 = (V^-1)^T V^-1 and U = V^-1: one factorization and one triangular inverse,
+// no explicit H^-1 (more stable than factoring a computed inverse).
+// Returns n on success, else the index (in h's order) where H is not positive definite.
+size_t upper_cholesky_of_inverse(const double* h, size_t n, double* u);
+
+}  // namespace linalg
+}  // namespace shears

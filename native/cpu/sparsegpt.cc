@@ -1,0 +1,259 @@
+#include "cpu/sparsegpt.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "cpu/bitmask.h"
+#include "cpu/linalg.h"
+#include "cpu/select.h"
+
+namespace shears {
+
+namespace {
+
+// double -> float rounded to odd: correct as the first step of a double rounding to a
+// narrower format (f16, bf16) followed by round-to-nearest-even.
+inline float to_f32_round_odd(double d) {
+  float f = static_cast<float>(d);
+  if (static_cast<double>(f) == d || !std::isfinite(f)) return f;
+  uint32_t u = f32_bits(f);
+  if (std::fabs(static_cast<double>(f)) > std::fabs(d)) --u;  // rounded away: step back toward zero
+  return bits_f32(u | 1u);
+}
+
+inline void store(void* data, DType t, size_t i, double v) {
+  switch (t) {
+    case DType::F32: static_cast<float*>(data)[i] = static_cast<float>(v); break;
+    case DType::F16: static_cast<uint16_t*>(data)[i] = f32_to_f16(to_f32_round_odd(v)); break;
+    case DType::BF16: static_cast<uint16_t*>(data)[i] = f32_to_bf16(to_f32_round_odd(v)); break;
+  }
+}
+
+// Lowest (row, col) flat index reported by any thread.
+struct FirstIndex {
+  std::atomic<size_t> v{SIZE_MAX};
+  void report(size_t idx) {
+    size_t cur = v.load();
+    while (idx < cur && !v.compare_exchange_weak(cur, idx)) {
+    }
+  }
+};
+
+std::string at(size_t idx, size_t cols) {
+  return "row " + std::to_string(idx / cols) + ", column " + std::to_string(idx % cols);
+}
+
+void check_params(const SparseGptParams& p, size_t cols) {
+  if (p.m > 0) {
+    if (p.n < 1 || p.m > 32 || p.n >= p.m)
+      fail(kRangeError, "N:M pattern needs 1 <= N < M <= 32, got " + std::to_string(p.n) + ":" + std::to_string(p.m));
+    if (p.block_size % static_cast<size_t>(p.m) != 0)
+      fail(kRangeError, "blockSize " + std::to_string(p.block_size) + " must be a multiple of M = " + std::to_string(p.m));
+  } else if (!(p.sparsity >= 0.0 && p.sparsity < 1.0)) {
+    fail(kRangeError, "sparsity must be in [0, 1), got " + std::to_string(p.sparsity));
+  }
+  if (p.block_size < 1) fail(kRangeError, "blockSize must be >= 1");
+  if (!(p.percdamp >= 0.0) || !std::isfinite(p.percdamp))
+    fail(kRangeError, "percdamp must be a finite number >= 0, got " + std::to_string(p.percdamp));
+}
+
+// H = 2 S / n with dead inputs set to 1 and damping added; dead[j] marks dead inputs.
+std::vector<double> damped_hessian(const void* s, bool s_f64, double count, size_t n, double percdamp,
+                                   std::vector<uint8_t>& dead) {
+  std::vector<double> h(n * n);
+  const double scale = 2.0 / count;
+  FirstIndex bad;
+  parallel_for(n, balanced_grain(n, 16), [&](size_t, size_t b, size_t e) {
+    for (size_t i = b; i < e; ++i) {
+      double* hr = h.data() + i * n;
+      if (s_f64) {
+        const double* sr = static_cast<const double*>(s) + i * n;
+        for (size_t j = 0; j < n; ++j) hr[j] = scale * sr[j];
+      } else {
+        const float* sr = static_cast<const float*>(s) + i * n;
+        for (size_t j = 0; j < n; ++j) hr[j] = scale * static_cast<double>(sr[j]);
+      }
+      for (size_t j = 0; j < n; ++j)
+        if (!std::isfinite(hr[j])) {
+          bad.report(i * n + j);
+          break;
+        }
+    }
+  });
+  if (bad.v.load() != SIZE_MAX)
+    fail(kNonFinite, "the Hessian statistic (X^T X) is not finite at " + at(bad.v.load(), n) +
+                         " (non-finite or overflowing activations; float64 accumulation avoids overflow)");
+  dead.assign(n, 0);
+  double trace = 0.0;
+  for (size_t j = 0; j < n; ++j) {
+    double& d = h[j * n + j];
+    if (d == 0.0) {
+      d = 1.0;
+      dead[j] = 1;
+    }
+    trace += d;
+  }
+  const double damp = percdamp * trace / static_cast<double>(n);
+  for (size_t j = 0; j < n; ++j) h[j * n + j] += damp;
+  return h;
+}
+
+// Marks the k lowest scores of the tile (ties: lower flat index first).
+void select_tile(const std::vector<double>& sc, size_t k, std::vector<uint8_t>& flag) {
+  std::fill(flag.begin(), flag.end(), 0);
+  if (k == 0) return;
+  std::vector<size_t> idx(sc.size());
+  std::iota(idx.begin(), idx.end(), size_t{0});
+  auto less = [&](size_t a, size_t b) { return sc[a] < sc[b] || (sc[a] == sc[b] && a < b); };
+  if (k < idx.size()) std::nth_element(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(k), idx.end(), less);
+  for (size_t t = 0; t < std::min(k, idx.size()); ++t) flag[idx[t]] = 1;
+}
+
+// In one row segment of len scores, marks the `drop` lowest (ties: lower index first).
+void select_lowest(const double* sc, size_t len, size_t drop, uint8_t* flag) {
+  for (size_t i = 0; i < len; ++i) {
+    size_t rank = 0;  // entries pruned before this one would be
+    for (size_t j = 0; j < len; ++j) rank += (sc[j] < sc[i]) | ((sc[j] == sc[i]) & (j < i));
+    flag[i] = rank < drop;
+  }
+}
+
+}  // namespace
+
+void sparsegpt_prune(const MatrixView& w, const void* s, bool s_f64, double count, const SparseGptParams& p,
+                     MaskOut out) {
+  const size_t rows = static_cast<size_t>(w.rows), n = static_cast<size_t>(w.cols);
+  check_params(p, n);
+  if (!(count > 0.0)) fail(kRangeError, "the Hessian has no calibration rows (count 0): add activations first");
+
+  // W in float64; its non-finite values are an error before anything else.
+  std::vector<double> W(rows * n);
+  {
+    FirstIndex bad;
+    parallel_for(rows, balanced_grain(rows, 8), [&](size_t, size_t b, size_t e) {
+      for (size_t r = b; r < e; ++r)
+        for (size_t j = 0; j < n; ++j) {
+          const float v = load_f32(w.data, w.dtype, r * n + j);
+          if (!std::isfinite(v)) {
+            bad.report(r * n + j);
+            return;
+          }
+          W[r * n + j] = v;
+        }
+    });
+    if (bad.v.load() != SIZE_MAX) fail(kNonFinite, "weights contain a non-finite value at " + at(bad.v.load(), n));
+  }
+
+  std::vector<uint8_t> dead;
+  std::vector<double> U(n * n);
+  {
+    std::vector<double> H = damped_hessian(s, s_f64, count, n, p.percdamp, dead);
+    const size_t bad = linalg::upper_cholesky_of_inverse(H.data(), n, U.data());
+    if (bad < n)
+      fail(kNotPositiveDefinite, "the Hessian is not positive definite even after damping (percdamp " +
+                                     std::to_string(p.percdamp) + "), at input column " + std::to_string(bad) +
+                                     "; use a larger percdamp or more calibration rows");
+  }
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t j = 0; j < n; ++j)
+      if (dead[j]) W[r * n + j] = 0.0;
+
+  // Everything that can fail has been checked: from here on the result is written.
+  std::vector<uint8_t> pruned(rows * n, 0);
+  const size_t bs = p.block_size;
+  const bool nm = p.m > 0;
+  const size_t M = static_cast<size_t>(p.m), N = static_cast<size_t>(p.n);
+  std::vector<double> E(rows * std::min(bs, n));
+  std::vector<double> tile_scores;
+  std::vector<uint8_t> tile_flag;
+  const size_t row_grain = balanced_grain(rows, 4);
+
+  for (size_t i1 = 0; i1 < n; i1 += bs) {
+    const size_t i2 = std::min(n, i1 + bs), c = i2 - i1;
+    auto score = [&](size_t r, size_t j) {  // w^2 / U_jj^2 at absolute column j
+      const double v = W[r * n + j], d = U[j * n + j];
+      return v * v / (d * d);
+    };
+    const bool tile_sel = !nm && !p.row_selection;
+    if (tile_sel) {
+      tile_scores.resize(rows * c);
+      tile_flag.resize(rows * c);
+      parallel_for(rows, row_grain, [&](size_t, size_t b, size_t e) {
+        for (size_t r = b; r < e; ++r)
+          for (size_t j = 0; j < c; ++j) tile_scores[r * c + j] = score(r, i1 + j);
+      });
+      select_tile(tile_scores, prune_count(p.sparsity, rows * c), tile_flag);
+    }
+    std::atomic<bool> any_error{false};
+    parallel_for(rows, row_grain, [&](size_t, size_t b, size_t e) {
+      std::vector<double> sc;
+      bool err_seen = false;
+      for (size_t r = b; r < e; ++r) {
+        double* wr = W.data() + r * n;
+        uint8_t* pr = pruned.data() + r * n;
+        double* er = E.data() + r * c;
+        if (tile_sel) {
+          for (size_t j = 0; j < c; ++j) pr[i1 + j] = tile_flag[r * c + j];
+        } else if (!nm) {
+          // Per-row selection inside the block, from the block-start values.
+          const size_t k = prune_count(p.sparsity, c);
+          std::vector<size_t> idx(c);
+          sc.resize(c);
+          for (size_t j = 0; j < c; ++j) sc[j] = score(r, i1 + j);
+          std::iota(idx.begin(), idx.end(), size_t{0});
+          auto less = [&](size_t a, size_t bb) { return sc[a] < sc[bb] || (sc[a] == sc[bb] && a < bb); };
+          if (k < c) std::nth_element(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(k), idx.end(), less);
+          for (size_t j = 0; j < c; ++j) pr[i1 + j] = 0;
+          for (size_t t = 0; t < std::min(k, c); ++t) pr[i1 + idx[t]] = 1;
+        }
+        for (size_t i = 0; i < c; ++i) {
+          const size_t ci = i1 + i;
+          const double* ur = U.data() + ci * n;
+          if (nm && ci % M == 0) {
+            // N:M group chosen from the current (already updated) values.
+            const size_t len = std::min(M, i2 - ci);
+            double gs[32];
+            for (size_t g = 0; g < len; ++g) gs[g] = score(r, ci + g);
+            select_lowest(gs, len, len > N ? len - N : 0, pr + ci);
+          }
+          const double wv = wr[ci];
+          const double q = pr[ci] ? 0.0 : wv;
+          const double err = (wv - q) / ur[ci];
+          er[i] = err;
+          if (err != 0.0) {
+            err_seen = true;
+            for (size_t j = ci + 1; j < i2; ++j) wr[j] -= err * ur[j];
+          }
+          wr[ci] = q;
+        }
+      }
+      if (err_seen) any_error.store(true);
+    });
+    // Lazy batch update of all later columns with the block's errors.
+    if (i2 < n && any_error.load()) linalg::gemm_sub(rows, n - i2, c, E.data(), c, U.data() + i1 * n + i2, n, W.data() + i2, n);
+  }
+
+  // Write back weights, mask bits and per-row counts (rows on mask byte boundaries).
+  const size_t mult = byte_aligned_row_multiple(n);
+  parallel_for(rows, balanced_grain(rows, 8, mult), [&](size_t, size_t b, size_t e) {
+    for (size_t r = b; r < e; ++r) {
+      const uint8_t* pr = pruned.data() + r * n;
+      size_t cnt = 0;
+      for (size_t j = 0; j < n; ++j) {
+        store(w.data, w.dtype, r * n + j, W[r * n + j]);
+        cnt += pr[j];
+      }
+      write_bits(out.bits, r * n, n, [&](size_t j) { return pr[j] == 0; });
+      if (out.pruned_per_row) out.pruned_per_row[r] = static_cast<uint32_t>(cnt);
+    }
+  });
+}
+
+}  // namespace shears

@@ -67,7 +67,7 @@ export const sparsegpt = (opts: Omit<SparseGptOptions, 'sparsity' | 'pattern'> =
   scoreOptions() {
     throw new TypeError('sparsegpt chooses weights while it reconstructs them: it has no standalone score (use prune)');
   },
-  prune(w, stats, selection) {
+  async prune(w, stats, selection) {
     if (!stats.hessian) throw new TypeError('sparsegpt needs the layer input statistic X^T X (stats.hessian)');
     const granularity = selection.granularity ?? 'matrix';
     return sparsegptPrune(w, stats.hessian, {

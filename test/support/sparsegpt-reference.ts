@@ -120,7 +120,7 @@ export function refSparseGpt(
       if ((opts.selection ?? 'block') === 'block') {
         const sc: number[] = [];
         for (let r = 0; r < rows; r++) for (let j = i1; j < i2; j++) sc.push(score(r, j));
-        for (const t of lowest(sc, Math.floor(sparsity * rows * c))) pruned[Math.floor(t / c) * cols + i1 + (t % c)] = 1;
+        for (const t of lowest(sc, Math.floor(sparsity * (rows * c)))) pruned[Math.floor(t / c) * cols + i1 + (t % c)] = 1;
       } else {
         for (let r = 0; r < rows; r++) {
           const sc: number[] = [];

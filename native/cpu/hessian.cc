@@ -8,6 +8,10 @@
 #include "core/thread_pool.h"
 #include "cpu/linalg.h"
 
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"  // see linalg.h: vectors never cross calls
+#endif
+
 namespace shears {
 
 namespace {
@@ -16,6 +20,42 @@ namespace {
 // converted to T once and shared by all tiles.
 constexpr size_t TB = 64, MR = 4, NR = 8, RC = 256;
 
+// Full register tiles: S[i..i+4][j..j+8] += sum_t x_t[i+r] * x_t[j..j+8].
+inline __attribute__((always_inline)) void micro_full(const double* buf, size_t rc, size_t cols, size_t i, size_t j,
+                                                      double* s) {
+  using linalg::load4;
+  linalg::v4d acc[MR][2] = {};
+  for (size_t t = 0; t < rc; ++t) {
+    const double* row = buf + t * cols;
+    const linalg::v4d b0 = load4(row + j), b1 = load4(row + j + 4);
+    for (size_t r = 0; r < MR; ++r) {
+      const double a = row[i + r];
+      acc[r][0] += b0 * a;
+      acc[r][1] += b1 * a;
+    }
+  }
+  for (size_t r = 0; r < MR; ++r) {
+    double* d = s + (i + r) * cols + j;
+    linalg::store4(d, load4(d) + acc[r][0]);
+    linalg::store4(d + 4, load4(d + 4) + acc[r][1]);
+  }
+}
+
+inline __attribute__((always_inline)) void micro_full(const float* buf, size_t rc, size_t cols, size_t i, size_t j,
+                                                      float* s) {
+  using linalg::load8;
+  linalg::v8f acc[MR] = {};
+  for (size_t t = 0; t < rc; ++t) {
+    const float* row = buf + t * cols;
+    const linalg::v8f b = load8(row + j);
+    for (size_t r = 0; r < MR; ++r) acc[r] += b * row[i + r];
+  }
+  for (size_t r = 0; r < MR; ++r) {
+    float* d = s + (i + r) * cols + j;
+    linalg::store8(d, load8(d) + acc[r]);
+  }
+}
+
 template <typename T>
 inline __attribute__((always_inline)) void tile_impl(const T* buf, size_t rc, size_t cols, size_t i0, size_t i1,
                                                      size_t j0, size_t j1, T* s) {
@@ -23,22 +63,16 @@ inline __attribute__((always_inline)) void tile_impl(const T* buf, size_t rc, si
     const size_t mr = std::min(MR, i1 - i);
     for (size_t j = j0; j < j1; j += NR) {
       const size_t nr = std::min(NR, j1 - j);
-      T acc[MR][NR] = {};
       if (mr == MR && nr == NR) {
-        for (size_t t = 0; t < rc; ++t) {
-          const T* row = buf + t * cols;
-          for (size_t r = 0; r < MR; ++r) {
-            const T a = row[i + r];
-            for (size_t c = 0; c < NR; ++c) acc[r][c] += a * row[j + c];
-          }
-        }
-      } else {
-        for (size_t t = 0; t < rc; ++t) {
-          const T* row = buf + t * cols;
-          for (size_t r = 0; r < mr; ++r) {
-            const T a = row[i + r];
-            for (size_t c = 0; c < nr; ++c) acc[r][c] += a * row[j + c];
-          }
+        micro_full(buf, rc, cols, i, j, s);
+        continue;
+      }
+      T acc[MR][NR] = {};
+      for (size_t t = 0; t < rc; ++t) {
+        const T* row = buf + t * cols;
+        for (size_t r = 0; r < mr; ++r) {
+          const T a = row[i + r];
+          for (size_t c = 0; c < nr; ++c) acc[r][c] += a * row[j + c];
         }
       }
       for (size_t r = 0; r < mr; ++r)

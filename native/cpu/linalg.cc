@@ -6,6 +6,10 @@
 
 #include "core/thread_pool.h"
 
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"  // see linalg.h: vectors never cross calls
+#endif
+
 namespace shears {
 namespace linalg {
 
@@ -15,19 +19,23 @@ namespace {
 // of B stays in L1 while MC rows of A stream past it).
 constexpr size_t MR = 4, NR = 8, MC = 64, NC = 128, KC = 256;
 
-template <size_t mr, size_t nr>
-inline __attribute__((always_inline)) void micro(size_t K, const double* A, size_t lda, const double* B, size_t ldb,
-                                                 double* C, size_t ldc) {
-  double acc[mr][nr] = {};
+// Full register tile: 4 rows x 8 columns = 8 vector accumulators.
+inline __attribute__((always_inline)) void micro_full(size_t K, const double* A, size_t lda, const double* B,
+                                                      size_t ldb, double* C, size_t ldc) {
+  v4d acc[MR][2] = {};
   for (size_t k = 0; k < K; ++k) {
     const double* b = B + k * ldb;
-    for (size_t r = 0; r < mr; ++r) {
+    const v4d b0 = load4(b), b1 = load4(b + 4);
+    for (size_t r = 0; r < MR; ++r) {
       const double a = A[r * lda + k];
-      for (size_t c = 0; c < nr; ++c) acc[r][c] += a * b[c];
+      acc[r][0] += b0 * a;
+      acc[r][1] += b1 * a;
     }
   }
-  for (size_t r = 0; r < mr; ++r)
-    for (size_t c = 0; c < nr; ++c) C[r * ldc + c] -= acc[r][c];
+  for (size_t r = 0; r < MR; ++r) {
+    store4(C + r * ldc, load4(C + r * ldc) - acc[r][0]);
+    store4(C + r * ldc + 4, load4(C + r * ldc + 4) - acc[r][1]);
+  }
 }
 
 // Same sums in the same order for a partial register tile at the edges.
@@ -58,7 +66,7 @@ void gemm_tile(size_t m, size_t n, size_t K, const double* A, size_t lda, const 
         const double* b = B + k0 * ldb + j;
         double* c = C + i * ldc + j;
         if (mr == MR && nr == NR)
-          micro<MR, NR>(kc, a, lda, b, ldb, c, ldc);
+          micro_full(kc, a, lda, b, ldb, c, ldc);
         else
           micro_edge(mr, nr, kc, a, lda, b, ldb, c, ldc);
       }
@@ -165,26 +173,21 @@ void invert_lower(double* a, size_t n) {
   }
 }
 
-size_t upper_cholesky_of_inverse(const double* h, size_t n, double* u) {
-  std::vector<double> r(n * n);
-  parallel_for(n, balanced_grain(n, 64), [&](size_t, size_t b, size_t e) {
-    for (size_t i = b; i < e; ++i) {
-      const double* src = h + (n - 1 - i) * n;
-      double* dst = r.data() + i * n;
-      for (size_t j = 0; j < n; ++j) dst[j] = src[n - 1 - j];
-    }
+namespace {
+void reverse_flat(double* a, size_t len) {
+  const size_t half = len / 2;
+  parallel_for(half, 1 << 16, [&](size_t, size_t b, size_t e) {
+    for (size_t i = b; i < e; ++i) std::swap(a[i], a[len - 1 - i]);
   });
-  const size_t bad = cholesky_lower(r.data(), n);
+}
+}  // namespace
+
+size_t upper_cholesky_of_inverse(double* h, size_t n) {
+  reverse_flat(h, n * n);
+  const size_t bad = cholesky_lower(h, n);
   if (bad < n) return n - 1 - bad;
-  invert_lower(r.data(), n);
-  parallel_for(n, balanced_grain(n, 64), [&](size_t, size_t b, size_t e) {
-    for (size_t i = b; i < e; ++i) {
-      const double* src = r.data() + (n - 1 - i) * n;
-      double* dst = u + i * n;
-      for (size_t j = 0; j < i; ++j) dst[j] = 0.0;
-      for (size_t j = i; j < n; ++j) dst[j] = src[n - 1 - j];
-    }
-  });
+  invert_lower(h, n);  // lower, zeros above
+  reverse_flat(h, n * n);  // upper, zeros below
   return n;
 }
 

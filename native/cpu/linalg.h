@@ -19,8 +19,38 @@
 #define SHEARS_SIMD_CLONES
 #endif
 
+#include <cstring>
+
 namespace shears {
 namespace linalg {
+
+// 32-byte vectors (GCC/Clang vector extensions): AVX registers in the AVX2 clones,
+// pairs of SSE registers in the baseline ones. Register tiles are written with them
+// so that the accumulators reliably stay in registers.
+// The helpers are always inlined, so no vector crosses a call boundary: GCC's note
+// about the ABI of 32-byte vectors without AVX does not apply (silenced where used).
+#define SHEARS_VEC_INLINE inline __attribute__((always_inline))
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+typedef double v4d __attribute__((vector_size(32)));
+typedef float v8f __attribute__((vector_size(32)));
+SHEARS_VEC_INLINE v4d load4(const double* p) {
+  v4d v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+SHEARS_VEC_INLINE v8f load8(const float* p) {
+  v8f v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+SHEARS_VEC_INLINE void store4(double* p, v4d v) { std::memcpy(p, &v, sizeof v); }
+SHEARS_VEC_INLINE void store8(float* p, v8f v) { std::memcpy(p, &v, sizeof v); }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 // C[M x N] -= A[M x K] * B[K x N]. Multithreaded over tiles of C; each element's sum
 // runs in a fixed order (deterministic for a given ISA clone). With lower_only, C is
@@ -38,13 +68,15 @@ size_t cholesky_lower(double* a, size_t n);
 // zeroed). The diagonal must be non-zero (true for a Cholesky factor).
 void invert_lower(double* a, size_t n);
 
-// u (n x n): the upper triangular U with positive diagonal such that H^-1 = U^T U,
-// for the symmetric positive definite h (n x n, full storage, not modified).
+// In place: h (n x n, symmetric positive definite, full storage) becomes the upper
+// triangular U with positive diagonal such that H^-1 = U^T U (zeros below).
 // Route: Cholesky of the index-reversed H gives H = V V^T with V upper, so that
 // H^-1 = (V^-1)^T V^-1 and U = V^-1: one factorization and one triangular inverse,
-// no explicit H^-1 (more stable than factoring a computed inverse).
-// Returns n on success, else the index (in h's order) where H is not positive definite.
-size_t upper_cholesky_of_inverse(const double* h, size_t n, double* u);
+// no explicit H^-1 (more stable than factoring a computed inverse). Reversing both
+// indices of a row-major square matrix is reversing its flat array.
+// Returns n on success, else the index (in h's order) where H is not positive
+// definite; h is then overwritten with scratch.
+size_t upper_cholesky_of_inverse(double* h, size_t n);
 
 }  // namespace linalg
 }  // namespace shears

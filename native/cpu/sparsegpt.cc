@@ -152,10 +152,9 @@ void sparsegpt_prune(const MatrixView& w, const void* s, bool s_f64, double coun
   }
 
   std::vector<uint8_t> dead;
-  std::vector<double> U(n * n);
+  std::vector<double> U = damped_hessian(s, s_f64, count, n, p.percdamp, dead);
   {
-    std::vector<double> H = damped_hessian(s, s_f64, count, n, p.percdamp, dead);
-    const size_t bad = linalg::upper_cholesky_of_inverse(H.data(), n, U.data());
+    const size_t bad = linalg::upper_cholesky_of_inverse(U.data(), n);
     if (bad < n)
       fail(kNotPositiveDefinite, "the Hessian is not positive definite even after damping (percdamp " +
                                      std::to_string(p.percdamp) + "), at input column " + std::to_string(bad) +

@@ -16,86 +16,76 @@ namespace shears {
 
 namespace {
 
-// Tiles TB x TB of S (upper triangle), register tiles MR x NR, rows in chunks of RC
-// converted to T once and shared by all tiles.
+// Tiles TB x TB of S (upper triangle), register tiles MR x NR. Rows come in chunks
+// of RC, converted to T once and packed by groups of NR columns, [group][t][NR] (zero
+// padded), so that a register tile reads two contiguous streams.
 constexpr size_t TB = 64, MR = 4, NR = 8, RC = 256;
 
-// Full register tiles: S[i..i+4][j..j+8] += sum_t x_t[i+r] * x_t[j..j+8].
-inline __attribute__((always_inline)) void micro_full(const double* buf, size_t rc, size_t cols, size_t i, size_t j,
-                                                      double* s) {
-  using linalg::load4;
+// S[i..i+MR)[j..j+nr) += sum_t a_t[0..MR) * b_t[0..NR): a and b point into packed groups.
+inline __attribute__((always_inline)) void micro(const double* a, const double* b, size_t rc, double* s, size_t lds,
+                                                 size_t mr, size_t nr) {
   linalg::v4d acc[MR][2] = {};
   for (size_t t = 0; t < rc; ++t) {
-    const double* row = buf + t * cols;
-    const linalg::v4d b0 = load4(row + j), b1 = load4(row + j + 4);
+    const linalg::v4d b0 = linalg::load4(b + t * NR), b1 = linalg::load4(b + t * NR + 4);
     for (size_t r = 0; r < MR; ++r) {
-      const double a = row[i + r];
-      acc[r][0] += b0 * a;
-      acc[r][1] += b1 * a;
+      const double x = a[t * NR + r];
+      acc[r][0] += b0 * x;
+      acc[r][1] += b1 * x;
     }
   }
-  for (size_t r = 0; r < MR; ++r) {
-    double* d = s + (i + r) * cols + j;
-    linalg::store4(d, load4(d) + acc[r][0]);
-    linalg::store4(d + 4, load4(d + 4) + acc[r][1]);
+  for (size_t r = 0; r < mr; ++r) {
+    double t[NR];
+    linalg::store4(t, acc[r][0]);
+    linalg::store4(t + 4, acc[r][1]);
+    for (size_t c = 0; c < nr; ++c) s[r * lds + c] += t[c];
   }
 }
 
-inline __attribute__((always_inline)) void micro_full(const float* buf, size_t rc, size_t cols, size_t i, size_t j,
-                                                      float* s) {
-  using linalg::load8;
+inline __attribute__((always_inline)) void micro(const float* a, const float* b, size_t rc, float* s, size_t lds,
+                                                 size_t mr, size_t nr) {
   linalg::v8f acc[MR] = {};
   for (size_t t = 0; t < rc; ++t) {
-    const float* row = buf + t * cols;
-    const linalg::v8f b = load8(row + j);
-    for (size_t r = 0; r < MR; ++r) acc[r] += b * row[i + r];
+    const linalg::v8f bv = linalg::load8(b + t * NR);
+    for (size_t r = 0; r < MR; ++r) acc[r] += bv * a[t * NR + r];
   }
-  for (size_t r = 0; r < MR; ++r) {
-    float* d = s + (i + r) * cols + j;
-    linalg::store8(d, load8(d) + acc[r]);
+  for (size_t r = 0; r < mr; ++r) {
+    float t[NR];
+    linalg::store8(t, acc[r]);
+    for (size_t c = 0; c < nr; ++c) s[r * lds + c] += t[c];
   }
 }
 
+// One TB x TB tile of S: rows [i0, i1), columns [j0, j1) (i0, j0 multiples of NR).
 template <typename T>
 inline __attribute__((always_inline)) void tile_impl(const T* buf, size_t rc, size_t cols, size_t i0, size_t i1,
                                                      size_t j0, size_t j1, T* s) {
   for (size_t i = i0; i < i1; i += MR) {
-    const size_t mr = std::min(MR, i1 - i);
+    const T* a = buf + (i / NR) * rc * NR + (i % NR);
     for (size_t j = j0; j < j1; j += NR) {
-      const size_t nr = std::min(NR, j1 - j);
-      if (mr == MR && nr == NR) {
-        micro_full(buf, rc, cols, i, j, s);
-        continue;
-      }
-      T acc[MR][NR] = {};
-      for (size_t t = 0; t < rc; ++t) {
-        const T* row = buf + t * cols;
-        for (size_t r = 0; r < mr; ++r) {
-          const T a = row[i + r];
-          for (size_t c = 0; c < nr; ++c) acc[r][c] += a * row[j + c];
-        }
-      }
-      for (size_t r = 0; r < mr; ++r)
-        for (size_t c = 0; c < nr; ++c) s[(i + r) * cols + j + c] += acc[r][c];
+      const T* b = buf + (j / NR) * rc * NR;
+      micro(a, b, rc, s + i * cols + j, cols, std::min(MR, i1 - i), std::min(NR, j1 - j));
     }
   }
 }
 
-SHEARS_SIMD_CLONES
-void tile_f64(const double* buf, size_t rc, size_t cols, size_t i0, size_t i1, size_t j0, size_t j1, double* s) {
-  tile_impl<double>(buf, rc, cols, i0, i1, j0, j1, s);
+// Baseline and AVX2+FMA builds of the tile loop, chosen at run time.
+template <typename T>
+void tile_base(const T* buf, size_t rc, size_t cols, size_t i0, size_t i1, size_t j0, size_t j1, T* s) {
+  tile_impl<T>(buf, rc, cols, i0, i1, j0, j1, s);
 }
 
-SHEARS_SIMD_CLONES
-void tile_f32(const float* buf, size_t rc, size_t cols, size_t i0, size_t i1, size_t j0, size_t j1, float* s) {
-  tile_impl<float>(buf, rc, cols, i0, i1, j0, j1, s);
+template <typename T>
+SHEARS_TARGET_AVX2 void tile_avx2(const T* buf, size_t rc, size_t cols, size_t i0, size_t i1, size_t j0, size_t j1,
+                                  T* s) {
+  tile_impl<T>(buf, rc, cols, i0, i1, j0, j1, s);
 }
 
-inline void tile(const double* buf, size_t rc, size_t cols, size_t i0, size_t i1, size_t j0, size_t j1, double* s) {
-  tile_f64(buf, rc, cols, i0, i1, j0, j1, s);
-}
-inline void tile(const float* buf, size_t rc, size_t cols, size_t i0, size_t i1, size_t j0, size_t j1, float* s) {
-  tile_f32(buf, rc, cols, i0, i1, j0, j1, s);
+template <typename T>
+void tile(const T* buf, size_t rc, size_t cols, size_t i0, size_t i1, size_t j0, size_t j1, T* s) {
+  if (linalg::cpu_avx2_fma())
+    tile_avx2<T>(buf, rc, cols, i0, i1, j0, j1, s);
+  else
+    tile_base<T>(buf, rc, cols, i0, i1, j0, j1, s);
 }
 
 }  // namespace
@@ -128,14 +118,18 @@ void accumulate_xtx(const float* x, size_t rows, size_t cols, T* s) {
   std::vector<std::pair<size_t, size_t>> tiles;  // (ti, tj) with ti <= tj
   for (size_t ti = 0; ti < nt; ++ti)
     for (size_t tj = ti; tj < nt; ++tj) tiles.emplace_back(ti, tj);
-  std::vector<T> buf(std::min(rows, RC) * cols);
+  const size_t groups = (cols + NR - 1) / NR;
+  std::vector<T> buf(groups * RC * NR);
   for (size_t r0 = 0; r0 < rows; r0 += RC) {
     const size_t rc = std::min(RC, rows - r0);
-    parallel_for(rc, balanced_grain(rc, 16), [&](size_t, size_t b, size_t e) {
-      for (size_t t = b; t < e; ++t) {
-        const float* src = x + (r0 + t) * cols;
-        T* dst = buf.data() + t * cols;
-        for (size_t j = 0; j < cols; ++j) dst[j] = static_cast<T>(src[j]);
+    parallel_for(groups, balanced_grain(groups, 4), [&](size_t, size_t b, size_t e) {
+      for (size_t g = b; g < e; ++g) {
+        T* dst = buf.data() + g * rc * NR;
+        const size_t nc = std::min(NR, cols - g * NR);
+        for (size_t t = 0; t < rc; ++t) {
+          const float* src = x + (r0 + t) * cols + g * NR;
+          for (size_t c = 0; c < NR; ++c) dst[t * NR + c] = c < nc ? static_cast<T>(src[c]) : T(0);
+        }
       }
     });
     parallel_for(tiles.size(), 1, [&](size_t, size_t b, size_t e) {

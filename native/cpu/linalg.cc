@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <vector>
 
 #include "core/thread_pool.h"
@@ -15,17 +16,18 @@ namespace linalg {
 
 namespace {
 
-// Register tile MR x NR, cache tiles MC x NC of C, K in slices of KC (a KC x NR panel
-// of B stays in L1 while MC rows of A stream past it).
+// Register tile MR x NR, cache tiles MC x NC of C, K in slices of KC. Each KC x NC
+// slice of B is packed into contiguous KC x NR micro-panels (a panel stays in L1 while
+// the tile's rows stream past it; unpacked, rows of B a power-of-two apart would all
+// fall into the same L1 sets).
 constexpr size_t MR = 4, NR = 8, MC = 64, NC = 128, KC = 256;
 
-// Full register tile: 4 rows x 8 columns = 8 vector accumulators.
-inline __attribute__((always_inline)) void micro_full(size_t K, const double* A, size_t lda, const double* B,
-                                                      size_t ldb, double* C, size_t ldc) {
+// C[0..MR)[0..nr) -= A[0..MR)[0..K) * P, with P packed K x NR (zero padded past nr).
+inline __attribute__((always_inline)) void micro_full(size_t K, const double* A, size_t lda, const double* P,
+                                                      double* C, size_t ldc, size_t nr) {
   v4d acc[MR][2] = {};
   for (size_t k = 0; k < K; ++k) {
-    const double* b = B + k * ldb;
-    const v4d b0 = load4(b), b1 = load4(b + 4);
+    const v4d b0 = load4(P + k * NR), b1 = load4(P + k * NR + 4);
     for (size_t r = 0; r < MR; ++r) {
       const double a = A[r * lda + k];
       acc[r][0] += b0 * a;
@@ -33,48 +35,92 @@ inline __attribute__((always_inline)) void micro_full(size_t K, const double* A,
     }
   }
   for (size_t r = 0; r < MR; ++r) {
-    store4(C + r * ldc, load4(C + r * ldc) - acc[r][0]);
-    store4(C + r * ldc + 4, load4(C + r * ldc + 4) - acc[r][1]);
+    double* c = C + r * ldc;
+    if (nr == NR) {
+      store4(c, load4(c) - acc[r][0]);
+      store4(c + 4, load4(c + 4) - acc[r][1]);
+    } else {
+      double t[NR];
+      store4(t, acc[r][0]);
+      store4(t + 4, acc[r][1]);
+      for (size_t j = 0; j < nr; ++j) c[j] -= t[j];
+    }
   }
 }
 
-// Same sums in the same order for a partial register tile at the edges.
-inline void micro_edge(size_t mr, size_t nr, size_t K, const double* A, size_t lda, const double* B, size_t ldb,
-                       double* C, size_t ldc) {
+// Fewer than MR rows: the same sums in the same order.
+inline void micro_edge(size_t mr, size_t nr, size_t K, const double* A, size_t lda, const double* P, double* C,
+                       size_t ldc) {
   double acc[MR][NR] = {};
-  for (size_t k = 0; k < K; ++k) {
-    const double* b = B + k * ldb;
+  for (size_t k = 0; k < K; ++k)
     for (size_t r = 0; r < mr; ++r) {
       const double a = A[r * lda + k];
-      for (size_t c = 0; c < nr; ++c) acc[r][c] += a * b[c];
+      for (size_t c = 0; c < NR; ++c) acc[r][c] += a * P[k * NR + c];
     }
-  }
   for (size_t r = 0; r < mr; ++r)
     for (size_t c = 0; c < nr; ++c) C[r * ldc + c] -= acc[r][c];
 }
 
-SHEARS_SIMD_CLONES
-void gemm_tile(size_t m, size_t n, size_t K, const double* A, size_t lda, const double* B, size_t ldb, double* C,
-               size_t ldc) {
+inline __attribute__((always_inline)) void gemm_tile_impl(size_t m, size_t n, size_t K, const double* A, size_t lda,
+                                                          const double* B, size_t ldb, double* C, size_t ldc) {
+  thread_local std::vector<double> packed;
+  const size_t ng = (n + NR - 1) / NR;
+  packed.resize(ng * KC * NR);
   for (size_t k0 = 0; k0 < K; k0 += KC) {
     const size_t kc = std::min(KC, K - k0);
-    for (size_t j = 0; j < n; j += NR) {
-      const size_t nr = std::min(NR, n - j);
+    for (size_t g = 0; g < ng; ++g) {
+      const size_t nr = std::min(NR, n - g * NR);
+      double* p = packed.data() + g * kc * NR;
+      for (size_t k = 0; k < kc; ++k) {
+        const double* b = B + (k0 + k) * ldb + g * NR;
+        for (size_t c = 0; c < NR; ++c) p[k * NR + c] = c < nr ? b[c] : 0.0;
+      }
+    }
+    for (size_t g = 0; g < ng; ++g) {
+      const size_t nr = std::min(NR, n - g * NR);
+      const double* p = packed.data() + g * kc * NR;
       for (size_t i = 0; i < m; i += MR) {
         const size_t mr = std::min(MR, m - i);
         const double* a = A + i * lda + k0;
-        const double* b = B + k0 * ldb + j;
-        double* c = C + i * ldc + j;
-        if (mr == MR && nr == NR)
-          micro_full(kc, a, lda, b, ldb, c, ldc);
+        double* c = C + i * ldc + g * NR;
+        if (mr == MR)
+          micro_full(kc, a, lda, p, c, ldc, nr);
         else
-          micro_edge(mr, nr, kc, a, lda, b, ldb, c, ldc);
+          micro_edge(mr, nr, kc, a, lda, p, c, ldc);
       }
     }
   }
 }
 
+void gemm_tile_base(size_t m, size_t n, size_t K, const double* A, size_t lda, const double* B, size_t ldb, double* C,
+                    size_t ldc) {
+  gemm_tile_impl(m, n, K, A, lda, B, ldb, C, ldc);
+}
+
+SHEARS_TARGET_AVX2 void gemm_tile_avx2(size_t m, size_t n, size_t K, const double* A, size_t lda, const double* B,
+                                       size_t ldb, double* C, size_t ldc) {
+  gemm_tile_impl(m, n, K, A, lda, B, ldb, C, ldc);
+}
+
+void gemm_tile(size_t m, size_t n, size_t K, const double* A, size_t lda, const double* B, size_t ldb, double* C,
+               size_t ldc) {
+  if (cpu_avx2_fma())
+    gemm_tile_avx2(m, n, K, A, lda, B, ldb, C, ldc);
+  else
+    gemm_tile_base(m, n, K, A, lda, B, ldb, C, ldc);
+}
+
 }  // namespace
+
+bool cpu_avx2_fma() {
+#if SHEARS_HAS_AVX2_VARIANT
+  // SHEARS_NO_AVX2=1 forces the baseline variants (to test them on an AVX2 machine).
+  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !std::getenv("SHEARS_NO_AVX2");
+  return ok;
+#else
+  return false;
+#endif
+}
 
 void gemm_sub(size_t M, size_t N, size_t K, const double* A, size_t lda, const double* B, size_t ldb, double* C,
               size_t ldc, bool lower_only) {

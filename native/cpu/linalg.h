@@ -11,18 +11,24 @@
 #pragma once
 #include <cstddef>
 
-// Hot loops get an AVX2+FMA clone chosen at run time (portable prebuilds are compiled
-// for the baseline ISA). Only where the toolchain supports ifunc-based clones.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define SHEARS_SIMD_CLONES __attribute__((target_clones("arch=haswell", "default")))
+// Hot loops are compiled twice: for the baseline ISA (portable prebuilds) and with
+// AVX2+FMA, chosen at run time by cpu_avx2_fma(). (GCC's target_clones("arch=...")
+// dispatches on the exact CPU model, not on features, so it is not used.)
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define SHEARS_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define SHEARS_HAS_AVX2_VARIANT 1
 #else
-#define SHEARS_SIMD_CLONES
+#define SHEARS_TARGET_AVX2
+#define SHEARS_HAS_AVX2_VARIANT 0
 #endif
 
 #include <cstring>
 
 namespace shears {
 namespace linalg {
+
+// True when the AVX2+FMA variants can run here (checked once).
+bool cpu_avx2_fma();
 
 // 32-byte vectors (GCC/Clang vector extensions): AVX registers in the AVX2 clones,
 // pairs of SSE registers in the baseline ones. Register tiles are written with them

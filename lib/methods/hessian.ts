@@ -38,13 +38,10 @@ export class HessianAccumulator {
   add(x: Float32Array, rows: number): Promise<void> {
     if (!Number.isInteger(rows) || rows < 0) throw new ShapeError(`rows must be an integer >= 0, got ${rows}`);
     checkData(x, 'f32', rows * this.cols, 'x');
-    const run = async () => {
+    return this.exclusive(async () => {
       await nativeCall(() => sparsegptNative().hessianAdd(x, rows, this.cols, this.sum));
       this.rowsSeen += rows;
-    };
-    const next = this.pending.then(run);
-    this.pending = next.catch(() => undefined);
-    return next;
+    });
   }
 
   /** Resolves when every add() called so far has finished (successfully or not). */
@@ -52,10 +49,24 @@ export class HessianAccumulator {
     return this.pending;
   }
 
+  /**
+   * Runs `fn` once the pending adds are done, with later adds waiting for it: a reader
+   * of `sum` (the native prune uses it in place) never sees a half-added batch.
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.pending.then(fn);
+    this.pending = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    return next;
+  }
+
   /** Clears the statistic (for reuse on the next layer of the same width). */
-  async reset(): Promise<void> {
-    await this.pending;
-    this.sum.fill(0);
-    this.rowsSeen = 0;
+  reset(): Promise<void> {
+    return this.exclusive(async () => {
+      this.sum.fill(0);
+      this.rowsSeen = 0;
+    });
   }
 }

@@ -51,14 +51,16 @@ function checkOptions(opts: SparseGptOptions) {
 export async function sparsegptPrune(w: Matrix, h: HessianAccumulator, opts: SparseGptOptions = {}): Promise<Mask> {
   checkMatrix(w);
   // Duck-typed: instanceof fails across module copies and realms.
-  if (!h || typeof h.settled !== 'function' || !ArrayBuffer.isView(h.sum))
+  if (!h || typeof h.exclusive !== 'function' || !ArrayBuffer.isView(h.sum))
     throw new ShapeError('sparsegptPrune needs a HessianAccumulator as its statistic');
   if (h.cols !== w.cols) throw new ShapeError(`the Hessian is ${h.cols} wide but W has ${w.cols} columns (inputs)`);
   const o = checkOptions(opts);
-  await h.settled();
   if (h.sum.length !== w.cols * w.cols) throw new ShapeError(`the Hessian sum has ${h.sum.length} elements, expected ${w.cols * w.cols}`);
-  if (h.count === 0) throw new ShapeError('the Hessian has no calibration rows (count 0): add activations before pruning');
-  const mask = emptyMask(w.rows, w.cols);
-  mask.pruned = await nativeCall(() => sparsegptNative().sparsegptPrune(w, h.sum, h.count, o, mask));
-  return mask;
+  // Adds queued after this call wait until the prune has read the statistic.
+  return h.exclusive(async () => {
+    if (h.count === 0) throw new ShapeError('the Hessian has no calibration rows (count 0): add activations before pruning');
+    const mask = emptyMask(w.rows, w.cols);
+    mask.pruned = await nativeCall(() => sparsegptNative().sparsegptPrune(w, h.sum, h.count, o, mask));
+    return mask;
+  });
 }

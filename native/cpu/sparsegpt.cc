@@ -193,6 +193,7 @@ void sparsegpt_prune(const MatrixView& w, const void* s, bool s_f64, double coun
     std::atomic<bool> any_error{false};
     parallel_for(rows, row_grain, [&](size_t, size_t b, size_t e) {
       std::vector<double> sc;
+      std::vector<size_t> idx;
       bool err_seen = false;
       for (size_t r = b; r < e; ++r) {
         double* wr = W.data() + r * n;
@@ -203,7 +204,7 @@ void sparsegpt_prune(const MatrixView& w, const void* s, bool s_f64, double coun
         } else if (!nm) {
           // Per-row selection inside the block, from the block-start values.
           const size_t k = prune_count(p.sparsity, c);
-          std::vector<size_t> idx(c);
+          idx.resize(c);
           sc.resize(c);
           for (size_t j = 0; j < c; ++j) sc[j] = score(r, i1 + j);
           std::iota(idx.begin(), idx.end(), size_t{0});

@@ -11,8 +11,8 @@ async function valuesOf(w: Matrix): Promise<Float32Array> {
   return w.dtype === 'f32' ? Float32Array.from(w.data as Float32Array) : toFloat32(w.data as Uint16Array, w.dtype);
 }
 
-async function hessianOf(x: Float32Array, tokens: number, cols: number): Promise<HessianAccumulator> {
-  const h = new HessianAccumulator(cols);
+async function hessianOf(x: Float32Array, tokens: number, cols: number, precision: 'f64' | 'f32' = 'f64'): Promise<HessianAccumulator> {
+  const h = new HessianAccumulator(cols, { precision });
   await h.add(x, tokens);
   return h;
 }
@@ -25,6 +25,7 @@ interface Case {
   cols: number;
   dtype: DType;
   opts: RefOptions;
+  precision?: 'f64' | 'f32';
 }
 
 const cases: Case[] = [
@@ -39,13 +40,14 @@ const cases: Case[] = [
   { rows: 9, cols: 36, dtype: 'bf16', opts: { pattern: { n: 2, m: 4 }, blockSize: 12 } },
   { rows: 5, cols: 150, dtype: 'f32', opts: { pattern: { n: 2, m: 4 } } },
   { rows: 70, cols: 200, dtype: 'f32', opts: { sparsity: 0.5, blockSize: 64 } },
+  { rows: 9, cols: 40, dtype: 'f32', opts: { sparsity: 0.5, blockSize: 16 }, precision: 'f32' },
 ];
 
 describe('sparsegptPrune against the float64 reference', () => {
-  test.each(cases.map((c, i) => [i, c] as const))('case %i: %j', async (i, { rows, cols, dtype, opts }) => {
+  test.each(cases.map((c, i) => [i, c] as const))('case %i: %j', async (i, { rows, cols, dtype, opts, precision }) => {
     const tokens = 2 * cols + 3;
     const x = correlatedX(tokens, cols, 10 + i);
-    const h = await hessianOf(x, tokens, cols);
+    const h = await hessianOf(x, tokens, cols, precision);
     const w = await makeMatrix(randomF32(rows * cols, 50 + i), rows, cols, dtype);
     const w0 = await valuesOf(w);
     const ref = refSparseGpt(w0, rows, cols, h.sum, h.count, opts);
@@ -155,6 +157,20 @@ describe('sparsegptPrune properties', () => {
     }
     expect(Array.from(prunedFlags(mask))).toEqual(Array.from(ref.pruned));
     for (let k = 0; k < rows * cols; k++) expect(Math.abs(data[k] - ref.w[k])).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(ref.w[k])));
+  });
+
+  test('adds queued during a prune wait for it', async () => {
+    const rows = 10, cols = 30, tokens = 70;
+    const x = correlatedX(tokens, cols, 15);
+    const h = await hessianOf(x, tokens, cols);
+    const want = await makeMatrix(randomF32(rows * cols, 16), rows, cols, 'f32');
+    const got = await makeMatrix(Float32Array.from(want.data as Float32Array), rows, cols, 'f32');
+    await sparsegptPrune(want, h, { sparsity: 0.5, blockSize: 8 });
+    const pending = sparsegptPrune(got, h, { sparsity: 0.5, blockSize: 8 });
+    const added = h.add(x, tokens); // must not change what the running prune reads
+    await Promise.all([pending, added]);
+    expect(Array.from(got.data)).toEqual(Array.from(want.data));
+    expect(h.count).toBe(2 * tokens);
   });
 
   test('the same problem gives the same bits on repeated runs', async () => {

@@ -36,6 +36,17 @@ inline void store(void* data, DType t, size_t i, double v) {
   }
 }
 
+// Whether v, rounded to dtype t, is finite there (reconstruction can push a weight
+// past the f16 range).
+inline bool fits(double v, DType t) {
+  switch (t) {
+    case DType::F32: return std::isfinite(static_cast<float>(v));
+    case DType::F16: return (f32_to_f16(to_f32_round_odd(v)) & 0x7c00u) != 0x7c00u;
+    case DType::BF16: return (f32_to_bf16(to_f32_round_odd(v)) & 0x7f80u) != 0x7f80u;
+  }
+  return false;
+}
+
 // Lowest (row, col) flat index reported by any thread.
 struct FirstIndex {
   std::atomic<size_t> v{SIZE_MAX};
@@ -164,7 +175,7 @@ void sparsegpt_prune(const MatrixView& w, const void* s, bool s_f64, double coun
     for (size_t j = 0; j < n; ++j)
       if (dead[j]) W[r * n + j] = 0.0;
 
-  // Everything that can fail has been checked: from here on the result is written.
+  // The block loop works on scratch copies; W and the mask are written only at the end.
   std::vector<uint8_t> pruned(rows * n, 0);
   const size_t bs = p.block_size;
   const bool nm = p.m > 0;
@@ -238,6 +249,22 @@ void sparsegpt_prune(const MatrixView& w, const void* s, bool s_f64, double coun
     });
     // Lazy batch update of all later columns with the block's errors.
     if (i2 < n && any_error.load()) linalg::gemm_sub(rows, n - i2, c, E.data(), c, U.data() + i1 * n + i2, n, W.data() + i2, n);
+  }
+
+  // Last check before writing: every new weight must be representable in W's dtype.
+  {
+    FirstIndex bad;
+    parallel_for(rows, balanced_grain(rows, 8), [&](size_t, size_t b, size_t e) {
+      for (size_t r = b; r < e; ++r)
+        for (size_t j = 0; j < n; ++j)
+          if (!fits(W[r * n + j], w.dtype)) {
+            bad.report(r * n + j);
+            return;
+          }
+    });
+    if (bad.v.load() != SIZE_MAX)
+      fail(kNonFinite, "the reconstructed weight at " + at(bad.v.load(), n) + " (" + std::to_string(W[bad.v.load()]) +
+                           ") overflows " + dtype_name(w.dtype) + "; W was left unchanged (a larger percdamp damps the updates)");
   }
 
   // Write back weights, mask bits and per-row counts (rows on mask byte boundaries).

@@ -1,5 +1,6 @@
 import {
   ArgumentRangeError,
+  fromFloat32,
   HessianAccumulator,
   Matrix,
   NonFiniteError,
@@ -59,6 +60,24 @@ describe('sparsegptPrune rejects bad input and leaves W untouched', () => {
     const err = await sparsegptPrune(w, h, { sparsity: 0.5 }).catch((e: Error) => e);
     expect(err).toBeInstanceOf(NonFiniteError);
     expect((err as Error).message).toMatch(/Hessian/);
+    expect(Array.from(w.data)).toEqual(before);
+  });
+
+  test('a reconstructed weight that overflows f16 is an error, not an Inf', async () => {
+    const rows = 4, tokens = 50;
+    const x = new Float32Array(tokens * 2);
+    for (let t = 0; t < tokens; t++) {
+      x[2 * t] = 1 + (t % 7) * 0.1;
+      x[2 * t + 1] = x[2 * t] * 1.0001; // nearly the same input: pruning column 0 moves its weight onto column 1
+    }
+    const h = new HessianAccumulator(2);
+    await h.add(x, tokens);
+    const data = await fromFloat32(Float32Array.from({ length: rows * 2 }, (_, k) => (k % 2 === 0 ? 60000 : 65000)), 'f16');
+    const w: Matrix = { data, dtype: 'f16', rows, cols: 2 };
+    const before = Array.from(data);
+    const err = await sparsegptPrune(w, h, { sparsity: 0.5 }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(NonFiniteError);
+    expect((err as Error).message).toMatch(/row 0, column 1 .* overflows f16/);
     expect(Array.from(w.data)).toEqual(before);
   });
 

@@ -41,6 +41,9 @@ const cases: Case[] = [
   { rows: 5, cols: 150, dtype: 'f32', opts: { pattern: { n: 2, m: 4 } } },
   { rows: 70, cols: 200, dtype: 'f32', opts: { sparsity: 0.5, blockSize: 64 } },
   { rows: 9, cols: 40, dtype: 'f32', opts: { sparsity: 0.5, blockSize: 16 }, precision: 'f32' },
+  { rows: 3, cols: 1, dtype: 'f32', opts: { sparsity: 0.5, blockSize: 1 } },
+  { rows: 1, cols: 9, dtype: 'f32', opts: { sparsity: 0.5, blockSize: 1 } },
+  { rows: 1, cols: 6, dtype: 'f32', opts: { sparsity: 0.5, selection: 'row' } },
 ];
 
 describe('sparsegptPrune against the float64 reference', () => {

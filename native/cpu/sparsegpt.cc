@@ -136,6 +136,146 @@ void select_lowest(const double* sc, size_t len, size_t drop, uint8_t* flag) {
   }
 }
 
+// The state of one run: W (float64 scratch), U = upper Cholesky factor of H^-1,
+// pruned flags, and the current block's errors E [rows, block columns].
+struct Run {
+  const SparseGptParams& p;
+  size_t rows, n;
+  std::vector<double> W, U, E;
+  std::vector<uint8_t> pruned;
+  size_t row_grain;
+
+  double score(size_t r, size_t j) const {  // w^2 / U_jj^2 at absolute column j
+    const double v = W[r * n + j], d = U[j * n + j];
+    return v * v / (d * d);
+  }
+};
+
+// W as float64; a non-finite weight is an error naming its position.
+std::vector<double> load_weights(const MatrixView& w) {
+  const size_t rows = static_cast<size_t>(w.rows), n = static_cast<size_t>(w.cols);
+  std::vector<double> W(rows * n);
+  FirstIndex bad;
+  parallel_for(rows, balanced_grain(rows, 8), [&](size_t, size_t b, size_t e) {
+    for (size_t r = b; r < e; ++r)
+      for (size_t j = 0; j < n; ++j) {
+        const float v = load_f32(w.data, w.dtype, r * n + j);
+        if (!std::isfinite(v)) {
+          bad.report(r * n + j);
+          return;
+        }
+        W[r * n + j] = v;
+      }
+  });
+  if (bad.v.load() != SIZE_MAX) fail(kNonFinite, "weights contain a non-finite value at " + at(bad.v.load(), n));
+  return W;
+}
+
+// Unstructured, block selection: the lowest scores of the whole tile [rows, i1:i2).
+void mark_tile(Run& run, size_t i1, size_t i2) {
+  const size_t c = i2 - i1;
+  std::vector<double> sc(run.rows * c);
+  std::vector<uint8_t> flag(run.rows * c);
+  parallel_for(run.rows, run.row_grain, [&](size_t, size_t b, size_t e) {
+    for (size_t r = b; r < e; ++r)
+      for (size_t j = 0; j < c; ++j) sc[r * c + j] = run.score(r, i1 + j);
+  });
+  select_tile(sc, prune_count(run.p.sparsity, run.rows * c), flag);
+  for (size_t r = 0; r < run.rows; ++r)
+    std::copy(flag.begin() + static_cast<std::ptrdiff_t>(r * c), flag.begin() + static_cast<std::ptrdiff_t>((r + 1) * c),
+              run.pruned.begin() + static_cast<std::ptrdiff_t>(r * run.n + i1));
+}
+
+// Unstructured, row selection: the lowest scores of row r inside the block.
+void mark_row(Run& run, size_t r, size_t i1, size_t i2, std::vector<double>& sc, std::vector<size_t>& idx) {
+  const size_t c = i2 - i1, k = prune_count(run.p.sparsity, c);
+  sc.resize(c);
+  idx.resize(c);
+  for (size_t j = 0; j < c; ++j) sc[j] = run.score(r, i1 + j);
+  std::iota(idx.begin(), idx.end(), size_t{0});
+  auto less = [&](size_t a, size_t b) { return sc[a] < sc[b] || (sc[a] == sc[b] && a < b); };
+  if (k < c) std::nth_element(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(k), idx.end(), less);
+  uint8_t* pr = run.pruned.data() + r * run.n + i1;
+  std::fill(pr, pr + c, 0);
+  for (size_t t = 0; t < std::min(k, c); ++t) pr[idx[t]] = 1;
+}
+
+// The column-by-column OBS step of one block, rows in parallel (rows are independent
+// given U). Fills E; returns whether any error is non-zero.
+bool prune_block_rows(Run& run, size_t i1, size_t i2) {
+  const size_t c = i2 - i1, n = run.n;
+  const bool nm = run.p.m > 0;
+  const size_t M = static_cast<size_t>(run.p.m), N = static_cast<size_t>(run.p.n);
+  std::atomic<bool> any_error{false};
+  parallel_for(run.rows, run.row_grain, [&](size_t, size_t b, size_t e) {
+    std::vector<double> sc;
+    std::vector<size_t> idx;
+    bool err_seen = false;
+    for (size_t r = b; r < e; ++r) {
+      double* wr = run.W.data() + r * n;
+      uint8_t* pr = run.pruned.data() + r * n;
+      double* er = run.E.data() + r * c;
+      if (!nm && run.p.row_selection) mark_row(run, r, i1, i2, sc, idx);
+      for (size_t i = 0; i < c; ++i) {
+        const size_t ci = i1 + i;
+        const double* ur = run.U.data() + ci * n;
+        if (nm && ci % M == 0) {
+          // N:M group chosen from the current (already updated) values.
+          const size_t len = std::min(M, i2 - ci);
+          double gs[32];
+          for (size_t g = 0; g < len; ++g) gs[g] = run.score(r, ci + g);
+          select_lowest(gs, len, len > N ? len - N : 0, pr + ci);
+        }
+        const double wv = wr[ci];
+        const double q = pr[ci] ? 0.0 : wv;
+        const double err = (wv - q) / ur[ci];
+        er[i] = err;
+        if (err != 0.0) {
+          err_seen = true;
+          for (size_t j = ci + 1; j < i2; ++j) wr[j] -= err * ur[j];
+        }
+        wr[ci] = q;
+      }
+    }
+    if (err_seen) any_error.store(true);
+  });
+  return any_error.load();
+}
+
+// Every new weight must be representable in W's dtype (checked before writing).
+void check_fits(const Run& run, DType t) {
+  FirstIndex bad;
+  parallel_for(run.rows, balanced_grain(run.rows, 8), [&](size_t, size_t b, size_t e) {
+    for (size_t r = b; r < e; ++r)
+      for (size_t j = 0; j < run.n; ++j)
+        if (!fits(run.W[r * run.n + j], t)) {
+          bad.report(r * run.n + j);
+          return;
+        }
+  });
+  const size_t i = bad.v.load();
+  if (i != SIZE_MAX)
+    fail(kNonFinite, "the reconstructed weight at " + at(i, run.n) + " (" + std::to_string(run.W[i]) + ") overflows " +
+                         dtype_name(t) + "; W was left unchanged (a larger percdamp damps the updates)");
+}
+
+// Weights, mask bits and per-row counts (row chunks start on mask byte boundaries).
+void write_back(const Run& run, const MatrixView& w, MaskOut out) {
+  const size_t n = run.n;
+  parallel_for(run.rows, balanced_grain(run.rows, 8, byte_aligned_row_multiple(n)), [&](size_t, size_t b, size_t e) {
+    for (size_t r = b; r < e; ++r) {
+      const uint8_t* pr = run.pruned.data() + r * n;
+      size_t cnt = 0;
+      for (size_t j = 0; j < n; ++j) {
+        store(w.data, w.dtype, r * n + j, run.W[r * n + j]);
+        cnt += pr[j];
+      }
+      write_bits(out.bits, r * n, n, [&](size_t j) { return pr[j] == 0; });
+      if (out.pruned_per_row) out.pruned_per_row[r] = static_cast<uint32_t>(cnt);
+    }
+  });
+}
+
 }  // namespace
 
 void sparsegpt_prune(const MatrixView& w, const void* s, bool s_f64, double count, const SparseGptParams& p,
@@ -144,143 +284,32 @@ void sparsegpt_prune(const MatrixView& w, const void* s, bool s_f64, double coun
   check_params(p, n);
   if (!(count > 0.0)) fail(kRangeError, "the Hessian has no calibration rows (count 0): add activations first");
 
-  // W in float64; its non-finite values are an error before anything else.
-  std::vector<double> W(rows * n);
-  {
-    FirstIndex bad;
-    parallel_for(rows, balanced_grain(rows, 8), [&](size_t, size_t b, size_t e) {
-      for (size_t r = b; r < e; ++r)
-        for (size_t j = 0; j < n; ++j) {
-          const float v = load_f32(w.data, w.dtype, r * n + j);
-          if (!std::isfinite(v)) {
-            bad.report(r * n + j);
-            return;
-          }
-          W[r * n + j] = v;
-        }
-    });
-    if (bad.v.load() != SIZE_MAX) fail(kNonFinite, "weights contain a non-finite value at " + at(bad.v.load(), n));
-  }
-
+  Run run{p, rows, n, load_weights(w), {}, {}, {}, 0};
   std::vector<uint8_t> dead;
-  std::vector<double> U = damped_hessian(s, s_f64, count, n, p.percdamp, dead);
-  {
-    const size_t bad = linalg::upper_cholesky_of_inverse(U.data(), n);
-    if (bad < n)
-      fail(kNotPositiveDefinite, "the Hessian is not positive definite even after damping (percdamp " +
-                                     std::to_string(p.percdamp) + "), at input column " + std::to_string(bad) +
-                                     "; use a larger percdamp or more calibration rows");
-  }
+  run.U = damped_hessian(s, s_f64, count, n, p.percdamp, dead);
+  const size_t bad = linalg::upper_cholesky_of_inverse(run.U.data(), n);
+  if (bad < n)
+    fail(kNotPositiveDefinite, "the Hessian is not positive definite even after damping (percdamp " +
+                                   std::to_string(p.percdamp) + "), at input column " + std::to_string(bad) +
+                                   "; use a larger percdamp or more calibration rows");
   for (size_t r = 0; r < rows; ++r)
     for (size_t j = 0; j < n; ++j)
-      if (dead[j]) W[r * n + j] = 0.0;
+      if (dead[j]) run.W[r * n + j] = 0.0;
 
-  // The block loop works on scratch copies; W and the mask are written only at the end.
-  std::vector<uint8_t> pruned(rows * n, 0);
-  const size_t bs = p.block_size;
-  const bool nm = p.m > 0;
-  const size_t M = static_cast<size_t>(p.m), N = static_cast<size_t>(p.n);
-  std::vector<double> E(rows * std::min(bs, n));
-  std::vector<double> tile_scores;
-  std::vector<uint8_t> tile_flag;
-  const size_t row_grain = balanced_grain(rows, 4);
-
-  for (size_t i1 = 0; i1 < n; i1 += bs) {
-    const size_t i2 = std::min(n, i1 + bs), c = i2 - i1;
-    auto score = [&](size_t r, size_t j) {  // w^2 / U_jj^2 at absolute column j
-      const double v = W[r * n + j], d = U[j * n + j];
-      return v * v / (d * d);
-    };
-    const bool tile_sel = !nm && !p.row_selection;
-    if (tile_sel) {
-      tile_scores.resize(rows * c);
-      tile_flag.resize(rows * c);
-      parallel_for(rows, row_grain, [&](size_t, size_t b, size_t e) {
-        for (size_t r = b; r < e; ++r)
-          for (size_t j = 0; j < c; ++j) tile_scores[r * c + j] = score(r, i1 + j);
-      });
-      select_tile(tile_scores, prune_count(p.sparsity, rows * c), tile_flag);
-    }
-    std::atomic<bool> any_error{false};
-    parallel_for(rows, row_grain, [&](size_t, size_t b, size_t e) {
-      std::vector<double> sc;
-      std::vector<size_t> idx;
-      bool err_seen = false;
-      for (size_t r = b; r < e; ++r) {
-        double* wr = W.data() + r * n;
-        uint8_t* pr = pruned.data() + r * n;
-        double* er = E.data() + r * c;
-        if (tile_sel) {
-          for (size_t j = 0; j < c; ++j) pr[i1 + j] = tile_flag[r * c + j];
-        } else if (!nm) {
-          // Per-row selection inside the block, from the block-start values.
-          const size_t k = prune_count(p.sparsity, c);
-          idx.resize(c);
-          sc.resize(c);
-          for (size_t j = 0; j < c; ++j) sc[j] = score(r, i1 + j);
-          std::iota(idx.begin(), idx.end(), size_t{0});
-          auto less = [&](size_t a, size_t bb) { return sc[a] < sc[bb] || (sc[a] == sc[bb] && a < bb); };
-          if (k < c) std::nth_element(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(k), idx.end(), less);
-          for (size_t j = 0; j < c; ++j) pr[i1 + j] = 0;
-          for (size_t t = 0; t < std::min(k, c); ++t) pr[i1 + idx[t]] = 1;
-        }
-        for (size_t i = 0; i < c; ++i) {
-          const size_t ci = i1 + i;
-          const double* ur = U.data() + ci * n;
-          if (nm && ci % M == 0) {
-            // N:M group chosen from the current (already updated) values.
-            const size_t len = std::min(M, i2 - ci);
-            double gs[32];
-            for (size_t g = 0; g < len; ++g) gs[g] = score(r, ci + g);
-            select_lowest(gs, len, len > N ? len - N : 0, pr + ci);
-          }
-          const double wv = wr[ci];
-          const double q = pr[ci] ? 0.0 : wv;
-          const double err = (wv - q) / ur[ci];
-          er[i] = err;
-          if (err != 0.0) {
-            err_seen = true;
-            for (size_t j = ci + 1; j < i2; ++j) wr[j] -= err * ur[j];
-          }
-          wr[ci] = q;
-        }
-      }
-      if (err_seen) any_error.store(true);
-    });
-    // Lazy batch update of all later columns with the block's errors.
-    if (i2 < n && any_error.load()) linalg::gemm_sub(rows, n - i2, c, E.data(), c, U.data() + i1 * n + i2, n, W.data() + i2, n);
+  // The blocks work on scratch copies; W and the mask are written only at the end.
+  run.pruned.assign(rows * n, 0);
+  run.E.resize(rows * std::min(p.block_size, n));
+  run.row_grain = balanced_grain(rows, 4);
+  for (size_t i1 = 0; i1 < n; i1 += p.block_size) {
+    const size_t i2 = std::min(n, i1 + p.block_size), c = i2 - i1;
+    if (p.m == 0 && !p.row_selection) mark_tile(run, i1, i2);
+    const bool any_error = prune_block_rows(run, i1, i2);
+    // Lazy batch update of all later columns: W[:, i2:] -= E U[i1:i2, i2:].
+    if (i2 < n && any_error)
+      linalg::gemm_sub(rows, n - i2, c, run.E.data(), c, run.U.data() + i1 * n + i2, n, run.W.data() + i2, n);
   }
-
-  // Last check before writing: every new weight must be representable in W's dtype.
-  {
-    FirstIndex bad;
-    parallel_for(rows, balanced_grain(rows, 8), [&](size_t, size_t b, size_t e) {
-      for (size_t r = b; r < e; ++r)
-        for (size_t j = 0; j < n; ++j)
-          if (!fits(W[r * n + j], w.dtype)) {
-            bad.report(r * n + j);
-            return;
-          }
-    });
-    if (bad.v.load() != SIZE_MAX)
-      fail(kNonFinite, "the reconstructed weight at " + at(bad.v.load(), n) + " (" + std::to_string(W[bad.v.load()]) +
-                           ") overflows " + dtype_name(w.dtype) + "; W was left unchanged (a larger percdamp damps the updates)");
-  }
-
-  // Write back weights, mask bits and per-row counts (rows on mask byte boundaries).
-  const size_t mult = byte_aligned_row_multiple(n);
-  parallel_for(rows, balanced_grain(rows, 8, mult), [&](size_t, size_t b, size_t e) {
-    for (size_t r = b; r < e; ++r) {
-      const uint8_t* pr = pruned.data() + r * n;
-      size_t cnt = 0;
-      for (size_t j = 0; j < n; ++j) {
-        store(w.data, w.dtype, r * n + j, W[r * n + j]);
-        cnt += pr[j];
-      }
-      write_bits(out.bits, r * n, n, [&](size_t j) { return pr[j] == 0; });
-      if (out.pruned_per_row) out.pruned_per_row[r] = static_cast<uint32_t>(cnt);
-    }
-  });
+  check_fits(run, w.dtype);
+  write_back(run, w, out);
 }
 
 }  // namespace shears

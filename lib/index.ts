@@ -5,3 +5,5 @@ export * from './kernels';
 export * from './strategies';
 export * from './report';
 export * from './tokenizer';
+export * from './methods/hessian';
+export * from './methods/sparsegpt';

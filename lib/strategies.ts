@@ -1,6 +1,8 @@
 // Typed pruning strategies. A strategy says which calibration statistics it needs
 // and how it scores weights; the numeric work is the native kernels'.
 import { ColumnStats, Granularity, pruneMatrix, ScoreOptions, SelectionSpec } from './kernels';
+import { HessianAccumulator } from './methods/hessian';
+import { sparsegptPrune, SparseGptOptions } from './methods/sparsegpt';
 import { Mask, Matrix } from './tensor';
 
 /** Statistics a strategy can ask the calibration pass for. */
@@ -9,6 +11,8 @@ export type StatisticName = 'columnSumSq' | 'columnSum' | 'hessian';
 export interface StrategyStats {
   /** Per-input-column activation statistics of the layer (required when needs includes columnSumSq). */
   columns?: ColumnStats;
+  /** X^T X of the layer's inputs (required when needs includes hessian). */
+  hessian?: HessianAccumulator;
 }
 
 export interface Strategy {
@@ -49,3 +53,28 @@ export const wanda = (): Strategy =>
     if (!stats.columns) throw new TypeError('wanda needs per-column activation statistics (stats.columns)');
     return { p: 1, q: 1, act: stats.columns.l2Norms() };
   });
+
+/**
+ * SparseGPT: OBS-style pruning with reconstruction of the kept weights (needs the
+ * layer's X^T X). Granularity 'matrix' (the default) selects over each block tile as
+ * the reference code does; 'row' selects per row inside each block. N:M patterns
+ * come from selection.pattern. It has no standalone per-weight score.
+ */
+export const sparsegpt = (opts: Omit<SparseGptOptions, 'sparsity' | 'pattern'> = {}): Strategy => ({
+  name: 'sparsegpt',
+  needs: ['hessian'],
+  defaultGranularity: 'matrix',
+  scoreOptions() {
+    throw new TypeError('sparsegpt chooses weights while it reconstructs them: it has no standalone score (use prune)');
+  },
+  async prune(w, stats, selection) {
+    if (!stats.hessian) throw new TypeError('sparsegpt needs the layer input statistic X^T X (stats.hessian)');
+    const granularity = selection.granularity ?? 'matrix';
+    return sparsegptPrune(w, stats.hessian, {
+      ...opts,
+      sparsity: selection.sparsity,
+      pattern: selection.pattern,
+      selection: opts.selection ?? (granularity === 'row' ? 'row' : 'block'),
+    });
+  },
+});

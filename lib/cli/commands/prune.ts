@@ -1,0 +1,88 @@
+// `shears prune`: prune a model with a method and a sparsity, calibrated on the user's
+// queries, and write the pruned model plus prune-report.json.
+import { Command, Option } from 'commander';
+
+import { METHODS } from '../../methods/registry';
+import { prune, PruneProgress } from '../../prune/run';
+import { interruptSignal, progressSink } from '../progress';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+const int = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new Error(`expected an integer, got '${v}'`);
+  return n;
+};
+const num = (v: string) => {
+  const n = Number(v);
+  if (v.trim() === '' || Number.isNaN(n)) throw new Error(`expected a number, got '${v}'`);
+  return n;
+};
+
+function describe(p: PruneProgress): { fraction: number; label: string } {
+  if (p.stage !== 'prune' || p.block === undefined || !p.blocks) return { fraction: p.stage === 'done' ? 1 : 0, label: p.stage };
+  const block = Math.min(p.block + 1, p.blocks);
+  return { fraction: Math.min(1, p.block / p.blocks), label: `block ${block}/${p.blocks} ${p.phase}${p.layer ? ` ${p.layer}` : ''}` };
+}
+
+export function register(program: Command): void {
+  program
+    .command('prune')
+    .description('prune a model and write it with a prune-report.json')
+    .requiredOption('--model <path>', 'HF directory, .gguf file or llama2.c .bin')
+    .option('--tokenizer <file>', 'llama2.c tokenizer (tok*.bin) when not beside the checkpoint')
+    .requiredOption('--method <name>', 'magnitude | wanda | sparsegpt (`shears methods` lists all)')
+    .option('--sparsity <s>', 'fraction of weights to prune, in [0, 1)', num)
+    .option('--pattern <N:M>', 'semi-structured pattern, e.g. 2:4 (keep at most N of every M)')
+    .addOption(new Option('--granularity <g>', 'comparison group (default: the method\'s)').choices(['row', 'matrix', 'global']))
+    .option('--calib <file>', 'calibration text: one query per line, a corpus, or JSONL (text or chat messages)')
+    .option('--calib-tokens <file>', 'calibration token ids (a JSON array)')
+    .option('--calib-samples <k>', 'number of calibration sequences (default 128)', int)
+    .option('--seq-len <l>', 'calibration sequence length (default min(2048, context length))', int)
+    .addOption(new Option('--calib-sampling <how>', 'random windows (default) or the first windows').choices(['random', 'contiguous']))
+    .option('--seed <n>', 'seed of the random sampling (default 0)', int)
+    .option('--include <glob>', 'only prune tensors matching (canonical names, repeatable)', collect)
+    .option('--exclude <glob>', 'do not prune tensors matching (repeatable)', collect)
+    .addOption(new Option('--dtype <t>', 'output dtype (default: as the input)').choices(['f32', 'f16', 'bf16']))
+    .addOption(new Option('--hessian-precision <p>', 'SparseGPT statistic precision').choices(['f64', 'f32']))
+    .option('--batch <n>', 'calibration sequences per forward call (memory vs speed)', int)
+    .requiredOption('--out <path>', 'output: a directory (HF safetensors) or a .gguf file')
+    .option('--force', 'replace an existing output')
+    .option('--json', 'print the report as one JSON object on stdout')
+    .action(async (opts) => {
+      const sink = progressSink(process.stderr, false);
+      const { signal, dispose } = interruptSignal(() => process.stderr.write('\nshears: stopping (Ctrl-C again to quit at once)\n'));
+      try {
+        const report = await prune({
+          ...opts,
+          signal,
+          onProgress: (p) => sink.update({ ...describe(p), elapsedSeconds: p.elapsedSeconds }),
+          onWarning: (m) => process.stderr.write(`shears: warning: ${m}\n`),
+        });
+        sink.stop();
+        if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+        else {
+          process.stdout.write(
+            `pruned ${report.layers.length} matrices with ${report.method} (${report.pattern}, ${report.sparsity}): ` +
+              `achieved sparsity ${report.achieved_sparsity.toFixed(4)} in ${report.timings.total.toFixed(2)} s, ` +
+              `peak RSS ${(report.peak_rss_bytes / 2 ** 20).toFixed(0)} MiB\n` +
+              `wrote ${report.output.path}\nreport ${report.output.report}\n`,
+          );
+        }
+      } finally {
+        sink.stop();
+        dispose();
+      }
+    });
+
+  program
+    .command('methods')
+    .description('list the pruning methods, implemented or planned')
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }) => {
+      const rows = METHODS.map(({ name, description, implemented, calibrated }) => ({ name, implemented, calibrated, description }));
+      if (opts.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
+      else
+        for (const r of rows)
+          process.stdout.write(`${r.name.padEnd(20)} ${r.implemented ? 'implemented    ' : 'not implemented'}  ${r.description}\n`);
+    });
+}

@@ -1,0 +1,212 @@
+// The sequential layer-wise pruning pipeline of the Wanda and SparseGPT reference code
+// (shared protocols): the calibration hidden states enter block 0 from the embedding;
+// for each block, run the unpruned block over every calibration sequence recording what
+// each linear layer receives, turn that into the statistics the method needs, prune
+// all of the block's linear layers, then run the block again with the pruned weights:
+// its outputs are the next block's inputs. Only one block's statistics and the
+// calibration hidden states are held at once (weights stay memory-mapped).
+//
+// Magnitude needs no activations: it prunes every selected matrix directly.
+import { ArgumentRangeError, ShapeError } from '../errors';
+import { BlockCaptures, ForwardModel } from '../forward/model';
+import { applyMask, ColumnStats, computeScores, NMPattern, selectGlobal } from '../kernels';
+import { HessianAccumulator, HessianPrecision } from '../methods/hessian';
+import { LoadedModel, Tensor } from '../model/types';
+import { Strategy, StrategyStats } from '../strategies';
+import { Mask, Matrix } from '../tensor';
+import { CalibrationSet } from '../calibration/sample';
+import { LinearInput, LinearLayer, selectLayers } from './layers';
+
+export type PruneGranularity = 'row' | 'matrix' | 'global';
+
+export interface PipelineProgress {
+  block: number;
+  blocks: number;
+  phase: 'statistics' | 'pruning' | 'forward' | 'done';
+  layer?: string;
+  elapsedSeconds: number;
+}
+
+export interface PipelineOptions {
+  strategy: Strategy;
+  sparsity?: number;
+  pattern?: NMPattern;
+  granularity?: PruneGranularity;
+  include?: string[];
+  exclude?: string[];
+  calibration?: CalibrationSet;
+  /** Sequences per forward call (default 1: the least memory). */
+  batch?: number;
+  hessianPrecision?: HessianPrecision;
+  signal?: AbortSignal;
+  onProgress?: (p: PipelineProgress) => void;
+}
+
+export interface LayerResult {
+  name: string;
+  shape: number[];
+  pruned: number;
+  sparsity: number;
+}
+
+export interface PipelineResult {
+  layers: LayerResult[];
+  /** Seconds per phase: statistics, pruning, forward (embedding and recomputing blocks). */
+  timings: Record<string, number>;
+  granularity: PruneGranularity;
+  /** What "global" meant for this run (whole model for magnitude, per block otherwise). */
+  notes: string[];
+}
+
+function asMatrix(t: Tensor): Matrix {
+  if (t.shape.length !== 2) throw new ShapeError(`tensor ${t.name} is not a matrix (shape [${t.shape.join(', ')}])`);
+  return { data: t.data, dtype: t.dtype, rows: t.shape[0], cols: t.shape[1] };
+}
+
+class Clock {
+  readonly timings: Record<string, number> = {};
+  private readonly t0 = process.hrtime.bigint();
+  async time<T>(phase: string, fn: () => Promise<T>): Promise<T> {
+    const s = process.hrtime.bigint();
+    try {
+      return await fn();
+    } finally {
+      this.timings[phase] = (this.timings[phase] ?? 0) + Number(process.hrtime.bigint() - s) / 1e9;
+    }
+  }
+  elapsed(): number {
+    return Number(process.hrtime.bigint() - this.t0) / 1e9;
+  }
+}
+
+function result(name: string, t: Tensor, mask: Mask): LayerResult {
+  const n = t.shape[0] * t.shape[1];
+  return { name, shape: t.shape.slice(), pruned: mask.pruned, sparsity: mask.pruned / n };
+}
+
+/** Prunes `model` in place (its tensors are copy-on-write views or owned buffers). */
+export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promise<PipelineResult> {
+  const granularity: PruneGranularity = o.granularity ?? (o.strategy.defaultGranularity as PruneGranularity);
+  if (o.pattern && granularity === 'global') throw new ArgumentRangeError('an N:M pattern is per row: it cannot be combined with global granularity');
+  if (granularity === 'global' && o.strategy.name === 'sparsegpt')
+    throw new ArgumentRangeError('sparsegpt reconstructs each layer on its own: global granularity does not apply (use row or matrix)');
+  const selection = { sparsity: o.sparsity, pattern: o.pattern, granularity: granularity === 'global' ? undefined : granularity };
+  const { blocks, extra } = selectLayers(model.config, model.tensors, { include: o.include, exclude: o.exclude });
+  const clock = new Clock();
+  const layers: LayerResult[] = [];
+  const notes: string[] = [];
+  const progress = (block: number, phase: PipelineProgress['phase'], layer?: string) =>
+    o.onProgress?.({ block, blocks: model.config.numLayers, phase, layer, elapsedSeconds: clock.elapsed() });
+  const tensor = (name: string) => model.tensors.get(name)!;
+
+  // Methods without activation statistics: no forward pass at all.
+  if (o.strategy.needs.length === 0) {
+    const names = [...blocks.flat().map((l) => l.name), ...extra];
+    if (granularity === 'global') {
+      notes.push('global: one threshold across every selected matrix of the model');
+      await clock.time('pruning', async () => {
+        const mats = names.map((n) => asMatrix(tensor(n)));
+        const scores: Float32Array[] = [];
+        for (const m of mats) {
+          o.signal?.throwIfAborted();
+          scores.push(await computeScores(m, o.strategy.scoreOptions({})));
+        }
+        const masks = await selectGlobal(mats.map((m, i) => ({ scores: scores[i], rows: m.rows, cols: m.cols })), o.sparsity ?? 0);
+        for (let i = 0; i < mats.length; i++) {
+          await applyMask(mats[i], masks[i]);
+          layers.push(result(names[i], tensor(names[i]), masks[i]));
+        }
+      });
+    } else {
+      for (const name of names) {
+        o.signal?.throwIfAborted();
+        const b = Number(/^blocks\.(\d+)\./.exec(name)?.[1] ?? -1);
+        progress(b, 'pruning', name);
+        const mask = await clock.time('pruning', () => o.strategy.prune(asMatrix(tensor(name)), {}, selection));
+        layers.push(result(name, tensor(name), mask));
+      }
+    }
+    progress(model.config.numLayers, 'done');
+    return { layers, timings: clock.timings, granularity, notes };
+  }
+
+  const cal = o.calibration;
+  if (!cal) throw new ArgumentRangeError(`method ${o.strategy.name} needs calibration data`);
+  if (extra.length > 0)
+    throw new ArgumentRangeError(
+      `method ${o.strategy.name} prunes linear layers inside blocks only; --include named ${extra.join(', ')}`,
+    );
+  if (granularity === 'global') notes.push('global: one threshold across the selected matrices of each block (the pipeline is sequential)');
+  const fm = new ForwardModel(model);
+  const L = cal.seqLen;
+  const K = cal.samples;
+  const H = model.config.hiddenSize;
+  const batch = Math.max(1, Math.min(o.batch ?? 1, K));
+  const inps = await clock.time('forward', () => fm.embed(cal.tokens, K, L));
+
+  for (let b = 0; b < model.config.numLayers; b++) {
+    const blockLayers: LinearLayer[] = blocks[b];
+    if (blockLayers.length > 0) {
+      // 1. statistics from the unpruned block
+      const needed = [...new Set(blockLayers.map((l) => l.input))] as LinearInput[];
+      const stats = new Map<LinearInput, StrategyStats>();
+      for (const input of needed) {
+        const width = tensor(blockLayers.find((l) => l.input === input)!.name).shape[1];
+        const s: StrategyStats = {};
+        if (o.strategy.needs.includes('columnSumSq') || o.strategy.needs.includes('columnSum')) s.columns = new ColumnStats(width);
+        if (o.strategy.needs.includes('hessian')) s.hessian = new HessianAccumulator(width, { precision: o.hessianPrecision });
+        stats.set(input, s);
+      }
+      progress(b, 'statistics');
+      const scratch = new Float32Array(batch * L * H);
+      const caps: BlockCaptures = fm.allocCaptures(batch * L, needed);
+      for (let s = 0; s < K; s += batch) {
+        o.signal?.throwIfAborted();
+        const nb = Math.min(batch, K - s);
+        const rows = nb * L;
+        const hidden = nb === batch ? scratch : scratch.subarray(0, rows * H);
+        hidden.set(inps.subarray(s * L * H, (s + nb) * L * H));
+        const c: BlockCaptures = {};
+        for (const k of needed) c[k] = nb === batch ? caps[k] : caps[k]!.subarray(0, (caps[k]!.length / batch) * nb);
+        await clock.time('forward', () => fm.runBlock(b, hidden, { batch: nb, seq: L, capture: c }));
+        await clock.time('statistics', async () => {
+          for (const k of needed) {
+            const st = stats.get(k)!;
+            if (st.columns) await st.columns.add(c[k]!, rows);
+            if (st.hessian) await st.hessian.add(c[k]!, rows);
+          }
+        });
+      }
+      // 2. prune every selected linear layer of the block
+      if (granularity === 'global') {
+        await clock.time('pruning', async () => {
+          const mats = blockLayers.map((l) => asMatrix(tensor(l.name)));
+          const scores: Float32Array[] = [];
+          for (let i = 0; i < mats.length; i++)
+            scores.push(await computeScores(mats[i], o.strategy.scoreOptions(stats.get(blockLayers[i].input)!)));
+          const masks = await selectGlobal(mats.map((m, i) => ({ scores: scores[i], rows: m.rows, cols: m.cols })), o.sparsity ?? 0);
+          for (let i = 0; i < mats.length; i++) {
+            await applyMask(mats[i], masks[i]);
+            layers.push(result(blockLayers[i].name, tensor(blockLayers[i].name), masks[i]));
+          }
+        });
+      } else {
+        for (const l of blockLayers) {
+          o.signal?.throwIfAborted();
+          progress(b, 'pruning', l.name);
+          const mask = await clock.time('pruning', () => o.strategy.prune(asMatrix(tensor(l.name)), stats.get(l.input)!, selection));
+          layers.push(result(l.name, tensor(l.name), mask));
+        }
+      }
+    }
+    // 3. the pruned block's outputs are the next block's inputs
+    progress(b, 'forward');
+    for (let s = 0; s < K; s += batch) {
+      o.signal?.throwIfAborted();
+      const nb = Math.min(batch, K - s);
+      await clock.time('forward', () => fm.runBlock(b, inps.subarray(s * L * H, (s + nb) * L * H), { batch: nb, seq: L }));
+    }
+  }
+  progress(model.config.numLayers, 'done');
+  return { layers, timings: clock.timings, granularity, notes };
+}

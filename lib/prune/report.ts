@@ -1,0 +1,77 @@
+// prune-report.json: what was asked, what was done, and what it cost.
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+
+import { LoadedModel } from '../model/types';
+import { LayerResult, PruneGranularity } from './pipeline';
+
+export interface PruneReport {
+  shears_version: string;
+  created: string;
+  method: string;
+  /** 'unstructured' or 'N:M'. */
+  pattern: string;
+  /** Requested sparsity (for N:M, 1 - N/M). */
+  sparsity: number;
+  /** Achieved fraction of zeros over all pruned matrices. */
+  achieved_sparsity: number;
+  granularity: PruneGranularity;
+  input: { path: string; format: string; architecture: string; family: string; checksum: string; checksum_of: string };
+  calibration: null | {
+    source: string;
+    samples: number;
+    seq_len: number;
+    sampling: string;
+    seed: number;
+    packed: boolean;
+    notes: string[];
+  };
+  args: Record<string, unknown>;
+  layers: { name: string; shape: number[]; sparsity: number; pruned: number }[];
+  /** Phase name -> seconds, with total. */
+  timings: Record<string, number>;
+  peak_rss_bytes: number;
+  output: { path: string; format: 'hf' | 'gguf'; tokenizer: string; report: string };
+  notes: string[];
+}
+
+export function shearsVersion(): string {
+  // package.json sits at the package root, two levels above lib/prune (three from dist/lib/prune).
+  for (const rel of ['../../package.json', '../../../package.json']) {
+    try {
+      const pj = JSON.parse(fs.readFileSync(require.resolve(rel), 'utf8')) as { name?: string; version?: string };
+      if (pj.name === 'shears' && pj.version) return pj.version;
+    } catch {
+      /* try the next */
+    }
+  }
+  return 'unknown';
+}
+
+/**
+ * A checksum of the input's header and tensor table: config, and every tensor's name,
+ * dtype and shape, plus the sizes of the files read. It identifies the checkpoint
+ * without reading every weight (which a 140 GB model would make slow).
+ */
+export function inputChecksum(model: LoadedModel): string {
+  const h = crypto.createHash('sha256');
+  h.update(JSON.stringify(model.config));
+  for (const [name, t] of [...model.tensors.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    h.update(`${name}\0${t.dtype}\0${t.shape.join('x')}\n`);
+  return `sha256:${h.digest('hex')}`;
+}
+
+/** Peak resident set size of this process so far, in bytes. */
+export function peakRssBytes(): number {
+  return process.resourceUsage().maxRSS * 1024;
+}
+
+export function achievedSparsity(layers: LayerResult[]): number {
+  let pruned = 0;
+  let total = 0;
+  for (const l of layers) {
+    pruned += l.pruned;
+    total += l.shape[0] * l.shape[1];
+  }
+  return total > 0 ? pruned / total : 0;
+}

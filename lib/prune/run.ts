@@ -1,0 +1,223 @@
+// `prune()`: the main job of shears as one awaitable call, for the CLI and for Node
+// services. Validates everything it can before loading anything, loads the model
+// (memory-mapped), draws the calibration set, runs the sequential pipeline, writes the
+// pruned model (atomically) and prune-report.json beside it. Cancellable with an
+// AbortSignal: a cancelled run leaves no output.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { readCalibrationDocuments, readTokenIds } from '../calibration/read';
+import { CalibrationSet, sampleCalibration, windowsFromStream } from '../calibration/sample';
+import { ArgumentRangeError } from '../errors';
+import { checkOutput, writeAtomically } from '../formats/atomic';
+import { targetFormat, writeModelAs } from '../formats/convert';
+import { loadModel } from '../formats/load';
+import { checkPattern, checkSparsity, NMPattern, parsePattern, patternSparsity } from '../kernels';
+import { HessianPrecision } from '../methods/hessian';
+import { methodInfo } from '../methods/registry';
+import { TensorDType } from '../model/types';
+import { tokenizerArtifacts } from '../tokenizer/artifacts';
+import { loadTokenizer } from '../tokenizer/load';
+import { chatRenderer } from './chat';
+import { PipelineProgress, PruneGranularity, runPipeline } from './pipeline';
+import { achievedSparsity, inputChecksum, peakRssBytes, PruneReport, shearsVersion } from './report';
+
+export interface PruneOptions {
+  /** HF directory, .gguf file or llama2.c .bin. */
+  model: string;
+  /** llama2.c tokenizer file, when not beside the checkpoint. */
+  tokenizer?: string;
+  method: string;
+  sparsity?: number;
+  /** "N:M" or {n, m}. */
+  pattern?: string | NMPattern;
+  granularity?: PruneGranularity;
+  /** Text / JSONL calibration file (user queries or a corpus). */
+  calib?: string;
+  /** JSON array of token ids. */
+  calibTokens?: string;
+  calibSamples?: number;
+  seqLen?: number;
+  calibSampling?: 'random' | 'contiguous';
+  seed?: number;
+  include?: string[];
+  exclude?: string[];
+  /** A directory (HF safetensors) or a .gguf file. */
+  out: string;
+  force?: boolean;
+  dtype?: TensorDType;
+  hessianPrecision?: HessianPrecision;
+  /** Calibration sequences per forward call. */
+  batch?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: PruneProgress) => void;
+  /** Warnings (tokenizer not converted...). */
+  onWarning?: (message: string) => void;
+}
+
+export interface PruneProgress extends Partial<PipelineProgress> {
+  stage: 'load' | 'calibration' | 'prune' | 'write' | 'done';
+  elapsedSeconds: number;
+}
+
+interface Checked {
+  pattern?: NMPattern;
+  sparsity: number;
+  format: 'hf' | 'gguf';
+  reportPath: string;
+}
+
+/** Everything that can be checked without loading the model. Throws before any work. */
+export function checkPruneOptions(o: PruneOptions): Checked {
+  const m = methodInfo(o.method);
+  let pattern: NMPattern | undefined;
+  if (o.pattern !== undefined && o.pattern !== 'unstructured')
+    pattern = typeof o.pattern === 'string' ? parsePattern(o.pattern) : checkPattern(o.pattern);
+  let sparsity: number;
+  if (pattern) {
+    sparsity = patternSparsity(pattern);
+    if (o.sparsity !== undefined && Math.abs(checkSparsity(o.sparsity) - sparsity) > 1e-9)
+      throw new ArgumentRangeError(`--sparsity ${o.sparsity} contradicts --pattern ${pattern.n}:${pattern.m} (which prunes ${sparsity})`);
+  } else {
+    if (o.sparsity === undefined) throw new ArgumentRangeError('give --sparsity (in [0, 1)) or --pattern N:M');
+    sparsity = checkSparsity(o.sparsity);
+  }
+  if (o.granularity !== undefined && !['row', 'matrix', 'global'].includes(o.granularity))
+    throw new ArgumentRangeError(`granularity must be row, matrix or global, got '${String(o.granularity)}'`);
+  if (m.calibrated && !o.calib && !o.calibTokens)
+    throw new ArgumentRangeError(`method ${m.name} needs calibration data: give --calib FILE or --calib-tokens IDS.json`);
+  if (o.calib && o.calibTokens) throw new ArgumentRangeError('give --calib or --calib-tokens, not both');
+  for (const [k, v] of [
+    ['calib-samples', o.calibSamples],
+    ['seq-len', o.seqLen],
+    ['batch', o.batch],
+  ] as const)
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new ArgumentRangeError(`--${k} must be a positive integer, got ${v}`);
+  if (o.seqLen !== undefined && o.seqLen < 2) throw new ArgumentRangeError(`--seq-len must be at least 2, got ${o.seqLen}`);
+  if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new ArgumentRangeError(`--seed must be an integer, got ${o.seed}`);
+  if (o.calibSampling !== undefined && o.calibSampling !== 'random' && o.calibSampling !== 'contiguous')
+    throw new ArgumentRangeError(`--calib-sampling must be random or contiguous, got '${String(o.calibSampling)}'`);
+  for (const f of [o.calib, o.calibTokens]) if (f !== undefined && !fs.existsSync(f)) throw new ArgumentRangeError(`calibration file ${f} does not exist`);
+  const format = targetFormat(o.out);
+  checkOutput(o.out, format === 'hf' ? 'dir' : 'file', { force: o.force, inputPath: o.model });
+  const reportPath = format === 'hf' ? path.join(o.out, 'prune-report.json') : o.out.replace(/\.gguf$/i, '.prune-report.json');
+  if (format === 'gguf') checkOutput(reportPath, 'file', { force: o.force, inputPath: o.model });
+  return { pattern, sparsity, format, reportPath };
+}
+
+export async function prune(o: PruneOptions): Promise<PruneReport> {
+  const t0 = process.hrtime.bigint();
+  const elapsed = () => Number(process.hrtime.bigint() - t0) / 1e9;
+  const timings: Record<string, number> = {};
+  const timed = async <T>(phase: string, fn: () => Promise<T>): Promise<T> => {
+    const s = process.hrtime.bigint();
+    try {
+      return await fn();
+    } finally {
+      timings[phase] = (timings[phase] ?? 0) + Number(process.hrtime.bigint() - s) / 1e9;
+    }
+  };
+  const checked = checkPruneOptions(o);
+  const info = methodInfo(o.method);
+  const progress = (p: Omit<PruneProgress, 'elapsedSeconds'>) => o.onProgress?.({ ...p, elapsedSeconds: elapsed() });
+  o.signal?.throwIfAborted();
+
+  progress({ stage: 'load' });
+  const model = await timed('load', () => loadModel(o.model, { tokenizer: o.tokenizer }));
+  try {
+    let calibration: CalibrationSet | undefined;
+    let calibSource = '';
+    if (info.calibrated) {
+      progress({ stage: 'calibration' });
+      calibration = await timed('calibration', async () => {
+        const samples = o.calibSamples ?? 128;
+        const seqLen = o.seqLen ?? Math.min(2048, model.config.contextLength);
+        const sampling = o.calibSampling ?? 'random';
+        const seed = o.seed ?? 0;
+        if (seqLen > model.config.contextLength)
+          throw new ArgumentRangeError(`--seq-len ${seqLen} exceeds the model's context length ${model.config.contextLength}`);
+        if (o.calibTokens) {
+          calibSource = o.calibTokens;
+          return windowsFromStream(readTokenIds(o.calibTokens, model.config.vocabSize), { samples, seqLen, sampling, seed }, o.calibTokens);
+        }
+        calibSource = o.calib!;
+        const tokenizer = await loadTokenizer(model.tokenizer, { vocabSize: model.config.vocabSize });
+        const docs = readCalibrationDocuments(o.calib!, { renderChat: chatRenderer(model) });
+        return sampleCalibration(docs.documents, tokenizer, { samples, seqLen, sampling, seed });
+      });
+    }
+    o.signal?.throwIfAborted();
+    const result = await timed('prune', () =>
+      runPipeline(model, {
+        strategy: info.create!(),
+        sparsity: checked.pattern ? undefined : checked.sparsity,
+        pattern: checked.pattern,
+        granularity: o.granularity,
+        include: o.include,
+        exclude: o.exclude,
+        calibration,
+        batch: o.batch,
+        hessianPrecision: o.hessianPrecision,
+        signal: o.signal,
+        onProgress: (p) => progress({ stage: 'prune', ...p }),
+      }),
+    );
+    o.signal?.throwIfAborted();
+    progress({ stage: 'write' });
+    const warnings: string[] = [];
+    const written = await timed('write', () =>
+      writeModelAs(model, o.out, {
+        dtype: o.dtype,
+        force: o.force,
+        tokenizerArtifacts: (src) => tokenizerArtifacts(src, { vocabSize: model.config.vocabSize, contextLength: model.config.contextLength }),
+        warn: (m) => {
+          warnings.push(m);
+          o.onWarning?.(m);
+        },
+      }),
+    );
+    for (const [k, v] of Object.entries(result.timings)) timings[`prune.${k}`] = v;
+    timings.total = elapsed();
+    const report: PruneReport = {
+      shears_version: shearsVersion(),
+      created: new Date().toISOString(),
+      method: info.name,
+      pattern: checked.pattern ? `${checked.pattern.n}:${checked.pattern.m}` : 'unstructured',
+      sparsity: checked.sparsity,
+      achieved_sparsity: achievedSparsity(result.layers),
+      granularity: result.granularity,
+      input: {
+        path: path.resolve(o.model),
+        format: model.format,
+        architecture: model.config.architecture,
+        family: model.config.family,
+        checksum: inputChecksum(model),
+        checksum_of: 'config and tensor table (names, dtypes, shapes)',
+      },
+      calibration: calibration
+        ? {
+            source: path.resolve(calibSource),
+            samples: calibration.samples,
+            seq_len: calibration.seqLen,
+            sampling: calibration.sampling,
+            seed: calibration.seed,
+            packed: calibration.packed,
+            notes: calibration.notes,
+          }
+        : null,
+      args: { ...o, signal: undefined, onProgress: undefined, onWarning: undefined },
+      layers: result.layers.map((l) => ({ name: l.name, shape: l.shape, sparsity: l.sparsity, pruned: l.pruned })),
+      timings,
+      peak_rss_bytes: peakRssBytes(),
+      output: { path: path.resolve(o.out), format: checked.format, tokenizer: written.tokenizer, report: path.resolve(checked.reportPath) },
+      notes: [...result.notes, ...warnings],
+    };
+    await writeAtomically(checked.reportPath, 'file', { force: true, inputPath: o.model }, async (tmp) => {
+      fs.writeFileSync(tmp, `${JSON.stringify(report, null, 2)}\n`);
+    });
+    progress({ stage: 'done' });
+    return report;
+  } finally {
+    model.close();
+  }
+}

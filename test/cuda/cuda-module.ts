@@ -1,0 +1,42 @@
+// Loads the CUDA variant of the addon (build-cuda/Release/shears.node) directly, for
+// tests that compare its CUDA backend with its CPU backend. Tests skip with a message
+// when the build or the device is absent.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import type { KernelsNative } from '../../lib/native/kernels';
+
+export const CUDA_BUILD = path.resolve(__dirname, '..', '..', 'build-cuda', 'Release', 'shears.node');
+export const hasCudaBuild = fs.existsSync(CUDA_BUILD);
+
+let mod: KernelsNative | undefined;
+export function cudaModule(): KernelsNative {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  if (!mod) mod = require(CUDA_BUILD) as KernelsNative;
+  return mod;
+}
+
+export const hasCudaDevice = hasCudaBuild && cudaModule().backends().cudaAvailable;
+
+const warned = new Set<string>();
+function warnOnce(msg: string): void {
+  if (warned.has(msg)) return;
+  warned.add(msg);
+  // eslint-disable-next-line no-console
+  console.warn(msg);
+}
+
+export const NO_BUILD = 'CUDA build not present; run npm run build:cuda';
+
+/** Runs when build-cuda exists. */
+export const describeCudaBuild: jest.Describe = hasCudaBuild ? describe : (warnOnce(`skipping: ${NO_BUILD}`), describe.skip);
+
+/** Runs when build-cuda exists and reports a CUDA device. */
+export const describeCudaDevice: jest.Describe = hasCudaDevice
+  ? describe
+  : (warnOnce(
+      hasCudaBuild
+        ? `skipping CUDA device tests: ${cudaModule().backends().cudaStatus}`
+        : `skipping CUDA device tests: ${NO_BUILD}`,
+    ),
+    describe.skip);

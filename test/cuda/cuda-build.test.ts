@@ -3,7 +3,7 @@
 import { outcome } from './compare';
 import { cudaModule, describeCudaBuild, hasCudaDevice } from './cuda-module';
 
-describeCudaBuild('CUDA build (build-cuda/Release/shears.node)', () => {
+describeCudaBuild()('CUDA build (build-cuda/Release/shears.node)', () => {
   test('loads and reports its CUDA status', () => {
     const info = cudaModule().backends();
     expect(info.cudaCompiled).toBe(true);

@@ -22,21 +22,22 @@ const warned = new Set<string>();
 function warnOnce(msg: string): void {
   if (warned.has(msg)) return;
   warned.add(msg);
-  // eslint-disable-next-line no-console
-  console.warn(msg);
+  // Straight to stderr: jest drops console output of suites whose tests are all skipped.
+  process.stderr.write(`${msg}\n`);
 }
 
 export const NO_BUILD = 'CUDA build not present; run npm run build:cuda';
 
-/** Runs when build-cuda exists. */
-export const describeCudaBuild: jest.Describe = hasCudaBuild ? describe : (warnOnce(`skipping: ${NO_BUILD}`), describe.skip);
+/** describe() when build-cuda exists, else describe.skip with a message. */
+export function describeCudaBuild(): jest.Describe {
+  if (hasCudaBuild) return describe;
+  warnOnce(`skipping: ${NO_BUILD}`);
+  return describe.skip;
+}
 
-/** Runs when build-cuda exists and reports a CUDA device. */
-export const describeCudaDevice: jest.Describe = hasCudaDevice
-  ? describe
-  : (warnOnce(
-      hasCudaBuild
-        ? `skipping CUDA device tests: ${cudaModule().backends().cudaStatus}`
-        : `skipping CUDA device tests: ${NO_BUILD}`,
-    ),
-    describe.skip);
+/** describe() when build-cuda exists and reports a CUDA device, else describe.skip with a message. */
+export function describeCudaDevice(): jest.Describe {
+  if (hasCudaDevice) return describe;
+  warnOnce(`skipping CUDA device tests: ${hasCudaBuild ? cudaModule().backends().cudaStatus : NO_BUILD}`);
+  return describe.skip;
+}

@@ -11,7 +11,7 @@ import type { NativeSelection } from '../../lib/native/kernels';
 
 const selfCheck = process.env.SHEARS_CUDA_TEST_SELFCHECK === '1';
 const DEV = selfCheck ? ('cpu' as const) : ('cuda' as const);
-const describeDev: jest.Describe = selfCheck && hasCudaBuild ? describe : describeCudaDevice;
+const describeDev: jest.Describe = selfCheck && hasCudaBuild ? describe : describeCudaDevice();
 
 const SHAPES: [number, number][] = [
   [1, 1],

@@ -73,8 +73,8 @@ if command -v node > /dev/null && [ -d "$ROOT/node_modules/cmake-js" ] && [ -d "
   tail -30 "$OUT/jest.log"
   if grep -q -- '--backend' bench/kernels.ts 2> /dev/null; then
     step build-ts bench.log npx tsc -p tsconfig.build.json
-    step bench-cuda bench.log npm run bench:kernels -- --json --backend cuda
-    step bench-cpu bench.log npm run bench:kernels -- --json --backend cpu
+    step bench-cuda bench.log npm run --silent bench:kernels -- --json --backend cuda
+    step bench-cpu bench.log npm run --silent bench:kernels -- --json --backend cpu
   else
     echo "bench rc=skipped: bench/kernels.ts has no --backend flag" | tee -a "$OUT/steps.txt"
   fi

@@ -11,7 +11,8 @@ const path = require('node:path');
 const root = path.resolve(__dirname, '..');
 const nvcc = process.env.CUDACXX || (fs.existsSync('/usr/local/cuda/bin/nvcc') ? '/usr/local/cuda/bin/nvcc' : 'nvcc');
 const args = [require.resolve('cmake-js/bin/cmake-js'), 'compile', '--out', 'build-cuda', '--CDSHEARS_CUDA=ON', `--CDCMAKE_CUDA_COMPILER=${nvcc}`];
-if (process.env.CUDA_ARCHITECTURES) args.push(`--CDCMAKE_CUDA_ARCHITECTURES=${process.env.CUDA_ARCHITECTURES}`);
+// Always pass the list: CMake caches it, so a narrowed build would otherwise stick.
+args.push(`--CDCMAKE_CUDA_ARCHITECTURES=${process.env.CUDA_ARCHITECTURES || '75;80;86;89;90'}`);
 const r = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
 if (r.status !== 0) {
   console.error('shears: the CUDA build failed (is nvcc installed? set CUDACXX to its path)');

@@ -46,12 +46,12 @@ function tryCuda(root: string): LoadedAddon | { note: string } {
       const mod = require(file) as Record<string, unknown>;
       const info = (mod.backends as () => { cudaAvailable: boolean; cudaStatus: string })();
       if (info.cudaAvailable) return { module: mod, flavour: 'cuda', path: file, note: info.cudaStatus };
-      return { note: `CUDA build at ${file} found no device (${info.cudaStatus}); using the CPU build` };
+      return { note: `the CUDA build at ${file} found no device (${info.cudaStatus})` };
     } catch (e) {
-      return { note: `CUDA build at ${file} failed to load (${(e as Error).message}); using the CPU build` };
+      return { note: `the CUDA build at ${file} failed to load (${(e as Error).message})` };
     }
   }
-  return { note: 'no CUDA build present; using the CPU build' };
+  return { note: 'no CUDA build is present (npm run build:cuda makes one)' };
 }
 
 export function addon(): LoadedAddon {
@@ -62,8 +62,8 @@ export function addon(): LoadedAddon {
   if (want !== 'cpu') {
     const c = tryCuda(root);
     if ('module' in c) return (loaded = c);
-    note = c.note;
-    if (want === 'cuda') throw new Error(`shears: SHEARS_BACKEND=cuda but ${note}`);
+    if (want === 'cuda') throw new Error(`shears: SHEARS_BACKEND=cuda but ${c.note}`);
+    note = `${c.note}; using the CPU build`;
   }
   const file = nodeGypBuild.resolve(root);
   // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -3,3 +3,5 @@ export * from './errors';
 export * from './tensor';
 export * from './kernels';
 export * from './strategies';
+export * from './forward';
+export * from './eval/perplexity';

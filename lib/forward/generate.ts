@@ -1,5 +1,5 @@
-// Greedy generation. Each step recomputes the whole prefix (no KV cache yet): cost
-// grows with the square of the length, fine for checks and short continuations.
+// Greedy generation with a KV cache: the prompt runs once, then one token per step.
+// `cache: false` recomputes the whole prefix at every step instead (a cross-check).
 import { ArgumentRangeError } from '../errors';
 import { argmaxRows } from './compare';
 import { ForwardModel } from './model';
@@ -7,6 +7,8 @@ import { ForwardModel } from './model';
 export interface GenerateOptions {
   /** Stop after emitting this id (default: config.eosTokenId; null: never stop early). */
   eos?: number | null;
+  /** Use a KV cache (default true). */
+  cache?: boolean;
 }
 
 /** Returns the generated ids (the prompt not included), at most maxTokens of them. */
@@ -22,9 +24,12 @@ export async function generate(
   const eos = options.eos === undefined ? model.config.eosTokenId : options.eos;
   const H = model.config.hiddenSize;
   const out: number[] = [];
+  const cache = options.cache === false || maxTokens === 0 ? null : model.createCache(ids.length + maxTokens);
   for (let step = 0; step < maxTokens; ++step) {
-    const hidden = await model.forward(ids, 1, ids.length);
-    const last = hidden.subarray((ids.length - 1) * H, ids.length * H);
+    let hidden: Float32Array;
+    if (cache) hidden = await model.forwardCached(step === 0 ? ids : ids.slice(-1), cache);
+    else hidden = await model.forward(ids, 1, ids.length);
+    const last = hidden.subarray(hidden.length - H);
     const logits = await model.logits(last, 1);
     const next = (await argmaxRows(logits, logits.length))[0];
     out.push(next);

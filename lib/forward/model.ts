@@ -10,7 +10,7 @@
 import { ArgumentRangeError, nativeCall, ShapeError } from '../errors';
 import { ModelConfig, Tensor } from '../model/types';
 import { NativeBackend } from '../native/kernels';
-import { forwardNative, NativeBlockSpec, NativeCaptures, NativeHeadSpec, NativeNorm } from '../native/forward';
+import { forwardNative, NativeBlockSpec, NativeCaptures, NativeHeadSpec, NativeKv, NativeNorm } from '../native/forward';
 import { checkTypedArray } from '../tensor';
 import { asMatrix, asTable, asVector } from './tensors';
 
@@ -39,6 +39,28 @@ export interface RunBlockOptions {
   batch: number;
   seq: number;
   capture?: BlockCaptures;
+  /** Earlier positions of the sequences (generation): the block reads and extends it. */
+  cache?: KvCache;
+}
+
+/**
+ * Keys and values of the positions already processed, per block, for `batch`
+ * sequences of up to `capacity` tokens. forwardCached() fills it and advances
+ * `length`; runBlock with `cache` uses positions [length, length + seq).
+ */
+export class KvCache {
+  length = 0;
+  readonly k: Float32Array[];
+  readonly v: Float32Array[];
+  constructor(
+    readonly layers: number,
+    readonly batch: number,
+    readonly capacity: number,
+    readonly width: number,
+  ) {
+    this.k = Array.from({ length: layers }, () => new Float32Array(batch * capacity * width));
+    this.v = Array.from({ length: layers }, () => new Float32Array(batch * capacity * width));
+  }
 }
 
 export interface NllResult {
@@ -113,8 +135,18 @@ export class ForwardModel {
     return out;
   }
 
-  /** Hidden states [batch*seq, hiddenSize] of the token embeddings (plus learned positions). */
-  async embed(tokens: Int32Array | readonly number[], batch: number, seq: number): Promise<Float32Array> {
+  /** A KV cache for generation: `batch` sequences of up to `capacity` tokens. */
+  createCache(capacity: number, batch = 1): KvCache {
+    positiveInt(capacity, 'capacity');
+    positiveInt(batch, 'batch');
+    return new KvCache(this.config.numLayers, batch, capacity, this.config.numKvHeads * this.config.headDim);
+  }
+
+  /**
+   * Hidden states [batch*seq, hiddenSize] of the token embeddings (plus learned
+   * positions, from position `start` on: the length of a KV cache when continuing).
+   */
+  async embed(tokens: Int32Array | readonly number[], batch: number, seq: number, start = 0): Promise<Float32Array> {
     positiveInt(batch, 'batch');
     positiveInt(seq, 'seq');
     const ids = tokens instanceof Int32Array ? tokens : Int32Array.from(tokens);
@@ -123,13 +155,13 @@ export class ForwardModel {
     const table = asTable(this.tensor('embed.weight'), 'embed.weight', c.hiddenSize);
     const pos = c.rope === null ? asTable(this.tensor('pos_embed.weight'), 'pos_embed.weight', c.hiddenSize) : null;
     const out = new Float32Array(ids.length * c.hiddenSize);
-    await nativeCall(() => forwardNative().fwdEmbed(ids, seq, table, pos, c.positionOffset ?? 0, out, this.opts));
+    await nativeCall(() => forwardNative().fwdEmbed(ids, seq, table, pos, c.positionOffset ?? 0, out, { ...this.opts, start }));
     return out;
   }
 
   /** Runs block i over `hidden` [batch*seq, hiddenSize] in place. */
   async runBlock(i: number, hidden: Float32Array, options: RunBlockOptions): Promise<void> {
-    const { batch, seq, capture } = options;
+    const { batch, seq, capture, cache } = options;
     positiveInt(batch, 'batch');
     positiveInt(seq, 'seq');
     const tokens = batch * seq;
@@ -146,7 +178,12 @@ export class ForwardModel {
       }
     }
     const spec = this.blockSpec(i);
-    await nativeCall(() => forwardNative().fwdBlock(spec, hidden, batch, seq, caps, this.opts));
+    let kv: NativeKv | undefined;
+    if (cache) {
+      if (cache.batch !== batch) throw new ShapeError(`KV cache holds ${cache.batch} sequences, the batch has ${batch}`);
+      kv = { k: cache.k[i], v: cache.v[i], capacity: cache.capacity, start: cache.length };
+    }
+    await nativeCall(() => forwardNative().fwdBlock(spec, hidden, batch, seq, caps, { ...this.opts, kv }));
   }
 
   /** Per-position NLL of targets[r] (-1: none) given hidden row r, through final norm + LM head. */
@@ -177,6 +214,22 @@ export class ForwardModel {
   async forward(tokens: Int32Array | readonly number[], batch: number, seq: number): Promise<Float32Array> {
     const hidden = await this.embed(tokens, batch, seq);
     for (let i = 0; i < this.config.numLayers; ++i) await this.runBlock(i, hidden, { batch, seq });
+    return hidden;
+  }
+
+  /**
+   * Continues the sequences in `cache` with `seq` more tokens each (batch = cache.batch):
+   * the hidden states of the new tokens after every block; advances cache.length.
+   */
+  async forwardCached(tokens: Int32Array | readonly number[], cache: KvCache): Promise<Float32Array> {
+    const batch = cache.batch;
+    const seq = tokens.length / batch;
+    positiveInt(seq, 'tokens per sequence');
+    if (cache.length + seq > cache.capacity)
+      throw new ArgumentRangeError(`KV cache of ${cache.capacity} positions has ${cache.capacity - cache.length} left, ${seq} needed`);
+    const hidden = await this.embed(tokens, batch, seq, cache.length);
+    for (let i = 0; i < this.config.numLayers; ++i) await this.runBlock(i, hidden, { batch, seq, cache });
+    cache.length += seq;
     return hidden;
   }
 

@@ -75,6 +75,14 @@ export interface ForwardOptions {
   backend?: NativeBackend;
 }
 
+/** One block's KV cache: [batch, capacity, kvHeads*headDim] keys and values; the new tokens go at `start`. */
+export interface NativeKv {
+  k: Float32Array;
+  v: Float32Array;
+  capacity: number;
+  start: number;
+}
+
 export interface ForwardNative {
   fwdMatmul(x: Float32Array, n: number, w: NativeMatrix, bias: Float32Array | null, y: Float32Array, opts?: ForwardOptions): Promise<void>;
   fwdEmbed(
@@ -84,9 +92,16 @@ export interface ForwardNative {
     pos: NativeMatrix | null,
     posOffset: number,
     out: Float32Array,
-    opts?: ForwardOptions,
+    opts?: ForwardOptions & { start?: number },
   ): Promise<void>;
-  fwdBlock(spec: NativeBlockSpec, hidden: Float32Array, batch: number, seq: number, captures: NativeCaptures | null, opts?: ForwardOptions): Promise<void>;
+  fwdBlock(
+    spec: NativeBlockSpec,
+    hidden: Float32Array,
+    batch: number,
+    seq: number,
+    captures: NativeCaptures | null,
+    opts?: ForwardOptions & { kv?: NativeKv },
+  ): Promise<void>;
   fwdNll(head: NativeHeadSpec, hidden: Float32Array, rows: number, targets: Int32Array, out: Float32Array, opts?: ForwardOptions): Promise<{ sum: number; count: number }>;
   fwdLogits(head: NativeHeadSpec, hidden: Float32Array, rows: number, out: Float32Array, opts?: ForwardOptions): Promise<void>;
   fwdArgmax(x: Float32Array, rows: number, cols: number, out: Int32Array, opts?: ForwardOptions): Promise<void>;

@@ -2,8 +2,8 @@
 // argument shapes). Arguments are parsed and checked on the JS thread; the typed
 // arrays are then used in place by a libuv worker.
 //   fwdMatmul(x, n, W, bias|null, y, opts)            y = x W^T (+ bias)
-//   fwdEmbed(tokens, seq, table, pos|null, posOffset, out, opts)
-//   fwdBlock(spec, hidden, batch, seq, captures|null, opts)
+//   fwdEmbed(tokens, seq, table, pos|null, posOffset, out, opts)     opts.start: first position
+//   fwdBlock(spec, hidden, batch, seq, captures|null, opts)          opts.kv: {k, v, capacity, start}
 //   fwdNll(head, hidden, rows, targets, out, opts) -> {sum, count}
 //   fwdLogits(head, hidden, rows, out, opts)
 //   fwdArgmax(x, rows, cols, out)                    out[r] = argmax_j x[r][j]
@@ -201,8 +201,11 @@ Napi::Value Embed(const Napi::CallbackInfo& info) {
     const int64_t offset = int_arg(info[4], "posOffset", 0, INT32_MAX);
     float* out = f32_out(info[5], "out", static_cast<size_t>(n * table.cols), keep);
     ForwardBackend& be = backend_of(info, 6);
-    return PromiseWorker::Start(info.Env(), "shears.fwdEmbed", keep, [&be, tokens, n, seq, table, has_pos, pos, offset, out] {
-      be.embed(tokens.data, n, seq, table, has_pos ? &pos : nullptr, offset, out);
+    int64_t start = 0;
+    if (info.Length() > 6 && info[6].IsObject() && !absent(info[6].As<Napi::Object>().Get("start")))
+      start = get_int(info[6].As<Napi::Object>(), "start", 0, INT32_MAX);
+    return PromiseWorker::Start(info.Env(), "shears.fwdEmbed", keep, [&be, tokens, n, seq, start, table, has_pos, pos, offset, out] {
+      be.embed(tokens.data, n, seq, start, table, has_pos ? &pos : nullptr, offset, out);
     });
   });
 }
@@ -228,8 +231,23 @@ Napi::Value Block(const Napi::CallbackInfo& info) {
     }
     check_block(spec);
     ForwardBackend& be = backend_of(info, 5);
-    return PromiseWorker::Start(info.Env(), "shears.fwdBlock", keep,
-                                [&be, spec, hidden, batch, seq, cap] { be.block(spec, hidden, batch, seq, cap); });
+    bool has_kv = false;
+    KvCache kv;
+    if (info.Length() > 5 && info[5].IsObject() && !absent(info[5].As<Napi::Object>().Get("kv"))) {
+      Napi::Object o = object_arg(info[5].As<Napi::Object>().Get("kv"), "kv");
+      has_kv = true;
+      kv.capacity = get_int(o, "capacity", 1, INT32_MAX);
+      kv.start = get_int(o, "start", 0, INT32_MAX);
+      const size_t n = static_cast<size_t>(batch * kv.capacity * spec.kv_heads * spec.head_dim);
+      kv.k = f32_out(o.Get("k"), "kv.k", n, keep);
+      kv.v = f32_out(o.Get("v"), "kv.v", n, keep);
+      if (kv.start + seq > kv.capacity)
+        fail(kRangeError, "KV cache of " + std::to_string(kv.capacity) + " positions cannot take positions " +
+                              std::to_string(kv.start) + " to " + std::to_string(kv.start + seq - 1));
+    }
+    return PromiseWorker::Start(info.Env(), "shears.fwdBlock", keep, [&be, spec, hidden, batch, seq, cap, has_kv, kv] {
+      be.block(spec, hidden, batch, seq, cap, has_kv ? &kv : nullptr);
+    });
   });
 }
 

@@ -14,12 +14,13 @@ class CpuForward final : public ForwardBackend {
   void matmul(const float* x, int64_t n, const MatrixView& w, const float* bias, float* y) override {
     shears::matmul(x, n, w, bias, y);
   }
-  void embed(const int32_t* tokens, int64_t n, int64_t seq, const MatrixView& table, const MatrixView* pos,
-             int64_t pos_offset, float* out) override {
-    embed_tokens(tokens, n, seq, table, pos, pos_offset, out);
+  void embed(const int32_t* tokens, int64_t n, int64_t seq, int64_t start, const MatrixView& table,
+             const MatrixView* pos, int64_t pos_offset, float* out) override {
+    embed_tokens(tokens, n, seq, start, table, pos, pos_offset, out);
   }
-  void block(const BlockSpec& spec, float* hidden, int64_t batch, int64_t seq, const BlockCaptures& cap) override {
-    run_block(spec, hidden, batch, seq, cap);
+  void block(const BlockSpec& spec, float* hidden, int64_t batch, int64_t seq, const BlockCaptures& cap,
+             const KvCache* kv) override {
+    run_block(spec, hidden, batch, seq, cap, kv);
   }
   NllTotal nll(const HeadSpec& head, const float* hidden, int64_t rows, const int32_t* targets, float* out) override {
     return nll_rows(head, hidden, rows, targets, out);

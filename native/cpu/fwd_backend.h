@@ -16,9 +16,11 @@ class ForwardBackend {
   virtual ~ForwardBackend() = default;
   virtual const char* name() const = 0;
   virtual void matmul(const float* x, int64_t n, const MatrixView& w, const float* bias, float* y) = 0;
-  virtual void embed(const int32_t* tokens, int64_t n, int64_t seq, const MatrixView& table, const MatrixView* pos,
-                     int64_t pos_offset, float* out) = 0;
-  virtual void block(const BlockSpec& spec, float* hidden, int64_t batch, int64_t seq, const BlockCaptures& cap) = 0;
+  virtual void embed(const int32_t* tokens, int64_t n, int64_t seq, int64_t start, const MatrixView& table,
+                     const MatrixView* pos, int64_t pos_offset, float* out) = 0;
+  // kv: null without a KV cache.
+  virtual void block(const BlockSpec& spec, float* hidden, int64_t batch, int64_t seq, const BlockCaptures& cap,
+                     const KvCache* kv) = 0;
   virtual NllTotal nll(const HeadSpec& head, const float* hidden, int64_t rows, const int32_t* targets, float* out) = 0;
   virtual void logits(const HeadSpec& head, const float* hidden, int64_t rows, float* out) = 0;
   virtual void argmax(const float* x, int64_t rows, int64_t cols, int32_t* out) = 0;

@@ -80,8 +80,12 @@ void check_block(const BlockSpec& b) {
   check_vec(b.mlp_norm.bias, b.hidden, "mlp norm bias");
 }
 
-void run_block(const BlockSpec& b, float* h, int64_t batch, int64_t seq, const BlockCaptures& cap) {
+void run_block(const BlockSpec& b, float* h, int64_t batch, int64_t seq, const BlockCaptures& cap, const KvCache* kv) {
   check_block(b);
+  const int64_t start = kv ? kv->start : 0;
+  if (kv && (start < 0 || start + seq > kv->capacity))
+    fail(kRangeError, "KV cache of " + std::to_string(kv->capacity) + " positions cannot take positions " +
+                          std::to_string(start) + " to " + std::to_string(start + seq - 1));
   const int64_t T = batch * seq, H = b.hidden, qd = b.heads * b.head_dim, kd = b.kv_heads * b.head_dim;
   const size_t nh = static_cast<size_t>(T * H);
   std::vector<float> x(nh), q(static_cast<size_t>(T * qd)), k(static_cast<size_t>(T * kd)),
@@ -97,11 +101,22 @@ void run_block(const BlockSpec& b, float* h, int64_t batch, int64_t seq, const B
   linear(x.data(), T, b.k, b.k_bias, k.data());
   linear(x.data(), T, b.v, b.v_bias, v.data());
   if (b.rope.enabled) {
-    const RopeTable table = rope_table(b.rope, seq);
-    apply_rope(b.rope, table, q.data(), T, seq, b.heads, b.head_dim);
-    apply_rope(b.rope, table, k.data(), T, seq, b.kv_heads, b.head_dim);
+    const RopeTable table = rope_table(b.rope, start + seq);
+    apply_rope(b.rope, table, q.data(), T, seq, start, b.heads, b.head_dim);
+    apply_rope(b.rope, table, k.data(), T, seq, start, b.kv_heads, b.head_dim);
   }
-  causal_attention(q.data(), k.data(), v.data(), att.data(), batch, seq, b.heads, b.kv_heads, b.head_dim);
+  if (kv) {
+    // Append the new keys and values, then attend over the whole cached prefix.
+    for (int64_t s = 0; s < batch; ++s) {
+      const size_t dst = static_cast<size_t>((s * kv->capacity + start) * kd), src = static_cast<size_t>(s * seq * kd);
+      std::memcpy(kv->k + dst, k.data() + src, static_cast<size_t>(seq * kd) * sizeof(float));
+      std::memcpy(kv->v + dst, v.data() + src, static_cast<size_t>(seq * kd) * sizeof(float));
+    }
+    causal_attention(q.data(), kv->k, kv->v, att.data(), batch, seq, start, kv->capacity, b.heads, b.kv_heads,
+                     b.head_dim);
+  } else {
+    causal_attention(q.data(), k.data(), v.data(), att.data(), batch, seq, 0, seq, b.heads, b.kv_heads, b.head_dim);
+  }
   copy_rows(cap.o_in, att.data(), att.size());
   linear(att.data(), T, b.o, b.o_bias, proj.data());
   add_into(h, proj.data(), nh);

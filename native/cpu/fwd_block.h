@@ -14,7 +14,10 @@ namespace shears {
 // Throws E_SHAPE when a weight does not fit the block's dimensions.
 void check_block(const BlockSpec& b);
 
-// hidden [batch*seq, b.hidden].
-void run_block(const BlockSpec& b, float* hidden, int64_t batch, int64_t seq, const BlockCaptures& cap);
+// hidden [batch*seq, b.hidden]: the tokens at positions [kv->start, kv->start + seq)
+// of each sequence when a cache is given (it then supplies the earlier keys and
+// values and receives the new ones), else positions [0, seq).
+void run_block(const BlockSpec& b, float* hidden, int64_t batch, int64_t seq, const BlockCaptures& cap,
+               const KvCache* kv = nullptr);
 
 }  // namespace shears

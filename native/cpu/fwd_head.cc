@@ -38,15 +38,16 @@ std::vector<float> head_input(const HeadSpec& head, const float* hidden, int64_t
 
 }  // namespace
 
-void embed_tokens(const int32_t* tokens, int64_t n, int64_t seq, const MatrixView& table, const MatrixView* pos,
-                  int64_t pos_offset, float* out) {
+void embed_tokens(const int32_t* tokens, int64_t n, int64_t seq, int64_t start, const MatrixView& table,
+                  const MatrixView* pos, int64_t pos_offset, float* out) {
   for (int64_t r = 0; r < n; ++r)
     if (tokens[r] < 0 || tokens[r] >= table.rows)
       fail(kRangeError, "token id " + std::to_string(tokens[r]) + " at position " + std::to_string(r) +
                             " is outside the vocabulary [0, " + std::to_string(table.rows) + ")");
-  if (pos && (seq - 1 + pos_offset >= pos->rows || pos_offset < 0))
-    fail(kRangeError, "a sequence of " + std::to_string(seq) + " tokens needs learned positions up to " +
-                          std::to_string(seq - 1 + pos_offset) + ", the table has " + std::to_string(pos->rows) + " rows");
+  if (pos && (start + seq - 1 + pos_offset >= pos->rows || pos_offset < 0 || start < 0))
+    fail(kRangeError, "a sequence of " + std::to_string(start + seq) + " tokens needs learned positions up to " +
+                          std::to_string(start + seq - 1 + pos_offset) + ", the table has " + std::to_string(pos->rows) +
+                          " rows");
   const size_t H = static_cast<size_t>(table.cols);
   parallel_for(static_cast<size_t>(n), 64, [&](size_t, size_t b, size_t e) {
     std::vector<float> p(pos ? H : 0);
@@ -54,7 +55,7 @@ void embed_tokens(const int32_t* tokens, int64_t n, int64_t seq, const MatrixVie
       float* y = out + r * H;
       to_f32(table.data, table.dtype, static_cast<size_t>(tokens[r]) * H, H, y);
       if (pos) {
-        const size_t prow = static_cast<size_t>(static_cast<int64_t>(r) % seq + pos_offset);
+        const size_t prow = static_cast<size_t>(start + static_cast<int64_t>(r) % seq + pos_offset);
         to_f32(pos->data, pos->dtype, prow * H, H, p.data());
         for (size_t j = 0; j < H; ++j) y[j] += p[j];
       }

@@ -1,5 +1,5 @@
 // The ends of the forward pass: token embedding, and the final norm + LM head.
-//   embed:  out[r] = E[tok[r]] (+ P[r % seq + pos_offset] with learned positions)
+//   embed:  out[r] = E[tok[r]] (+ P[start + r % seq + pos_offset] with learned positions)
 //   nll:    out[r] = logsumexp(z_r) - z_r[target[r]], z_r = lm(norm(h_r)); target -1: no
 //           prediction (out NaN, not counted). The [rows, vocab] logits are never
 //           materialized: tiles of rows x vocab are reduced to (max, sum of exp) and
@@ -14,8 +14,8 @@
 
 namespace shears {
 
-void embed_tokens(const int32_t* tokens, int64_t n, int64_t seq, const MatrixView& table, const MatrixView* pos,
-                  int64_t pos_offset, float* out);
+void embed_tokens(const int32_t* tokens, int64_t n, int64_t seq, int64_t start, const MatrixView& table,
+                  const MatrixView* pos, int64_t pos_offset, float* out);
 
 struct NllTotal {
   double sum = 0.0;

@@ -45,13 +45,13 @@ RopeTable rope_table(const RopeSpec& spec, int64_t seq) {
   return t;
 }
 
-void apply_rope(const RopeSpec& spec, const RopeTable& table, float* x, int64_t rows, int64_t seq, int64_t n_heads,
-                int64_t head_dim) {
+void apply_rope(const RopeSpec& spec, const RopeTable& table, float* x, int64_t rows, int64_t seq, int64_t start,
+                int64_t n_heads, int64_t head_dim) {
   const int64_t half = table.half, width = n_heads * head_dim;
   const bool interleaved = spec.layout == RopeLayout::Interleaved;
   parallel_for(static_cast<size_t>(rows), 32, [&](size_t, size_t r0, size_t r1) {
     for (size_t r = r0; r < r1; ++r) {
-      const int64_t pos = static_cast<int64_t>(r) % seq;
+      const int64_t pos = start + static_cast<int64_t>(r) % seq;
       const float* c = table.cos.data() + pos * half;
       const float* s = table.sin.data() + pos * half;
       for (int64_t h = 0; h < n_heads; ++h) {

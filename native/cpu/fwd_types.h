@@ -70,6 +70,15 @@ struct BlockCaptures {
   float* down_in = nullptr;
 };
 
+// A block's keys and values of earlier positions, [batch, capacity, kv_heads*head_dim]
+// each (after RoPE). The block reads positions [0, start) and writes its new ones.
+struct KvCache {
+  float* k = nullptr;
+  float* v = nullptr;
+  int64_t capacity = 0;
+  int64_t start = 0;
+};
+
 // Final norm (weight absent: none, as in post-norm OPT) and LM head [vocab, hidden].
 struct HeadSpec {
   NormSpec norm;

@@ -24,10 +24,40 @@ test('greedy generation matches the reference', async () => {
   const fm = new ForwardModel(m);
   const got = await generate(fm, [1, 5, 9], 8, { eos: null });
   expect(got).toEqual(refGreedy(m, [1, 5, 9], 8));
+  expect(await generate(fm, [1, 5, 9], 8, { eos: null, cache: false })).toEqual(got);
   // Stops after the end-of-sequence id.
   const stop = await generate(fm, [1, 5, 9], 8, { eos: got[2] });
   expect(stop).toEqual(got.slice(0, got.indexOf(got[2]) + 1));
   await expect(generate(fm, [], 3)).rejects.toThrow(/at least one prompt token/);
+});
+
+test.each([
+  ['llama GQA', { architecture: 'llama', heads: 4, kvHeads: 2, seed: 31 }],
+  ['OPT learned positions', { architecture: 'opt', seed: 32 }],
+  ['GPT-2', { architecture: 'gpt2', seed: 33 }],
+] as const)('a KV cache fed in pieces gives the hidden states of one full pass (%s)', async (_n, spec) => {
+  const m = randomModel({ ...spec });
+  const fm = new ForwardModel(m);
+  const r = rng(3);
+  const seq = 11;
+  const tokens = Array.from({ length: 2 * seq }, () => Math.floor(r() * m.config.vocabSize));
+  const full = await fm.forward(tokens, 2, seq);
+  const cache = fm.createCache(seq, 2);
+  const H = m.config.hiddenSize;
+  const pieces = [4, 1, 6];
+  let at = 0;
+  for (const n of pieces) {
+    // Tokens at positions [at, at + n) of both sequences.
+    const part = [...tokens.slice(at, at + n), ...tokens.slice(seq + at, seq + at + n)];
+    const h = await fm.forwardCached(part, cache);
+    const want = new Float32Array(2 * n * H);
+    want.set(full.subarray(at * H, (at + n) * H), 0);
+    want.set(full.subarray((seq + at) * H, (seq + at + n) * H), n * H);
+    expect(relErr(h, want)).toBeLessThan(1e-5);
+    at += n;
+  }
+  expect(cache.length).toBe(seq);
+  await expect(fm.forwardCached([1, 2], cache)).rejects.toThrow(/has 0 left, 1 needed/);
 });
 
 test('klTop1 and argmaxRows match a direct computation', async () => {

@@ -168,21 +168,26 @@ void set_matmul_isa(MatmulIsa isa) {
 
 MatmulIsa matmul_isa() { return static_cast<MatmulIsa>(current().load()); }
 
-void matmul(const float* x, int64_t n, const MatrixView& w, const float* bias, float* y, bool parallel) {
+void matmul_strided(const float* x, int64_t ldx, int64_t n, const MatrixView& w, int64_t ldw, const float* bias, float* y,
+                    int64_t ldy, bool parallel) {
   if (n <= 0 || w.rows <= 0) return;
   if (w.cols <= 0) {
     // An empty input dimension: y is the bias (or zero).
     for (int64_t r = 0; r < n; ++r)
-      for (int64_t o = 0; o < w.rows; ++o) y[r * w.rows + o] = bias ? bias[o] : 0.0f;
+      for (int64_t o = 0; o < w.rows; ++o) y[r * ldy + o] = bias ? bias[o] : 0.0f;
     return;
   }
   switch (matmul_isa()) {
 #ifdef SHEARS_X86
-    case MatmulIsa::Avx512: return mm_avx512::run(x, n, w, bias, y, parallel);
-    case MatmulIsa::Avx2: return mm_avx2::run(x, n, w, bias, y, parallel);
+    case MatmulIsa::Avx512: return mm_avx512::run(x, ldx, n, w, ldw, bias, y, ldy, parallel);
+    case MatmulIsa::Avx2: return mm_avx2::run(x, ldx, n, w, ldw, bias, y, ldy, parallel);
 #endif
-    default: return mm_portable::run(x, n, w, bias, y, parallel);
+    default: return mm_portable::run(x, ldx, n, w, ldw, bias, y, ldy, parallel);
   }
+}
+
+void matmul(const float* x, int64_t n, const MatrixView& w, const float* bias, float* y, bool parallel) {
+  matmul_strided(x, w.cols, n, w, w.cols, bias, y, w.rows, parallel);
 }
 
 }  // namespace shears

@@ -29,4 +29,10 @@ MatmulIsa matmul_isa();
 // inside a parallel_for task).
 void matmul(const float* x, int64_t n, const MatrixView& w, const float* bias, float* y, bool parallel = true);
 
+// The same with row strides (in elements): row r of x at x + r*ldx, row o of W at
+// element o*ldw of w.data (w.cols elements used), row r of y at y + r*ldy.
+// Lets attention run on heads inside wider rows without copies.
+void matmul_strided(const float* x, int64_t ldx, int64_t n, const MatrixView& w, int64_t ldw, const float* bias, float* y,
+                    int64_t ldy, bool parallel = true);
+
 }  // namespace shears

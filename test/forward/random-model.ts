@@ -90,7 +90,7 @@ export function randomModel(spec: RandomModelSpec): { config: ModelConfig; tenso
     numKvHeads: nkv,
     headDim: hd,
     vocabSize: V,
-    contextLength: spec.context ?? 64,
+    contextLength: spec.context ?? 128,
     norm: llama ? 'rmsnorm' : 'layernorm',
     normEps: llama ? 1e-5 : 1e-5,
     activation: spec.activation ?? (llama ? 'silu' : spec.architecture === 'opt' ? 'relu' : 'gelu_tanh'),

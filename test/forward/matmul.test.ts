@@ -8,11 +8,14 @@ import { TensorDType } from '../../lib/model/types';
 const isas = matmulIsa().supported as MatmulIsa[];
 afterAll(() => setMatmulIsa('auto'));
 
-// n x in x out: single row, remainders of the register tile (6 / 12 rows, 16 / 32
+// n x in x out: one or two rows (the gemv path), remainders of the register tile (6 / 12 rows, 16 / 32
 // columns), more than one K slice (256) and more than one column tile.
 const shapes: [number, number, number][] = [
   [1, 1, 1],
   [1, 7, 3],
+  [1, 520, 70],
+  [2, 300, 45],
+  [3, 17, 5],
   [5, 33, 17],
   [13, 300, 45],
   [7, 520, 9],

@@ -85,6 +85,11 @@ describe.each(cases)('%s', (_name, spec) => {
   });
 });
 
+test('a sequence of 300 tokens (attention sums over more than one 256-key slice)', async () => {
+  const spec: RandomModelSpec = { architecture: 'llama', hidden: 16, heads: 2, kvHeads: 1, intermediate: 24, layers: 1, context: 512, seed: 41 };
+  expect(await maxError(randomModel(spec), 1, 300, 102)).toBeLessThan(TOL);
+});
+
 // The comparison above can tell the variants apart: a model run with a detail of its
 // configuration changed disagrees with the reference by more than the tolerance, and by
 // far more than the right configuration does.

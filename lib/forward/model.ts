@@ -116,6 +116,18 @@ export class ForwardModel {
     this.tensors.set(name, t);
   }
 
+  /**
+   * Checks every tensor the forward pass will read (names, shapes, dtypes) and throws
+   * the first problem, naming the tensor: for an early, clear error before long runs.
+   */
+  validate(): void {
+    const c = this.config;
+    asTable(this.tensor('embed.weight'), 'embed.weight', c.hiddenSize);
+    if (c.rope === null) asTable(this.tensor('pos_embed.weight'), 'pos_embed.weight', c.hiddenSize);
+    for (let i = 0; i < c.numLayers; ++i) this.blockSpec(i);
+    this.headSpec();
+  }
+
   /** Number of floats each capture buffer needs for `tokens` rows. */
   captureSizes(tokens: number): Record<CaptureName, number> {
     const c = this.config;

@@ -117,9 +117,11 @@ test('bad inputs give errors naming the problem', async () => {
   await expect(fm.embed([1, 2], 1, 3)).rejects.toThrow(/tokens has 2 ids, expected batch\*seq = 3/);
   await expect(fm.embed([1, -2, 3], 1, 3)).rejects.toThrow(/token id -2 at position 1/);
   await expect(fm.nll(h, [1, 2, 99])).rejects.toThrow(/target 99 at row 2 is outside the vocabulary/);
+  expect(() => fm.validate()).not.toThrow();
   const q = m.tensors.get('blocks.0.attn.q.weight')!;
   m.tensors.delete('blocks.0.attn.q.weight');
   await expect(fm.runBlock(0, h, { batch: 1, seq: 3 })).rejects.toThrow(/model has no tensor blocks.0.attn.q.weight/);
+  expect(() => fm.validate()).toThrow(/model has no tensor blocks.0.attn.q.weight/);
   m.tensors.set('blocks.0.attn.q.weight', { ...q, shape: [8, 32] });
   await expect(fm.runBlock(0, h, { batch: 1, seq: 3 })).rejects.toThrow(/blocks.0.attn.q.weight has shape \[8, 32\], expected \[16, 16\]/);
   const opt = new ForwardModel(randomModel({ architecture: 'opt', context: 4, seed: 24 }));

@@ -7,3 +7,5 @@ export * from './report';
 export * from './tokenizer';
 export * from './methods/hessian';
 export * from './methods/sparsegpt';
+export * from './forward';
+export * from './eval/perplexity';

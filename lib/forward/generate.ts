@@ -1,0 +1,40 @@
+// Greedy generation with a KV cache: the prompt runs once, then one token per step.
+// `cache: false` recomputes the whole prefix at every step instead (a cross-check).
+import { ArgumentRangeError } from '../errors';
+import { argmaxRows } from './compare';
+import { ForwardModel } from './model';
+
+export interface GenerateOptions {
+  /** Stop after emitting this id (default: config.eosTokenId; null: never stop early). */
+  eos?: number | null;
+  /** Use a KV cache (default true). */
+  cache?: boolean;
+}
+
+/** Returns the generated ids (the prompt not included), at most maxTokens of them. */
+export async function generate(
+  model: ForwardModel,
+  promptIds: Int32Array | readonly number[],
+  maxTokens: number,
+  options: GenerateOptions = {},
+): Promise<number[]> {
+  if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new ArgumentRangeError(`maxTokens must be an integer >= 0, got ${maxTokens}`);
+  const ids = Array.from(promptIds);
+  if (ids.length === 0) throw new ArgumentRangeError('generate needs at least one prompt token (for example BOS)');
+  const eos = options.eos === undefined ? model.config.eosTokenId : options.eos;
+  const H = model.config.hiddenSize;
+  const out: number[] = [];
+  const cache = options.cache === false || maxTokens === 0 ? null : model.createCache(ids.length + maxTokens);
+  for (let step = 0; step < maxTokens; ++step) {
+    let hidden: Float32Array;
+    if (cache) hidden = await model.forwardCached(step === 0 ? ids : ids.slice(-1), cache);
+    else hidden = await model.forward(ids, 1, ids.length);
+    const last = hidden.subarray(hidden.length - H);
+    const logits = await model.logits(last, 1);
+    const next = (await argmaxRows(logits, logits.length))[0];
+    out.push(next);
+    ids.push(next);
+    if (eos !== undefined && eos !== null && next === eos) break;
+  }
+  return out;
+}

@@ -1,0 +1,329 @@
+// The forward pass of a loaded model, one stage at a time, as the pruning pipeline
+// drives it: embed the tokens, run block i over the hidden states in place (optionally
+// recording what each linear layer received), then the final norm + LM head as
+// per-position NLL or logits. All numeric work is native and runs off the JavaScript
+// thread; do not touch an array from JavaScript while an operation on it is pending.
+//
+// Weights are read from the tensors map at every call, so replacing a tensor
+// (setTensor, or writing into the map) takes effect on the next call: the pipeline
+// swaps a block's weights for pruned copies that way.
+import { ArgumentRangeError, nativeCall, ShapeError } from '../errors';
+import { ModelConfig, Tensor } from '../model/types';
+import { NativeBackend } from '../native/kernels';
+import { forwardNative, NativeBlockSpec, NativeCaptures, NativeHeadSpec, NativeKv, NativeNorm } from '../native/forward';
+import { checkTypedArray } from '../tensor';
+import { asMatrix, asTable, asVector } from './tensors';
+
+/** What the forward pass needs of a LoadedModel (lib/model/types.ts). */
+export interface ForwardSource {
+  config: ModelConfig;
+  tensors: Map<string, Tensor>;
+}
+
+/** Inputs of a block's linear layers, [tokens, width] row-major each. */
+export interface BlockCaptures {
+  /** Input of q/k/v: [tokens, hiddenSize]. */
+  attnIn?: Float32Array;
+  /** Input of o: [tokens, numHeads * headDim]. */
+  oIn?: Float32Array;
+  /** Input of gate/up (or fc1): [tokens, hiddenSize]. */
+  mlpIn?: Float32Array;
+  /** Input of down (or fc2): [tokens, intermediateSize]. */
+  downIn?: Float32Array;
+}
+
+export type CaptureName = keyof BlockCaptures;
+export const CAPTURE_NAMES: readonly CaptureName[] = ['attnIn', 'oIn', 'mlpIn', 'downIn'];
+
+export interface RunBlockOptions {
+  batch: number;
+  seq: number;
+  capture?: BlockCaptures;
+  /** Earlier positions of the sequences (generation): the block reads and extends it. */
+  cache?: KvCache;
+}
+
+/**
+ * Keys and values of the positions already processed, per block, for `batch`
+ * sequences of up to `capacity` tokens. forwardCached() fills it and advances
+ * `length`; runBlock with `cache` uses positions [length, length + seq).
+ */
+export class KvCache {
+  length = 0;
+  readonly k: Float32Array[];
+  readonly v: Float32Array[];
+  constructor(
+    readonly layers: number,
+    readonly batch: number,
+    readonly capacity: number,
+    readonly width: number,
+  ) {
+    this.k = Array.from({ length: layers }, () => new Float32Array(batch * capacity * width));
+    this.v = Array.from({ length: layers }, () => new Float32Array(batch * capacity * width));
+  }
+}
+
+export interface NllResult {
+  /** Per-position NLL of the target (NaN where the target is -1). */
+  nll: Float32Array;
+  /** Sum and count over the positions with a target, and their mean. */
+  sum: number;
+  count: number;
+  mean: number;
+}
+
+export interface ForwardModelOptions {
+  backend?: NativeBackend;
+}
+
+function positiveInt(v: unknown, name: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ArgumentRangeError(`${name} must be a positive integer, got ${String(v)}`);
+  return v;
+}
+
+export class ForwardModel {
+  readonly config: ModelConfig;
+  readonly tensors: Map<string, Tensor>;
+  private readonly opts: { backend: NativeBackend };
+
+  constructor(source: ForwardSource, options: ForwardModelOptions = {}) {
+    this.config = source.config;
+    this.tensors = source.tensors;
+    this.opts = { backend: options.backend ?? 'cpu' };
+    const c = this.config;
+    for (const k of ['hiddenSize', 'intermediateSize', 'numLayers', 'numHeads', 'numKvHeads', 'headDim', 'vocabSize'] as const)
+      positiveInt(c[k], `config.${k}`);
+    if (c.numHeads % c.numKvHeads !== 0)
+      throw new ShapeError(`config.numHeads (${c.numHeads}) must be a multiple of config.numKvHeads (${c.numKvHeads})`);
+  }
+
+  get numLayers(): number {
+    return this.config.numLayers;
+  }
+
+  /** The tensor called `name`; throws ShapeError when the model lacks it. */
+  tensor(name: string): Tensor {
+    const t = this.tensors.get(name);
+    if (!t) throw new ShapeError(`model has no tensor ${name}`);
+    return t;
+  }
+
+  /** Replaces a tensor (same shape as the one it replaces, when there was one). */
+  setTensor(name: string, t: Tensor): void {
+    const old = this.tensors.get(name);
+    if (old && (old.shape.length !== t.shape.length || old.shape.some((d, i) => d !== t.shape[i])))
+      throw new ShapeError(`tensor ${name}: new shape [${t.shape.join(', ')}] differs from [${old.shape.join(', ')}]`);
+    this.tensors.set(name, t);
+  }
+
+  /**
+   * Checks every tensor the forward pass will read (names, shapes, dtypes) and throws
+   * the first problem, naming the tensor: for an early, clear error before long runs.
+   */
+  validate(): void {
+    const c = this.config;
+    asTable(this.tensor('embed.weight'), 'embed.weight', c.hiddenSize);
+    if (c.rope === null) asTable(this.tensor('pos_embed.weight'), 'pos_embed.weight', c.hiddenSize);
+    for (let i = 0; i < c.numLayers; ++i) this.blockSpec(i);
+    this.headSpec();
+  }
+
+  /** Number of floats each capture buffer needs for `tokens` rows. */
+  captureSizes(tokens: number): Record<CaptureName, number> {
+    const c = this.config;
+    return {
+      attnIn: tokens * c.hiddenSize,
+      oIn: tokens * c.numHeads * c.headDim,
+      mlpIn: tokens * c.hiddenSize,
+      downIn: tokens * c.intermediateSize,
+    };
+  }
+
+  /** Fresh capture buffers for `tokens` rows (all four, or the ones named). */
+  allocCaptures(tokens: number, which: readonly CaptureName[] = CAPTURE_NAMES): BlockCaptures {
+    const sizes = this.captureSizes(tokens);
+    const out: BlockCaptures = {};
+    for (const k of which) out[k] = new Float32Array(sizes[k]);
+    return out;
+  }
+
+  /** A KV cache for generation: `batch` sequences of up to `capacity` tokens. */
+  createCache(capacity: number, batch = 1): KvCache {
+    positiveInt(capacity, 'capacity');
+    positiveInt(batch, 'batch');
+    return new KvCache(this.config.numLayers, batch, capacity, this.config.numKvHeads * this.config.headDim);
+  }
+
+  /**
+   * Hidden states [batch*seq, hiddenSize] of the token embeddings (plus learned
+   * positions, from position `start` on: the length of a KV cache when continuing).
+   */
+  async embed(tokens: Int32Array | readonly number[], batch: number, seq: number, start = 0): Promise<Float32Array> {
+    positiveInt(batch, 'batch');
+    positiveInt(seq, 'seq');
+    const ids = tokens instanceof Int32Array ? tokens : Int32Array.from(tokens);
+    if (ids.length !== batch * seq) throw new ShapeError(`tokens has ${ids.length} ids, expected batch*seq = ${batch * seq}`);
+    const c = this.config;
+    const table = asTable(this.tensor('embed.weight'), 'embed.weight', c.hiddenSize);
+    const pos = c.rope === null ? asTable(this.tensor('pos_embed.weight'), 'pos_embed.weight', c.hiddenSize) : null;
+    const out = new Float32Array(ids.length * c.hiddenSize);
+    await nativeCall(() => forwardNative().fwdEmbed(ids, seq, table, pos, c.positionOffset ?? 0, out, { ...this.opts, start }));
+    return out;
+  }
+
+  /** Runs block i over `hidden` [batch*seq, hiddenSize] in place. */
+  async runBlock(i: number, hidden: Float32Array, options: RunBlockOptions): Promise<void> {
+    const { batch, seq, capture, cache } = options;
+    positiveInt(batch, 'batch');
+    positiveInt(seq, 'seq');
+    const tokens = batch * seq;
+    checkTypedArray(hidden, 'Float32Array', tokens * this.config.hiddenSize, 'hidden');
+    let caps: NativeCaptures | null = null;
+    if (capture) {
+      const sizes = this.captureSizes(tokens);
+      caps = {};
+      for (const k of CAPTURE_NAMES) {
+        const buf = capture[k];
+        if (buf === undefined) continue;
+        checkTypedArray(buf, 'Float32Array', sizes[k], `capture.${k}`);
+        caps[k] = buf;
+      }
+    }
+    const spec = this.blockSpec(i);
+    let kv: NativeKv | undefined;
+    if (cache) {
+      if (cache.batch !== batch) throw new ShapeError(`KV cache holds ${cache.batch} sequences, the batch has ${batch}`);
+      kv = { k: cache.k[i], v: cache.v[i], capacity: cache.capacity, start: cache.length };
+    }
+    await nativeCall(() => forwardNative().fwdBlock(spec, hidden, batch, seq, caps, { ...this.opts, kv }));
+  }
+
+  /** Per-position NLL of targets[r] (-1: none) given hidden row r, through final norm + LM head. */
+  async nll(hidden: Float32Array, targets: Int32Array | readonly number[]): Promise<NllResult> {
+    const t = targets instanceof Int32Array ? targets : Int32Array.from(targets);
+    const rows = t.length;
+    positiveInt(rows, 'number of targets');
+    checkTypedArray(hidden, 'Float32Array', rows * this.config.hiddenSize, 'hidden');
+    const out = new Float32Array(rows);
+    const head = this.headSpec();
+    const { sum, count } = await nativeCall(() => forwardNative().fwdNll(head, hidden, rows, t, out, this.opts));
+    return { nll: out, sum, count, mean: count > 0 ? sum / count : NaN };
+  }
+
+  /** Logits [rows, vocab] of the hidden rows. */
+  async logits(hidden: Float32Array, rows?: number): Promise<Float32Array> {
+    const h = this.config.hiddenSize;
+    const n = rows ?? hidden.length / h;
+    positiveInt(n, 'rows');
+    checkTypedArray(hidden, 'Float32Array', n * h, 'hidden');
+    const head = this.headSpec();
+    const out = new Float32Array(n * head.lm.rows);
+    await nativeCall(() => forwardNative().fwdLogits(head, hidden, n, out, this.opts));
+    return out;
+  }
+
+  /** Hidden states after every block (before the final norm). */
+  async forward(tokens: Int32Array | readonly number[], batch: number, seq: number): Promise<Float32Array> {
+    const hidden = await this.embed(tokens, batch, seq);
+    for (let i = 0; i < this.config.numLayers; ++i) await this.runBlock(i, hidden, { batch, seq });
+    return hidden;
+  }
+
+  /**
+   * Continues the sequences in `cache` with `seq` more tokens each (batch = cache.batch):
+   * the hidden states of the new tokens after every block; advances cache.length.
+   */
+  async forwardCached(tokens: Int32Array | readonly number[], cache: KvCache): Promise<Float32Array> {
+    const batch = cache.batch;
+    const seq = tokens.length / batch;
+    positiveInt(seq, 'tokens per sequence');
+    if (cache.length + seq > cache.capacity)
+      throw new ArgumentRangeError(`KV cache of ${cache.capacity} positions has ${cache.capacity - cache.length} left, ${seq} needed`);
+    const hidden = await this.embed(tokens, batch, seq, cache.length);
+    for (let i = 0; i < this.config.numLayers; ++i) await this.runBlock(i, hidden, { batch, seq, cache });
+    cache.length += seq;
+    return hidden;
+  }
+
+  private norm(prefix: string, required: boolean): NativeNorm | null {
+    const c = this.config;
+    const w = this.tensors.get(`${prefix}.weight`);
+    if (!w) {
+      if (required) throw new ShapeError(`model has no tensor ${prefix}.weight`);
+      return null;
+    }
+    const b = this.tensors.get(`${prefix}.bias`);
+    return {
+      kind: c.norm,
+      eps: c.normEps,
+      weight: asVector(w, `${prefix}.weight`, c.hiddenSize),
+      bias: b ? asVector(b, `${prefix}.bias`, c.hiddenSize) : null,
+    };
+  }
+
+  private bias(name: string, n: number) {
+    const t = this.tensors.get(name);
+    return t ? asVector(t, name, n) : null;
+  }
+
+  /** The native description of block i, from the tensors as they are now. */
+  blockSpec(i: number): NativeBlockSpec {
+    const c = this.config;
+    if (!Number.isInteger(i) || i < 0 || i >= c.numLayers)
+      throw new ArgumentRangeError(`block index must be an integer in [0, ${c.numLayers}), got ${String(i)}`);
+    const p = `blocks.${i}`;
+    const H = c.hiddenSize, I = c.intermediateSize, qd = c.numHeads * c.headDim, kd = c.numKvHeads * c.headDim;
+    const m = (name: string, rows: number, cols: number) => asMatrix(this.tensor(`${p}.${name}.weight`), `${p}.${name}.weight`, rows, cols);
+    const gated = this.tensors.has(`${p}.mlp.gate.weight`);
+    const up = gated ? 'mlp.up' : 'mlp.fc1';
+    const down = gated ? 'mlp.down' : 'mlp.fc2';
+    const rope = c.rope
+      ? {
+          layout: c.rope.layout,
+          theta: c.rope.theta,
+          dim: c.rope.dim,
+          scaling: c.rope.scaling
+            ? {
+                factor: c.rope.scaling.factor,
+                lowFreqFactor: c.rope.scaling.lowFreqFactor,
+                highFreqFactor: c.rope.scaling.highFreqFactor,
+                originalContextLength: c.rope.scaling.originalContextLength,
+              }
+            : null,
+        }
+      : null;
+    return {
+      hidden: H,
+      heads: c.numHeads,
+      kvHeads: c.numKvHeads,
+      headDim: c.headDim,
+      intermediate: I,
+      activation: c.activation,
+      preNorm: c.preNorm,
+      rope,
+      attnNorm: this.norm(`${p}.attn_norm`, true)!,
+      mlpNorm: this.norm(`${p}.mlp_norm`, true)!,
+      q: m('attn.q', qd, H),
+      k: m('attn.k', kd, H),
+      v: m('attn.v', kd, H),
+      o: m('attn.o', H, qd),
+      qBias: this.bias(`${p}.attn.q.bias`, qd),
+      kBias: this.bias(`${p}.attn.k.bias`, kd),
+      vBias: this.bias(`${p}.attn.v.bias`, kd),
+      oBias: this.bias(`${p}.attn.o.bias`, H),
+      gate: gated ? m('mlp.gate', I, H) : null,
+      gateBias: gated ? this.bias(`${p}.mlp.gate.bias`, I) : null,
+      up: m(up, I, H),
+      upBias: this.bias(`${p}.${up}.bias`, I),
+      down: m(down, H, I),
+      downBias: this.bias(`${p}.${down}.bias`, H),
+    };
+  }
+
+  /** Final norm (absent in post-norm OPT) and LM head (embed.weight when tied or absent). */
+  headSpec(): NativeHeadSpec {
+    const c = this.config;
+    const lmName = this.tensors.has('lm_head.weight') ? 'lm_head.weight' : 'embed.weight';
+    return { norm: this.norm('final_norm', false), lm: asMatrix(this.tensor(lmName), lmName, c.vocabSize, c.hiddenSize) };
+  }
+}

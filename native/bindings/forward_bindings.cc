@@ -1,0 +1,361 @@
+// Promise-returning bindings of the forward pass (see lib/native/forward.ts for the
+// argument shapes). Arguments are parsed and checked on the JS thread; the typed
+// arrays are then used in place by a libuv worker.
+//   fwdMatmul(x, n, W, bias|null, y, opts)            y = x W^T (+ bias)
+//   fwdEmbed(tokens, seq, table, pos|null, posOffset, out, opts)     opts.start: first position
+//   fwdBlock(spec, hidden, batch, seq, captures|null, opts)          opts.kv: {k, v, capacity, start}
+//   fwdNll(head, hidden, rows, targets, out, opts) -> {sum, count}
+//   fwdLogits(head, hidden, rows, out, opts)
+//   fwdArgmax(x, rows, cols, out)                    out[r] = argmax_j x[r][j]
+//   fwdKlTop1(a, b, rows, vocab, kl, argA, argB) -> {klMean, top1Agreement}
+//   fwdMatmulIsa() -> {active, best, supported}; fwdSetMatmulIsa(name) -> active
+#include <napi.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/js_args.h"
+#include "core/promise_worker.h"
+#include "core/registry.h"
+#include "cpu/fwd_backend.h"
+#include "cpu/fwd_block.h"
+#include "cpu/matmul.h"
+
+namespace shears {
+namespace {
+
+using Keep = std::vector<Napi::Value>;
+
+bool absent(const Napi::Value& v) { return v.IsUndefined() || v.IsNull(); }
+
+Napi::Object object_arg(const Napi::Value& v, const std::string& what) {
+  if (!v.IsObject()) fail(kShapeError, what + " must be an object");
+  return v.As<Napi::Object>();
+}
+
+int64_t int_arg(const Napi::Value& v, const char* what, int64_t lo, int64_t hi) {
+  Napi::Object o = Napi::Object::New(v.Env());
+  o.Set(what, v);
+  return get_int(o, what, lo, hi);
+}
+
+ForwardBackend& backend_of(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || !info[i].IsObject()) return cpu_forward_backend();
+  Napi::Value b = info[i].As<Napi::Object>().Get("backend");
+  return forward_backend_by_name(b.IsString() ? std::string(b.As<Napi::String>()) : std::string("cpu"));
+}
+
+MatrixView mat(const Napi::Value& v, const std::string& what, Keep& keep) {
+  MatrixView m = matrix_arg(v, what.c_str());
+  keep.push_back(v.As<Napi::Object>().Get("data"));
+  return m;
+}
+
+// {data, dtype} of n elements, or absent.
+VecView vec(const Napi::Value& v, const std::string& what, int64_t n, Keep& keep) {
+  VecView out;
+  if (absent(v)) return out;
+  Napi::Object o = object_arg(v, what);
+  out.dtype = parse_dtype(o.Get("dtype"), (what + ".dtype").c_str());
+  const std::string dn = what + ".data";
+  if (out.dtype == DType::F32)
+    out.data = typed_array<float>(o.Get("data"), dn.c_str(), static_cast<size_t>(n)).data;
+  else
+    out.data = typed_array<uint16_t>(o.Get("data"), dn.c_str(), static_cast<size_t>(n)).data;
+  out.n = n;
+  keep.push_back(o.Get("data"));
+  return out;
+}
+
+NormSpec norm_arg(const Napi::Value& v, const std::string& what, int64_t n, Keep& keep) {
+  Napi::Object o = object_arg(v, what);
+  NormSpec s;
+  Napi::Value kind = o.Get("kind");
+  std::string k = kind.IsString() ? std::string(kind.As<Napi::String>()) : std::string();
+  if (k == "rmsnorm") s.kind = NormKind::RMS;
+  else if (k == "layernorm") s.kind = NormKind::Layer;
+  else fail(kRangeError, what + ".kind must be 'rmsnorm' or 'layernorm', got '" + k + "'");
+  s.eps = get_double(o, "eps", 1e-5);
+  if (!(s.eps > 0.0)) fail(kRangeError, what + ".eps must be > 0");
+  s.weight = vec(o.Get("weight"), what + ".weight", n, keep);
+  s.bias = vec(o.Get("bias"), what + ".bias", n, keep);
+  return s;
+}
+
+ActKind act_arg(const Napi::Value& v) {
+  std::string a = v.IsString() ? std::string(v.As<Napi::String>()) : std::string();
+  if (a == "silu") return ActKind::Silu;
+  if (a == "relu") return ActKind::Relu;
+  if (a == "gelu") return ActKind::Gelu;
+  if (a == "gelu_tanh") return ActKind::GeluTanh;
+  fail(kRangeError, "activation must be silu, relu, gelu or gelu_tanh, got '" + a + "'");
+}
+
+RopeSpec rope_arg(const Napi::Value& v) {
+  RopeSpec r;
+  if (absent(v)) return r;
+  Napi::Object o = object_arg(v, "rope");
+  r.enabled = true;
+  Napi::Value l = o.Get("layout");
+  std::string ls = l.IsString() ? std::string(l.As<Napi::String>()) : std::string();
+  if (ls == "interleaved") r.layout = RopeLayout::Interleaved;
+  else if (ls == "rotate_half") r.layout = RopeLayout::RotateHalf;
+  else fail(kRangeError, "rope.layout must be 'interleaved' or 'rotate_half', got '" + ls + "'");
+  r.theta = get_double(o, "theta", 10000.0);
+  if (!(r.theta > 1.0)) fail(kRangeError, "rope.theta must be > 1");
+  r.dim = get_int(o, "dim", 2, 1 << 20);
+  Napi::Value sc = o.Get("scaling");
+  if (!absent(sc)) {
+    Napi::Object s = object_arg(sc, "rope.scaling");
+    r.llama3 = true;
+    r.factor = get_double(s, "factor", 8.0);
+    r.low_freq_factor = get_double(s, "lowFreqFactor", 1.0);
+    r.high_freq_factor = get_double(s, "highFreqFactor", 4.0);
+    r.original_context = get_double(s, "originalContextLength", 8192.0);
+    if (!(r.factor > 0.0) || !(r.high_freq_factor > r.low_freq_factor) || !(r.low_freq_factor > 0.0) ||
+        !(r.original_context > 0.0))
+      fail(kRangeError, "rope.scaling needs factor > 0, 0 < lowFreqFactor < highFreqFactor, originalContextLength > 0");
+  }
+  return r;
+}
+
+BlockSpec block_arg(const Napi::Value& v, Keep& keep) {
+  Napi::Object o = object_arg(v, "block spec");
+  BlockSpec b;
+  b.hidden = get_int(o, "hidden", 1, INT32_MAX);
+  b.heads = get_int(o, "heads", 1, INT32_MAX);
+  b.kv_heads = get_int(o, "kvHeads", 1, INT32_MAX);
+  b.head_dim = get_int(o, "headDim", 1, INT32_MAX);
+  b.intermediate = get_int(o, "intermediate", 1, INT32_MAX);
+  b.act = act_arg(o.Get("activation"));
+  b.pre_norm = o.Get("preNorm").ToBoolean();
+  b.rope = rope_arg(o.Get("rope"));
+  const int64_t qd = b.heads * b.head_dim, kd = b.kv_heads * b.head_dim;
+  b.attn_norm = norm_arg(o.Get("attnNorm"), "attnNorm", b.hidden, keep);
+  b.mlp_norm = norm_arg(o.Get("mlpNorm"), "mlpNorm", b.hidden, keep);
+  b.q = mat(o.Get("q"), "q", keep);
+  b.k = mat(o.Get("k"), "k", keep);
+  b.v = mat(o.Get("v"), "v", keep);
+  b.o = mat(o.Get("o"), "o", keep);
+  b.q_bias = vec(o.Get("qBias"), "qBias", qd, keep);
+  b.k_bias = vec(o.Get("kBias"), "kBias", kd, keep);
+  b.v_bias = vec(o.Get("vBias"), "vBias", kd, keep);
+  b.o_bias = vec(o.Get("oBias"), "oBias", b.hidden, keep);
+  b.gated = !absent(o.Get("gate"));
+  if (b.gated) {
+    b.gate = mat(o.Get("gate"), "gate", keep);
+    b.gate_bias = vec(o.Get("gateBias"), "gateBias", b.intermediate, keep);
+  }
+  b.up = mat(o.Get("up"), "up", keep);
+  b.down = mat(o.Get("down"), "down", keep);
+  b.up_bias = vec(o.Get("upBias"), "upBias", b.intermediate, keep);
+  b.down_bias = vec(o.Get("downBias"), "downBias", b.hidden, keep);
+  return b;
+}
+
+HeadSpec head_arg(const Napi::Value& v, Keep& keep) {
+  Napi::Object o = object_arg(v, "head spec");
+  HeadSpec h;
+  h.lm = mat(o.Get("lm"), "lm", keep);
+  if (!absent(o.Get("norm"))) {
+    h.has_norm = true;
+    h.norm = norm_arg(o.Get("norm"), "norm", h.lm.cols, keep);
+  }
+  return h;
+}
+
+float* f32_out(const Napi::Value& v, const char* what, size_t n, Keep& keep) {
+  float* p = typed_array<float>(v, what, n).data;
+  keep.push_back(v);
+  return p;
+}
+
+Napi::Value Matmul(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Keep keep;
+    const int64_t n = int_arg(info[1], "n", 1, INT32_MAX);
+    MatrixView w = mat(info[2], "W", keep);
+    const float* x = f32_out(info[0], "x", static_cast<size_t>(n * w.cols), keep);
+    const float* bias = absent(info[3]) ? nullptr : f32_out(info[3], "bias", static_cast<size_t>(w.rows), keep);
+    float* y = f32_out(info[4], "y", static_cast<size_t>(n * w.rows), keep);
+    ForwardBackend& be = backend_of(info, 5);
+    return PromiseWorker::Start(info.Env(), "shears.fwdMatmul", keep, [&be, x, n, w, bias, y] { be.matmul(x, n, w, bias, y); });
+  });
+}
+
+Napi::Value Embed(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Keep keep{info[0]};
+    auto tokens = typed_array<int32_t>(info[0], "tokens");
+    const int64_t n = static_cast<int64_t>(tokens.size);
+    const int64_t seq = int_arg(info[1], "seq", 1, INT32_MAX);
+    if (n % seq != 0) fail(kShapeError, "tokens has " + std::to_string(n) + " elements, not a multiple of seq " + std::to_string(seq));
+    MatrixView table = mat(info[2], "embed", keep);
+    bool has_pos = !absent(info[3]);
+    MatrixView pos;
+    if (has_pos) {
+      pos = mat(info[3], "pos", keep);
+      if (pos.cols != table.cols) fail(kShapeError, "pos has " + std::to_string(pos.cols) + " columns, embed " + std::to_string(table.cols));
+    }
+    const int64_t offset = int_arg(info[4], "posOffset", 0, INT32_MAX);
+    float* out = f32_out(info[5], "out", static_cast<size_t>(n * table.cols), keep);
+    ForwardBackend& be = backend_of(info, 6);
+    int64_t start = 0;
+    if (info.Length() > 6 && info[6].IsObject() && !absent(info[6].As<Napi::Object>().Get("start")))
+      start = get_int(info[6].As<Napi::Object>(), "start", 0, INT32_MAX);
+    return PromiseWorker::Start(info.Env(), "shears.fwdEmbed", keep, [&be, tokens, n, seq, start, table, has_pos, pos, offset, out] {
+      be.embed(tokens.data, n, seq, start, table, has_pos ? &pos : nullptr, offset, out);
+    });
+  });
+}
+
+Napi::Value Block(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Keep keep;
+    BlockSpec spec = block_arg(info[0], keep);
+    const int64_t batch = int_arg(info[2], "batch", 1, INT32_MAX), seq = int_arg(info[3], "seq", 1, INT32_MAX);
+    const int64_t T = batch * seq;
+    float* hidden = f32_out(info[1], "hidden", static_cast<size_t>(T * spec.hidden), keep);
+    BlockCaptures cap;
+    if (!absent(info[4])) {
+      Napi::Object c = object_arg(info[4], "captures");
+      auto opt = [&](const char* key, int64_t width) -> float* {
+        Napi::Value v = c.Get(key);
+        return absent(v) ? nullptr : f32_out(v, (std::string("captures.") + key).c_str(), static_cast<size_t>(T * width), keep);
+      };
+      cap.attn_in = opt("attnIn", spec.hidden);
+      cap.o_in = opt("oIn", spec.heads * spec.head_dim);
+      cap.mlp_in = opt("mlpIn", spec.hidden);
+      cap.down_in = opt("downIn", spec.intermediate);
+    }
+    check_block(spec);
+    ForwardBackend& be = backend_of(info, 5);
+    bool has_kv = false;
+    KvCache kv;
+    if (info.Length() > 5 && info[5].IsObject() && !absent(info[5].As<Napi::Object>().Get("kv"))) {
+      Napi::Object o = object_arg(info[5].As<Napi::Object>().Get("kv"), "kv");
+      has_kv = true;
+      kv.capacity = get_int(o, "capacity", 1, INT32_MAX);
+      kv.start = get_int(o, "start", 0, INT32_MAX);
+      const size_t n = static_cast<size_t>(batch * kv.capacity * spec.kv_heads * spec.head_dim);
+      kv.k = f32_out(o.Get("k"), "kv.k", n, keep);
+      kv.v = f32_out(o.Get("v"), "kv.v", n, keep);
+      if (kv.start + seq > kv.capacity)
+        fail(kRangeError, "KV cache of " + std::to_string(kv.capacity) + " positions cannot take positions " +
+                              std::to_string(kv.start) + " to " + std::to_string(kv.start + seq - 1));
+    }
+    return PromiseWorker::Start(info.Env(), "shears.fwdBlock", keep, [&be, spec, hidden, batch, seq, cap, has_kv, kv] {
+      be.block(spec, hidden, batch, seq, cap, has_kv ? &kv : nullptr);
+    });
+  });
+}
+
+Napi::Value Nll(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Keep keep;
+    HeadSpec head = head_arg(info[0], keep);
+    const int64_t rows = int_arg(info[2], "rows", 1, INT32_MAX);
+    const float* hidden = f32_out(info[1], "hidden", static_cast<size_t>(rows * head.lm.cols), keep);
+    const int32_t* targets = typed_array<int32_t>(info[3], "targets", static_cast<size_t>(rows)).data;
+    keep.push_back(info[3]);
+    float* out = f32_out(info[4], "out", static_cast<size_t>(rows), keep);
+    ForwardBackend& be = backend_of(info, 5);
+    auto total = std::make_shared<NllTotal>();
+    return PromiseWorker::Start(
+        info.Env(), "shears.fwdNll", keep, [&be, head, hidden, rows, targets, out, total] { *total = be.nll(head, hidden, rows, targets, out); },
+        [total](Napi::Env env) -> Napi::Value {
+          Napi::Object r = Napi::Object::New(env);
+          r.Set("sum", total->sum);
+          r.Set("count", static_cast<double>(total->count));
+          return r;
+        });
+  });
+}
+
+Napi::Value Logits(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Keep keep;
+    HeadSpec head = head_arg(info[0], keep);
+    const int64_t rows = int_arg(info[2], "rows", 1, INT32_MAX);
+    const float* hidden = f32_out(info[1], "hidden", static_cast<size_t>(rows * head.lm.cols), keep);
+    float* out = f32_out(info[3], "out", static_cast<size_t>(rows * head.lm.rows), keep);
+    ForwardBackend& be = backend_of(info, 4);
+    return PromiseWorker::Start(info.Env(), "shears.fwdLogits", keep, [&be, head, hidden, rows, out] { be.logits(head, hidden, rows, out); });
+  });
+}
+
+Napi::Value KlTop1Fn(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Keep keep;
+    const int64_t rows = int_arg(info[2], "rows", 1, INT32_MAX), vocab = int_arg(info[3], "vocab", 1, INT32_MAX);
+    const size_t n = static_cast<size_t>(rows * vocab);
+    const float* a = f32_out(info[0], "a", n, keep);
+    const float* b = f32_out(info[1], "b", n, keep);
+    double* kl = typed_array<double>(info[4], "kl", static_cast<size_t>(rows)).data;
+    int32_t* ia = typed_array<int32_t>(info[5], "argA", static_cast<size_t>(rows)).data;
+    int32_t* ib = typed_array<int32_t>(info[6], "argB", static_cast<size_t>(rows)).data;
+    keep.push_back(info[4]);
+    keep.push_back(info[5]);
+    keep.push_back(info[6]);
+    ForwardBackend& be = backend_of(info, 7);
+    auto res = std::make_shared<KlTop1>();
+    return PromiseWorker::Start(
+        info.Env(), "shears.fwdKlTop1", keep, [&be, a, b, rows, vocab, kl, ia, ib, res] { *res = be.kl_top1(a, b, rows, vocab, kl, ia, ib); },
+        [res](Napi::Env env) -> Napi::Value {
+          Napi::Object r = Napi::Object::New(env);
+          r.Set("klMean", res->kl_mean);
+          r.Set("top1Agreement", res->top1_agreement);
+          return r;
+        });
+  });
+}
+
+Napi::Value Argmax(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Keep keep;
+    const int64_t rows = int_arg(info[1], "rows", 1, INT32_MAX), cols = int_arg(info[2], "cols", 1, INT32_MAX);
+    const float* x = f32_out(info[0], "x", static_cast<size_t>(rows * cols), keep);
+    int32_t* out = typed_array<int32_t>(info[3], "out", static_cast<size_t>(rows)).data;
+    keep.push_back(info[3]);
+    ForwardBackend& be = backend_of(info, 4);
+    return PromiseWorker::Start(info.Env(), "shears.fwdArgmax", keep, [&be, x, rows, cols, out] { be.argmax(x, rows, cols, out); });
+  });
+}
+
+Napi::Value IsaInfo(Napi::Env env) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("active", matmul_isa_name(matmul_isa()));
+  Napi::Array sup = Napi::Array::New(env);
+  uint32_t i = 0;
+  for (MatmulIsa isa : {MatmulIsa::Portable, MatmulIsa::Avx2, MatmulIsa::Avx512})
+    if (matmul_isa_supported(isa)) sup.Set(i++, matmul_isa_name(isa));
+  o.Set("supported", sup);
+  return o;
+}
+
+Napi::Value MatmulIsaFn(const Napi::CallbackInfo& info) { return IsaInfo(info.Env()); }
+
+Napi::Value SetMatmulIsa(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsString()) fail(kRangeError, "matmul ISA must be a string");
+    set_matmul_isa(parse_matmul_isa(info[0].As<Napi::String>()));
+    return IsaInfo(info.Env());
+  });
+}
+
+}  // namespace
+
+SHEARS_REGISTER(forward) {
+  exports.Set("fwdMatmul", Napi::Function::New(env, Matmul, "fwdMatmul"));
+  exports.Set("fwdEmbed", Napi::Function::New(env, Embed, "fwdEmbed"));
+  exports.Set("fwdBlock", Napi::Function::New(env, Block, "fwdBlock"));
+  exports.Set("fwdNll", Napi::Function::New(env, Nll, "fwdNll"));
+  exports.Set("fwdLogits", Napi::Function::New(env, Logits, "fwdLogits"));
+  exports.Set("fwdArgmax", Napi::Function::New(env, Argmax, "fwdArgmax"));
+  exports.Set("fwdKlTop1", Napi::Function::New(env, KlTop1Fn, "fwdKlTop1"));
+  exports.Set("fwdMatmulIsa", Napi::Function::New(env, MatmulIsaFn, "fwdMatmulIsa"));
+  exports.Set("fwdSetMatmulIsa", Napi::Function::New(env, SetMatmulIsa, "fwdSetMatmulIsa"));
+}
+
+}  // namespace shears

@@ -1,0 +1,152 @@
+#include "cpu/fwd_block.h"
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "cpu/fwd_attention.h"
+#include "cpu/fwd_mlp.h"
+#include "cpu/fwd_norm.h"
+#include "cpu/fwd_rope.h"
+#include "cpu/matmul.h"
+
+namespace shears {
+
+namespace {
+
+void check_matrix(const MatrixView& m, int64_t rows, int64_t cols, const char* what) {
+  if (!m.data) fail(kShapeError, std::string("block weight ") + what + " is missing");
+  if (m.rows != rows || m.cols != cols)
+    fail(kShapeError, std::string("block weight ") + what + " is [" + std::to_string(m.rows) + ", " +
+                          std::to_string(m.cols) + "], expected [" + std::to_string(rows) + ", " + std::to_string(cols) +
+                          "]");
+}
+
+void check_vec(const VecView& v, int64_t n, const char* what) {
+  if (v.present() && v.n != n)
+    fail(kShapeError, std::string("block vector ") + what + " has " + std::to_string(v.n) + " elements, expected " +
+                          std::to_string(n));
+}
+
+void copy_rows(float* dst, const float* src, size_t n) {
+  if (dst) std::memcpy(dst, src, n * sizeof(float));
+}
+
+// h[i] += d[i]
+void add_into(float* h, const float* d, size_t n) {
+  parallel_for(n, 1 << 15, [&](size_t, size_t b, size_t e) {
+    for (size_t i = b; i < e; ++i) h[i] += d[i];
+  });
+}
+
+// y = x W^T + bias, with the bias converted to float32 first.
+void linear(const float* x, int64_t n, const MatrixView& w, const VecView& bias, float* y) {
+  const std::vector<float> b = vec_f32(bias);
+  matmul(x, n, w, b.empty() ? nullptr : b.data(), y);
+}
+
+}  // namespace
+
+void check_block(const BlockSpec& b) {
+  if (b.hidden <= 0 || b.heads <= 0 || b.kv_heads <= 0 || b.head_dim <= 0 || b.intermediate <= 0)
+    fail(kShapeError, "block dimensions must be positive");
+  if (b.heads % b.kv_heads != 0)
+    fail(kShapeError, "heads (" + std::to_string(b.heads) + ") must be a multiple of kv heads (" +
+                          std::to_string(b.kv_heads) + ")");
+  if (b.rope.enabled && (b.rope.dim <= 0 || b.rope.dim % 2 != 0 || b.rope.dim > b.head_dim))
+    fail(kShapeError, "rope dim must be even and in (0, head dim], got " + std::to_string(b.rope.dim));
+  const int64_t qd = b.heads * b.head_dim, kd = b.kv_heads * b.head_dim;
+  check_matrix(b.q, qd, b.hidden, "q");
+  check_matrix(b.k, kd, b.hidden, "k");
+  check_matrix(b.v, kd, b.hidden, "v");
+  check_matrix(b.o, b.hidden, qd, "o");
+  check_vec(b.q_bias, qd, "q bias");
+  check_vec(b.k_bias, kd, "k bias");
+  check_vec(b.v_bias, kd, "v bias");
+  check_vec(b.o_bias, b.hidden, "o bias");
+  if (b.gated) {
+    check_matrix(b.gate, b.intermediate, b.hidden, "gate");
+    check_vec(b.gate_bias, b.intermediate, "gate bias");
+  }
+  check_matrix(b.up, b.intermediate, b.hidden, b.gated ? "up" : "fc1");
+  check_matrix(b.down, b.hidden, b.intermediate, b.gated ? "down" : "fc2");
+  check_vec(b.up_bias, b.intermediate, b.gated ? "up bias" : "fc1 bias");
+  check_vec(b.down_bias, b.hidden, b.gated ? "down bias" : "fc2 bias");
+  check_vec(b.attn_norm.weight, b.hidden, "attn norm weight");
+  check_vec(b.attn_norm.bias, b.hidden, "attn norm bias");
+  check_vec(b.mlp_norm.weight, b.hidden, "mlp norm weight");
+  check_vec(b.mlp_norm.bias, b.hidden, "mlp norm bias");
+}
+
+void run_block(const BlockSpec& b, float* h, int64_t batch, int64_t seq, const BlockCaptures& cap, const KvCache* kv) {
+  check_block(b);
+  const int64_t start = kv ? kv->start : 0;
+  if (kv && (start < 0 || start + seq > kv->capacity))
+    fail(kRangeError, "KV cache of " + std::to_string(kv->capacity) + " positions cannot take positions " +
+                          std::to_string(start) + " to " + std::to_string(start + seq - 1));
+  const int64_t T = batch * seq, H = b.hidden, qd = b.heads * b.head_dim, kd = b.kv_heads * b.head_dim;
+  const size_t nh = static_cast<size_t>(T * H);
+  std::vector<float> x(nh), q(static_cast<size_t>(T * qd)), k(static_cast<size_t>(T * kd)),
+      v(static_cast<size_t>(T * kd)), att(static_cast<size_t>(T * qd)), proj(nh);
+
+  // Attention. Pre-norm reads the normalized h; post-norm reads h itself.
+  if (b.pre_norm)
+    norm_rows(b.attn_norm, h, x.data(), T, H);
+  else
+    std::memcpy(x.data(), h, nh * sizeof(float));
+  copy_rows(cap.attn_in, x.data(), nh);
+  linear(x.data(), T, b.q, b.q_bias, q.data());
+  linear(x.data(), T, b.k, b.k_bias, k.data());
+  linear(x.data(), T, b.v, b.v_bias, v.data());
+  if (b.rope.enabled) {
+    const RopeTable table = rope_table(b.rope, start + seq);
+    apply_rope(b.rope, table, q.data(), T, seq, start, b.heads, b.head_dim);
+    apply_rope(b.rope, table, k.data(), T, seq, start, b.kv_heads, b.head_dim);
+  }
+  if (kv) {
+    // Append the new keys and values, then attend over the whole cached prefix.
+    for (int64_t s = 0; s < batch; ++s) {
+      const size_t dst = static_cast<size_t>((s * kv->capacity + start) * kd), src = static_cast<size_t>(s * seq * kd);
+      std::memcpy(kv->k + dst, k.data() + src, static_cast<size_t>(seq * kd) * sizeof(float));
+      std::memcpy(kv->v + dst, v.data() + src, static_cast<size_t>(seq * kd) * sizeof(float));
+    }
+    causal_attention(q.data(), kv->k, kv->v, att.data(), batch, seq, start, kv->capacity, b.heads, b.kv_heads,
+                     b.head_dim);
+  } else {
+    causal_attention(q.data(), k.data(), v.data(), att.data(), batch, seq, 0, seq, b.heads, b.kv_heads, b.head_dim);
+  }
+  copy_rows(cap.o_in, att.data(), att.size());
+  linear(att.data(), T, b.o, b.o_bias, proj.data());
+  add_into(h, proj.data(), nh);
+  if (!b.pre_norm) norm_rows(b.attn_norm, h, h, T, H);
+  q = std::vector<float>();
+  k = std::vector<float>();
+  v = std::vector<float>();
+  att = std::vector<float>();
+
+  // MLP.
+  if (b.pre_norm)
+    norm_rows(b.mlp_norm, h, x.data(), T, H);
+  else
+    std::memcpy(x.data(), h, nh * sizeof(float));
+  copy_rows(cap.mlp_in, x.data(), nh);
+  const size_t ni = static_cast<size_t>(T * b.intermediate);
+  std::vector<float> g(ni);
+  if (b.gated) {
+    std::vector<float> u(ni);
+    linear(x.data(), T, b.gate, b.gate_bias, g.data());
+    linear(x.data(), T, b.up, b.up_bias, u.data());
+    activate(b.act, g.data(), u.data(), static_cast<int64_t>(ni));
+  } else {
+    linear(x.data(), T, b.up, b.up_bias, g.data());
+    activate(b.act, g.data(), nullptr, static_cast<int64_t>(ni));
+  }
+  copy_rows(cap.down_in, g.data(), ni);
+  linear(g.data(), T, b.down, b.down_bias, proj.data());
+  add_into(h, proj.data(), nh);
+  if (!b.pre_norm) norm_rows(b.mlp_norm, h, h, T, H);
+}
+
+}  // namespace shears

@@ -3,10 +3,14 @@
 // without a template get the plain "role: content" rendering.
 import * as fs from 'node:fs';
 
-import { Template } from '@huggingface/jinja';
-
 import { ChatMessage, ChatRenderer } from '../calibration/read';
 import { LoadedModel } from '../model/types';
+
+// The package ships a CommonJS build, but its types are ESM-only: load it with require.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { Template } = require('@huggingface/jinja') as {
+  Template: new (source: string) => { render(context: Record<string, unknown>): string };
+};
 
 export function chatRenderer(model: LoadedModel): ChatRenderer | undefined {
   const src = model.tokenizer;

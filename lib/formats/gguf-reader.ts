@@ -46,6 +46,15 @@ export function ggufFromCanonical(name: string): string | undefined {
   return g && t ? `${g[0]}.${t[2]}` : undefined;
 }
 
+/** The shortest decimal that is the same float32 (1e-5 rather than 9.99999974737875e-6). */
+function shortestFloat32(x: number): number {
+  for (let p = 1; p <= 9; p++) {
+    const d = Number(x.toPrecision(p));
+    if (Math.fround(d) === x) return d;
+  }
+  return x;
+}
+
 function num(f: MappedFile, g: GGUFFile, key: string, fallback?: number): number {
   const v = ggufValue(g, key);
   if (v === undefined) {
@@ -54,7 +63,8 @@ function num(f: MappedFile, g: GGUFFile, key: string, fallback?: number): number
   }
   const n = typeof v === 'bigint' ? Number(v) : v;
   if (typeof n !== 'number' || !Number.isFinite(n)) f.fail(`metadata ${key} = ${String(v)} is not a finite number`);
-  return n;
+  const e = g.entries.find((x) => x.key === key);
+  return e?.type === 'float32' ? shortestFloat32(n) : n;
 }
 
 function ggufTokenizer(g: GGUFFile): TokenizerSource {

@@ -166,7 +166,7 @@ export type HFTensorRole =
   | { kind: 'qkv'; layer: number; part: 'weight' | 'bias' }
   | { kind: 'ignore' };
 
-const LLAMA_LAYER: Record<string, string> = {
+export const LLAMA_LAYER: Record<string, string> = {
   'input_layernorm.weight': 'attn_norm.weight',
   'post_attention_layernorm.weight': 'mlp_norm.weight',
   'self_attn.q_proj.weight': 'attn.q.weight',
@@ -181,7 +181,7 @@ const LLAMA_LAYER: Record<string, string> = {
   'mlp.up_proj.weight': 'mlp.up.weight',
   'mlp.down_proj.weight': 'mlp.down.weight',
 };
-const OPT_LAYER: Record<string, string> = {};
+export const OPT_LAYER: Record<string, string> = {};
 for (const p of ['weight', 'bias']) {
   OPT_LAYER[`self_attn_layer_norm.${p}`] = `attn_norm.${p}`;
   OPT_LAYER[`final_layer_norm.${p}`] = `mlp_norm.${p}`;
@@ -192,7 +192,7 @@ for (const p of ['weight', 'bias']) {
   OPT_LAYER[`fc1.${p}`] = `mlp.fc1.${p}`;
   OPT_LAYER[`fc2.${p}`] = `mlp.fc2.${p}`;
 }
-const GPT2_LAYER: Record<string, HFTensorRole> = {
+export const GPT2_LAYER: Record<string, HFTensorRole> = {
   'ln_1.weight': { kind: 'direct', name: 'attn_norm.weight' },
   'ln_1.bias': { kind: 'direct', name: 'attn_norm.bias' },
   'ln_2.weight': { kind: 'direct', name: 'mlp_norm.weight' },
@@ -209,8 +209,8 @@ const GPT2_LAYER: Record<string, HFTensorRole> = {
 
 /** The role of HF tensor `name` for `config`; undefined when the name is not expected. */
 export function hfTensorRole(config: ModelConfig, name: string): HFTensorRole | undefined {
-  const layered = (re: RegExp, table: Record<string, string>): HFTensorRole | undefined => {
-    const m = re.exec(name);
+  const layered = (n: string, table: Record<string, string>): HFTensorRole | undefined => {
+    const m = /^layers\.(\d+)\.(.+)$/.exec(n);
     if (!m) return undefined;
     const c = table[m[2]];
     return c ? { kind: 'direct', name: `blocks.${m[1]}.${c}` } : undefined;
@@ -222,7 +222,7 @@ export function hfTensorRole(config: ModelConfig, name: string): HFTensorRole | 
     if (n === 'embed_tokens.weight') return { kind: 'direct', name: 'embed.weight' };
     if (n === 'norm.weight') return { kind: 'direct', name: 'final_norm.weight' };
     if (/^layers\.\d+\.self_attn\.rotary_emb\.inv_freq$/.test(n)) return { kind: 'ignore' };
-    return layered(/^layers\.(\d+)\.(.+)$/, LLAMA_LAYER);
+    return layered(n, LLAMA_LAYER);
   }
   if (config.architecture === 'opt') {
     if (name === 'lm_head.weight') return tiedHead();
@@ -231,7 +231,7 @@ export function hfTensorRole(config: ModelConfig, name: string): HFTensorRole | 
     if (n === 'embed_positions.weight') return { kind: 'direct', name: 'pos_embed.weight' };
     if (n === 'final_layer_norm.weight') return { kind: 'direct', name: 'final_norm.weight' };
     if (n === 'final_layer_norm.bias') return { kind: 'direct', name: 'final_norm.bias' };
-    return layered(/^layers\.(\d+)\.(.+)$/, OPT_LAYER);
+    return layered(n, OPT_LAYER);
   }
   if (name === 'lm_head.weight') return tiedHead();
   const n = name.replace(/^transformer\./, '');

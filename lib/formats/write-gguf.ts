@@ -1,0 +1,101 @@
+// Writes a llama-architecture LoadedModel as a GGUF v3 file, streaming tensor data.
+// Q/K rows go to the interleaved RoPE layout GGUF uses. Metadata: a GGUF source's own
+// entries are kept (the llama.* keys regenerated from the config); tokenizer entries come
+// from opts.tokenizer, else from a GGUF source. 1-D tensors (norms) stay float32, as
+// llama.cpp expects.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { NotImplementedError, ShapeError } from '../errors';
+import { GGUFEntry, LoadedModel, TensorDType } from '../model/types';
+import { writeAll, writeAtomically } from './atomic';
+import { encodeGGUFHeader, GGUFTensorOut } from './gguf-encode';
+import { ggufFromCanonical } from './gguf-reader';
+import { DTYPE_BYTES } from './mapped';
+import { numelOf } from './model';
+import { outputBytes } from './tensor-out';
+import { WriteOptions } from './write-hf';
+
+const ALIGNMENT = 32;
+const GGML_TYPE: Record<TensorDType, number> = { f32: 0, f16: 1, bf16: 30 };
+const FILE_TYPE: Record<TensorDType, number> = { f32: 0, f16: 1, bf16: 32 };
+
+function alignUp(n: number): number {
+  return Math.ceil(n / ALIGNMENT) * ALIGNMENT;
+}
+
+function metadata(model: LoadedModel, dtype: TensorDType, opts: WriteOptions): GGUFEntry[] {
+  const c = model.config;
+  const own: GGUFEntry[] = [
+    { key: 'general.architecture', type: 'string', value: 'llama' },
+    { key: 'llama.context_length', type: 'uint32', value: c.contextLength },
+    { key: 'llama.embedding_length', type: 'uint32', value: c.hiddenSize },
+    { key: 'llama.block_count', type: 'uint32', value: c.numLayers },
+    { key: 'llama.feed_forward_length', type: 'uint32', value: c.intermediateSize },
+    { key: 'llama.rope.dimension_count', type: 'uint32', value: c.rope!.dim },
+    { key: 'llama.rope.freq_base', type: 'float32', value: c.rope!.theta },
+    { key: 'llama.attention.head_count', type: 'uint32', value: c.numHeads },
+    { key: 'llama.attention.head_count_kv', type: 'uint32', value: c.numKvHeads },
+    { key: 'llama.attention.layer_norm_rms_epsilon', type: 'float32', value: c.normEps },
+    { key: 'general.file_type', type: 'uint32', value: FILE_TYPE[dtype] },
+  ];
+  if (c.headDim !== c.hiddenSize / c.numHeads) {
+    own.push({ key: 'llama.attention.key_length', type: 'uint32', value: c.headDim });
+    own.push({ key: 'llama.attention.value_length', type: 'uint32', value: c.headDim });
+  }
+  const source = model.format === 'gguf' ? ((model.meta.gguf as GGUFEntry[] | undefined) ?? []) : [];
+  const tokenizer: GGUFEntry[] = opts.tokenizer ? [...opts.tokenizer.ggufEntries] : source.filter((e) => e.key.startsWith('tokenizer.'));
+  // Without tokenizer entries, still record the special ids the config knows.
+  for (const [key, id] of [
+    ['tokenizer.ggml.bos_token_id', c.bosTokenId],
+    ['tokenizer.ggml.eos_token_id', c.eosTokenId],
+  ] as const)
+    if (id !== undefined && !tokenizer.some((e) => e.key === key)) tokenizer.push({ key, type: 'uint32', value: id });
+  const replaced = new Set([...own, ...tokenizer].map((e) => e.key));
+  replaced.add('general.alignment'); // this writer always aligns to 32
+  const kept = source.filter((e) => !replaced.has(e.key) && !e.key.startsWith('tokenizer.'));
+  const entries = [...own, ...kept, ...tokenizer];
+  if (!entries.some((e) => e.key === 'general.name'))
+    entries.splice(1, 0, { key: 'general.name', type: 'string', value: path.basename(model.path).replace(/\.(gguf|bin)$/, '') });
+  return entries;
+}
+
+export async function writeGGUF(model: LoadedModel, outFile: string, opts: WriteOptions = {}): Promise<void> {
+  const c = model.config;
+  if (c.architecture !== 'llama' || !c.rope)
+    throw new NotImplementedError(`GGUF output supports the llama architecture; ${model.path} is ${c.family}`);
+  if (c.rope.scaling) throw new NotImplementedError('GGUF output of Llama-3 RoPE scaling (rope_freqs) is not supported yet');
+  const infos: (GGUFTensorOut & { dtype: TensorDType; nbytes: number; canonical: string })[] = [];
+  let off = 0;
+  for (const t of model.tensors.values()) {
+    const name = ggufFromCanonical(t.name);
+    if (!name || t.name.endsWith('.bias')) throw new NotImplementedError(`tensor ${t.name} has no GGUF llama equivalent`);
+    const dtype = t.shape.length === 1 ? 'f32' : (opts.dtype ?? t.dtype);
+    const nbytes = numelOf(t.shape) * DTYPE_BYTES[dtype];
+    infos.push({ name, shape: t.shape, type: GGML_TYPE[dtype], offset: off, dtype, nbytes, canonical: t.name });
+    off = alignUp(off + nbytes);
+  }
+  const main = opts.dtype ?? model.tensors.get('embed.weight')?.dtype ?? 'f32';
+  const header = encodeGGUFHeader(metadata(model, main, opts), infos);
+  await writeAtomically(outFile, 'file', { force: opts.force, inputPath: model.path }, async (tmp) => {
+    const fd = fs.openSync(tmp, 'wx');
+    try {
+      writeAll(fd, header);
+      let pos = header.length;
+      const pad = (to: number) => {
+        if (to > pos) writeAll(fd, new Uint8Array(to - pos));
+        pos = to;
+      };
+      const dataStart = alignUp(pos);
+      for (const info of infos) {
+        pad(dataStart + info.offset);
+        const data = await outputBytes(c, model.tensors.get(info.canonical)!, info.dtype, 'interleaved');
+        if (data.length !== info.nbytes) throw new ShapeError(`tensor ${info.canonical}: produced ${data.length} bytes, expected ${info.nbytes}`);
+        writeAll(fd, data);
+        pos += data.length;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  });
+}

@@ -3,3 +3,4 @@ export * from './errors';
 export * from './tensor';
 export * from './kernels';
 export * from './strategies';
+export * from './formats';

@@ -32,15 +32,11 @@ function inside(child: string, parent: string): boolean {
 }
 
 /**
- * Runs `write(tempPath)` and renames the result onto `target` (a file or a directory,
- * per `kind`). The temporary file or directory is removed when `write` throws.
+ * Checks that `target` may be written (its folder exists, it is not the input model,
+ * it does not exist unless force) and returns its resolved path. Cheap: callers run it
+ * before loading anything, and writeAtomically runs it again.
  */
-export async function writeAtomically<T>(
-  target: string,
-  kind: 'file' | 'dir',
-  opts: OutputOptions,
-  write: (tempPath: string) => Promise<T>,
-): Promise<T> {
+export function checkOutput(target: string, kind: 'file' | 'dir', opts: OutputOptions): { final: string; exists: boolean } {
   const final = real(target);
   const parent = path.dirname(final);
   if (!fs.existsSync(parent) || !fs.statSync(parent).isDirectory()) throw new OutputError(`${target}: the folder ${parent} does not exist`);
@@ -56,6 +52,21 @@ export async function writeAtomically<T>(
     if (kind === 'dir' && !isDir) throw new OutputError(`${target} is a file; a directory is needed here`);
     if (!opts.force) throw new OutputError(`${target} already exists (use --force to replace it)`);
   }
+  return { final, exists };
+}
+
+/**
+ * Runs `write(tempPath)` and renames the result onto `target` (a file or a directory,
+ * per `kind`). The temporary file or directory is removed when `write` throws.
+ */
+export async function writeAtomically<T>(
+  target: string,
+  kind: 'file' | 'dir',
+  opts: OutputOptions,
+  write: (tempPath: string) => Promise<T>,
+): Promise<T> {
+  const { final, exists } = checkOutput(target, kind, opts);
+  const parent = path.dirname(final);
   const temp = path.join(parent, `.shears-tmp-${path.basename(final)}-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
   try {
     if (kind === 'dir') fs.mkdirSync(temp);

@@ -44,7 +44,7 @@ function readHeader(f: MappedFile): Header {
   }
   vocab = Math.abs(vocab);
   for (let i = 0; i < names.length; i++)
-    if (!(Math.abs(v[i]) >= 1 && Math.abs(v[i]) <= 1 << 24))
+    if (!((names[i] === 'vocab_size' ? Math.abs(v[i]) : v[i]) >= 1 && Math.abs(v[i]) <= 1 << 24))
       f.fail(`header ${names[i]} = ${v[i]} is not a plausible size: not a llama2.c checkpoint, or corrupt`);
   if (dim % heads !== 0 || heads % kvHeads !== 0 || (dim / heads) % 2 !== 0)
     f.fail(`header dim ${dim}, n_heads ${heads}, n_kv_heads ${kvHeads} are inconsistent: not a llama2.c checkpoint, or corrupt`);

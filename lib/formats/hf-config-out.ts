@@ -14,13 +14,20 @@ function hfActivation(a: Activation, gpt2: boolean): string {
  * config.json for `c`. `source` (the input's own config.json, same family) is the base,
  * so fields shears does not model survive an HF -> HF conversion.
  */
-export function configToHF(c: ModelConfig, dtype: TensorDType, hasBias: boolean, source?: Record<string, unknown>): Record<string, unknown> {
+export function configToHF(
+  c: ModelConfig,
+  dtype: TensorDType,
+  bias: { qkv: boolean; o: boolean },
+  source?: Record<string, unknown>,
+): Record<string, unknown> {
   const tokens: Record<string, unknown> = {};
   if (c.bosTokenId !== undefined) tokens.bos_token_id = c.bosTokenId;
   if (c.eosTokenId !== undefined) tokens.eos_token_id = c.eosTokenId;
   let own: Record<string, unknown>;
   if (c.architecture === 'llama') {
-    const family = LLAMA_FAMILIES.includes(c.family) ? c.family : 'llama';
+    // Llama's attention_bias puts biases on q, k, v and o; q/k/v biases alone are Qwen2.
+    let family = LLAMA_FAMILIES.includes(c.family) ? c.family : 'llama';
+    if (family === 'llama' && bias.qkv && !bias.o) family = 'qwen2';
     own = {
       architectures: [LLAMA_CLASSES[family]],
       model_type: family,
@@ -45,7 +52,7 @@ export function configToHF(c: ModelConfig, dtype: TensorDType, hasBias: boolean,
         : null,
       hidden_act: hfActivation(c.activation, false),
       tie_word_embeddings: c.tiedEmbeddings,
-      ...(family === 'llama' ? { attention_bias: hasBias, mlp_bias: false } : {}),
+      ...(family === 'llama' ? { attention_bias: bias.o, mlp_bias: false } : {}),
       ...(c.rope!.dim !== c.headDim ? { partial_rotary_factor: c.rope!.dim / c.headDim } : {}),
     };
   } else if (c.architecture === 'opt') {

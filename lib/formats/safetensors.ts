@@ -21,6 +21,8 @@ export function parseSafetensors(f: MappedFile): { entries: Map<string, Safetens
   if (f.size < 8) f.fail('too short for a safetensors file (no 8-byte header length)');
   const n = f.view.getBigUint64(0, true);
   if (n > BigInt(f.size - 8)) f.fail(`safetensors header length ${n} lies past the end of the file (${f.size} bytes): truncated or corrupt`);
+  // The format caps headers at 100 MB; a larger length is garbage, not a header to decode.
+  if (n > 100_000_000n) f.fail(`safetensors header length ${n} exceeds the format's 100 MB limit: corrupt`);
   const headerLen = Number(n);
   let header: unknown;
   try {

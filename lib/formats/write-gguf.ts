@@ -2,7 +2,8 @@
 // Q/K rows go to the interleaved RoPE layout GGUF uses. Metadata: a GGUF source's own
 // entries are kept (the llama.* keys regenerated from the config); tokenizer entries come
 // from opts.tokenizer, else from a GGUF source. 1-D tensors (norms) stay float32, as
-// llama.cpp expects.
+// llama.cpp expects. Attention biases (Qwen2-style) are written as the optional
+// blk.N.attn_{q,k,v,output}.bias tensors of llama.cpp's llama architecture.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -69,7 +70,7 @@ export async function writeGGUF(model: LoadedModel, outFile: string, opts: Write
   let off = 0;
   for (const t of model.tensors.values()) {
     const name = ggufFromCanonical(t.name);
-    if (!name || t.name.endsWith('.bias')) throw new NotImplementedError(`tensor ${t.name} has no GGUF llama equivalent`);
+    if (!name) throw new NotImplementedError(`tensor ${t.name} has no GGUF llama equivalent`);
     const dtype = t.shape.length === 1 ? 'f32' : (opts.dtype ?? t.dtype);
     const nbytes = numelOf(t.shape) * DTYPE_BYTES[dtype];
     infos.push({ name, shape: t.shape, type: GGML_TYPE[dtype], offset: off, dtype, nbytes, canonical: t.name });

@@ -26,7 +26,11 @@ export interface WriteOptions {
 export interface WriteHFOptions extends WriteOptions {
   /** Files copied verbatim into the output directory (an HF source's tokenizer files). */
   copyFiles?: string[];
+  /** Above this many bytes of weights, write model-0000i-of-0000N.safetensors shards and an index (default 5 GB, as transformers). */
+  maxShardBytes?: number;
 }
+
+const DEFAULT_SHARD_BYTES = 5_000_000_000;
 
 interface PlannedTensor {
   name: string;
@@ -102,7 +106,7 @@ async function writeSafetensors(file: string, tensors: PlannedTensor[]): Promise
   const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
   let off = 0;
   for (const t of tensors) {
-    const n = numelOf(t.shape) * DTYPE_BYTES[t.dtype];
+    const n = plannedBytes(t);
     header[t.name] = { dtype: SAFETENSORS_NAMES[t.dtype], shape: t.shape, data_offsets: [off, off + n] };
     off += n;
   }
@@ -116,7 +120,7 @@ async function writeSafetensors(file: string, tensors: PlannedTensor[]): Promise
     writeAll(fd, Buffer.from(json, 'utf8'));
     for (const t of tensors) {
       const data = await t.produce();
-      const want = numelOf(t.shape) * DTYPE_BYTES[t.dtype];
+      const want = plannedBytes(t);
       if (data.length !== want) throw new ShapeError(`tensor ${t.name}: produced ${data.length} bytes, expected ${want}`);
       writeAll(fd, data);
     }
@@ -125,15 +129,48 @@ async function writeSafetensors(file: string, tensors: PlannedTensor[]): Promise
   }
 }
 
+const plannedBytes = (t: PlannedTensor) => numelOf(t.shape) * DTYPE_BYTES[t.dtype];
+
+/** Greedy split in order: a shard closes when the next tensor would pass the limit. */
+function shardPlan(tensors: PlannedTensor[], limit: number): PlannedTensor[][] {
+  const shards: PlannedTensor[][] = [[]];
+  let size = 0;
+  for (const t of tensors) {
+    const n = plannedBytes(t);
+    if (size > 0 && size + n > limit) {
+      shards.push([]);
+      size = 0;
+    }
+    shards[shards.length - 1].push(t);
+    size += n;
+  }
+  return shards;
+}
+
+async function writeWeights(dir: string, tensors: PlannedTensor[], limit: number): Promise<void> {
+  const shards = shardPlan(tensors, limit);
+  if (shards.length === 1) return writeSafetensors(path.join(dir, 'model.safetensors'), tensors);
+  const pad = (i: number) => String(i).padStart(5, '0');
+  const weightMap: Record<string, string> = {};
+  for (let i = 0; i < shards.length; i++) {
+    const name = `model-${pad(i + 1)}-of-${pad(shards.length)}.safetensors`;
+    await writeSafetensors(path.join(dir, name), shards[i]);
+    for (const t of shards[i]) weightMap[t.name] = name;
+  }
+  const index = { metadata: { total_size: tensors.reduce((a, t) => a + plannedBytes(t), 0) }, weight_map: weightMap };
+  fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), `${JSON.stringify(index, null, 2)}\n`);
+}
+
 function mainDType(model: LoadedModel, opt?: TensorDType): TensorDType {
   return opt ?? model.tensors.get('embed.weight')?.dtype ?? 'f32';
 }
 
 export async function writeHF(model: LoadedModel, outDir: string, opts: WriteHFOptions = {}): Promise<void> {
   const tensors = plan(model, opts.dtype); // checks names before anything is written
-  const hasBias = [...model.tensors.keys()].some((n) => /\.attn\.[qkv]\.bias$/.test(n));
+  const names = [...model.tensors.keys()];
+  const bias = { qkv: names.some((n) => /\.attn\.[qkv]\.bias$/.test(n)), o: names.some((n) => /\.attn\.o\.bias$/.test(n)) };
   const source = model.format === 'hf' ? (model.meta.hfConfig as Record<string, unknown>) : undefined;
-  const config = configToHF(model.config, mainDType(model, opts.dtype), hasBias, source);
+  const config = configToHF(model.config, mainDType(model, opts.dtype), bias, source);
   const files = opts.tokenizer?.hfFiles ?? {};
   for (const name of Object.keys(files))
     if (name !== path.basename(name) || name === 'config.json' || name.endsWith('.safetensors'))
@@ -142,6 +179,6 @@ export async function writeHF(model: LoadedModel, outDir: string, opts: WriteHFO
     fs.writeFileSync(path.join(tmp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
     for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(tmp, name), text);
     for (const f of opts.copyFiles ?? []) fs.copyFileSync(f, path.join(tmp, path.basename(f)));
-    await writeSafetensors(path.join(tmp, 'model.safetensors'), tensors);
+    await writeWeights(tmp, tensors, opts.maxShardBytes ?? DEFAULT_SHARD_BYTES);
   });
 }

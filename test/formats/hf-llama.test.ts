@@ -194,4 +194,37 @@ describe('Hugging Face Llama directories', () => {
     a.close();
     b.close();
   });
+
+  test('large outputs are sharded with an index that the reader accepts', async () => {
+    const root = tempDir();
+    writeHFDir(path.join(root, 'a'), llamaConfig(TINY), llamaTensors(TINY, 'F32'));
+    const a = await loadModel(path.join(root, 'a'));
+    await writeHF(a, path.join(root, 'b'), { maxShardBytes: 4096 });
+    const files = fs.readdirSync(path.join(root, 'b')).filter((f) => /^model-\d{5}-of-\d{5}\.safetensors$/.test(f));
+    expect(files.length).toBeGreaterThan(2);
+    const index = JSON.parse(fs.readFileSync(path.join(root, 'b', 'model.safetensors.index.json'), 'utf8'));
+    expect(Object.keys(index.weight_map)).toHaveLength(a.tensors.size);
+    expect(index.metadata.total_size).toBe([...a.tensors.values()].reduce((n, t) => n + t.data.byteLength, 0));
+    const b = await loadModel(path.join(root, 'b'));
+    expectSameTensors(a, b);
+    a.close();
+    b.close();
+  });
+
+  test('Qwen2 (q/k/v biases) -> GGUF -> HF keeps the biases, permuted with Q/K, and comes back as qwen2', async () => {
+    const root = tempDir();
+    const q = { ...TINY, qkvBias: true };
+    writeHFDir(path.join(root, 'a'), llamaConfig(q, { model_type: 'qwen2' }), llamaTensors(q, 'F32'));
+    const a = await loadModel(path.join(root, 'a'));
+    await writeGGUF(a, path.join(root, 'b.gguf'));
+    const b = await loadModel(path.join(root, 'b.gguf'));
+    const qb = b.tensors.get('blocks.0.attn.q.bias')!.data;
+    expect(bitsEqual(refToRotateHalf(qb, 4, 4), a.tensors.get('blocks.0.attn.q.bias')!.data)).toBe(true);
+    await writeHF(b, path.join(root, 'c'));
+    const cfg = JSON.parse(fs.readFileSync(path.join(root, 'c', 'config.json'), 'utf8'));
+    expect(cfg.model_type).toBe('qwen2');
+    const c = await loadModel(path.join(root, 'c'));
+    expectSameTensors(a, c);
+    for (const m of [a, b, c]) m.close();
+  });
 });

@@ -3,8 +3,9 @@
 //     page in on demand, and writes (pruning in place) are copy-on-write, never
 //     reaching the file. The mapping is unmapped by the ArrayBuffer's finalizer, so
 //     it lives as long as any view of it is reachable.
-//   unmapFile(buffer) detaches the buffer (every view becomes empty) so the mapping
-//     is released without waiting for the garbage collector.
+//   unmapFile(buffer) detaches the buffer (every view becomes empty, so JS can no
+//     longer reach the memory) and unmaps it now instead of at garbage collection.
+//     Call it only when no native operation on the buffer is pending.
 //   dequantQ8_0(src Uint8Array, out Float32Array) -> Promise<void>
 //   permuteRopeRows(src, dst Uint8Array, heads, headDim, rowBytes, toInterleaved) -> Promise<void>
 //   transposeBytes(src, dst Uint8Array, rows, cols, elemBytes) -> Promise<void>
@@ -16,7 +17,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 
 #include "core/js_args.h"
 #include "core/promise_worker.h"
@@ -26,6 +29,24 @@
 
 namespace shears {
 namespace {
+
+// A live mapping. The finalizer and unmapFile both end it; whichever comes first
+// unmaps, so a range is never unmapped twice (it could belong to a new mapping by then).
+struct Mapping {
+  void* data;
+  size_t size;
+  bool unmapped = false;
+};
+std::mutex g_mappings_mutex;
+std::unordered_map<void*, Mapping*> g_mappings;  // data pointer -> mapping, while mapped
+
+void end_mapping(Mapping* m) {
+  std::lock_guard<std::mutex> lock(g_mappings_mutex);
+  if (m->unmapped) return;
+  ::munmap(m->data, m->size);
+  m->unmapped = true;
+  g_mappings.erase(m->data);
+}
 
 std::string sys_message(const std::string& path, const char* what, int err) {
   return path + ": " + what + ": " + std::strerror(err);
@@ -56,14 +77,18 @@ Napi::Value MapFile(const Napi::CallbackInfo& info) {
     int e = errno;
     ::close(fd);  // the mapping keeps its own reference to the file
     if (p == MAP_FAILED) fail(kIOError, sys_message(path, "cannot map", e));
-    auto* len = new size_t(size);
+    auto* m = new Mapping{p, size};
+    {
+      std::lock_guard<std::mutex> lock(g_mappings_mutex);
+      g_mappings[p] = m;
+    }
     return Napi::ArrayBuffer::New(
         info.Env(), p, size,
-        [](Napi::Env, void* data, size_t* n) {
-          ::munmap(data, *n);
-          delete n;
+        [](Napi::Env, void*, Mapping* m) {
+          end_mapping(m);
+          delete m;
         },
-        len);
+        m);
   });
 }
 
@@ -71,7 +96,16 @@ Napi::Value UnmapFile(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     if (info.Length() < 1 || !info[0].IsArrayBuffer()) fail(kRangeError, "unmapFile: expected an ArrayBuffer");
     auto ab = info[0].As<Napi::ArrayBuffer>();
-    if (!ab.IsDetached() && ab.ByteLength() > 0) ab.Detach();
+    if (ab.IsDetached() || ab.ByteLength() == 0) return info.Env().Undefined();
+    Mapping* m = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(g_mappings_mutex);
+      auto it = g_mappings.find(ab.Data());
+      if (it != g_mappings.end()) m = it->second;
+    }
+    if (!m) fail(kRangeError, "unmapFile: the buffer was not made by mapFile");
+    ab.Detach();  // first: no view can reach the memory once it is unmapped
+    end_mapping(m);
     return info.Env().Undefined();
   });
 }

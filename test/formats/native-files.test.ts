@@ -26,6 +26,18 @@ describe('mapFile', () => {
     n().unmapFile(buf); // twice is harmless
   });
 
+  test('unmapFile releases the mapping at once (Linux: gone from /proc/self/maps)', () => {
+    const p = path.join(tempDir(), 'mapped-once.bin');
+    fs.writeFileSync(p, Buffer.alloc(8192, 1));
+    const maps = () => (fs.existsSync('/proc/self/maps') ? fs.readFileSync('/proc/self/maps', 'utf8').includes(p) : undefined);
+    const buf = n().mapFile(p);
+    if (maps() === undefined) return; // not Linux
+    expect(maps()).toBe(true);
+    n().unmapFile(buf);
+    expect(maps()).toBe(false);
+    expect(() => n().unmapFile(new ArrayBuffer(8))).toThrow(/not made by mapFile/);
+  });
+
   test('a zero-length file gives an empty buffer', () => {
     const p = path.join(tempDir(), 'empty.bin');
     fs.writeFileSync(p, '');

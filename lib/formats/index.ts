@@ -4,5 +4,5 @@ export { writeHF, WriteHFOptions, WriteOptions } from './write-hf';
 export { writeGGUF } from './write-gguf';
 export { checkOutput, writeAtomically, OutputError, OutputOptions } from './atomic';
 export { runConvert, ConvertDeps, ConvertOptions, ConvertResult, targetFormat } from './convert';
-export { summarize, ModelSummary } from './summary';
+export { summarizeModel, ModelSummary } from './summary';
 export { parseGGUF, GGUFFile, GGUFTensorInfo } from './gguf';

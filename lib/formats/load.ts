@@ -27,6 +27,9 @@ export function detectFormat(p: string): ModelFormat {
     return 'hf';
   }
   if (!st.isFile()) throw new FormatError(p, 'not a regular file or directory');
+  const base = path.basename(p).toLowerCase();
+  if (base.endsWith('.safetensors') || base === 'config.json' || base.endsWith('.safetensors.index.json'))
+    throw new FormatError(p, 'this is part of a Hugging Face model: pass its directory (the one with config.json)');
   const head = Buffer.alloc(4);
   const fd = fs.openSync(p, 'r');
   let n = 0;

@@ -25,13 +25,15 @@ export interface ModelSummary {
   tiedEmbeddings: boolean;
   /** Tensor count per dtype. */
   dtypes: Partial<Record<TensorDType, number>>;
+  /** GGUF: tensor count per stored type (Q8_0 is dequantized to f32 on load). */
+  storedTypes?: Record<string, number>;
   tensors: number;
   tokenizer: string;
   tokenizerDetail?: string;
   sourceVersion?: string;
 }
 
-export function summarize(m: LoadedModel): ModelSummary {
+export function summarizeModel(m: LoadedModel): ModelSummary {
   const c = m.config;
   const dtypes: Partial<Record<TensorDType, number>> = {};
   let parameters = 0;
@@ -73,5 +75,10 @@ export function summarize(m: LoadedModel): ModelSummary {
     if (c.rope.scaling) s.ropeScaling = `llama3 x${c.rope.scaling.factor}`;
   }
   if (version) s.sourceVersion = version;
+  const stored = m.meta.sourceTensorTypes as Record<string, string> | undefined;
+  if (stored) {
+    s.storedTypes = {};
+    for (const t of Object.values(stored)) s.storedTypes[t] = (s.storedTypes[t] ?? 0) + 1;
+  }
   return s;
 }

@@ -275,6 +275,8 @@ describe('Hugging Face', () => {
     await expectFormatError(e, e, /no model.safetensors/);
     const empty = tempDir();
     await expectFormatError(empty, empty, /no config\.json/);
+    const part = path.join(e, 'config.json');
+    await expectFormatError(part, part, /pass its directory/);
     const missing = path.join(empty, 'nope');
     await expectFormatError(missing, missing, /cannot read/);
   });

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { loadModel } from '../../lib/formats/load';
+import { summarizeModel } from '../../lib/formats/summary';
 import { writeGGUF } from '../../lib/formats/write-gguf';
 import { GGUFEntry } from '../../lib/model/types';
 import { buildGGUF, GgufKV, ggufLlamaNames, llamaKVs, randomData, rng, TINY } from './fixtures';
@@ -99,6 +100,7 @@ describe('GGUF', () => {
     expect(bitsEqual(m.tensors.get('blocks.0.attn.k.weight')!.data, refDequant(quants.get('blk.0.attn_k.weight')!))).toBe(true);
     expect(m.config).toMatchObject({ numKvHeads: 2, headDim: 8, contextLength: 64, tiedEmbeddings: true, normEps: 1e-5, bosTokenId: 1, eosTokenId: 2 });
     expect((m.meta.sourceTensorTypes as Record<string, string>)['blk.0.attn_q.weight']).toBe('Q8_0');
+    expect(summarizeModel(m)).toMatchObject({ dtypes: { f32: 2 * 9 + 2 }, storedTypes: { Q8_0: 15, F32: 5 } });
     m.close();
   });
 

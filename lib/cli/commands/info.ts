@@ -2,12 +2,17 @@
 import { Command } from 'commander';
 
 import { loadModel } from '../../formats/load';
-import { summarize } from '../../formats/summary';
+import { summarizeModel } from '../../formats/summary';
+
+const counts = (o: Record<string, number | undefined>) =>
+  Object.entries(o)
+    .map(([d, n]) => `${d}: ${n}`)
+    .join(', ');
 
 export async function runInfo(opts: { model: string; tokenizer?: string; json?: boolean }, out: (s: string) => void): Promise<void> {
   const m = await loadModel(opts.model, { tokenizer: opts.tokenizer });
   try {
-    const s = summarize(m);
+    const s = summarizeModel(m);
     if (opts.json) {
       out(`${JSON.stringify(s)}\n`);
       return;
@@ -26,7 +31,7 @@ export async function runInfo(opts: { model: string; tokenizer?: string; json?: 
       ['norm / activation', `${s.norm} / ${s.activation}`],
       ['positions', s.ropeLayout ? `rope, ${s.ropeLayout} layout, theta ${s.ropeTheta}${s.ropeScaling ? `, ${s.ropeScaling}` : ''}` : s.positions],
       ['tied embeddings', s.tiedEmbeddings ? 'yes' : 'no'],
-      ['tensors', `${s.tensors} (${Object.entries(s.dtypes).map(([d, n]) => `${d}: ${n}`).join(', ')})`],
+      ['tensors', `${s.tensors} (${counts(s.dtypes)}${s.storedTypes ? `; stored as ${counts(s.storedTypes)}` : ''})`],
       ['tokenizer', s.tokenizerDetail ? `${s.tokenizer} (${s.tokenizerDetail})` : s.tokenizer],
     ];
     for (const [k, v] of rows) out(`${k.padEnd(18)} ${String(v)}\n`);

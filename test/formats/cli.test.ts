@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { main } from '../../lib/cli/main';
-import { runConvert } from '../../lib/formats/convert';
+import { runConvert, writeModelAs } from '../../lib/formats/convert';
 import { loadModel } from '../../lib/formats/load';
 import { writeGGUF } from '../../lib/formats/write-gguf';
 import { writeHF } from '../../lib/formats/write-hf';
@@ -158,6 +158,29 @@ describe('shears convert', () => {
     expect(n.tokenizer).toEqual(m.tokenizer);
     n.close();
     m.close();
+  });
+});
+
+describe('writeModelAs', () => {
+  test('weights changed in place (copy-on-write) are written out; the input file stays as it was', async () => {
+    const root = tempDir();
+    const a = path.join(root, 'a');
+    writeHFDir(a, llamaConfig(TINY), llamaTensors(TINY, 'F32'));
+    const before = fs.readFileSync(path.join(a, 'model.safetensors'));
+    const m = await loadModel(a);
+    const w = m.tensors.get('blocks.0.mlp.up.weight')!.data as Float32Array;
+    w.fill(0, 0, 100); // "pruning" in place
+    const r = await writeModelAs(m, path.join(root, 'b.gguf'), { dtype: 'f16' });
+    expect(r).toMatchObject({ format: 'gguf', tokenizer: 'not converted' });
+    expect(r.warnings[0]).toMatch(/tokenizer not converted/);
+    m.close();
+    expect(fs.readFileSync(path.join(a, 'model.safetensors'))).toEqual(before);
+    const b = await loadModel(path.join(root, 'b.gguf'));
+    const u = b.tensors.get('blocks.0.mlp.up.weight')!;
+    expect(u.dtype).toBe('f16');
+    expect(Array.from(u.data.subarray(0, 100)).every((x) => x === 0)).toBe(true);
+    expect(u.data[100]).not.toBe(0);
+    b.close();
   });
 });
 

@@ -6,8 +6,16 @@ import * as path from 'node:path';
 
 import { LoadedModel, Tensor } from '../../lib/model/types';
 
+const made: string[] = [];
+// Registered while the importing test file is collected: removes that file's temp dirs.
+afterAll(() => {
+  for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
 export function tempDir(prefix = 'shears-formats-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(d);
+  return d;
 }
 
 export function bytes(a: ArrayBufferView): Buffer {

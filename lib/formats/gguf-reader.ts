@@ -1,12 +1,19 @@
-// GGUF models of the llama architecture -> LoadedModel. F32/F16/BF16 tensors are
-// zero-copy views of the mapping; Q8_0 is dequantized natively to float32.
-// GGUF stores Q/K in the interleaved RoPE layout (llama.cpp permutes HF weights on export).
+// GGUF models of the llama and qwen2 architectures -> LoadedModel. F32/F16/BF16 tensors
+// are zero-copy views of the mapping; Q8_0 is dequantized natively to float32.
+// RoPE layout per architecture, as llama.cpp exports them: llama Q/K are interleaved
+// (its converter permutes HF weights); qwen2 keeps HF's rotate-half ("NeoX") order.
 import { FormatError, fromNative } from '../errors';
-import { LoadedModel, ModelConfig, TensorDType, TokenizerSource } from '../model/types';
+import { LoadedModel, ModelConfig, RopeLayout, TensorDType, TokenizerSource } from '../model/types';
 import { filesNative } from '../native/files';
 import { GGML_TYPES, GGUFFile, ggufValue, parseGGUF } from './gguf';
 import { MappedFile } from './mapped';
 import { checkConfig, makeModel, TensorSet, withFiles } from './model';
+
+/** Architectures read, with the RoPE layout their Q/K are stored in. */
+export const GGUF_ARCHES: Record<string, { layout: RopeLayout; family: string }> = {
+  llama: { layout: 'interleaved', family: 'llama' },
+  qwen2: { layout: 'rotate_half', family: 'qwen2' },
+};
 
 const BLOCK_NAMES: Record<string, string> = {
   attn_norm: 'attn_norm',
@@ -107,33 +114,35 @@ export async function readGGUF(file: string): Promise<LoadedModel> {
   return withFiles([f], async () => {
     const g = parseGGUF(f);
     const arch = ggufValue(g, 'general.architecture');
-    if (arch !== 'llama') f.fail(`unsupported architecture general.architecture = '${String(arch)}' (shears reads GGUF 'llama' models)`);
+    const kind = typeof arch === 'string' ? GGUF_ARCHES[arch] : undefined;
+    if (!kind)
+      f.fail(`unsupported architecture general.architecture = '${String(arch)}' (shears reads GGUF ${Object.keys(GGUF_ARCHES).map((a) => `'${a}'`).join(' and ')} models)`);
     if (g.tensors.some((t) => t.name === 'rope_freqs.weight'))
       f.fail('the model has rope_freqs.weight (Llama-3 RoPE frequency scaling), which the GGUF reader does not support yet');
     const embd = g.tensors.find((t) => t.name === 'token_embd.weight');
     if (!embd) f.fail('missing tensor token_embd.weight');
-    const hidden = num(f, g, 'llama.embedding_length');
-    const heads = num(f, g, 'llama.attention.head_count');
-    const headDim = num(f, g, 'llama.attention.key_length', hidden / heads);
+    const hidden = num(f, g, `${arch}.embedding_length`);
+    const heads = num(f, g, `${arch}.attention.head_count`);
+    const headDim = num(f, g, `${arch}.attention.key_length`, hidden / heads);
     const vocab = embd.ne.length === 2 ? embd.ne[1] : 0;
     const config: ModelConfig = {
       architecture: 'llama',
-      family: 'llama',
+      family: kind.family,
       hiddenSize: hidden,
-      intermediateSize: num(f, g, 'llama.feed_forward_length'),
-      numLayers: num(f, g, 'llama.block_count'),
+      intermediateSize: num(f, g, `${arch}.feed_forward_length`),
+      numLayers: num(f, g, `${arch}.block_count`),
       numHeads: heads,
-      numKvHeads: num(f, g, 'llama.attention.head_count_kv', heads),
+      numKvHeads: num(f, g, `${arch}.attention.head_count_kv`, heads),
       headDim,
       vocabSize: vocab,
-      contextLength: num(f, g, 'llama.context_length'),
+      contextLength: num(f, g, `${arch}.context_length`),
       norm: 'rmsnorm',
-      normEps: num(f, g, 'llama.attention.layer_norm_rms_epsilon'),
+      normEps: num(f, g, `${arch}.attention.layer_norm_rms_epsilon`),
       activation: 'silu',
       rope: {
-        layout: 'interleaved',
-        theta: num(f, g, 'llama.rope.freq_base', 10000),
-        dim: num(f, g, 'llama.rope.dimension_count', headDim),
+        layout: kind.layout,
+        theta: num(f, g, `${arch}.rope.freq_base`, 10000),
+        dim: num(f, g, `${arch}.rope.dimension_count`, headDim),
       },
       positionOffset: 0,
       tiedEmbeddings: !g.tensors.some((t) => t.name === 'output.weight'),
@@ -152,7 +161,7 @@ export async function readGGUF(file: string): Promise<LoadedModel> {
     ]);
     for (const t of g.tensors) {
       const name = canonicalFromGGUF(t.name);
-      if (!name) f.fail(`unexpected tensor ${t.name} for the llama architecture`);
+      if (!name) f.fail(`unexpected tensor ${t.name} for the ${arch} architecture`);
       const shape = [...t.ne].reverse();
       const dt = dtypes.get(t.type);
       if (dt) {

@@ -1,9 +1,9 @@
-// Writes a llama-architecture LoadedModel as a GGUF v3 file, streaming tensor data.
-// Q/K rows go to the interleaved RoPE layout GGUF uses. Metadata: a GGUF source's own
-// entries are kept (the llama.* keys regenerated from the config); tokenizer entries come
-// from opts.tokenizer, else from a GGUF source. 1-D tensors (norms) stay float32, as
-// llama.cpp expects. Attention biases (Qwen2-style) are written as the optional
-// blk.N.attn_{q,k,v,output}.bias tensors of llama.cpp's llama architecture.
+// Writes a Llama-family LoadedModel as a GGUF v3 file, streaming tensor data. Qwen2
+// becomes llama.cpp's 'qwen2' architecture (Q/K in rotate-half order, with its q/k/v
+// biases); everything else 'llama' (Q/K permuted to the interleaved order). Metadata: a
+// GGUF source's own entries are kept (the architecture keys regenerated from the config);
+// tokenizer entries come from opts.tokenizer, else from a GGUF source. 1-D tensors
+// (norms, biases) stay float32, as llama.cpp expects.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -11,7 +11,7 @@ import { NotImplementedError, ShapeError } from '../errors';
 import { GGUFEntry, LoadedModel, TensorDType } from '../model/types';
 import { writeAll, writeAtomically } from './atomic';
 import { encodeGGUFHeader, GGUFTensorOut } from './gguf-encode';
-import { ggufFromCanonical } from './gguf-reader';
+import { GGUF_ARCHES, ggufFromCanonical } from './gguf-reader';
 import { DTYPE_BYTES } from './mapped';
 import { numelOf } from './model';
 import { outputBytes } from './tensor-out';
@@ -25,24 +25,24 @@ function alignUp(n: number): number {
   return Math.ceil(n / ALIGNMENT) * ALIGNMENT;
 }
 
-function metadata(model: LoadedModel, dtype: TensorDType, opts: WriteOptions): GGUFEntry[] {
+function metadata(model: LoadedModel, arch: string, dtype: TensorDType, opts: WriteOptions): GGUFEntry[] {
   const c = model.config;
   const own: GGUFEntry[] = [
-    { key: 'general.architecture', type: 'string', value: 'llama' },
-    { key: 'llama.context_length', type: 'uint32', value: c.contextLength },
-    { key: 'llama.embedding_length', type: 'uint32', value: c.hiddenSize },
-    { key: 'llama.block_count', type: 'uint32', value: c.numLayers },
-    { key: 'llama.feed_forward_length', type: 'uint32', value: c.intermediateSize },
-    { key: 'llama.rope.dimension_count', type: 'uint32', value: c.rope!.dim },
-    { key: 'llama.rope.freq_base', type: 'float32', value: c.rope!.theta },
-    { key: 'llama.attention.head_count', type: 'uint32', value: c.numHeads },
-    { key: 'llama.attention.head_count_kv', type: 'uint32', value: c.numKvHeads },
-    { key: 'llama.attention.layer_norm_rms_epsilon', type: 'float32', value: c.normEps },
+    { key: 'general.architecture', type: 'string', value: arch },
+    { key: `${arch}.context_length`, type: 'uint32', value: c.contextLength },
+    { key: `${arch}.embedding_length`, type: 'uint32', value: c.hiddenSize },
+    { key: `${arch}.block_count`, type: 'uint32', value: c.numLayers },
+    { key: `${arch}.feed_forward_length`, type: 'uint32', value: c.intermediateSize },
+    { key: `${arch}.rope.dimension_count`, type: 'uint32', value: c.rope!.dim },
+    { key: `${arch}.rope.freq_base`, type: 'float32', value: c.rope!.theta },
+    { key: `${arch}.attention.head_count`, type: 'uint32', value: c.numHeads },
+    { key: `${arch}.attention.head_count_kv`, type: 'uint32', value: c.numKvHeads },
+    { key: `${arch}.attention.layer_norm_rms_epsilon`, type: 'float32', value: c.normEps },
     { key: 'general.file_type', type: 'uint32', value: FILE_TYPE[dtype] },
   ];
   if (c.headDim !== c.hiddenSize / c.numHeads) {
-    own.push({ key: 'llama.attention.key_length', type: 'uint32', value: c.headDim });
-    own.push({ key: 'llama.attention.value_length', type: 'uint32', value: c.headDim });
+    own.push({ key: `${arch}.attention.key_length`, type: 'uint32', value: c.headDim });
+    own.push({ key: `${arch}.attention.value_length`, type: 'uint32', value: c.headDim });
   }
   const source = model.format === 'gguf' ? ((model.meta.gguf as GGUFEntry[] | undefined) ?? []) : [];
   const tokenizer: GGUFEntry[] = opts.tokenizer ? [...opts.tokenizer.ggufEntries] : source.filter((e) => e.key.startsWith('tokenizer.'));
@@ -64,20 +64,22 @@ function metadata(model: LoadedModel, dtype: TensorDType, opts: WriteOptions): G
 export async function writeGGUF(model: LoadedModel, outFile: string, opts: WriteOptions = {}): Promise<void> {
   const c = model.config;
   if (c.architecture !== 'llama' || !c.rope)
-    throw new NotImplementedError(`GGUF output supports the llama architecture; ${model.path} is ${c.family}`);
+    throw new NotImplementedError(`GGUF output supports the Llama family (llama, mistral, qwen2); ${model.path} is ${c.family}`);
+  const arch = c.family === 'qwen2' ? 'qwen2' : 'llama';
+  const layout = GGUF_ARCHES[arch].layout;
   if (c.rope.scaling) throw new NotImplementedError('GGUF output of Llama-3 RoPE scaling (rope_freqs) is not supported yet');
   const infos: (GGUFTensorOut & { dtype: TensorDType; nbytes: number; canonical: string })[] = [];
   let off = 0;
   for (const t of model.tensors.values()) {
     const name = ggufFromCanonical(t.name);
-    if (!name) throw new NotImplementedError(`tensor ${t.name} has no GGUF llama equivalent`);
+    if (!name) throw new NotImplementedError(`tensor ${t.name} has no GGUF ${arch} equivalent`);
     const dtype = t.shape.length === 1 ? 'f32' : (opts.dtype ?? t.dtype);
     const nbytes = numelOf(t.shape) * DTYPE_BYTES[dtype];
     infos.push({ name, shape: t.shape, type: GGML_TYPE[dtype], offset: off, dtype, nbytes, canonical: t.name });
     off = alignUp(off + nbytes);
   }
   const main = opts.dtype ?? model.tensors.get('embed.weight')?.dtype ?? 'f32';
-  const header = encodeGGUFHeader(metadata(model, main, opts), infos);
+  const header = encodeGGUFHeader(metadata(model, arch, main, opts), infos);
   await writeAtomically(outFile, 'file', { force: opts.force, inputPath: model.path }, async (tmp) => {
     const fd = fs.openSync(tmp, 'wx');
     try {
@@ -90,7 +92,7 @@ export async function writeGGUF(model: LoadedModel, outFile: string, opts: Write
       const dataStart = alignUp(pos);
       for (const info of infos) {
         pad(dataStart + info.offset);
-        const data = await outputBytes(c, model.tensors.get(info.canonical)!, info.dtype, 'interleaved');
+        const data = await outputBytes(c, model.tensors.get(info.canonical)!, info.dtype, layout);
         if (data.length !== info.nbytes) throw new ShapeError(`tensor ${info.canonical}: produced ${data.length} bytes, expected ${info.nbytes}`);
         writeAll(fd, data);
         pos += data.length;

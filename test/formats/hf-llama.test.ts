@@ -211,20 +211,23 @@ describe('Hugging Face Llama directories', () => {
     b.close();
   });
 
-  test('Qwen2 (q/k/v biases) -> GGUF -> HF keeps the biases, permuted with Q/K, and comes back as qwen2', async () => {
+  test('Qwen2 (q/k/v biases) -> GGUF (qwen2 architecture, rotate-half kept) -> HF is bit-identical', async () => {
     const root = tempDir();
     const q = { ...TINY, qkvBias: true };
-    writeHFDir(path.join(root, 'a'), llamaConfig(q, { model_type: 'qwen2' }), llamaTensors(q, 'F32'));
+    writeHFDir(path.join(root, 'a'), llamaConfig(q, { model_type: 'qwen2', rope_theta: 1000000 }), llamaTensors(q, 'F32'));
     const a = await loadModel(path.join(root, 'a'));
     await writeGGUF(a, path.join(root, 'b.gguf'));
     const b = await loadModel(path.join(root, 'b.gguf'));
-    const qb = b.tensors.get('blocks.0.attn.q.bias')!.data;
-    expect(bitsEqual(refToRotateHalf(qb, 4, 4), a.tensors.get('blocks.0.attn.q.bias')!.data)).toBe(true);
+    expect((b.meta.gguf as { key: string; value: unknown }[]).find((e) => e.key === 'general.architecture')?.value).toBe('qwen2');
+    expect(b.config).toEqual(a.config); // family qwen2, rotate_half, theta 1e6
+    expectSameTensors(a, b); // no permutation for qwen2
     await writeHF(b, path.join(root, 'c'));
-    const cfg = JSON.parse(fs.readFileSync(path.join(root, 'c', 'config.json'), 'utf8'));
-    expect(cfg.model_type).toBe('qwen2');
     const c = await loadModel(path.join(root, 'c'));
+    expect(c.config).toEqual(a.config);
     expectSameTensors(a, c);
+    // A 'llama' with q/k/v biases but no o bias is written as qwen2 (Llama's attention_bias means all four).
+    await writeHF({ ...a, config: { ...a.config, family: 'llama' } }, path.join(root, 'd'));
+    expect(JSON.parse(fs.readFileSync(path.join(root, 'd', 'config.json'), 'utf8')).model_type).toBe('qwen2');
     for (const m of [a, b, c]) m.close();
   });
 });

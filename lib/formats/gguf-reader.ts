@@ -8,6 +8,7 @@ import { filesNative } from '../native/files';
 import { GGML_TYPES, GGUFFile, ggufValue, parseGGUF } from './gguf';
 import { MappedFile } from './mapped';
 import { checkConfig, makeModel, TensorSet, withFiles } from './model';
+import { inferLlama3 } from './rope-scaling';
 
 /** Architectures read, with the RoPE layout their Q/K are stored in. */
 export const GGUF_ARCHES: Record<string, { layout: RopeLayout; family: string }> = {
@@ -117,8 +118,6 @@ export async function readGGUF(file: string): Promise<LoadedModel> {
     const kind = typeof arch === 'string' ? GGUF_ARCHES[arch] : undefined;
     if (!kind)
       f.fail(`unsupported architecture general.architecture = '${String(arch)}' (shears reads GGUF ${Object.keys(GGUF_ARCHES).map((a) => `'${a}'`).join(' and ')} models)`);
-    if (g.tensors.some((t) => t.name === 'rope_freqs.weight'))
-      f.fail('the model has rope_freqs.weight (Llama-3 RoPE frequency scaling), which the GGUF reader does not support yet');
     const embd = g.tensors.find((t) => t.name === 'token_embd.weight');
     if (!embd) f.fail('missing tensor token_embd.weight');
     const hidden = num(f, g, `${arch}.embedding_length`);
@@ -153,6 +152,15 @@ export async function readGGUF(file: string): Promise<LoadedModel> {
     if (bos !== undefined) config.bosTokenId = Number(bos);
     if (eos !== undefined) config.eosTokenId = Number(eos);
     checkConfig(file, config);
+    const freqs = g.tensors.find((t) => t.name === 'rope_freqs.weight');
+    if (freqs) {
+      // Llama-3 scaling, stored as its per-frequency divisors: recover the parameters.
+      if (freqs.type !== 0 || freqs.ne.length !== 1) f.fail('rope_freqs.weight must be a 1-D F32 tensor');
+      const orig = ggufValue(g, `${arch}.rope.scaling.original_context_length`);
+      const rope = config.rope!;
+      const scaling = inferLlama3(file, rope.theta, rope.dim, f.tensorData('f32', freqs.offset, freqs.numel, 'tensor rope_freqs.weight') as Float32Array, orig === undefined ? undefined : Number(orig));
+      if (scaling) rope.scaling = scaling;
+    }
     const set = new TensorSet(file);
     const dtypes = new Map<number, TensorDType>([
       [0, 'f32'],
@@ -160,6 +168,7 @@ export async function readGGUF(file: string): Promise<LoadedModel> {
       [30, 'bf16'],
     ]);
     for (const t of g.tensors) {
+      if (t === freqs) continue;
       const name = canonicalFromGGUF(t.name);
       if (!name) f.fail(`unexpected tensor ${t.name} for the ${arch} architecture`);
       const shape = [...t.ne].reverse();

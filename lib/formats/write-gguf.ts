@@ -14,7 +14,8 @@ import { encodeGGUFHeader, GGUFTensorOut } from './gguf-encode';
 import { GGUF_ARCHES, ggufFromCanonical } from './gguf-reader';
 import { DTYPE_BYTES } from './mapped';
 import { numelOf } from './model';
-import { outputBytes } from './tensor-out';
+import { llama3Factors } from './rope-scaling';
+import { bytesOf, outputBytes } from './tensor-out';
 import { WriteOptions } from './write-hf';
 
 const ALIGNMENT = 32;
@@ -40,6 +41,8 @@ function metadata(model: LoadedModel, arch: string, dtype: TensorDType, opts: Wr
     { key: `${arch}.attention.layer_norm_rms_epsilon`, type: 'float32', value: c.normEps },
     { key: 'general.file_type', type: 'uint32', value: FILE_TYPE[dtype] },
   ];
+  if (c.rope!.scaling)
+    own.push({ key: `${arch}.rope.scaling.original_context_length`, type: 'uint32', value: c.rope!.scaling.originalContextLength });
   if (c.headDim !== c.hiddenSize / c.numHeads) {
     own.push({ key: `${arch}.attention.key_length`, type: 'uint32', value: c.headDim });
     own.push({ key: `${arch}.attention.value_length`, type: 'uint32', value: c.headDim });
@@ -67,16 +70,23 @@ export async function writeGGUF(model: LoadedModel, outFile: string, opts: Write
     throw new NotImplementedError(`GGUF output supports the Llama family (llama, mistral, qwen2); ${model.path} is ${c.family}`);
   const arch = c.family === 'qwen2' ? 'qwen2' : 'llama';
   const layout = GGUF_ARCHES[arch].layout;
-  if (c.rope.scaling) throw new NotImplementedError('GGUF output of Llama-3 RoPE scaling (rope_freqs) is not supported yet');
-  const infos: (GGUFTensorOut & { dtype: TensorDType; nbytes: number; canonical: string })[] = [];
+  const infos: (GGUFTensorOut & { nbytes: number; produce: () => Promise<Uint8Array> })[] = [];
   let off = 0;
+  const add = (name: string, shape: number[], dtype: TensorDType, produce: () => Promise<Uint8Array>) => {
+    const nbytes = numelOf(shape) * DTYPE_BYTES[dtype];
+    infos.push({ name, shape, type: GGML_TYPE[dtype], offset: off, nbytes, produce });
+    off = alignUp(off + nbytes);
+  };
   for (const t of model.tensors.values()) {
     const name = ggufFromCanonical(t.name);
     if (!name) throw new NotImplementedError(`tensor ${t.name} has no GGUF ${arch} equivalent`);
     const dtype = t.shape.length === 1 ? 'f32' : (opts.dtype ?? t.dtype);
-    const nbytes = numelOf(t.shape) * DTYPE_BYTES[dtype];
-    infos.push({ name, shape: t.shape, type: GGML_TYPE[dtype], offset: off, dtype, nbytes, canonical: t.name });
-    off = alignUp(off + nbytes);
+    add(name, t.shape, dtype, () => outputBytes(c, t, dtype, layout));
+  }
+  if (c.rope.scaling) {
+    // llama.cpp keeps Llama-3 scaling as the frequency divisors themselves.
+    const factors = llama3Factors(c.rope.theta, c.rope.dim, c.rope.scaling);
+    add('rope_freqs.weight', [factors.length], 'f32', async () => bytesOf(factors));
   }
   const main = opts.dtype ?? model.tensors.get('embed.weight')?.dtype ?? 'f32';
   const header = encodeGGUFHeader(metadata(model, arch, main, opts), infos);
@@ -92,8 +102,8 @@ export async function writeGGUF(model: LoadedModel, outFile: string, opts: Write
       const dataStart = alignUp(pos);
       for (const info of infos) {
         pad(dataStart + info.offset);
-        const data = await outputBytes(c, model.tensors.get(info.canonical)!, info.dtype, layout);
-        if (data.length !== info.nbytes) throw new ShapeError(`tensor ${info.canonical}: produced ${data.length} bytes, expected ${info.nbytes}`);
+        const data = await info.produce();
+        if (data.length !== info.nbytes) throw new ShapeError(`tensor ${info.name}: produced ${data.length} bytes, expected ${info.nbytes}`);
         writeAll(fd, data);
         pos += data.length;
       }

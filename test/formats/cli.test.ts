@@ -198,7 +198,7 @@ describe('atomic writes', () => {
     const t = broken.tensors.get('final_norm.weight')!;
     broken.tensors.set('final_norm.weight', { ...t, data: t.data.subarray(0, 3) });
     await expect(writeHF(broken, out, { force: true })).rejects.toThrow(/model\.norm\.weight: produced 12 bytes, expected 64/);
-    await expect(writeGGUF(broken, path.join(root, 'x.gguf'))).rejects.toThrow(/final_norm\.weight: produced 12 bytes/);
+    await expect(writeGGUF(broken, path.join(root, 'x.gguf'))).rejects.toThrow(/output_norm\.weight: produced 12 bytes/);
     expect(fs.readdirSync(root).sort()).toEqual(['out', 'src']);
     expect(fs.readFileSync(path.join(out, 'model.safetensors'))).toEqual(before);
     m.close();

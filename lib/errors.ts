@@ -46,6 +46,15 @@ export class NotImplementedError extends ShearsError {
   }
 }
 
+/** A model file that cannot be read: truncated, malformed, or an unsupported variant. Names the file. */
+export class FormatError extends ShearsError {
+  readonly file: string;
+  constructor(file: string, message: string, options?: { cause?: unknown }) {
+    super(`${file}: ${message}`, 'E_FORMAT', options);
+    this.file = file;
+  }
+}
+
 /** A value outside its allowed range. Base of the sparsity and pattern errors. */
 export class ArgumentRangeError extends RangeError {
   readonly code: string;

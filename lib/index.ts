@@ -9,3 +9,4 @@ export * from './methods/hessian';
 export * from './methods/sparsegpt';
 export * from './forward';
 export * from './eval/perplexity';
+export * from './formats';

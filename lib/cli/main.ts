@@ -3,6 +3,8 @@
 // and set a non-zero exit code; --debug prints the stack too.
 import { Command, CommanderError } from 'commander';
 
+import { register as registerConvert } from './commands/convert';
+import { register as registerInfo } from './commands/info';
 import { register as registerKernels } from './commands/kernels';
 
 export function buildProgram(): Command {
@@ -12,6 +14,8 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerKernels(program);
+  registerInfo(program);
+  registerConvert(program);
   return program;
 }
 

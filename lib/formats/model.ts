@@ -1,0 +1,144 @@
+// Assembling a LoadedModel: tensor bookkeeping shared by every reader.
+import { FormatError } from '../errors';
+import { LoadedModel, ModelConfig, ModelFormat, Tensor, TensorDType, TokenizerSource } from '../model/types';
+import { MappedFile } from './mapped';
+
+export function numelOf(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Canonical tensors being collected; duplicate names and wrong lengths are format errors. */
+export class TensorSet {
+  readonly map = new Map<string, Tensor>();
+  constructor(readonly file: string) {}
+
+  add(name: string, dtype: TensorDType, shape: number[], data: Float32Array | Uint16Array): void {
+    if (this.map.has(name)) throw new FormatError(this.file, `tensor ${name} appears twice`);
+    if (data.length !== numelOf(shape))
+      throw new FormatError(this.file, `tensor ${name}: shape [${shape.join(', ')}] does not match its ${data.length} elements`);
+    this.map.set(name, { name, dtype, shape, data });
+  }
+}
+
+/** The shapes every canonical tensor must have for `config` (name -> shape). */
+export function expectedShapes(c: ModelConfig, names: Iterable<string>): Map<string, number[]> {
+  const q = c.numHeads * c.headDim;
+  const kv = c.numKvHeads * c.headDim;
+  const h = c.hiddenSize;
+  const f = c.intermediateSize;
+  const out = new Map<string, number[]>();
+  for (const name of names) {
+    const m = /^blocks\.(\d+)\.(.+)$/.exec(name);
+    const key = m ? m[2] : name;
+    const shape: Record<string, number[]> = {
+      'embed.weight': [c.vocabSize, h],
+      'lm_head.weight': [c.vocabSize, h],
+      'final_norm.weight': [h],
+      'final_norm.bias': [h],
+      'attn_norm.weight': [h],
+      'attn_norm.bias': [h],
+      'mlp_norm.weight': [h],
+      'mlp_norm.bias': [h],
+      'attn.q.weight': [q, h],
+      'attn.k.weight': [kv, h],
+      'attn.v.weight': [kv, h],
+      'attn.o.weight': [h, q],
+      'attn.q.bias': [q],
+      'attn.k.bias': [kv],
+      'attn.v.bias': [kv],
+      'attn.o.bias': [h],
+      'mlp.gate.weight': [f, h],
+      'mlp.up.weight': [f, h],
+      'mlp.down.weight': [h, f],
+      'mlp.fc1.weight': [f, h],
+      'mlp.fc1.bias': [f],
+      'mlp.fc2.weight': [h, f],
+      'mlp.fc2.bias': [h],
+    };
+    if (key === 'pos_embed.weight') continue; // row count depends on the family (checked by its reader)
+    if (shape[key]) out.set(name, shape[key]);
+  }
+  return out;
+}
+
+/** Checks presence and shape of the tensors a config implies. */
+export function checkTensors(file: string, c: ModelConfig, tensors: Map<string, Tensor>): void {
+  const required = ['embed.weight', c.tiedEmbeddings ? '' : 'lm_head.weight', 'final_norm.weight'].filter(Boolean);
+  for (let i = 0; i < c.numLayers; i++) {
+    const b = `blocks.${i}.`;
+    required.push(`${b}attn_norm.weight`, `${b}mlp_norm.weight`, `${b}attn.q.weight`, `${b}attn.k.weight`, `${b}attn.v.weight`, `${b}attn.o.weight`);
+    if (c.architecture === 'llama') required.push(`${b}mlp.gate.weight`, `${b}mlp.up.weight`, `${b}mlp.down.weight`);
+    else required.push(`${b}mlp.fc1.weight`, `${b}mlp.fc2.weight`);
+  }
+  if (c.rope === null) required.push('pos_embed.weight');
+  for (const n of required) if (!tensors.has(n)) throw new FormatError(file, `missing tensor ${n}`);
+  for (const [name, shape] of expectedShapes(c, tensors.keys())) {
+    const t = tensors.get(name)!;
+    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))
+      throw new FormatError(file, `tensor ${name} has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}] from the config`);
+  }
+  for (const name of tensors.keys()) {
+    const m = /^blocks\.(\d+)\./.exec(name);
+    if (m && Number(m[1]) >= c.numLayers) throw new FormatError(file, `tensor ${name} is past the ${c.numLayers} layers of the config`);
+  }
+}
+
+/** Checks the numbers of a config (from any source) before they size anything. */
+export function checkConfig(file: string, c: ModelConfig): void {
+  const ints: [string, number][] = [
+    ['hidden size', c.hiddenSize],
+    ['intermediate size', c.intermediateSize],
+    ['layers', c.numLayers],
+    ['heads', c.numHeads],
+    ['kv heads', c.numKvHeads],
+    ['head dim', c.headDim],
+    ['vocab size', c.vocabSize],
+    ['context length', c.contextLength],
+  ];
+  for (const [k, v] of ints)
+    if (!Number.isSafeInteger(v) || v < 1 || v > 1 << 30) throw new FormatError(file, `${k} must be a positive integer, got ${String(v)}`);
+  if (c.numHeads % c.numKvHeads !== 0) throw new FormatError(file, `heads (${c.numHeads}) must be a multiple of kv heads (${c.numKvHeads})`);
+  if (!(Number.isFinite(c.normEps) && c.normEps > 0 && c.normEps < 1)) throw new FormatError(file, `norm epsilon must be in (0, 1), got ${c.normEps}`);
+  if (c.rope) {
+    if (!(Number.isFinite(c.rope.theta) && c.rope.theta > 0)) throw new FormatError(file, `rope theta must be positive, got ${c.rope.theta}`);
+    if (!Number.isInteger(c.rope.dim) || c.rope.dim < 2 || c.rope.dim > c.headDim || c.rope.dim % 2 !== 0)
+      throw new FormatError(file, `rope dimension must be even and at most the head dim ${c.headDim}, got ${c.rope.dim}`);
+  }
+}
+
+export function makeModel(args: {
+  format: ModelFormat;
+  path: string;
+  config: ModelConfig;
+  tensors: Map<string, Tensor>;
+  tokenizer: TokenizerSource;
+  meta: Record<string, unknown>;
+  files: MappedFile[];
+}): LoadedModel {
+  checkConfig(args.path, args.config);
+  checkTensors(args.path, args.config, args.tensors);
+  let closed = false;
+  return {
+    format: args.format,
+    path: args.path,
+    config: args.config,
+    tensors: args.tensors,
+    tokenizer: args.tokenizer,
+    meta: args.meta,
+    close() {
+      if (closed) return;
+      closed = true;
+      for (const f of args.files) f.close();
+    },
+  };
+}
+
+/** Runs `build` and closes the mapped files if it throws. */
+export async function withFiles<T>(files: MappedFile[], build: () => Promise<T> | T): Promise<T> {
+  try {
+    return await build();
+  } catch (e) {
+    for (const f of files) f.close();
+    throw e;
+  }
+}

@@ -1,0 +1,20 @@
+// Hand-written interface of the file-mapping and byte-rearranging part of the addon
+// (native/bindings/mmap_bindings.cc).
+import { addon } from './binding';
+
+export interface FilesNative {
+  /** ArrayBuffer over a private copy-on-write mapping of the whole file (empty for a 0-byte file). */
+  mapFile(path: string): ArrayBuffer;
+  /** Detaches a mapped buffer so the mapping is released; its views become empty. */
+  unmapFile(buffer: ArrayBuffer): void;
+  /** src: n*34 bytes of Q8_0 blocks; out: n*32 floats. */
+  dequantQ8_0(src: Uint8Array, out: Float32Array): Promise<void>;
+  /** Per-head RoPE row permutation of a [heads*headDim, rowBytes] matrix (see native/cpu/permute_rows.h). */
+  permuteRopeRows(src: Uint8Array, dst: Uint8Array, heads: number, headDim: number, rowBytes: number, toInterleaved: boolean): Promise<void>;
+  /** dst[c, r] = src[r, c] for a [rows, cols] matrix of elemBytes-byte elements. */
+  transposeBytes(src: Uint8Array, dst: Uint8Array, rows: number, cols: number, elemBytes: number): Promise<void>;
+}
+
+export function filesNative(): FilesNative {
+  return addon().module as unknown as FilesNative;
+}

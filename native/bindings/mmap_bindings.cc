@@ -1,0 +1,177 @@
+// File mapping and the byte-level ops the format readers and writers need.
+//   mapFile(path) -> ArrayBuffer over mmap(MAP_PRIVATE, PROT_READ|PROT_WRITE): reads
+//     page in on demand, and writes (pruning in place) are copy-on-write, never
+//     reaching the file. The mapping is unmapped by the ArrayBuffer's finalizer, so
+//     it lives as long as any view of it is reachable.
+//   unmapFile(buffer) detaches the buffer (every view becomes empty, so JS can no
+//     longer reach the memory) and unmaps it now instead of at garbage collection.
+//     Call it only when no native operation on the buffer is pending.
+//   dequantQ8_0(src Uint8Array, out Float32Array) -> Promise<void>
+//   permuteRopeRows(src, dst Uint8Array, heads, headDim, rowBytes, toInterleaved) -> Promise<void>
+//   transposeBytes(src, dst Uint8Array, rows, cols, elemBytes) -> Promise<void>
+#include <fcntl.h>
+#include <napi.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "core/js_args.h"
+#include "core/promise_worker.h"
+#include "core/registry.h"
+#include "cpu/dequant_q8_0.h"
+#include "cpu/permute_rows.h"
+
+namespace shears {
+namespace {
+
+// A live mapping. The finalizer and unmapFile both end it; whichever comes first
+// unmaps, so a range is never unmapped twice (it could belong to a new mapping by then).
+struct Mapping {
+  void* data;
+  size_t size;
+  bool unmapped = false;
+};
+std::mutex g_mappings_mutex;
+std::unordered_map<void*, Mapping*> g_mappings;  // data pointer -> mapping, while mapped
+
+void end_mapping(Mapping* m) {
+  std::lock_guard<std::mutex> lock(g_mappings_mutex);
+  if (m->unmapped) return;
+  ::munmap(m->data, m->size);
+  m->unmapped = true;
+  g_mappings.erase(m->data);
+}
+
+std::string sys_message(const std::string& path, const char* what, int err) {
+  return path + ": " + what + ": " + std::strerror(err);
+}
+
+Napi::Value MapFile(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsString()) fail(kRangeError, "mapFile: path must be a string");
+    std::string path = info[0].As<Napi::String>();
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail(kIOError, sys_message(path, "cannot open", errno));
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      int e = errno;
+      ::close(fd);
+      fail(kIOError, sys_message(path, "cannot stat", e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+      ::close(fd);
+      fail(kIOError, path + ": not a regular file");
+    }
+    size_t size = static_cast<size_t>(st.st_size);
+    if (size == 0) {  // mmap of length 0 is an error: an empty buffer needs no mapping
+      ::close(fd);
+      return Napi::ArrayBuffer::New(info.Env(), 0);
+    }
+    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    int e = errno;
+    ::close(fd);  // the mapping keeps its own reference to the file
+    if (p == MAP_FAILED) fail(kIOError, sys_message(path, "cannot map", e));
+    auto* m = new Mapping{p, size};
+    {
+      std::lock_guard<std::mutex> lock(g_mappings_mutex);
+      g_mappings[p] = m;
+    }
+    return Napi::ArrayBuffer::New(
+        info.Env(), p, size,
+        [](Napi::Env, void*, Mapping* m) {
+          end_mapping(m);
+          delete m;
+        },
+        m);
+  });
+}
+
+Napi::Value UnmapFile(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsArrayBuffer()) fail(kRangeError, "unmapFile: expected an ArrayBuffer");
+    auto ab = info[0].As<Napi::ArrayBuffer>();
+    if (ab.IsDetached() || ab.ByteLength() == 0) return info.Env().Undefined();
+    Mapping* m = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(g_mappings_mutex);
+      auto it = g_mappings.find(ab.Data());
+      if (it != g_mappings.end()) m = it->second;
+    }
+    if (!m) fail(kRangeError, "unmapFile: the buffer was not made by mapFile");
+    ab.Detach();  // first: no view can reach the memory once it is unmapped
+    end_mapping(m);
+    return info.Env().Undefined();
+  });
+}
+
+size_t get_size(const Napi::Value& v, const char* what) {
+  if (!v.IsNumber()) fail(kRangeError, std::string(what) + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= 0) || d != static_cast<double>(static_cast<size_t>(d)) || d > 9007199254740991.0)
+    fail(kRangeError, std::string(what) + " must be a non-negative integer");
+  return static_cast<size_t>(d);
+}
+
+Napi::Value DequantQ8_0(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    auto src = typed_array<uint8_t>(info[0], "src");
+    if (src.size % kQ8_0BlockBytes != 0)
+      fail(kShapeError, "src has " + std::to_string(src.size) + " bytes, not a multiple of the 34-byte Q8_0 block");
+    size_t blocks = src.size / kQ8_0BlockBytes;
+    auto out = typed_array<float>(info[1], "out", blocks * kQ8_0BlockWeights);
+    return PromiseWorker::Start(info.Env(), "shears.dequantQ8_0", {info[0], info[1]},
+                                [src, out, blocks] { dequant_q8_0(src.data, blocks, out.data); });
+  });
+}
+
+Napi::Value PermuteRopeRows(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    auto src = typed_array<uint8_t>(info[0], "src");
+    size_t heads = get_size(info[2], "heads"), head_dim = get_size(info[3], "headDim");
+    size_t row_bytes = get_size(info[4], "rowBytes");
+    bool to_inter = info[5].ToBoolean();
+    if (head_dim == 0 || head_dim % 2 != 0) fail(kShapeError, "headDim must be a positive even number");
+    if (heads * head_dim * row_bytes != src.size)
+      fail(kShapeError, "src has " + std::to_string(src.size) + " bytes, expected heads*headDim*rowBytes = " +
+                            std::to_string(heads * head_dim * row_bytes));
+    auto dst = typed_array<uint8_t>(info[1], "dst", src.size);
+    if (src.data == dst.data) fail(kRangeError, "permuteRopeRows: src and dst must not be the same memory");
+    return PromiseWorker::Start(info.Env(), "shears.permuteRopeRows", {info[0], info[1]},
+                                [src, dst, heads, head_dim, row_bytes, to_inter] {
+                                  permute_rope_rows(src.data, dst.data, heads, head_dim, row_bytes, to_inter);
+                                });
+  });
+}
+
+Napi::Value TransposeBytes(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    auto src = typed_array<uint8_t>(info[0], "src");
+    size_t rows = get_size(info[2], "rows"), cols = get_size(info[3], "cols");
+    size_t eb = get_size(info[4], "elemBytes");
+    if (eb == 0) fail(kRangeError, "elemBytes must be positive");
+    if (rows * cols * eb != src.size)
+      fail(kShapeError, "src has " + std::to_string(src.size) + " bytes, expected rows*cols*elemBytes = " +
+                            std::to_string(rows * cols * eb));
+    auto dst = typed_array<uint8_t>(info[1], "dst", src.size);
+    return PromiseWorker::Start(info.Env(), "shears.transposeBytes", {info[0], info[1]},
+                                [src, dst, rows, cols, eb] { transpose_bytes(src.data, dst.data, rows, cols, eb); });
+  });
+}
+
+}  // namespace
+
+SHEARS_REGISTER(mmap) {
+  exports.Set("mapFile", Napi::Function::New(env, MapFile, "mapFile"));
+  exports.Set("unmapFile", Napi::Function::New(env, UnmapFile, "unmapFile"));
+  exports.Set("dequantQ8_0", Napi::Function::New(env, DequantQ8_0, "dequantQ8_0"));
+  exports.Set("permuteRopeRows", Napi::Function::New(env, PermuteRopeRows, "permuteRopeRows"));
+  exports.Set("transposeBytes", Napi::Function::New(env, TransposeBytes, "transposeBytes"));
+}
+
+}  // namespace shears

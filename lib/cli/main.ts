@@ -6,6 +6,9 @@ import { Command, CommanderError } from 'commander';
 import { register as registerConvert } from './commands/convert';
 import { register as registerInfo } from './commands/info';
 import { register as registerKernels } from './commands/kernels';
+import { register as registerModelCommands } from './commands/model-commands';
+import { register as registerPrune } from './commands/prune';
+import { tokenizerArtifacts } from '../tokenizer/artifacts';
 
 export function buildProgram(): Command {
   const program = new Command('shears')
@@ -13,9 +16,11 @@ export function buildProgram(): Command {
     .option('--debug', 'print stack traces on errors')
     .showHelpAfterError()
     .exitOverride();
-  registerKernels(program);
   registerInfo(program);
-  registerConvert(program);
+  registerModelCommands(program);
+  registerConvert(program, { tokenizerArtifacts: (src) => tokenizerArtifacts(src) });
+  registerPrune(program);
+  registerKernels(program);
   return program;
 }
 

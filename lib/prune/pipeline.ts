@@ -35,7 +35,7 @@ export interface PipelineOptions {
   include?: string[];
   exclude?: string[];
   calibration?: CalibrationSet;
-  /** Sequences per forward call (default 1: the least memory). */
+  /** Sequences per forward call (default: as many as fit in about 4096 tokens, at least 1). */
   batch?: number;
   hessianPrecision?: HessianPrecision;
   signal?: AbortSignal;
@@ -141,7 +141,9 @@ export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promi
   const L = cal.seqLen;
   const K = cal.samples;
   const H = model.config.hiddenSize;
-  const batch = Math.max(1, Math.min(o.batch ?? 1, K));
+  // Several sequences per native call amortize the per-call cost on small models; the
+  // working memory of a call grows with its tokens, so the default stays near 4096.
+  const batch = Math.max(1, Math.min(o.batch ?? Math.floor(4096 / L), K));
   const inps = await clock.time('forward', () => fm.embed(cal.tokens, K, L));
 
   for (let b = 0; b < model.config.numLayers; b++) {

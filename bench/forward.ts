@@ -4,7 +4,12 @@
 //   node dist/bench/forward.js [--json] [--tokens N] [--quick] [--dtypes f32,f16]
 // --json prints one JSON object on stdout (the table goes to stderr); without it the
 // table goes to stdout. --quick: 64 tokens, one repetition (a smoke run on a busy machine).
+import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { loadModel } from '../lib/formats/load';
+import { loadTokenizer } from '../lib/tokenizer/load';
 import { convertDType } from '../lib/kernels';
 import { ForwardModel, ForwardSource, matmul, matmulIsa } from '../lib/forward';
 import { perplexity } from '../lib/eval/perplexity';
@@ -169,18 +174,19 @@ async function benchDType(tensors: Map<string, Tensor>, dtype: TensorDType, T: n
   };
 }
 
-// ---------------------------------------------------------------------------------
-// REAL MODEL (to be wired by the coordinator): load BabyLlama
-// (../shared/data/models/babyllama-tok105/model5000.bin) with the formats helper's
-// loadModel() and pass it here, with its token ids, to time a full forward pass and
-// perplexity. Everything below the loading call is ready.
-//
-//   const loaded = await loadModel(path);            // lib/formats (other helper)
-//   realModel = await benchRealModel(loaded, ids);   // ids: Int32Array of >= 256 tokens
-// ---------------------------------------------------------------------------------
+// REAL MODEL: BabyLlama (../shared/data/models/babyllama-tok105/model5000.bin, when
+// ../shared is present) over the start of the TinyStories validation text: perplexity
+// windows of 256 tokens, timed, with the achieved GFLOP/s (matmuls + attention).
 export async function benchRealModel(source: ForwardSource, ids: Int32Array, seqLen = 256) {
   const model = new ForwardModel(source);
   const r = await perplexity(model, ids, { seqLen });
+  const c = source.config;
+  // FLOPs per token: 2 per weight of every block matrix and of the LM head, plus causal
+  // attention (q.k and p.v over on average half the window).
+  let linear = c.vocabSize * c.hiddenSize;
+  for (const [name, t] of source.tensors) if (/^blocks\.\d+\.(attn|mlp)\..*\.weight$/.test(name)) linear += t.shape[0] * t.shape[1];
+  const attention = c.numLayers * 2 * 2 * (seqLen / 2) * c.numHeads * c.headDim;
+  const gflop = (r.tokens * (2 * linear + attention)) / 1e9;
   return {
     family: source.config.family,
     tokens: r.tokens,
@@ -188,7 +194,23 @@ export async function benchRealModel(source: ForwardSource, ids: Int32Array, seq
     perplexity: r.perplexity,
     seconds: r.seconds,
     tokensPerSecond: r.tokens / r.seconds,
+    gflops: gflop / r.seconds,
   };
+}
+
+async function babyLlama() {
+  const root = path.resolve(__dirname, '..', '..', '..', 'shared', 'data');
+  const file = path.join(root, 'models', 'babyllama-tok105', 'model5000.bin');
+  const text = path.join(root, 'text', 'tinystories', 'tinystories_val.txt');
+  if (!fs.existsSync(file) || !fs.existsSync(text)) return { skipped: `BabyLlama not found at ${file}` };
+  const loaded = await loadModel(file);
+  try {
+    const tok = await loadTokenizer(loaded.tokenizer, { vocabSize: loaded.config.vocabSize });
+    const ids = Int32Array.from(tok.encode(fs.readFileSync(text, 'utf8').slice(0, 40000), { bos: true })).subarray(0, 32 * 256);
+    return { model: 'babyllama-tok105', ...(await benchRealModel(loaded, ids)) };
+  } finally {
+    loaded.close();
+  }
 }
 
 function table(rows: DTypeResult[]): string {
@@ -215,7 +237,7 @@ async function main(): Promise<void> {
     const t = await asDType(f32, dtype);
     results.push(await benchDType(t, dtype, args.tokens, args.reps));
   }
-  const realModel = null; // see REAL MODEL above
+  const realModel = await babyLlama();
   const report = {
     bench: 'forward',
     shape: { ...SHAPE, headDim: SHAPE.hidden / SHAPE.heads },
@@ -226,7 +248,11 @@ async function main(): Promise<void> {
     results,
     realModel,
   };
-  const text = `forward pass, one Llama-7B-shaped block (${args.tokens} tokens, ${report.threads} threads, ${report.matmulIsa} matmul)\n${table(results)}`;
+  const rm = realModel as { model?: string; tokens?: number; tokensPerSecond?: number; gflops?: number; perplexity?: number; skipped?: string };
+  const realLine = rm.skipped
+    ? `real model: ${rm.skipped}`
+    : `real model ${rm.model}: ${rm.tokens} tokens, ${rm.tokensPerSecond!.toFixed(0)} tokens/s, ${rm.gflops!.toFixed(2)} GFLOP/s, perplexity ${rm.perplexity!.toFixed(4)}`;
+  const text = `forward pass, one Llama-7B-shaped block (${args.tokens} tokens, ${report.threads} threads, ${report.matmulIsa} matmul)\n${table(results)}\n${realLine}`;
   if (args.json) {
     process.stderr.write(text + '\n');
     process.stdout.write(JSON.stringify(report) + '\n');

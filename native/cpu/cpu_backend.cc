@@ -166,6 +166,7 @@ class CpuBackend final : public Backend {
     parallel_for(rows, grain, [&](size_t, size_t b, size_t e) {
       RowScratch& s = tls_scratch;
       s.reserve(cols);
+      s.bracket.valid = false;  // brackets are reused within a chunk of one matrix only
       for (size_t r = b; r < e; ++r) {
         const float* sc = row_scores(r, s.scores.data());
         size_t pruned;

@@ -13,6 +13,13 @@ namespace shears {
 // Scratch buffers one thread reuses across rows.
 struct RowScratch {
   std::vector<uint32_t> keys, work, bin;
+  // The last bracket [lo, hi] that held the k-th key of a row of length n (reused for
+  // the next row of the same matrix; see select_row.cc).
+  struct Bracket {
+    bool valid = false;
+    size_t n = 0, k = 0;
+    uint32_t lo = 0, hi = 0;
+  } bracket;
   std::vector<float> scores;
   void reserve(size_t n) {
     if (keys.size() < n) {

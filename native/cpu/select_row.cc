@@ -77,6 +77,34 @@ void write_threshold_mask(const uint32_t* keys, size_t n, uint32_t T, size_t tie
   write_bits(bits, bit0 + j, n - j, [&](size_t t) { return keep_slow(j + t); });
 }
 
+// A bracket [lo, hi] that holds the k-th smallest key with high probability, from a
+// strided sample: the k-th key's rank in the sample is about k*m/n, give or take a few
+// binomial standard deviations. Only two ranks of the sample are needed: nth_element.
+void sample_bracket(const uint32_t* keys, size_t n, size_t k, RowScratch::Bracket& br) {
+  uint32_t sample[kSample];
+  const size_t stride = n / kSample;
+  for (size_t i = 0; i < kSample; ++i) sample[i] = keys[i * stride + stride / 2];
+  const double p = static_cast<double>(k) / static_cast<double>(n);
+  const double sd = std::sqrt(static_cast<double>(kSample) * p * (1.0 - p));
+  const double centre = p * static_cast<double>(kSample);
+  const long margin = static_cast<long>(3.0 * sd) + 3;  // misses ~0.3% of rows: they take the fallback
+  const long ilo = static_cast<long>(centre) - margin, ihi = static_cast<long>(centre) + margin;
+  br.lo = 0u;
+  br.hi = UINT32_MAX;
+  if (ilo > 0) {
+    std::nth_element(sample, sample + ilo, sample + kSample);
+    br.lo = sample[ilo];
+  }
+  if (ihi < static_cast<long>(kSample)) {
+    uint32_t* from = ilo > 0 ? sample + ilo : sample;
+    std::nth_element(from, sample + ihi, sample + kSample);
+    br.hi = sample[ihi];
+  }
+  br.n = n;
+  br.k = k;
+  br.valid = true;
+}
+
 // Exact k-th smallest (1-based) by nth_element on a copy; also counts ties pruned.
 void kth_by_nth_element(const uint32_t* keys, size_t n, size_t k, uint32_t* work, uint32_t& T, size_t& ties) {
   std::copy(keys, keys + n, work);
@@ -141,36 +169,29 @@ void select_row_k(const float* scores, size_t n, size_t k, RowScratch& s, uint8_
   if (n < kSmallRow) {
     kth_by_nth_element(keys, n, k, work, T, ties);
   } else {
-    // Bracket from a strided sample: the k-th key's rank in the sample is about
-    // k*m/n, give or take a few binomial standard deviations. Only the two bracket
-    // ranks of the sample are needed, so nth_element, not a sort.
-    uint32_t sample[kSample];
-    const size_t stride = n / kSample;
-    for (size_t i = 0; i < kSample; ++i) sample[i] = keys[i * stride + stride / 2];
-    const double p = static_cast<double>(k) / static_cast<double>(n);
-    const double sd = std::sqrt(static_cast<double>(kSample) * p * (1.0 - p));
-    const double centre = p * static_cast<double>(kSample);
-    const long margin = static_cast<long>(3.0 * sd) + 3;  // misses ~0.3% of rows: they take the fallback
-    const long ilo = static_cast<long>(centre) - margin, ihi = static_cast<long>(centre) + margin;
-    uint32_t lo = 0u, hi = UINT32_MAX;
-    if (ilo > 0) {
-      std::nth_element(sample, sample + ilo, sample + kSample);
-      lo = sample[ilo];
-    }
-    if (ihi < static_cast<long>(kSample)) {
-      uint32_t* from = ilo > 0 ? sample + ilo : sample;
-      std::nth_element(from, sample + ihi, sample + kSample);
-      hi = sample[ihi];
-    }
-    // One pass: count below the bracket, gather the bracket.
-    size_t below = 0;
-    const size_t nc = gather_bracket(keys, n, lo, hi, work, &below);
-    if (below < k && k <= below + nc) {
-      size_t less = 0;
-      T = kth_in_range(work, nc, k - below, lo, hi, s.bin, &less);
-      ties = k - below - less;
-    } else {
+    // Rows of one matrix have similar distributions, so the bracket of the previous
+    // row (same length and k) is tried first; a fresh one is drawn from a sample when
+    // there is none, when it misses, or when it grew too wide. Results are exact either way.
+    RowScratch::Bracket& br = s.bracket;
+    bool fresh = !(br.valid && br.n == n && br.k == k);
+    for (;;) {
+      if (fresh) sample_bracket(keys, n, k, br);
+      size_t below = 0;
+      const size_t nc = gather_bracket(keys, n, br.lo, br.hi, work, &below);
+      if (below < k && k <= below + nc) {
+        size_t less = 0;
+        T = kth_in_range(work, nc, k - below, br.lo, br.hi, s.bin, &less);
+        ties = k - below - less;
+        br.valid = nc <= n / 4;  // a reused bracket that caught too much is redrawn next row
+        break;
+      }
+      if (!fresh) {
+        fresh = true;  // the previous row's bracket missed: draw one for this row
+        continue;
+      }
+      br.valid = false;
       kth_by_nth_element(keys, n, k, work, T, ties);  // unlucky sample: exact fallback
+      break;
     }
   }
   if ((bit0 & 7) == 0) threshold_mask_aligned(keys, n, T, ties, bits, bit0);

@@ -107,6 +107,25 @@ test('adversarial rows whose sampled positions mislead the bracket still select 
   }
 });
 
+test('rows with different distributions (a reused bracket misses or is too wide) still select exactly', async () => {
+  const rows = 12;
+  const cols = 4096;
+  const r = rng(99);
+  const values = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) {
+    const scale = [1, 1e3, 1e-3, 1][i % 4];
+    const spread = i % 4 === 3 ? 1e6 : 1; // a row much wider than the one before
+    for (let j = 0; j < cols; j++) values[i * cols + j] = (r() - 0.5) * scale * (j % 2 ? spread : 1);
+  }
+  for (const sparsity of [0.2, 0.5, 0.8]) {
+    const mask = await selectMask(values, rows, cols, { sparsity });
+    expect(firstDiff(maskToKeep(mask.bits, rows * cols), refSelectRow(values, rows, cols, sparsity))).toBe(-1);
+    const w: Matrix = { data: values.slice(), dtype: 'f32', rows, cols };
+    const m2 = await pruneMatrix(w, {}, { sparsity });
+    expect(firstDiff(maskToKeep(m2.bits, rows * cols), refSelectRow(Float32Array.from(values, Math.abs), rows, cols, sparsity))).toBe(-1);
+  }
+});
+
 describe('selection from precomputed scores', () => {
   test('row, matrix and N:M agree with the reference, including negative scores and ties', async () => {
     let seed = 100;

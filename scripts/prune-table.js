@@ -26,7 +26,7 @@ const models = {
   'stories260K': path.join(data, 'models', 'stories260K', 'stories260K.bin'),
   'BabyLlama': path.join(data, 'models', 'babyllama-tok105', 'model5000.bin'),
 };
-const run = (a) => execFileSync(process.execPath, [cli, ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+const run = (a) => execFileSync(process.execPath, [cli, ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 30 });
 const evalPpl = (m, ids) => JSON.parse(run(['eval', '--model', m, '--tokens', ids, '--json']));
 
 const rows = [];

@@ -5,7 +5,12 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Tokenizer } from '@huggingface/tokenizers';
+import type { Tokenizer as HfTokenizer } from '@huggingface/tokenizers' with { 'resolution-mode': 'import' };
+
+// The package's types are ESM; at run time jest loads its CommonJS build
+// (exports["."].node.require), which is the same code.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { Tokenizer } = require('@huggingface/tokenizers') as { Tokenizer: typeof HfTokenizer };
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const ASSETS = path.join(ROOT, 'assets', 'demo-model');
@@ -38,7 +43,7 @@ describe('demo model tokenizer (tokenizer.json in @huggingface/tokenizers 0.2.0)
   test('BOS convention: <s> (id 1) prepended once, no EOS', () => {
     const ids = tokenizer.encode('Who said that?').ids;
     expect(ids[0]).toBe(1);
-    expect(ids.filter((id) => id === 1 || id === 2)).toEqual([1]);
+    expect(ids.filter((id: number) => id === 1 || id === 2)).toEqual([1]);
     expect(tokenizer.encode('Who said that?', { add_special_tokens: false }).ids).toEqual(ids.slice(1));
     expect(tokenizerConfig.bos_token).toBe('<s>');
     expect(tokenizerConfig.eos_token).toBe('</s>');
@@ -62,7 +67,7 @@ describe('demo model tokenizer (tokenizer.json in @huggingface/tokenizers 0.2.0)
   test('text outside the training alphabet falls back to bytes and round-trips', () => {
     const text = 'Caf\u00e9 \u2603 costs 5\u20ac';
     const ids = tokenizer.encode(text).ids;
-    expect(ids.some((id) => id >= 3 && id < 259)).toBe(true); // <0x..> byte tokens
+    expect(ids.some((id: number) => id >= 3 && id < 259)).toBe(true); // <0x..> byte tokens
     expect(ids).not.toContain(0); // never <unk>
     expect(tokenizer.decode(ids, { skip_special_tokens: true })).toBe(text);
   });

@@ -1,0 +1,241 @@
+// `sweep()`: every method at every sparsity level (and N:M pattern), each cell pruned
+// from a pristine copy of the model and evaluated end to end against the dense model.
+// Data are tokenized once and the dense model evaluated once; finished cells are cached
+// in the output folder so that an interrupted sweep resumes where it stopped.
+import * as path from 'node:path';
+
+import { ShapeError } from '../errors';
+import { loadModel } from '../formats/load';
+import { ForwardModel } from '../forward/model';
+import { parsePattern } from '../kernels';
+import { methodInfo } from '../methods/registry';
+import { achievedSparsity, peakRssBytes, shearsVersion } from '../prune/report';
+import { runPipeline } from '../prune/pipeline';
+import { writeReport } from '../report';
+import type { DenseResult, SweepCell, SweepResults } from '../report/types';
+import { prepareData, SweepData } from './data';
+import { CellSpec, checkSweepOptions, SweepOptions } from './options';
+import { DenseReference, evalPerplexity, queryQuality } from './quality';
+import { SweepStore } from './store';
+
+export interface SweepProgress {
+  stage: 'prepare' | 'dense' | 'cell' | 'report' | 'done';
+  /** Index of the cell (in sweep order) and how many there are. */
+  cell?: number;
+  cells?: number;
+  spec?: CellSpec;
+  /** "cached" when a resumed sweep reused the cell's file. */
+  detail?: string;
+  elapsedSeconds: number;
+}
+
+export interface SweepRunOptions extends SweepOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: SweepProgress) => void;
+  /** Called after each cell is computed and saved (not for cells reused from the cache). */
+  onCell?: (cell: SweepCell) => void;
+}
+
+export interface SweepOutcome {
+  results: SweepResults;
+  /** Report files written by writeReport. */
+  files: string[];
+  /** Cells computed in this run, and reused from the cache. */
+  computed: number;
+  reused: number;
+}
+
+const since = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
+
+/** Settings every cached result depends on (a resumed sweep must match them). */
+function cacheSettings(o: SweepOptions): Record<string, unknown> {
+  const abs = (p?: string) => (p === undefined ? null : path.resolve(p));
+  return {
+    model: abs(o.model),
+    tokenizer: abs(o.tokenizer),
+    calib: abs(o.calib),
+    calib_tokens: abs(o.calibTokens),
+    calib_samples: o.calibSamples ?? 128,
+    seq_len: o.seqLen ?? null,
+    calib_sampling: o.calibSampling ?? 'random',
+    seed: o.seed ?? 0,
+    eval: abs(o.eval),
+    eval_tokens: abs(o.evalTokens),
+    eval_seq_len: o.evalSeqLen ?? null,
+    max_windows: o.maxWindows ?? null,
+    queries: abs(o.queries),
+    stats: o.stats ?? 'exact',
+  };
+}
+
+const na = (spec: CellSpec, reason: string, extra: Record<string, unknown> = {}): SweepCell => ({
+  ...spec,
+  sparsity: null,
+  perplexity: null,
+  kl: null,
+  top1_agreement: null,
+  timings: null,
+  peak_rss_bytes: null,
+  status: 'na',
+  reason,
+  ...extra,
+});
+
+function isAbort(e: unknown, signal?: AbortSignal): boolean {
+  return (signal?.aborted ?? false) || (e as Error)?.name === 'AbortError';
+}
+
+async function runCell(spec: CellSpec, o: SweepRunOptions, data: SweepData, dense: DenseReference): Promise<SweepCell> {
+  const t0 = process.hrtime.bigint();
+  const timings: Record<string, number> = {};
+  const timed = async <T>(phase: string, fn: () => Promise<T>): Promise<T> => {
+    const s = process.hrtime.bigint();
+    try {
+      return await fn();
+    } finally {
+      timings[phase] = (timings[phase] ?? 0) + since(s);
+    }
+  };
+  const info = methodInfo(spec.method);
+  // A new memory mapping is pristine: pruning writes only to its copy-on-write pages.
+  const model = await timed('load', () => loadModel(o.model, { tokenizer: o.tokenizer }));
+  try {
+    const pattern = spec.pattern === 'unstructured' ? undefined : parsePattern(spec.pattern);
+    const result = await runPipeline(model, {
+      strategy: info.create!(),
+      sparsity: pattern ? undefined : spec.level,
+      pattern,
+      calibration: info.calibrated ? data.calibration : undefined,
+      batch: o.batch,
+      signal: o.signal,
+    });
+    // The calibration set is drawn once per sweep: every cell shows that shared time.
+    timings.calibration = info.calibrated ? (data.timings.calibration ?? 0) : 0;
+    timings.statistics = result.timings.statistics ?? 0;
+    timings.pruning = result.timings.pruning ?? 0;
+    timings.forward = result.timings.forward ?? 0;
+    o.signal?.throwIfAborted();
+    const fm = new ForwardModel(model);
+    const ppl = await timed('eval', () => evalPerplexity(fm, data, o.maxWindows));
+    const q = await timed('eval', () => queryQuality(fm, dense, data.queries, o.signal));
+    timings.total = since(t0);
+    return {
+      ...spec,
+      sparsity: achievedSparsity(result.layers),
+      perplexity: ppl,
+      kl: q.kl,
+      top1_agreement: q.top1Agreement,
+      timings: timings as SweepCell['timings'],
+      peak_rss_bytes: peakRssBytes(),
+      status: 'ok',
+      stats: o.stats ?? 'exact',
+      granularity: result.granularity,
+      query_positions: q.positions,
+      computed_at: new Date().toISOString(),
+      ...(result.notes.length > 0 ? { notes: result.notes } : {}),
+    };
+  } finally {
+    model.close();
+  }
+}
+
+export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
+  const t0 = process.hrtime.bigint();
+  const progress = (p: Omit<SweepProgress, 'elapsedSeconds'>) => o.onProgress?.({ ...p, elapsedSeconds: since(t0) });
+  const checked = checkSweepOptions(o);
+  const store = new SweepStore(o.out);
+  const settings = cacheSettings(o);
+  store.open(settings, { resume: o.resume, force: o.force });
+  o.signal?.throwIfAborted();
+
+  progress({ stage: 'prepare' });
+  // The dense model stays open (and untouched) for the whole sweep: the reference.
+  const denseModel = await loadModel(o.model, { tokenizer: o.tokenizer });
+  try {
+    const data = await prepareData(denseModel, o, checked.needsCalibration);
+    const denseFm = new ForwardModel(denseModel);
+    denseFm.validate();
+
+    progress({ stage: 'dense' });
+    let dense = o.resume ? store.readDense() : undefined;
+    if (!dense || typeof dense.perplexity !== 'number') {
+      const s = process.hrtime.bigint();
+      const ppl = await evalPerplexity(denseFm, data, o.maxWindows);
+      dense = { perplexity: ppl, seconds: since(s) };
+      await store.writeDense(dense);
+    }
+    const cells: SweepCell[] = [];
+    let computed = 0;
+    let reused = 0;
+    let reference: DenseReference | undefined;
+    for (let i = 0; i < checked.cells.length; i++) {
+      o.signal?.throwIfAborted();
+      const spec = checked.cells[i];
+      const cached = o.resume ? store.readCell(spec) : undefined;
+      // Cells that failed with an error are retried; "does not apply" and ok cells are kept.
+      if (cached && !(cached.status === 'na' && cached.error === true)) {
+        cells.push(cached);
+        reused++;
+        progress({ stage: 'cell', cell: i, cells: checked.cells.length, spec, detail: 'cached' });
+        continue;
+      }
+      progress({ stage: 'cell', cell: i, cells: checked.cells.length, spec });
+      reference ??= await DenseReference.create(denseFm, data.queries, undefined, o.signal);
+      let cell: SweepCell;
+      try {
+        cell = await runCell(spec, o, data, reference);
+      } catch (e) {
+        if (isAbort(e, o.signal)) throw e;
+        const err = e as Error;
+        // Argument errors (a pattern the method cannot do...) mean "does not apply";
+        // anything else is a failure, retried by --resume.
+        const expected = err instanceof RangeError || err instanceof ShapeError;
+        cell = na(spec, err.message, { error: !expected, error_name: err.name, peak_rss_bytes: peakRssBytes() });
+      }
+      await store.writeCell(cell);
+      cells.push(cell);
+      computed++;
+      o.onCell?.(cell);
+    }
+
+    const results: SweepResults = {
+      model: path.resolve(o.model),
+      dense: dense as DenseResult,
+      settings: {
+        ...settings,
+        shears_version: shearsVersion(),
+        architecture: denseModel.config.architecture,
+        format: denseModel.format,
+        methods: checked.methods,
+        levels: checked.levels,
+        patterns: checked.patterns,
+        stats: 'exact sequential (statistics gathered per cell from the partly pruned model, as in the reference code)',
+        calibration: data.calibration
+          ? {
+              samples: data.calibration.samples,
+              seq_len: data.calibration.seqLen,
+              sampling: data.calibration.sampling,
+              seed: data.calibration.seed,
+              packed: data.calibration.packed,
+              notes: data.calibration.notes,
+            }
+          : null,
+        evaluation: { tokens: data.evalTokens.length, seq_len: data.evalSeqLen, max_windows: o.maxWindows ?? null, protocol: 'non-overlapping windows, BOS once (WikiText-2 protocol)' },
+        queries: { source: data.queriesSource, count: data.queries.length, positions: data.queries.reduce((s, q) => s + q.length, 0) },
+        kl: 'mean over every position of every query of KL(dense || pruned) of the next-token distributions, nats',
+        timings_note: 'seconds per cell: load (map a pristine copy), calibration (drawing the calibration set: done once per sweep, the shared time is shown in each calibrated cell and not counted in total), statistics, pruning, forward (the pipeline\'s forward passes over the calibration data), eval (perplexity and query KL), total (wall time of the cell); peak_rss_bytes is the process peak so far',
+        prepare_timings: data.timings,
+        notes: data.notes,
+        cells_computed: computed,
+        cells_reused: reused,
+      },
+      cells,
+    };
+    progress({ stage: 'report' });
+    const { files } = await writeReport(results, o.out);
+    progress({ stage: 'done' });
+    return { results, files, computed, reused };
+  } finally {
+    denseModel.close();
+  }
+}

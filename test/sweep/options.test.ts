@@ -1,0 +1,45 @@
+import { ArgumentRangeError, NotImplementedError } from '../../lib/errors';
+import { checkSweepOptions, DEFAULT_LEVELS, parseLevels, sweepCells } from '../../lib/sweep/options';
+
+const base = { model: 'm.bin', methods: ['magnitude'], eval: __filename, out: '/tmp/x' };
+
+describe('sweep options', () => {
+  test('default levels are 0.01, 0.05, 0.1 ... 0.9, 0.95, 0.99', () => {
+    expect(DEFAULT_LEVELS).toEqual([0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]);
+    expect(checkSweepOptions(base).levels).toEqual(DEFAULT_LEVELS);
+  });
+  test('levels: parsed, de-duplicated, each in [0, 1)', () => {
+    expect(parseLevels('0.1, 0.5,0.1,0')).toEqual([0.1, 0.5, 0]);
+    expect(() => parseLevels('0.1,1')).toThrow(/level/);
+    expect(() => parseLevels('0.1,abc')).toThrow(/'abc' is not a number/);
+  });
+  test('an N:M pattern is one cell at its own sparsity, not one per level', () => {
+    const cells = sweepCells(['magnitude', 'wanda'], ['unstructured', '2:4', '1:4'], [0.1, 0.5]);
+    expect(cells.map((c) => `${c.method} ${c.pattern} ${c.level}`)).toEqual([
+      'magnitude unstructured 0.1',
+      'magnitude unstructured 0.5',
+      'magnitude 2:4 0.5',
+      'magnitude 1:4 0.75',
+      'wanda unstructured 0.1',
+      'wanda unstructured 0.5',
+      'wanda 2:4 0.5',
+      'wanda 1:4 0.75',
+    ]);
+    expect(checkSweepOptions({ ...base, patterns: ['2:4'], levels: [] }).cells).toHaveLength(1);
+  });
+  test('bad arguments fail before any work, naming the problem', () => {
+    expect(() => checkSweepOptions({ ...base, methods: ['wanda'] })).toThrow(/wanda need calibration data/);
+    expect(() => checkSweepOptions({ ...base, methods: [] })).toThrow(ArgumentRangeError);
+    expect(() => checkSweepOptions({ ...base, methods: ['nope'] })).toThrow(/unknown method 'nope'/);
+    expect(() => checkSweepOptions({ ...base, methods: ['owl'] })).toThrow(NotImplementedError);
+    expect(() => checkSweepOptions({ ...base, eval: undefined })).toThrow(/--eval/);
+    expect(() => checkSweepOptions({ ...base, evalTokens: __filename })).toThrow(/exactly one of --eval/);
+    expect(() => checkSweepOptions({ ...base, patterns: ['3:2'] })).toThrow();
+    expect(() => checkSweepOptions({ ...base, queries: '/no/such/queries.txt' })).toThrow(/--queries \/no\/such\/queries.txt does not exist/);
+    expect(() => checkSweepOptions({ ...base, maxWindows: 0 })).toThrow(/--max-windows/);
+  });
+  test('--stats once is not implemented yet and says so', () => {
+    expect(() => checkSweepOptions({ ...base, stats: 'once' })).toThrow(NotImplementedError);
+    expect(() => checkSweepOptions({ ...base, stats: 'once' })).toThrow(/--stats once/);
+  });
+});

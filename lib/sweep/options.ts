@@ -3,7 +3,7 @@
 // (method, N:M) at the pattern's own sparsity 1 - N/M.
 import * as fs from 'node:fs';
 
-import { ArgumentRangeError, NotImplementedError } from '../errors';
+import { ArgumentRangeError } from '../errors';
 import { checkSparsity, parsePattern, patternSparsity } from '../kernels';
 import { methodInfo } from '../methods/registry';
 import type { SweepPattern } from '../report/types';
@@ -112,9 +112,7 @@ export function checkSweepOptions(o: SweepOptions): CheckedSweep {
   const patterns = [...new Set((o.patterns ?? ['unstructured']).map(normPattern))];
   if (patterns.length === 0) throw new ArgumentRangeError('--patterns is empty');
   if (patterns.includes('unstructured') && levels.length === 0) throw new ArgumentRangeError('--levels is empty');
-  if ((o.stats ?? 'exact') === 'once')
-    throw new NotImplementedError('--stats once (statistics of the dense model reused for every level) is not implemented yet; use --stats exact');
-  if (o.stats !== undefined && o.stats !== 'exact') throw new ArgumentRangeError(`--stats must be exact or once, got '${String(o.stats)}'`);
+  if (o.stats !== undefined && o.stats !== 'exact' && o.stats !== 'once') throw new ArgumentRangeError(`--stats must be exact or once, got '${String(o.stats)}'`);
   const needsCalibration = infos.some((m) => m.calibrated);
   if (o.calib && o.calibTokens) throw new ArgumentRangeError('give --calib or --calib-tokens, not both');
   if (needsCalibration && !o.calib && !o.calibTokens)

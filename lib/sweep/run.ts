@@ -16,10 +16,11 @@ import type { DenseResult, SweepCell, SweepResults } from '../report/types';
 import { prepareData, SweepData } from './data';
 import { CellSpec, checkSweepOptions, SweepOptions } from './options';
 import { DenseReference, evalPerplexity, queryQuality } from './quality';
+import { DenseStats, gatherDenseStats, pruneWithDenseStats } from './stats-once';
 import { SweepStore } from './store';
 
 export interface SweepProgress {
-  stage: 'prepare' | 'dense' | 'cell' | 'report' | 'done';
+  stage: 'prepare' | 'statistics' | 'dense' | 'cell' | 'report' | 'done';
   /** Index of the cell (in sweep order) and how many there are. */
   cell?: number;
   cells?: number;
@@ -68,6 +69,9 @@ function cacheSettings(o: SweepOptions): Record<string, unknown> {
   };
 }
 
+/** Cached cells kept by --resume: ok cells and "does not apply" ones (failures are retried). */
+const reusable = (c: SweepCell | undefined): c is SweepCell => c !== undefined && !(c.status === 'na' && c.error === true);
+
 const na = (spec: CellSpec, reason: string, extra: Record<string, unknown> = {}): SweepCell => ({
   ...spec,
   sparsity: null,
@@ -85,7 +89,7 @@ function isAbort(e: unknown, signal?: AbortSignal): boolean {
   return (signal?.aborted ?? false) || (e as Error)?.name === 'AbortError';
 }
 
-async function runCell(spec: CellSpec, o: SweepRunOptions, data: SweepData, dense: DenseReference): Promise<SweepCell> {
+async function runCell(spec: CellSpec, o: SweepRunOptions, data: SweepData, dense: DenseReference, denseStats?: DenseStats): Promise<SweepCell> {
   const t0 = process.hrtime.bigint();
   const timings: Record<string, number> = {};
   const timed = async <T>(phase: string, fn: () => Promise<T>): Promise<T> => {
@@ -101,19 +105,22 @@ async function runCell(spec: CellSpec, o: SweepRunOptions, data: SweepData, dens
   const model = await timed('load', () => loadModel(o.model, { tokenizer: o.tokenizer }));
   try {
     const pattern = spec.pattern === 'unstructured' ? undefined : parsePattern(spec.pattern);
-    const result = await runPipeline(model, {
-      strategy: info.create!(),
-      sparsity: pattern ? undefined : spec.level,
-      pattern,
-      calibration: info.calibrated ? data.calibration : undefined,
-      batch: o.batch,
-      signal: o.signal,
-    });
-    // The calibration set is drawn once per sweep: every cell shows that shared time.
+    const strategy = info.create!();
+    const sparsity = pattern ? undefined : spec.level;
+    const once = denseStats !== undefined && info.calibrated;
+    const result = once
+      ? await (async () => {
+          const s = process.hrtime.bigint();
+          const layers = await pruneWithDenseStats(model, strategy, denseStats, { sparsity, pattern }, o.signal);
+          return { layers, timings: { pruning: since(s) } as Record<string, number>, granularity: strategy.defaultGranularity, notes: [] as string[] };
+        })()
+      : await runPipeline(model, { strategy, sparsity, pattern, calibration: info.calibrated ? data.calibration : undefined, batch: o.batch, signal: o.signal });
+    // The calibration set is drawn once per sweep (and with --stats once, the statistics
+    // gathered once): every cell shows that shared time.
     timings.calibration = info.calibrated ? (data.timings.calibration ?? 0) : 0;
-    timings.statistics = result.timings.statistics ?? 0;
+    timings.statistics = once ? denseStats.timings.statistics : (result.timings.statistics ?? 0);
     timings.pruning = result.timings.pruning ?? 0;
-    timings.forward = result.timings.forward ?? 0;
+    timings.forward = once ? denseStats.timings.forward : (result.timings.forward ?? 0);
     o.signal?.throwIfAborted();
     const fm = new ForwardModel(model);
     const ppl = await timed('eval', () => evalPerplexity(fm, data, o.maxWindows));
@@ -128,7 +135,7 @@ async function runCell(spec: CellSpec, o: SweepRunOptions, data: SweepData, dens
       timings: timings as SweepCell['timings'],
       peak_rss_bytes: peakRssBytes(),
       status: 'ok',
-      stats: o.stats ?? 'exact',
+      stats: once ? 'once (approximate: dense-model statistics shared by every cell)' : info.calibrated ? 'exact' : 'none (no activation statistics)',
       granularity: result.granularity,
       query_positions: q.positions,
       computed_at: new Date().toISOString(),
@@ -155,6 +162,15 @@ export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
     const data = await prepareData(denseModel, o, checked.needsCalibration);
     const denseFm = new ForwardModel(denseModel);
     denseFm.validate();
+    let denseStats: DenseStats | undefined;
+    const needs = new Set(checked.methods.flatMap((m) => methodInfo(m).create!().needs));
+    const pending = checked.cells.some((c) => !(o.resume && reusable(store.readCell(c))));
+    if (o.stats === 'once' && data.calibration && needs.size > 0 && pending) {
+      progress({ stage: 'statistics' });
+      const s = process.hrtime.bigint();
+      denseStats = await gatherDenseStats(denseModel, data.calibration, needs, { batch: o.batch, signal: o.signal });
+      data.timings.statistics_once = since(s);
+    }
 
     progress({ stage: 'dense' });
     let dense = o.resume ? store.readDense() : undefined;
@@ -172,8 +188,7 @@ export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
       o.signal?.throwIfAborted();
       const spec = checked.cells[i];
       const cached = o.resume ? store.readCell(spec) : undefined;
-      // Cells that failed with an error are retried; "does not apply" and ok cells are kept.
-      if (cached && !(cached.status === 'na' && cached.error === true)) {
+      if (reusable(cached)) {
         cells.push(cached);
         reused++;
         progress({ stage: 'cell', cell: i, cells: checked.cells.length, spec, detail: 'cached' });
@@ -183,7 +198,7 @@ export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
       reference ??= await DenseReference.create(denseFm, data.queries, undefined, o.signal);
       let cell: SweepCell;
       try {
-        cell = await runCell(spec, o, data, reference);
+        cell = await runCell(spec, o, data, reference, denseStats);
       } catch (e) {
         if (isAbort(e, o.signal)) throw e;
         const err = e as Error;
@@ -209,7 +224,10 @@ export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
         methods: checked.methods,
         levels: checked.levels,
         patterns: checked.patterns,
-        stats: 'exact sequential (statistics gathered per cell from the partly pruned model, as in the reference code)',
+        stats:
+          o.stats === 'once'
+            ? 'once (approximate: statistics of the dense model gathered once and reused by every cell; calibration, statistics and forward times in cells are that shared pass)'
+            : 'exact sequential (statistics gathered per cell from the partly pruned model, as in the reference code)',
         calibration: data.calibration
           ? {
               samples: data.calibration.samples,

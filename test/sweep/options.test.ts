@@ -38,8 +38,8 @@ describe('sweep options', () => {
     expect(() => checkSweepOptions({ ...base, queries: '/no/such/queries.txt' })).toThrow(/--queries \/no\/such\/queries.txt does not exist/);
     expect(() => checkSweepOptions({ ...base, maxWindows: 0 })).toThrow(/--max-windows/);
   });
-  test('--stats once is not implemented yet and says so', () => {
-    expect(() => checkSweepOptions({ ...base, stats: 'once' })).toThrow(NotImplementedError);
-    expect(() => checkSweepOptions({ ...base, stats: 'once' })).toThrow(/--stats once/);
+  test('--stats: exact or once', () => {
+    expect(() => checkSweepOptions({ ...base, stats: 'once' })).not.toThrow();
+    expect(() => checkSweepOptions({ ...base, stats: 'twice' as 'once' })).toThrow(/--stats must be exact or once/);
   });
 });

@@ -205,6 +205,33 @@ describeShared('shears sweep on stories260K', () => {
     expect(fs.readdirSync(cellsDir)).toHaveLength(2);
   });
 
+  test('--stats once: dense statistics reused by every cell, labelled as such', async () => {
+    const o = small('once', { methods: ['magnitude', 'wanda', 'sparsegpt'], levels: [0.1, 0.5], patterns: ['unstructured'] });
+    const once = (await sweep({ ...o, stats: 'once' })).results;
+    const exact = (await sweep({ ...o, out: path.join(dir, 'exact'), levels: [0.5] })).results;
+    expect(once.settings.stats).toMatch(/^once \(approximate/);
+    expect(once.cells).toHaveLength(6);
+    for (const c of once.cells) {
+      expect(c.status).toBe('ok');
+      expect(c.stats).toMatch(c.method === 'magnitude' ? /^none/ : /^once/);
+    }
+    for (const m of ['wanda', 'sparsegpt']) {
+      const a = find(once.cells, m, 'unstructured', 0.1);
+      const b = find(once.cells, m, 'unstructured', 0.5);
+      expect(b.kl!).toBeGreaterThan(a.kl!);
+      expect(b.sparsity!).toBeCloseTo(0.5, 2);
+      // Same calibration data, statistics from the dense instead of the partly pruned
+      // model: a different but comparable result.
+      const e = find(exact.cells, m, 'unstructured', 0.5);
+      expect(e.stats).toBe('exact');
+      expect(b.perplexity).not.toBe(e.perplexity);
+      expect(b.perplexity! / e.perplexity!).toBeGreaterThan(0.5);
+      expect(b.perplexity! / e.perplexity!).toBeLessThan(2);
+    }
+    // Magnitude uses no statistics: identical either way.
+    expect(find(once.cells, 'magnitude', 'unstructured', 0.5).perplexity).toBe(find(exact.cells, 'magnitude', 'unstructured', 0.5).perplexity);
+  });
+
   test('a cell the method cannot do is "na" with the reason, and the sweep goes on', async () => {
     // SparseGPT's N:M needs M to divide its block of 128 columns: 1:3 does not.
     const outcome = await sweep(small('na', { methods: ['sparsegpt'], levels: [0.5], patterns: ['unstructured', '1:3'] }));

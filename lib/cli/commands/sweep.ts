@@ -40,7 +40,7 @@ export function register(program: Command): void {
     .option('--eval-seq-len <l>', "perplexity window length (default: the model's context length)", int)
     .option('--max-windows <n>', 'evaluate only the first n windows', int)
     .option('--queries <file>', 'held-out user queries, one per line, for KL and top-1 agreement (default: the evaluation windows)')
-    .addOption(new Option('--stats <mode>', 'exact: sequential statistics per cell; once: not implemented yet').choices(['exact', 'once']).default('exact'))
+    .addOption(new Option('--stats <mode>', 'exact: sequential statistics per cell (the protocol); once: dense-model statistics gathered once and reused (fast, approximate)').choices(['exact', 'once']).default('exact'))
     .option('--batch <n>', 'calibration sequences per forward call', int)
     .option('--resume', 'finish an interrupted sweep in --out, recomputing only the missing cells')
     .option('--force', 'discard a previous sweep in --out')

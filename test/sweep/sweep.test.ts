@@ -20,8 +20,18 @@ const MODEL = sharedPath('models', 'stories260K', 'stories260K.bin');
 const CALIB = sharedPath('text', 'c4', 'c4-en-train.00000-of-01024.head1000.jsonl');
 const EVAL = sharedPath('text', 'tinystories', 'tinystories_val.txt');
 
+// The heads of the shared files keep each sweep's tokenization short.
 let dir: string;
-beforeAll(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shears-sweep-'))));
+let calib: string;
+let evalText: string;
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shears-sweep-'));
+  if (!fs.existsSync(CALIB)) return;
+  calib = path.join(dir, 'c4-head100.jsonl');
+  fs.writeFileSync(calib, `${fs.readFileSync(CALIB, 'utf8').split('\n').slice(0, 100).join('\n')}\n`);
+  evalText = path.join(dir, 'tinystories-head.txt');
+  fs.writeFileSync(evalText, fs.readFileSync(EVAL, 'utf8').slice(0, 20000));
+});
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const small = (out: string, extra: Partial<SweepRunOptions> = {}): SweepRunOptions => ({
@@ -29,10 +39,10 @@ const small = (out: string, extra: Partial<SweepRunOptions> = {}): SweepRunOptio
   methods: ['magnitude', 'wanda'],
   levels: [0, 0.1, 0.5],
   patterns: ['unstructured', '2:4'],
-  calib: CALIB,
+  calib,
   calibSamples: 4,
   seqLen: 64,
-  eval: EVAL,
+  eval: evalText,
   evalSeqLen: 128,
   maxWindows: 2,
   out: path.join(dir, out),
@@ -92,7 +102,7 @@ describeShared('shears sweep on stories260K', () => {
     const model = await loadModel(MODEL);
     try {
       const tok = await loadTokenizer(model.tokenizer, { vocabSize: model.config.vocabSize });
-      const ids = tok.encode(readEvalText(EVAL), { bos: true });
+      const ids = tok.encode(readEvalText(evalText), { bos: true });
       const ref = await perplexity(new ForwardModel(model), ids, { seqLen: 128, maxWindows: 2 });
       expect(r.dense.perplexity).toBeCloseTo(ref.perplexity, 10);
     } finally {

@@ -4,12 +4,11 @@
 // in the output folder so that an interrupted sweep resumes where it stopped.
 import * as path from 'node:path';
 
-import { ShapeError } from '../errors';
 import { loadModel } from '../formats/load';
 import { ForwardModel } from '../forward/model';
 import { parsePattern } from '../kernels';
 import { methodInfo } from '../methods/registry';
-import { achievedSparsity, peakRssBytes, shearsVersion } from '../prune/report';
+import { achievedSparsity, peakRssBytes } from '../prune/report';
 import { runPipeline } from '../prune/pipeline';
 import { writeReport } from '../report';
 import type { DenseResult, SweepCell, SweepResults } from '../report/types';
@@ -17,6 +16,7 @@ import { prepareData, SweepData } from './data';
 import { CellSpec, checkSweepOptions, SweepOptions } from './options';
 import { DenseReference, evalPerplexity, queryQuality } from './quality';
 import { DenseStats, gatherDenseStats, pruneWithDenseStats } from './stats-once';
+import { reportSettings } from './settings';
 import { SweepStore } from './store';
 
 export interface SweepProgress {
@@ -89,7 +89,14 @@ function isAbort(e: unknown, signal?: AbortSignal): boolean {
   return (signal?.aborted ?? false) || (e as Error)?.name === 'AbortError';
 }
 
-async function runCell(spec: CellSpec, o: SweepRunOptions, data: SweepData, dense: DenseReference, denseStats?: DenseStats): Promise<SweepCell> {
+async function runCell(
+  spec: CellSpec,
+  o: SweepRunOptions,
+  data: SweepData,
+  dense: DenseReference,
+  denseStats: DenseStats | undefined,
+  onDetail: (detail: string) => void,
+): Promise<SweepCell> {
   const t0 = process.hrtime.bigint();
   const timings: Record<string, number> = {};
   const timed = async <T>(phase: string, fn: () => Promise<T>): Promise<T> => {
@@ -114,7 +121,15 @@ async function runCell(spec: CellSpec, o: SweepRunOptions, data: SweepData, dens
           const layers = await pruneWithDenseStats(model, strategy, denseStats, { sparsity, pattern }, o.signal);
           return { layers, timings: { pruning: since(s) } as Record<string, number>, granularity: strategy.defaultGranularity, notes: [] as string[] };
         })()
-      : await runPipeline(model, { strategy, sparsity, pattern, calibration: info.calibrated ? data.calibration : undefined, batch: o.batch, signal: o.signal });
+      : await runPipeline(model, {
+          strategy,
+          sparsity,
+          pattern,
+          calibration: info.calibrated ? data.calibration : undefined,
+          batch: o.batch,
+          signal: o.signal,
+          onProgress: (p) => p.phase !== 'done' && onDetail(`block ${Math.min(p.block + 1, p.blocks)}/${p.blocks} ${p.phase}`),
+        });
     // The calibration set is drawn once per sweep (and with --stats once, the statistics
     // gathered once): every cell shows that shared time.
     timings.calibration = info.calibrated ? (data.timings.calibration ?? 0) : 0;
@@ -123,6 +138,7 @@ async function runCell(spec: CellSpec, o: SweepRunOptions, data: SweepData, dens
     timings.forward = once ? denseStats.timings.forward : (result.timings.forward ?? 0);
     o.signal?.throwIfAborted();
     const fm = new ForwardModel(model);
+    onDetail('evaluating');
     const ppl = await timed('eval', () => evalPerplexity(fm, data, o.maxWindows));
     const q = await timed('eval', () => queryQuality(fm, dense, data.queries, o.signal));
     timings.total = since(t0);
@@ -151,8 +167,7 @@ export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
   const progress = (p: Omit<SweepProgress, 'elapsedSeconds'>) => o.onProgress?.({ ...p, elapsedSeconds: since(t0) });
   const checked = checkSweepOptions(o);
   const store = new SweepStore(o.out);
-  const settings = cacheSettings(o);
-  store.open(settings, { resume: o.resume, force: o.force });
+  store.open(cacheSettings(o), { resume: o.resume, force: o.force });
   o.signal?.throwIfAborted();
 
   progress({ stage: 'prepare' });
@@ -198,13 +213,16 @@ export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
       reference ??= await DenseReference.create(denseFm, data.queries, undefined, o.signal);
       let cell: SweepCell;
       try {
-        cell = await runCell(spec, o, data, reference, denseStats);
+        const at = i;
+        cell = await runCell(spec, o, data, reference, denseStats, (detail) =>
+          progress({ stage: 'cell', cell: at, cells: checked.cells.length, spec, detail }),
+        );
       } catch (e) {
         if (isAbort(e, o.signal)) throw e;
         const err = e as Error;
         // Argument errors (a pattern the method cannot do...) mean "does not apply";
         // anything else is a failure, retried by --resume.
-        const expected = err instanceof RangeError || err instanceof ShapeError;
+        const expected = err instanceof RangeError;
         cell = na(spec, err.message, { error: !expected, error_name: err.name, peak_rss_bytes: peakRssBytes() });
       }
       await store.writeCell(cell);
@@ -216,37 +234,7 @@ export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
     const results: SweepResults = {
       model: path.resolve(o.model),
       dense: dense as DenseResult,
-      settings: {
-        ...settings,
-        shears_version: shearsVersion(),
-        architecture: denseModel.config.architecture,
-        format: denseModel.format,
-        methods: checked.methods,
-        levels: checked.levels,
-        patterns: checked.patterns,
-        stats:
-          o.stats === 'once'
-            ? 'once (approximate: statistics of the dense model gathered once and reused by every cell; calibration, statistics and forward times in cells are that shared pass)'
-            : 'exact sequential (statistics gathered per cell from the partly pruned model, as in the reference code)',
-        calibration: data.calibration
-          ? {
-              samples: data.calibration.samples,
-              seq_len: data.calibration.seqLen,
-              sampling: data.calibration.sampling,
-              seed: data.calibration.seed,
-              packed: data.calibration.packed,
-              notes: data.calibration.notes,
-            }
-          : null,
-        evaluation: { tokens: data.evalTokens.length, seq_len: data.evalSeqLen, max_windows: o.maxWindows ?? null, protocol: 'non-overlapping windows, BOS once (WikiText-2 protocol)' },
-        queries: { source: data.queriesSource, count: data.queries.length, positions: data.queries.reduce((s, q) => s + q.length, 0) },
-        kl: 'mean over every position of every query of KL(dense || pruned) of the next-token distributions, nats',
-        timings_note: 'seconds per cell: load (map a pristine copy), calibration (drawing the calibration set: done once per sweep, the shared time is shown in each calibrated cell and not counted in total), statistics, pruning, forward (the pipeline\'s forward passes over the calibration data), eval (perplexity and query KL), total (wall time of the cell); peak_rss_bytes is the process peak so far',
-        prepare_timings: data.timings,
-        notes: data.notes,
-        cells_computed: computed,
-        cells_reused: reused,
-      },
+      settings: reportSettings(o, checked, denseModel, data, { computed, reused }),
       cells,
     };
     progress({ stage: 'report' });

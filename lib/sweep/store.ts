@@ -7,6 +7,7 @@ import * as path from 'node:path';
 
 import { ArgumentRangeError, ShearsError } from '../errors';
 import { writeFileAtomic } from '../report/atomic';
+import { validateResults } from '../report/validate';
 import type { DenseResult, SweepCell } from '../report/types';
 import { CellSpec } from './options';
 
@@ -82,6 +83,11 @@ export class SweepStore {
   readCell(c: CellSpec): SweepCell | undefined {
     const cell = this.read<SweepCell>(this.cellFile(c));
     if (!cell || cell.method !== c.method || cell.pattern !== c.pattern || cell.level !== c.level) return undefined;
+    try {
+      validateResults({ model: 'cache', dense: { perplexity: 0 }, cells: [cell] });
+    } catch {
+      return undefined; // incomplete or edited by hand: recomputed
+    }
     return cell;
   }
 

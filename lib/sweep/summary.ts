@@ -7,7 +7,7 @@ const ppl = (x: number) => (!Number.isFinite(x) ? String(x) : Math.abs(x) < 1e4 
 export function summaryTable(r: SweepResults): string {
   const levels = [...new Set(r.cells.map((c) => c.level))].sort((a, b) => a - b);
   const rows = [...new Set(r.cells.map((c) => `${c.method} ${c.pattern}`))];
-  const header = ['perplexity', ...levels.map((l) => String(l))];
+  const header = ['perplexity', ...levels.map((l) => String(Number(l.toFixed(4))))];
   const table: string[][] = [header, ['dense', ...levels.map(() => '')]];
   table[1][1] = ppl(r.dense.perplexity);
   for (const row of rows) {

@@ -251,7 +251,21 @@ describeShared('shears sweep on stories260K', () => {
     expect(bad.status).toBe('na');
     expect(bad.reason).toMatch(/1:3/);
     expect(bad.perplexity).toBeNull();
+    expect(bad.error).toBe(false);
     const md = fs.readFileSync(path.join(dir, 'na', 'report.md'), 'utf8');
     expect(md).toMatch(/NA \(/);
+
+    // --resume keeps "does not apply", retries failures and recomputes unreadable files.
+    const cellsDir = path.join(dir, 'na', 'cells');
+    const o = small('na', { methods: ['sparsegpt'], levels: [0.5], patterns: ['unstructured', '1:3'], resume: true });
+    expect((await sweep(o)).computed).toBe(0);
+    const naFile = fs.readdirSync(cellsDir).find((f) => f.includes('1-3'))!;
+    const okFile = fs.readdirSync(cellsDir).find((f) => f.includes('unstructured'))!;
+    fs.writeFileSync(path.join(cellsDir, naFile), JSON.stringify({ ...bad, error: true, reason: 'out of memory' }));
+    fs.writeFileSync(path.join(cellsDir, okFile), '{"method": "sparsegpt", "pattern": "unstr');
+    const redo: SweepCell[] = [];
+    const again = await sweep({ ...o, onCell: (c) => redo.push(c) });
+    expect(again.computed).toBe(2);
+    expect(redo.map((c) => c.status).sort()).toEqual(['na', 'ok']);
   });
 });

@@ -20,6 +20,10 @@ export interface SweepData {
   queries: Int32Array[];
   /** Where the queries came from: a file, or the evaluation windows. */
   queriesSource: string;
+  /** True when the queries are the perplexity windows (one forward pass serves both). */
+  queriesAreWindows: boolean;
+  /** Perplexity windows evaluated (at most maxWindows). */
+  windows: number;
   notes: string[];
   /** Seconds spent preparing each part. */
   timings: Record<string, number>;
@@ -85,5 +89,5 @@ export async function prepareData(model: LoadedModel, o: SweepOptions, needsCali
     queriesSource = `the ${windows} evaluation windows of ${evalSeqLen} tokens`;
   }
   timings.queries_tokenize = seconds(t0);
-  return { calibration, evalTokens, evalSeqLen, queries, queriesSource, notes, timings };
+  return { calibration, evalTokens, evalSeqLen, queries, queriesSource, queriesAreWindows: !o.queries, windows, notes, timings };
 }

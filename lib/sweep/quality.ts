@@ -70,7 +70,44 @@ export async function queryQuality(pruned: ForwardModel, dense: DenseReference, 
   return { kl: klSum / positions, top1Agreement: agree / positions, positions };
 }
 
-export async function evalPerplexity(fm: ForwardModel, data: SweepData, maxWindows?: number): Promise<number> {
-  const r = await perplexity(fm, data.evalTokens, { seqLen: data.evalSeqLen, maxWindows });
+export interface CellQuality extends QueryQuality {
+  perplexity: number;
+}
+
+/**
+ * Perplexity on the evaluation windows and KL / top-1 agreement on the queries. When
+ * the queries are the windows themselves, one forward pass per window serves both:
+ * the same computation as lib/eval/perplexity with batch 1 (mean over windows of each
+ * window's mean NLL of its L-1 next-token predictions).
+ */
+export async function cellQuality(fm: ForwardModel, data: SweepData, dense: DenseReference, signal?: AbortSignal): Promise<CellQuality> {
+  if (!data.queriesAreWindows) {
+    const perplexity = await evalPerplexity(fm, data);
+    return { perplexity, ...(await queryQuality(fm, dense, data.queries, signal)) };
+  }
+  const L = data.evalSeqLen;
+  const vocab = fm.config.vocabSize;
+  const windowNll: number[] = [];
+  let klSum = 0;
+  let agree = 0;
+  for (let w = 0; w < data.queries.length; w++) {
+    signal?.throwIfAborted();
+    const ids = data.queries[w];
+    const hidden = await fm.forward(ids, 1, L);
+    const targets = new Int32Array(L);
+    targets.set(ids.subarray(1));
+    targets[L - 1] = -1;
+    windowNll.push((await fm.nll(hidden, targets)).mean);
+    const r = await klTop1(await dense.logits(w), await fm.logits(hidden, L), vocab);
+    klSum += r.klMean * L;
+    agree += r.top1Agreement * L;
+  }
+  const n = windowNll.length;
+  const positions = n * L;
+  return { perplexity: Math.exp(windowNll.reduce((a, b) => a + b, 0) / n), kl: klSum / positions, top1Agreement: agree / positions, positions };
+}
+
+export async function evalPerplexity(fm: ForwardModel, data: SweepData): Promise<number> {
+  const r = await perplexity(fm, data.evalTokens, { seqLen: data.evalSeqLen, maxWindows: data.windows });
   return r.perplexity;
 }

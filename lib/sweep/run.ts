@@ -14,7 +14,7 @@ import { writeReport } from '../report';
 import type { DenseResult, SweepCell, SweepResults } from '../report/types';
 import { prepareData, SweepData } from './data';
 import { CellSpec, checkSweepOptions, SweepOptions } from './options';
-import { DenseReference, evalPerplexity, queryQuality } from './quality';
+import { cellQuality, DenseReference, evalPerplexity } from './quality';
 import { DenseStats, gatherDenseStats, pruneWithDenseStats } from './stats-once';
 import { reportSettings } from './settings';
 import { SweepStore } from './store';
@@ -139,13 +139,12 @@ async function runCell(
     o.signal?.throwIfAborted();
     const fm = new ForwardModel(model);
     onDetail('evaluating');
-    const ppl = await timed('eval', () => evalPerplexity(fm, data, o.maxWindows));
-    const q = await timed('eval', () => queryQuality(fm, dense, data.queries, o.signal));
+    const q = await timed('eval', () => cellQuality(fm, data, dense, o.signal));
     timings.total = since(t0);
     return {
       ...spec,
       sparsity: achievedSparsity(result.layers),
-      perplexity: ppl,
+      perplexity: q.perplexity,
       kl: q.kl,
       top1_agreement: q.top1Agreement,
       timings: timings as SweepCell['timings'],
@@ -191,7 +190,7 @@ export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
     let dense = o.resume ? store.readDense() : undefined;
     if (!dense || typeof dense.perplexity !== 'number') {
       const s = process.hrtime.bigint();
-      const ppl = await evalPerplexity(denseFm, data, o.maxWindows);
+      const ppl = await evalPerplexity(denseFm, data);
       dense = { perplexity: ppl, seconds: since(s) };
       await store.writeDense(dense);
     }

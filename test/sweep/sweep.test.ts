@@ -113,7 +113,7 @@ describeShared('shears sweep on stories260K', () => {
       const zero = find(r.cells, m, 'unstructured', 0);
       expect(zero.kl).toBe(0);
       expect(zero.top1_agreement).toBe(1);
-      expect(zero.perplexity).toBeCloseTo(r.dense.perplexity, 10);
+      expect(zero.perplexity).toBe(r.dense.perplexity);
       const a = find(r.cells, m, 'unstructured', 0.1);
       const b = find(r.cells, m, 'unstructured', 0.5);
       expect(b.kl!).toBeGreaterThan(a.kl!);
@@ -161,6 +161,12 @@ describeShared('shears sweep on stories260K', () => {
         n += ids.length;
       }
       expect(outcome.results.settings.queries).toMatchObject({ count: 2, positions: n });
+      // Perplexity of the pruned model with the protocol, with and without a queries
+      // file (without one, a single pass per window serves perplexity and KL).
+      const ref = await perplexity(new ForwardModel(pruned), tok.encode(readEvalText(evalText), { bos: true }), { seqLen: 128, maxWindows: 2 });
+      expect(cell.perplexity).toBe(ref.perplexity);
+      const windows = await sweep(small('queries-windows', { methods: ['magnitude'], levels: [0.5], patterns: ['unstructured'], calib: undefined }));
+      expect(windows.results.cells[0].perplexity).toBe(ref.perplexity);
       expect(cell.kl!).toBeCloseTo(kl / n, 5);
       expect(cell.top1_agreement).toBeCloseTo(agree / n, 10);
     } finally {

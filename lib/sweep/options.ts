@@ -135,6 +135,8 @@ export function checkSweepOptions(o: SweepOptions): CheckedSweep {
   if (o.calibSampling !== undefined && o.calibSampling !== 'random' && o.calibSampling !== 'contiguous')
     throw new ArgumentRangeError(`--calib-sampling must be random or contiguous, got '${String(o.calibSampling)}'`);
   for (const [k, f] of [
+    ['model', o.model],
+    ['tokenizer', o.tokenizer],
     ['calib', o.calib],
     ['calib-tokens', o.calibTokens],
     ['eval', o.eval],

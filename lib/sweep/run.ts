@@ -2,6 +2,7 @@
 // from a pristine copy of the model and evaluated end to end against the dense model.
 // Data are tokenized once and the dense model evaluated once; finished cells are cached
 // in the output folder so that an interrupted sweep resumes where it stopped.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { loadModel } from '../formats/load';
@@ -48,11 +49,28 @@ export interface SweepOutcome {
 
 const since = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
 
+/** Size and modification time of the checkpoint's files (weights and config). */
+function modelStamp(p: string): string[] {
+  const stamp = (f: string) => {
+    const st = fs.statSync(f);
+    return `${path.basename(f)}:${st.size}:${Math.round(st.mtimeMs)}`;
+  };
+  if (!fs.existsSync(p)) return [];
+  if (!fs.statSync(p).isDirectory()) return [stamp(p)];
+  return fs
+    .readdirSync(p)
+    .filter((f) => f === 'config.json' || /\.(safetensors|gguf|bin)$/i.test(f))
+    .sort()
+    .map((f) => stamp(path.join(p, f)));
+}
+
 /** Settings every cached result depends on (a resumed sweep must match them). */
 function cacheSettings(o: SweepOptions): Record<string, unknown> {
   const abs = (p?: string) => (p === undefined ? null : path.resolve(p));
   return {
     model: abs(o.model),
+    // A retrained or replaced checkpoint at the same path invalidates the cache.
+    model_files: modelStamp(o.model),
     tokenizer: abs(o.tokenizer),
     calib: abs(o.calib),
     calib_tokens: abs(o.calibTokens),

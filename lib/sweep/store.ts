@@ -29,8 +29,9 @@ export class SweepStore {
     return path.join(this.cellsDir, `${c.method}_${c.pattern.replace(':', '-')}_${c.level}.json`);
   }
 
+  /** Results there (sweep.json alone, left by a run that failed early, is not). */
   private hasState(): boolean {
-    if (fs.existsSync(path.join(this.dir, 'dense.json')) || fs.existsSync(path.join(this.dir, 'sweep.json'))) return true;
+    if (fs.existsSync(path.join(this.dir, 'dense.json'))) return true;
     return fs.existsSync(this.cellsDir) && fs.readdirSync(this.cellsDir).some((f) => f.endsWith('.json'));
   }
 

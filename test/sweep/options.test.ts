@@ -1,7 +1,12 @@
-import { ArgumentRangeError, NotImplementedError } from '../../lib/errors';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { ArgumentRangeError, FormatError, NotImplementedError } from '../../lib/errors';
+import { sweep } from '../../lib/sweep/run';
 import { checkSweepOptions, DEFAULT_LEVELS, parseLevels, sweepCells } from '../../lib/sweep/options';
 
-const base = { model: 'm.bin', methods: ['magnitude'], eval: __filename, out: '/tmp/x' };
+const base = { model: __filename, methods: ['magnitude'], eval: __filename, out: '/tmp/x' };
 
 describe('sweep options', () => {
   test('default levels are 0.01, 0.05, 0.1 ... 0.9, 0.95, 0.99', () => {
@@ -37,9 +42,29 @@ describe('sweep options', () => {
     expect(() => checkSweepOptions({ ...base, patterns: ['3:2'] })).toThrow();
     expect(() => checkSweepOptions({ ...base, queries: '/no/such/queries.txt' })).toThrow(/--queries \/no\/such\/queries.txt does not exist/);
     expect(() => checkSweepOptions({ ...base, maxWindows: 0 })).toThrow(/--max-windows/);
+    expect(() => checkSweepOptions({ ...base, model: '/no/such/model.bin' })).toThrow(/--model \/no\/such\/model.bin does not exist/);
   });
   test('--stats: exact or once', () => {
     expect(() => checkSweepOptions({ ...base, stats: 'once' })).not.toThrow();
     expect(() => checkSweepOptions({ ...base, stats: 'twice' as 'once' })).toThrow(/--stats must be exact or once/);
+  });
+});
+
+describe('sweep output folder', () => {
+  let dir: string;
+  beforeAll(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shears-sweep-opts-'))));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('a run that fails before any result does not block the next one', async () => {
+    // This file is no model: loading fails after the folder was prepared.
+    const o = { ...base, out: path.join(dir, 'out') };
+    await expect(sweep(o)).rejects.toThrow(FormatError);
+    await expect(sweep(o)).rejects.toThrow(FormatError);
+    expect(fs.existsSync(path.join(o.out, 'results.json'))).toBe(false);
+  });
+  test('--out must be a folder', async () => {
+    const f = path.join(dir, 'file');
+    fs.writeFileSync(f, 'x');
+    await expect(sweep({ ...base, out: f })).rejects.toThrow(/exists and is not a directory/);
   });
 });

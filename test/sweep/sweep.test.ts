@@ -175,6 +175,28 @@ describeShared('shears sweep on stories260K', () => {
     }
   });
 
+  test('--calib-tokens and --eval-tokens: token ids used as they are', async () => {
+    const model = await loadModel(MODEL);
+    let ids: number[];
+    try {
+      const tok = await loadTokenizer(model.tokenizer, { vocabSize: model.config.vocabSize });
+      ids = tok.encode(readEvalText(evalText), { bos: true });
+      const evalTokens = path.join(dir, 'eval-ids.json');
+      const calibTokens = path.join(dir, 'calib-ids.json');
+      fs.writeFileSync(evalTokens, JSON.stringify(ids));
+      fs.writeFileSync(calibTokens, JSON.stringify(ids.slice(1000)));
+      const o = small('tokens', { methods: ['wanda'], levels: [0.5], patterns: ['unstructured'], calib: undefined, calibTokens, eval: undefined, evalTokens });
+      const r = (await sweep(o)).results;
+      const ref = await perplexity(new ForwardModel(model), ids, { seqLen: 128, maxWindows: 2 });
+      expect(r.dense.perplexity).toBe(ref.perplexity);
+      expect(r.cells[0].status).toBe('ok');
+      expect(r.settings.evaluation).toMatchObject({ source: evalTokens, tokens: ids.length, seq_len: 128, windows: 2 });
+      expect(r.settings.calibration).toMatchObject({ source: calibTokens, samples: 4, seq_len: 64 });
+    } finally {
+      model.close();
+    }
+  });
+
   test('an interrupted sweep resumed with --resume recomputes only the missing cells', async () => {
     const o = small('resume', { methods: ['magnitude', 'wanda'], levels: [0.1, 0.5], patterns: ['unstructured', '2:4'] });
     const ac = new AbortController();

@@ -227,7 +227,12 @@ export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
         continue;
       }
       progress({ stage: 'cell', cell: i, cells: checked.cells.length, spec });
-      reference ??= await DenseReference.create(denseFm, data.queries, undefined, o.signal);
+      if (!reference) {
+        const s = process.hrtime.bigint();
+        reference = await DenseReference.create(denseFm, data.queries, undefined, o.signal);
+        data.timings.dense_query_logits = since(s);
+        if (!reference.cached) data.notes.push('the dense logits of the queries exceed 256 MiB: recomputed for every cell');
+      }
       let cell: SweepCell;
       try {
         const at = i;

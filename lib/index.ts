@@ -10,3 +10,4 @@ export * from './methods/sparsegpt';
 export * from './forward';
 export * from './eval/perplexity';
 export * from './formats';
+export * from './sweep';

@@ -8,6 +8,7 @@ import { register as registerInfo } from './commands/info';
 import { register as registerKernels } from './commands/kernels';
 import { register as registerModelCommands } from './commands/model-commands';
 import { register as registerPrune } from './commands/prune';
+import { register as registerSweep } from './commands/sweep';
 import { tokenizerArtifacts } from '../tokenizer/artifacts';
 
 export function buildProgram(): Command {
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerModelCommands(program);
   registerConvert(program, { tokenizerArtifacts: (src) => tokenizerArtifacts(src) });
   registerPrune(program);
+  registerSweep(program);
   registerKernels(program);
   return program;
 }

@@ -1,0 +1,148 @@
+// What a sweep is asked to do, checked before anything is loaded, and the list of
+// cells it implies: every (method, unstructured, level), plus one cell per
+// (method, N:M) at the pattern's own sparsity 1 - N/M.
+import * as fs from 'node:fs';
+
+import { ArgumentRangeError } from '../errors';
+import { checkSparsity, parsePattern, patternSparsity } from '../kernels';
+import { methodInfo } from '../methods/registry';
+import type { SweepPattern } from '../report/types';
+
+/** 0.01, 0.05, 0.10, 0.20, ..., 0.90, 0.95, 0.99. */
+export const DEFAULT_LEVELS: readonly number[] = [0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99];
+
+export type StatsMode = 'exact' | 'once';
+
+export interface SweepOptions {
+  /** HF directory, .gguf file or llama2.c .bin. */
+  model: string;
+  /** llama2.c tokenizer file, when not beside the checkpoint. */
+  tokenizer?: string;
+  methods: string[];
+  /** Unstructured sparsity levels (default DEFAULT_LEVELS). */
+  levels?: number[];
+  /** "unstructured" and/or "N:M" (default: unstructured only). */
+  patterns?: string[];
+  /** Calibration text / JSONL file. */
+  calib?: string;
+  /** Calibration token ids (JSON array). */
+  calibTokens?: string;
+  calibSamples?: number;
+  seqLen?: number;
+  calibSampling?: 'random' | 'contiguous';
+  seed?: number;
+  /** Evaluation text (a .jsonl file: its "text" rows joined with a blank line). */
+  eval?: string;
+  /** Evaluation token ids (JSON array), used as they are. */
+  evalTokens?: string;
+  /** Perplexity window length (default: the model's context length). */
+  evalSeqLen?: number;
+  /** Evaluate only the first windows. */
+  maxWindows?: number;
+  /** Held-out user queries, one per line (default: the evaluation windows). */
+  queries?: string;
+  stats?: StatsMode;
+  resume?: boolean;
+  force?: boolean;
+  out: string;
+  /** Calibration sequences per forward call. */
+  batch?: number;
+}
+
+export interface CellSpec {
+  method: string;
+  pattern: SweepPattern;
+  level: number;
+}
+
+export interface CheckedSweep {
+  methods: string[];
+  levels: number[];
+  patterns: SweepPattern[];
+  cells: CellSpec[];
+  needsCalibration: boolean;
+}
+
+/** "0.1,0.5" -> [0.1, 0.5]; each in [0, 1), duplicates removed, order kept. */
+export function parseLevels(text: string): number[] {
+  const out: number[] = [];
+  for (const part of text.split(',')) {
+    const s = part.trim();
+    const v = Number(s);
+    if (s === '' || Number.isNaN(v)) throw new ArgumentRangeError(`--levels: '${s}' is not a number`);
+    checkSparsity(v, `level ${s}`);
+    if (!out.includes(v)) out.push(v);
+  }
+  return out;
+}
+
+const listOf = (text: string) =>
+  text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+export const parseList = listOf;
+
+function normPattern(p: string): SweepPattern {
+  if (p === 'unstructured') return p;
+  const nm = parsePattern(p);
+  return `${nm.n}:${nm.m}` as SweepPattern;
+}
+
+/** The cells in sweep order: per method, unstructured levels first, then each N:M pattern. */
+export function sweepCells(methods: string[], patterns: SweepPattern[], levels: number[]): CellSpec[] {
+  const cells: CellSpec[] = [];
+  for (const method of methods)
+    for (const pattern of patterns) {
+      if (pattern === 'unstructured') for (const level of levels) cells.push({ method, pattern, level });
+      else cells.push({ method, pattern, level: patternSparsity(parsePattern(pattern)) });
+    }
+  return cells;
+}
+
+/** Everything that can be checked without loading the model; throws before any work. */
+export function checkSweepOptions(o: SweepOptions): CheckedSweep {
+  if (!o.model) throw new ArgumentRangeError('give --model PATH');
+  if (!o.out) throw new ArgumentRangeError('give --out DIR');
+  const methods = [...new Set(o.methods.map((m) => m.trim()).filter((m) => m !== ''))];
+  if (methods.length === 0) throw new ArgumentRangeError('give at least one method with --methods (e.g. magnitude,wanda,sparsegpt)');
+  const infos = methods.map((m) => methodInfo(m));
+  const levels = o.levels ?? [...DEFAULT_LEVELS];
+  levels.forEach((l) => checkSparsity(l, 'level'));
+  const patterns = [...new Set((o.patterns ?? ['unstructured']).map(normPattern))];
+  if (patterns.length === 0) throw new ArgumentRangeError('--patterns is empty');
+  if (patterns.includes('unstructured') && levels.length === 0) throw new ArgumentRangeError('--levels is empty');
+  if (o.stats !== undefined && o.stats !== 'exact' && o.stats !== 'once') throw new ArgumentRangeError(`--stats must be exact or once, got '${String(o.stats)}'`);
+  const needsCalibration = infos.some((m) => m.calibrated);
+  if (o.calib && o.calibTokens) throw new ArgumentRangeError('give --calib or --calib-tokens, not both');
+  if (needsCalibration && !o.calib && !o.calibTokens)
+    throw new ArgumentRangeError(`${infos.filter((m) => m.calibrated).map((m) => m.name).join(' and ')} need calibration data: give --calib FILE or --calib-tokens IDS.json`);
+  if (!o.eval === !o.evalTokens) throw new ArgumentRangeError('give exactly one of --eval TEXTFILE or --eval-tokens IDS.json');
+  for (const [k, v] of [
+    ['calib-samples', o.calibSamples],
+    ['seq-len', o.seqLen],
+    ['eval-seq-len', o.evalSeqLen],
+    ['max-windows', o.maxWindows],
+    ['batch', o.batch],
+  ] as const)
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new ArgumentRangeError(`--${k} must be a positive integer, got ${v}`);
+  for (const [k, v] of [
+    ['seq-len', o.seqLen],
+    ['eval-seq-len', o.evalSeqLen],
+  ] as const)
+    if (v !== undefined && v < 2) throw new ArgumentRangeError(`--${k} must be at least 2, got ${v}`);
+  if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new ArgumentRangeError(`--seed must be an integer, got ${o.seed}`);
+  if (o.calibSampling !== undefined && o.calibSampling !== 'random' && o.calibSampling !== 'contiguous')
+    throw new ArgumentRangeError(`--calib-sampling must be random or contiguous, got '${String(o.calibSampling)}'`);
+  for (const [k, f] of [
+    ['model', o.model],
+    ['tokenizer', o.tokenizer],
+    ['calib', o.calib],
+    ['calib-tokens', o.calibTokens],
+    ['eval', o.eval],
+    ['eval-tokens', o.evalTokens],
+    ['queries', o.queries],
+  ] as const)
+    if (f !== undefined && !fs.existsSync(f)) throw new ArgumentRangeError(`--${k} ${f} does not exist`);
+  return { methods, levels, patterns, cells: sweepCells(methods, patterns, levels), needsCalibration };
+}

@@ -1,0 +1,269 @@
+// `sweep()`: every method at every sparsity level (and N:M pattern), each cell pruned
+// from a pristine copy of the model and evaluated end to end against the dense model.
+// Data are tokenized once and the dense model evaluated once; finished cells are cached
+// in the output folder so that an interrupted sweep resumes where it stopped.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { loadModel } from '../formats/load';
+import { ForwardModel } from '../forward/model';
+import { parsePattern } from '../kernels';
+import { methodInfo } from '../methods/registry';
+import { achievedSparsity, peakRssBytes } from '../prune/report';
+import { runPipeline } from '../prune/pipeline';
+import { writeReport } from '../report';
+import type { DenseResult, SweepCell, SweepResults } from '../report/types';
+import { prepareData, SweepData } from './data';
+import { CellSpec, checkSweepOptions, SweepOptions } from './options';
+import { cellQuality, DenseReference, evalPerplexity } from './quality';
+import { DenseStats, gatherDenseStats, pruneWithDenseStats } from './stats-once';
+import { reportSettings } from './settings';
+import { SweepStore } from './store';
+
+export interface SweepProgress {
+  stage: 'prepare' | 'statistics' | 'dense' | 'cell' | 'report' | 'done';
+  /** Index of the cell (in sweep order) and how many there are. */
+  cell?: number;
+  cells?: number;
+  spec?: CellSpec;
+  /** "cached" when a resumed sweep reused the cell's file. */
+  detail?: string;
+  elapsedSeconds: number;
+}
+
+export interface SweepRunOptions extends SweepOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: SweepProgress) => void;
+  /** Called after each cell is computed and saved (not for cells reused from the cache). */
+  onCell?: (cell: SweepCell) => void;
+}
+
+export interface SweepOutcome {
+  results: SweepResults;
+  /** Report files written by writeReport. */
+  files: string[];
+  /** Cells computed in this run, and reused from the cache. */
+  computed: number;
+  reused: number;
+}
+
+const since = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
+
+/** Size and modification time of the checkpoint's files (weights and config). */
+function modelStamp(p: string): string[] {
+  const stamp = (f: string) => {
+    const st = fs.statSync(f);
+    return `${path.basename(f)}:${st.size}:${Math.round(st.mtimeMs)}`;
+  };
+  if (!fs.existsSync(p)) return [];
+  if (!fs.statSync(p).isDirectory()) return [stamp(p)];
+  return fs
+    .readdirSync(p)
+    .filter((f) => f === 'config.json' || /\.(safetensors|gguf|bin)$/i.test(f))
+    .sort()
+    .map((f) => stamp(path.join(p, f)));
+}
+
+/** Settings every cached result depends on (a resumed sweep must match them). */
+function cacheSettings(o: SweepOptions): Record<string, unknown> {
+  const abs = (p?: string) => (p === undefined ? null : path.resolve(p));
+  return {
+    model: abs(o.model),
+    // A retrained or replaced checkpoint at the same path invalidates the cache.
+    model_files: modelStamp(o.model),
+    tokenizer: abs(o.tokenizer),
+    calib: abs(o.calib),
+    calib_tokens: abs(o.calibTokens),
+    calib_samples: o.calibSamples ?? 128,
+    seq_len: o.seqLen ?? null,
+    calib_sampling: o.calibSampling ?? 'random',
+    seed: o.seed ?? 0,
+    eval: abs(o.eval),
+    eval_tokens: abs(o.evalTokens),
+    eval_seq_len: o.evalSeqLen ?? null,
+    max_windows: o.maxWindows ?? null,
+    queries: abs(o.queries),
+    stats: o.stats ?? 'exact',
+  };
+}
+
+/** Cached cells kept by --resume: ok cells and "does not apply" ones (failures are retried). */
+const reusable = (c: SweepCell | undefined): c is SweepCell => c !== undefined && !(c.status === 'na' && c.error === true);
+
+const na = (spec: CellSpec, reason: string, extra: Record<string, unknown> = {}): SweepCell => ({
+  ...spec,
+  sparsity: null,
+  perplexity: null,
+  kl: null,
+  top1_agreement: null,
+  timings: null,
+  peak_rss_bytes: null,
+  status: 'na',
+  reason,
+  ...extra,
+});
+
+function isAbort(e: unknown, signal?: AbortSignal): boolean {
+  return (signal?.aborted ?? false) || (e as Error)?.name === 'AbortError';
+}
+
+async function runCell(
+  spec: CellSpec,
+  o: SweepRunOptions,
+  data: SweepData,
+  dense: DenseReference,
+  denseStats: DenseStats | undefined,
+  onDetail: (detail: string) => void,
+): Promise<SweepCell> {
+  const t0 = process.hrtime.bigint();
+  const timings: Record<string, number> = {};
+  const timed = async <T>(phase: string, fn: () => Promise<T>): Promise<T> => {
+    const s = process.hrtime.bigint();
+    try {
+      return await fn();
+    } finally {
+      timings[phase] = (timings[phase] ?? 0) + since(s);
+    }
+  };
+  const info = methodInfo(spec.method);
+  // A new memory mapping is pristine: pruning writes only to its copy-on-write pages.
+  const model = await timed('load', () => loadModel(o.model, { tokenizer: o.tokenizer }));
+  try {
+    const pattern = spec.pattern === 'unstructured' ? undefined : parsePattern(spec.pattern);
+    const strategy = info.create!();
+    const sparsity = pattern ? undefined : spec.level;
+    const once = denseStats !== undefined && info.calibrated;
+    const result = once
+      ? await (async () => {
+          const s = process.hrtime.bigint();
+          const layers = await pruneWithDenseStats(model, strategy, denseStats, { sparsity, pattern }, o.signal);
+          return { layers, timings: { pruning: since(s) } as Record<string, number>, granularity: strategy.defaultGranularity, notes: [] as string[] };
+        })()
+      : await runPipeline(model, {
+          strategy,
+          sparsity,
+          pattern,
+          calibration: info.calibrated ? data.calibration : undefined,
+          batch: o.batch,
+          signal: o.signal,
+          onProgress: (p) => p.phase !== 'done' && onDetail(`block ${Math.min(p.block + 1, p.blocks)}/${p.blocks} ${p.phase}`),
+        });
+    // The calibration set is drawn once per sweep (and with --stats once, the statistics
+    // gathered once): every cell shows that shared time.
+    timings.calibration = info.calibrated ? (data.timings.calibration ?? 0) : 0;
+    timings.statistics = once ? denseStats.timings.statistics : (result.timings.statistics ?? 0);
+    timings.pruning = result.timings.pruning ?? 0;
+    timings.forward = once ? denseStats.timings.forward : (result.timings.forward ?? 0);
+    o.signal?.throwIfAborted();
+    const fm = new ForwardModel(model);
+    onDetail('evaluating');
+    const q = await timed('eval', () => cellQuality(fm, data, dense, o.signal));
+    timings.total = since(t0);
+    return {
+      ...spec,
+      sparsity: achievedSparsity(result.layers),
+      perplexity: q.perplexity,
+      kl: q.kl,
+      top1_agreement: q.top1Agreement,
+      timings: timings as SweepCell['timings'],
+      peak_rss_bytes: peakRssBytes(),
+      status: 'ok',
+      stats: once ? 'once (approximate: dense-model statistics shared by every cell)' : info.calibrated ? 'exact' : 'none (no activation statistics)',
+      granularity: result.granularity,
+      query_positions: q.positions,
+      computed_at: new Date().toISOString(),
+      ...(result.notes.length > 0 ? { notes: result.notes } : {}),
+    };
+  } finally {
+    model.close();
+  }
+}
+
+export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
+  const t0 = process.hrtime.bigint();
+  const progress = (p: Omit<SweepProgress, 'elapsedSeconds'>) => o.onProgress?.({ ...p, elapsedSeconds: since(t0) });
+  const checked = checkSweepOptions(o);
+  const store = new SweepStore(o.out);
+  store.open(cacheSettings(o), { resume: o.resume, force: o.force });
+  o.signal?.throwIfAborted();
+
+  progress({ stage: 'prepare' });
+  // The dense model stays open (and untouched) for the whole sweep: the reference.
+  const denseModel = await loadModel(o.model, { tokenizer: o.tokenizer });
+  try {
+    const data = await prepareData(denseModel, o, checked.needsCalibration);
+    const denseFm = new ForwardModel(denseModel);
+    denseFm.validate();
+    let denseStats: DenseStats | undefined;
+    const needs = new Set(checked.methods.flatMap((m) => methodInfo(m).create!().needs));
+    const pending = checked.cells.some((c) => !(o.resume && reusable(store.readCell(c))));
+    if (o.stats === 'once' && data.calibration && needs.size > 0 && pending) {
+      progress({ stage: 'statistics' });
+      const s = process.hrtime.bigint();
+      denseStats = await gatherDenseStats(denseModel, data.calibration, needs, { batch: o.batch, signal: o.signal });
+      data.timings.statistics_once = since(s);
+    }
+
+    progress({ stage: 'dense' });
+    let dense = o.resume ? store.readDense() : undefined;
+    if (!dense || typeof dense.perplexity !== 'number') {
+      const s = process.hrtime.bigint();
+      const ppl = await evalPerplexity(denseFm, data);
+      dense = { perplexity: ppl, seconds: since(s) };
+      await store.writeDense(dense);
+    }
+    const cells: SweepCell[] = [];
+    let computed = 0;
+    let reused = 0;
+    let reference: DenseReference | undefined;
+    for (let i = 0; i < checked.cells.length; i++) {
+      o.signal?.throwIfAborted();
+      const spec = checked.cells[i];
+      const cached = o.resume ? store.readCell(spec) : undefined;
+      if (reusable(cached)) {
+        cells.push(cached);
+        reused++;
+        progress({ stage: 'cell', cell: i, cells: checked.cells.length, spec, detail: 'cached' });
+        continue;
+      }
+      progress({ stage: 'cell', cell: i, cells: checked.cells.length, spec });
+      if (!reference) {
+        const s = process.hrtime.bigint();
+        reference = await DenseReference.create(denseFm, data.queries, undefined, o.signal);
+        data.timings.dense_query_logits = since(s);
+        if (!reference.cached) data.notes.push('the dense logits of the queries exceed 256 MiB: recomputed for every cell');
+      }
+      let cell: SweepCell;
+      try {
+        const at = i;
+        cell = await runCell(spec, o, data, reference, denseStats, (detail) =>
+          progress({ stage: 'cell', cell: at, cells: checked.cells.length, spec, detail }),
+        );
+      } catch (e) {
+        if (isAbort(e, o.signal)) throw e;
+        const err = e as Error;
+        // Argument errors (a pattern the method cannot do...) mean "does not apply";
+        // anything else is a failure, retried by --resume.
+        const expected = err instanceof RangeError;
+        cell = na(spec, err.message, { error: !expected, error_name: err.name, peak_rss_bytes: peakRssBytes() });
+      }
+      await store.writeCell(cell);
+      cells.push(cell);
+      computed++;
+      o.onCell?.(cell);
+    }
+
+    const results: SweepResults = {
+      model: path.resolve(o.model),
+      dense: dense as DenseResult,
+      settings: reportSettings(o, checked, denseModel, data, { computed, reused }),
+      cells,
+    };
+    progress({ stage: 'report' });
+    const { files } = await writeReport(results, o.out);
+    progress({ stage: 'done' });
+    return { results, files, computed, reused };
+  } finally {
+    denseModel.close();
+  }
+}

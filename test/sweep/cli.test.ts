@@ -1,0 +1,65 @@
+// `shears sweep` on the command line: the summary table, --json, the guard against
+// overwriting a sweep, and --resume.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { main } from '../../lib/cli/main';
+import { parseResults } from '../../lib/report';
+import { describeShared, sharedPath } from '../support/shared-data';
+
+let dir: string;
+beforeAll(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shears-sweep-cli-'))));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const o = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => ((out += String(s)), true));
+  const e = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
+  try {
+    const code = await main(['node', 'shears', ...args]);
+    return { code, out, err };
+  } finally {
+    o.mockRestore();
+    e.mockRestore();
+  }
+}
+
+describeShared('shears sweep (CLI)', () => {
+  test('summary table, --json, guard and --resume', async () => {
+    const evalText = path.join(dir, 'eval.txt');
+    fs.writeFileSync(evalText, fs.readFileSync(sharedPath('text', 'tinystories', 'tinystories_val.txt'), 'utf8').slice(0, 10000));
+    const out = path.join(dir, 'sweep');
+    const args = [
+      'sweep',
+      '--model', sharedPath('models', 'stories260K', 'stories260K.bin'),
+      '--methods', 'magnitude',
+      '--levels', '0.2,0.6',
+      '--patterns', 'unstructured,2:4',
+      '--eval', evalText,
+      '--eval-seq-len', '64',
+      '--max-windows', '2',
+      '--out', out,
+    ]; // prettier-ignore
+    const first = await run(args);
+    expect(first.err).not.toMatch(/^shears:/m);
+    expect(first.code).toBe(0);
+    expect(first.out).toMatch(/^perplexity\s+0\.2\s+0\.5\s+0\.6$/m);
+    expect(first.out).toMatch(/^magnitude unstructured\s+[\d.]+\s+[\d.]+$/m);
+    expect(first.out).toMatch(/^magnitude 2:4\s+[\d.]+$/m);
+    expect(first.out).toMatch(/3 cells computed, 0 reused/);
+    expect(first.out).toContain(path.join(out, 'report.html'));
+
+    const again = await run(args);
+    expect(again.code).toBe(1);
+    expect(again.err).toMatch(/already holds a sweep: use --resume/);
+
+    const resumed = await run([...args, '--resume', '--json']);
+    expect(resumed.code).toBe(0);
+    const r = parseResults(resumed.out);
+    expect(r.cells).toHaveLength(3);
+    expect(r.settings.cells_reused).toBe(3);
+    expect(r.settings.cells_computed).toBe(0);
+  });
+});

@@ -1,0 +1,70 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { ArgumentRangeError, FormatError, NotImplementedError } from '../../lib/errors';
+import { sweep } from '../../lib/sweep/run';
+import { checkSweepOptions, DEFAULT_LEVELS, parseLevels, sweepCells } from '../../lib/sweep/options';
+
+const base = { model: __filename, methods: ['magnitude'], eval: __filename, out: '/tmp/x' };
+
+describe('sweep options', () => {
+  test('default levels are 0.01, 0.05, 0.1 ... 0.9, 0.95, 0.99', () => {
+    expect(DEFAULT_LEVELS).toEqual([0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]);
+    expect(checkSweepOptions(base).levels).toEqual(DEFAULT_LEVELS);
+  });
+  test('levels: parsed, de-duplicated, each in [0, 1)', () => {
+    expect(parseLevels('0.1, 0.5,0.1,0')).toEqual([0.1, 0.5, 0]);
+    expect(() => parseLevels('0.1,1')).toThrow(/level/);
+    expect(() => parseLevels('0.1,abc')).toThrow(/'abc' is not a number/);
+  });
+  test('an N:M pattern is one cell at its own sparsity, not one per level', () => {
+    const cells = sweepCells(['magnitude', 'wanda'], ['unstructured', '2:4', '1:4'], [0.1, 0.5]);
+    expect(cells.map((c) => `${c.method} ${c.pattern} ${c.level}`)).toEqual([
+      'magnitude unstructured 0.1',
+      'magnitude unstructured 0.5',
+      'magnitude 2:4 0.5',
+      'magnitude 1:4 0.75',
+      'wanda unstructured 0.1',
+      'wanda unstructured 0.5',
+      'wanda 2:4 0.5',
+      'wanda 1:4 0.75',
+    ]);
+    expect(checkSweepOptions({ ...base, patterns: ['2:4'], levels: [] }).cells).toHaveLength(1);
+  });
+  test('bad arguments fail before any work, naming the problem', () => {
+    expect(() => checkSweepOptions({ ...base, methods: ['wanda'] })).toThrow(/wanda need calibration data/);
+    expect(() => checkSweepOptions({ ...base, methods: [] })).toThrow(ArgumentRangeError);
+    expect(() => checkSweepOptions({ ...base, methods: ['nope'] })).toThrow(/unknown method 'nope'/);
+    expect(() => checkSweepOptions({ ...base, methods: ['owl'] })).toThrow(NotImplementedError);
+    expect(() => checkSweepOptions({ ...base, eval: undefined })).toThrow(/--eval/);
+    expect(() => checkSweepOptions({ ...base, evalTokens: __filename })).toThrow(/exactly one of --eval/);
+    expect(() => checkSweepOptions({ ...base, patterns: ['3:2'] })).toThrow();
+    expect(() => checkSweepOptions({ ...base, queries: '/no/such/queries.txt' })).toThrow(/--queries \/no\/such\/queries.txt does not exist/);
+    expect(() => checkSweepOptions({ ...base, maxWindows: 0 })).toThrow(/--max-windows/);
+    expect(() => checkSweepOptions({ ...base, model: '/no/such/model.bin' })).toThrow(/--model \/no\/such\/model.bin does not exist/);
+  });
+  test('--stats: exact or once', () => {
+    expect(() => checkSweepOptions({ ...base, stats: 'once' })).not.toThrow();
+    expect(() => checkSweepOptions({ ...base, stats: 'twice' as 'once' })).toThrow(/--stats must be exact or once/);
+  });
+});
+
+describe('sweep output folder', () => {
+  let dir: string;
+  beforeAll(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shears-sweep-opts-'))));
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('a run that fails before any result does not block the next one', async () => {
+    // This file is no model: loading fails after the folder was prepared.
+    const o = { ...base, out: path.join(dir, 'out') };
+    await expect(sweep(o)).rejects.toThrow(FormatError);
+    await expect(sweep(o)).rejects.toThrow(FormatError);
+    expect(fs.existsSync(path.join(o.out, 'results.json'))).toBe(false);
+  });
+  test('--out must be a folder', async () => {
+    const f = path.join(dir, 'file');
+    fs.writeFileSync(f, 'x');
+    await expect(sweep({ ...base, out: f })).rejects.toThrow(/exists and is not a directory/);
+  });
+});

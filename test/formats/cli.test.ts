@@ -73,12 +73,13 @@ describe('shears convert', () => {
     expect(fs.readdirSync(d)).toEqual(before);
   });
 
-  test('llama2.c -> HF and GGUF: warns that the tokenizer was not converted; refuses to overwrite without --force', async () => {
+  test('llama2.c -> HF and GGUF: converts the tokenizer; refuses to overwrite without --force', async () => {
     const { model, dir } = llama2cDir();
     const out = path.join(dir, 'hf');
     const r = await cli(['convert', '--model', model, '--out', out, '--dtype', 'bf16']);
     expect(r.code).toBe(0);
-    expect(r.err).toMatch(/warning: tokenizer not converted/);
+    expect(r.out).toMatch(/tokenizer converted/);
+    expect(fs.existsSync(path.join(out, 'tokenizer.json'))).toBe(true);
     const m = await loadModel(out);
     expect(m.tensors.get('embed.weight')!.dtype).toBe('bf16');
     m.close();

@@ -4,6 +4,7 @@
 import { Command, CommanderError } from 'commander';
 
 import { register as registerConvert } from './commands/convert';
+import { register as registerDemo } from './commands/demo';
 import { register as registerInfo } from './commands/info';
 import { register as registerKernels } from './commands/kernels';
 import { register as registerModelCommands } from './commands/model-commands';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerModelCommands(program);
   registerConvert(program, { tokenizerArtifacts: (src) => tokenizerArtifacts(src) });
   registerPrune(program);
+  registerDemo(program);
   registerSweep(program);
   registerKernels(program);
   return program;

@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import nodeGypBuild = require('node-gyp-build');
 
-function packageRoot(): string {
+/** The folder of shears' package.json (source tree or installed package). */
+export function packageRoot(): string {
   let dir = __dirname;
   for (;;) {
     const pj = path.join(dir, 'package.json');

@@ -39,44 +39,6 @@ namespace {
 constexpr size_t kSample = 256;     // sample size for the bracket (wider bracket, cheaper sample)
 constexpr size_t kSmallRow = 2048;  // below this, nth_element on the whole row is as fast
 
-// Keep bits for a row given the threshold key T and how many keys equal to T are
-// pruned (the first `ties` of them in index order). Eight keys make one mask byte;
-// the rare bytes that hold a key equal to T are finished one bit at a time.
-void write_threshold_mask(const uint32_t* keys, size_t n, uint32_t T, size_t ties, uint8_t* bits, size_t bit0) {
-  size_t seen = 0;
-  auto keep_slow = [&](size_t j) {
-    uint32_t kj = keys[j];
-    if (kj < T) return false;
-    if (kj == T && seen < ties) {
-      ++seen;
-      return false;
-    }
-    return true;
-  };
-  size_t j = 0;
-  size_t head = std::min(n, static_cast<size_t>((8 - (bit0 & 7)) & 7));
-  write_bits(bits, bit0, head, keep_slow);
-  j = head;
-  for (; j + 8 <= n; j += 8) {
-    const uint32_t* k8 = keys + j;
-    unsigned lt = 0, eq = 0;
-    for (unsigned t = 0; t < 8; ++t) {
-      lt |= static_cast<unsigned>(k8[t] < T) << t;
-      eq |= static_cast<unsigned>(k8[t] == T) << t;
-    }
-    unsigned keep = ~lt & 0xffu;
-    if (eq != 0 && seen < ties) {
-      for (unsigned t = 0; t < 8; ++t)
-        if (((eq >> t) & 1u) && seen < ties) {
-          keep &= ~(1u << t);
-          ++seen;
-        }
-    }
-    bits[(bit0 + j) >> 3] = static_cast<uint8_t>(keep);
-  }
-  write_bits(bits, bit0 + j, n - j, [&](size_t t) { return keep_slow(j + t); });
-}
-
 // A bracket [lo, hi] that holds the k-th smallest key with high probability, from a
 // strided sample: the k-th key's rank in the sample is about k*m/n, give or take a few
 // binomial standard deviations. Only two ranks of the sample are needed: nth_element.
@@ -194,8 +156,7 @@ void select_row_k(const float* scores, size_t n, size_t k, RowScratch& s, uint8_
       break;
     }
   }
-  if ((bit0 & 7) == 0) threshold_mask_aligned(keys, n, T, ties, bits, bit0);
-  else write_threshold_mask(keys, n, T, ties, bits, bit0);
+  threshold_mask(keys, n, T, ties, bits, bit0);
 }
 
 void select_row_sort(const float* scores, size_t n, size_t k, std::vector<uint32_t>& idx, uint8_t* bits, size_t bit0) {

@@ -1,5 +1,6 @@
 #include "cpu/select_simd.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "core/cpu_features.h"
@@ -159,11 +160,27 @@ size_t gather_bracket(const uint32_t* keys, size_t n, uint32_t lo, uint32_t hi, 
   return gather_portable(keys, n, lo, hi, out, below);
 }
 
-void threshold_mask_aligned(const uint32_t* keys, size_t n, uint32_t T, size_t ties, uint8_t* bits, size_t bit0) {
+static void threshold_aligned(const uint32_t* keys, size_t n, uint32_t T, size_t ties, uint8_t* bits, size_t bit0) {
 #ifdef SHEARS_X86
   if (has_avx512bw()) return threshold_avx512(keys, n, T, ties, bits, bit0);
 #endif
   threshold_portable(keys, n, T, ties, bits, bit0);
+}
+
+void threshold_mask(const uint32_t* keys, size_t n, uint32_t T, size_t ties, uint8_t* bits, size_t bit0) {
+  // A row that starts inside a byte: its first bits up to the byte boundary one by one
+  // (read-modify-write, the byte is shared with the previous row), then whole bytes.
+  size_t head = std::min(n, static_cast<size_t>((8 - (bit0 & 7)) & 7));
+  size_t seen = 0;
+  for (size_t j = 0; j < head; ++j) {
+    bool prune = keys[j] < T || (keys[j] == T && seen < ties);
+    seen += keys[j] == T && seen < ties;
+    size_t i = bit0 + j;
+    uint8_t b = static_cast<uint8_t>(1u << (i & 7));
+    if (prune) bits[i >> 3] &= static_cast<uint8_t>(~b);
+    else bits[i >> 3] |= b;
+  }
+  if (n > head) threshold_aligned(keys + head, n - head, T, ties - seen, bits, bit0 + head);
 }
 
 size_t apply_mask_aligned(void* w, DType t, size_t offset, size_t n, const uint8_t* bits) {

@@ -13,9 +13,9 @@ namespace shears {
 // *below receives the number of keys < lo.
 size_t gather_bracket(const uint32_t* keys, size_t n, uint32_t lo, uint32_t hi, uint32_t* out, size_t* below);
 
-// Writes keep bits for n keys at a byte-aligned bit offset (bit0 % 8 == 0): a key is
-// pruned when key < T, or key == T and it is among the first `ties` such keys.
-void threshold_mask_aligned(const uint32_t* keys, size_t n, uint32_t T, size_t ties, uint8_t* bits, size_t bit0);
+// Writes keep bits for n keys starting at bit bit0: a key is pruned when key < T, or
+// key == T and it is among the first `ties` such keys (in index order).
+void threshold_mask(const uint32_t* keys, size_t n, uint32_t T, size_t ties, uint8_t* bits, size_t bit0);
 
 // Zeroes w[offset + j] for j in [0, n) whose keep bit (offset + j) is 0, with offset
 // % 8 == 0. Returns the number of zero bits.

@@ -5,16 +5,9 @@ import * as path from 'node:path';
 
 export type StDType = 'F32' | 'F16' | 'BF16';
 
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../support/random';
+
+export { rng };
 
 /** Random finite values: float32 in [-1, 1), or random finite f16 / bf16 bit patterns. */
 export function randomData(dtype: StDType, n: number, seed: number): Float32Array | Uint16Array {

@@ -1,17 +1,9 @@
 // Small random models of each family, built in memory in canonical form.
 import { ModelConfig, RopeLayout, RopeScaling, Tensor, TensorDType } from '../../lib/model/types';
 
-/** Deterministic uniform [0, 1) generator (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../support/random';
+
+export { rng };
 
 /** Nearest-even float16 bits of a number in the normal range (or zero). */
 export function numberToHalf(x: number): number {

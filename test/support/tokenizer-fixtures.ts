@@ -3,16 +3,7 @@
 import type { SpmVocab } from '../../lib/tokenizer/spm-vocab';
 import type { ReferenceVocab } from './tokenizer-reference';
 
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng } from './random';
 
 /** A llama2.c tokenizer file: int32 max_token_length, then (float32 score, int32 len, bytes). */
 export function tokBin(pieces: (string | Uint8Array)[], scores: number[], maxTokenLength?: number): Buffer {

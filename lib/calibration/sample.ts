@@ -66,13 +66,21 @@ export function windowsFromStream(stream: ArrayLike<number>, o: CalibrationOptio
   return { tokens, samples: o.samples, seqLen: L, sampling: o.sampling, seed: o.seed, packed: false, notes };
 }
 
-/** Samples calibration sequences from documents with the protocol above. */
-export function sampleCalibration(documents: string[], tokenizer: CalibrationTokenizer, o: CalibrationOptions): CalibrationSet {
+/**
+ * Samples calibration sequences from documents with the protocol above. `source` (the
+ * file the documents came from) names the data in errors.
+ */
+export function sampleCalibration(
+  documents: string[],
+  tokenizer: CalibrationTokenizer,
+  o: CalibrationOptions,
+  source = 'the calibration text',
+): CalibrationSet {
   checkOptions(o);
   const L = o.seqLen;
   if (o.sampling === 'contiguous') {
     const stream = tokenizer.encode(documents.join('\n\n'), { bos: true });
-    return windowsFromStream(stream, o, 'the calibration text');
+    return windowsFromStream(stream, o, source);
   }
   // random: documents are tokenized on first use (BOS at the start of each, as the
   // reference tokenizer call does).
@@ -87,7 +95,7 @@ export function sampleCalibration(documents: string[], tokenizer: CalibrationTok
   if (long.length === 0) {
     const stream: number[] = [];
     for (let i = 0; i < documents.length; i++) for (const t of enc(i)) stream.push(t);
-    const set = windowsFromStream(stream, o, 'the packed calibration documents');
+    const set = windowsFromStream(stream, o, `${source} (all ${documents.length} documents packed)`);
     set.packed = true;
     set.notes.push(`no document has more than ${L} tokens: ${documents.length} documents were packed into one stream of ${stream.length} tokens`);
     return set;

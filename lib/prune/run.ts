@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { readCalibrationDocuments, readTokenIds } from '../calibration/read';
 import { CalibrationSet, sampleCalibration, windowsFromStream } from '../calibration/sample';
 import { ArgumentRangeError } from '../errors';
-import { checkOutput, writeAtomically } from '../formats/atomic';
+import { checkOutput } from '../formats/atomic';
 import { targetFormat, writeModelAs } from '../formats/convert';
 import { loadModel } from '../formats/load';
 import { checkPattern, checkSparsity, NMPattern, parsePattern, patternSparsity } from '../kernels';
@@ -19,6 +19,7 @@ import { TensorDType } from '../model/types';
 import { tokenizerArtifacts } from '../tokenizer/artifacts';
 import { loadTokenizer } from '../tokenizer/load';
 import { chatRenderer } from './chat';
+import { publishTogether, Target } from './output';
 import { PipelineProgress, PruneGranularity, runPipeline } from './pipeline';
 import { achievedSparsity, inputChecksum, peakRssBytes, PruneReport, shearsVersion } from './report';
 
@@ -143,7 +144,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
         calibSource = o.calib!;
         const tokenizer = await loadTokenizer(model.tokenizer, { vocabSize: model.config.vocabSize });
         const docs = readCalibrationDocuments(o.calib!, { renderChat: chatRenderer(model) });
-        return sampleCalibration(docs.documents, tokenizer, { samples, seqLen, sampling, seed });
+        return sampleCalibration(docs.documents, tokenizer, { samples, seqLen, sampling, seed }, o.calib!);
       });
     }
     o.signal?.throwIfAborted();
@@ -165,55 +166,60 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
     o.signal?.throwIfAborted();
     progress({ stage: 'write' });
     const warnings: string[] = [];
-    const written = await timed('write', () =>
-      writeModelAs(model, o.out, {
-        dtype: o.dtype,
-        force: o.force,
-        tokenizerArtifacts: (src) => tokenizerArtifacts(src, { vocabSize: model.config.vocabSize, contextLength: model.config.contextLength }),
-        warn: (m) => {
-          warnings.push(m);
-          o.onWarning?.(m);
+    const targets: Target[] =
+      checked.format === 'hf' ? [{ path: o.out, kind: 'dir' }] : [{ path: o.out, kind: 'file' }, { path: checked.reportPath, kind: 'file' }];
+    const report = await publishTogether(targets, { force: o.force, inputPath: o.model, signal: o.signal }, async (staged) => {
+      const written = await timed('write', () =>
+        writeModelAs(model, staged[0], {
+          dtype: o.dtype,
+          force: true,
+          tokenizerArtifacts: (src) => tokenizerArtifacts(src, { vocabSize: model.config.vocabSize, contextLength: model.config.contextLength }),
+          warn: (m) => {
+            warnings.push(m);
+            o.onWarning?.(m);
+          },
+        }),
+      );
+      for (const [k, v] of Object.entries(result.timings)) timings[`prune.${k}`] = v;
+      timings.total = elapsed();
+      const { signal: _s, onProgress: _p, onWarning: _w, ...args } = o;
+      const r: PruneReport = {
+        shears_version: shearsVersion(),
+        created: new Date().toISOString(),
+        method: info.name,
+        pattern: checked.pattern ? `${checked.pattern.n}:${checked.pattern.m}` : 'unstructured',
+        sparsity: checked.sparsity,
+        achieved_sparsity: achievedSparsity(result.layers),
+        granularity: result.granularity,
+        input: {
+          path: path.resolve(o.model),
+          format: model.format,
+          architecture: model.config.architecture,
+          family: model.config.family,
+          checksum: inputChecksum(model),
+          checksum_of: 'config and tensor table (names, dtypes, shapes)',
         },
-      }),
-    );
-    for (const [k, v] of Object.entries(result.timings)) timings[`prune.${k}`] = v;
-    timings.total = elapsed();
-    const report: PruneReport = {
-      shears_version: shearsVersion(),
-      created: new Date().toISOString(),
-      method: info.name,
-      pattern: checked.pattern ? `${checked.pattern.n}:${checked.pattern.m}` : 'unstructured',
-      sparsity: checked.sparsity,
-      achieved_sparsity: achievedSparsity(result.layers),
-      granularity: result.granularity,
-      input: {
-        path: path.resolve(o.model),
-        format: model.format,
-        architecture: model.config.architecture,
-        family: model.config.family,
-        checksum: inputChecksum(model),
-        checksum_of: 'config and tensor table (names, dtypes, shapes)',
-      },
-      calibration: calibration
-        ? {
-            source: path.resolve(calibSource),
-            samples: calibration.samples,
-            seq_len: calibration.seqLen,
-            sampling: calibration.sampling,
-            seed: calibration.seed,
-            packed: calibration.packed,
-            notes: calibration.notes,
-          }
-        : null,
-      args: { ...o, signal: undefined, onProgress: undefined, onWarning: undefined },
-      layers: result.layers.map((l) => ({ name: l.name, shape: l.shape, sparsity: l.sparsity, pruned: l.pruned })),
-      timings,
-      peak_rss_bytes: peakRssBytes(),
-      output: { path: path.resolve(o.out), format: checked.format, tokenizer: written.tokenizer, report: path.resolve(checked.reportPath) },
-      notes: [...result.notes, ...warnings],
-    };
-    await writeAtomically(checked.reportPath, 'file', { force: true, inputPath: o.model }, async (tmp) => {
-      fs.writeFileSync(tmp, `${JSON.stringify(report, null, 2)}\n`);
+        calibration: calibration
+          ? {
+              source: path.resolve(calibSource),
+              samples: calibration.samples,
+              seq_len: calibration.seqLen,
+              sampling: calibration.sampling,
+              seed: calibration.seed,
+              packed: calibration.packed,
+              notes: calibration.notes,
+            }
+          : null,
+        args,
+        layers: result.layers.map((l) => ({ name: l.name, shape: l.shape, sparsity: l.sparsity, pruned: l.pruned })),
+        timings,
+        peak_rss_bytes: peakRssBytes(),
+        output: { path: path.resolve(o.out), format: checked.format, tokenizer: written.tokenizer, report: path.resolve(checked.reportPath) },
+        notes: [...result.notes, ...warnings],
+      };
+      const reportFile = checked.format === 'hf' ? path.join(staged[0], 'prune-report.json') : staged[1];
+      fs.writeFileSync(reportFile, `${JSON.stringify(r, null, 2)}\n`);
+      return r;
     });
     progress({ stage: 'done' });
     return report;

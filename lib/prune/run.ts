@@ -8,14 +8,14 @@ import * as path from 'node:path';
 
 import { readCalibrationDocuments, readTokenIds } from '../calibration/read';
 import { CalibrationSet, sampleCalibration, windowsFromStream } from '../calibration/sample';
-import { ArgumentRangeError } from '../errors';
+import { ArgumentRangeError, NotImplementedError } from '../errors';
 import { checkOutput } from '../formats/atomic';
 import { targetFormat, writeModelAs } from '../formats/convert';
 import { loadModel } from '../formats/load';
 import { checkPattern, checkSparsity, NMPattern, parsePattern, patternSparsity } from '../kernels';
 import { HessianPrecision } from '../methods/hessian';
 import { methodInfo } from '../methods/registry';
-import { TensorDType } from '../model/types';
+import { LoadedModel, TensorDType, TokenizerArtifacts } from '../model/types';
 import { tokenizerArtifacts } from '../tokenizer/artifacts';
 import { loadTokenizer } from '../tokenizer/load';
 import { chatRenderer } from './chat';
@@ -106,6 +106,26 @@ export function checkPruneOptions(o: PruneOptions): Checked {
   return { pattern, sparsity, format, reportPath };
 }
 
+/**
+ * The tokenizer in the output's format, converted before any pruning so that a
+ * tokenizer the target cannot hold fails in seconds, not after the run. Undefined when
+ * the writer copies or keeps it as it is (or the model has none: the writer warns).
+ */
+async function tokenizerForOutput(model: LoadedModel, format: 'hf' | 'gguf'): Promise<TokenizerArtifacts | undefined> {
+  const src = model.tokenizer;
+  if (src.kind === 'none' || (format === 'hf' && model.format === 'hf' && src.kind === 'hf') || (format === 'gguf' && model.format === 'gguf'))
+    return undefined;
+  const a = await tokenizerArtifacts(src, { vocabSize: model.config.vocabSize, contextLength: model.config.contextLength });
+  try {
+    if (format === 'gguf') void a.ggufEntries; // converted on access
+  } catch (e) {
+    if (e instanceof NotImplementedError)
+      throw new NotImplementedError(`${e.message}; write a Hugging Face folder instead (an --out path without .gguf)`);
+    throw e;
+  }
+  return a;
+}
+
 export async function prune(o: PruneOptions): Promise<PruneReport> {
   const t0 = process.hrtime.bigint();
   const elapsed = () => Number(process.hrtime.bigint() - t0) / 1e9;
@@ -126,6 +146,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
   progress({ stage: 'load' });
   const model = await timed('load', () => loadModel(o.model, { tokenizer: o.tokenizer }));
   try {
+    const artifacts = await tokenizerForOutput(model, checked.format);
     let calibration: CalibrationSet | undefined;
     let calibSource = '';
     if (info.calibrated) {
@@ -173,7 +194,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
         writeModelAs(model, staged[0], {
           dtype: o.dtype,
           force: true,
-          tokenizerArtifacts: (src) => tokenizerArtifacts(src, { vocabSize: model.config.vocabSize, contextLength: model.config.contextLength }),
+          tokenizerArtifacts: async (src) => artifacts ?? tokenizerArtifacts(src, { vocabSize: model.config.vocabSize, contextLength: model.config.contextLength }),
           warn: (m) => {
             warnings.push(m);
             o.onWarning?.(m);

@@ -163,8 +163,9 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
           return windowsFromStream(readTokenIds(o.calibTokens, model.config.vocabSize), { samples, seqLen, sampling, seed }, o.calibTokens);
         }
         calibSource = o.calib!;
-        const tokenizer = await loadTokenizer(model.tokenizer, { vocabSize: model.config.vocabSize });
+        // The file first: its problems are the user's to fix, whatever the tokenizer.
         const docs = readCalibrationDocuments(o.calib!, { renderChat: chatRenderer(model) });
+        const tokenizer = await loadTokenizer(model.tokenizer, { vocabSize: model.config.vocabSize });
         return sampleCalibration(docs.documents, tokenizer, { samples, seqLen, sampling, seed }, o.calib!);
       });
     }

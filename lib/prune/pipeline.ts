@@ -118,9 +118,12 @@ export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promi
         }
       });
     } else {
+      let b = 0;
       for (const name of names) {
         o.signal?.throwIfAborted();
-        const b = Number(/^blocks\.(\d+)\./.exec(name)?.[1] ?? -1);
+        // Matrices outside the blocks (an included embedding or LM head) come last: they
+        // keep the last block's number, so progress never goes backwards.
+        b = Number(/^blocks\.(\d+)\./.exec(name)?.[1] ?? b);
         progress(b, 'pruning', name);
         const mask = await clock.time('pruning', () => o.strategy.prune(asMatrix(tensor(name)), {}, selection));
         layers.push(result(name, tensor(name), mask));

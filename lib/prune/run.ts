@@ -85,6 +85,10 @@ export function checkPruneOptions(o: PruneOptions): Checked {
   }
   if (o.granularity !== undefined && !['row', 'matrix', 'global'].includes(o.granularity))
     throw new ArgumentRangeError(`granularity must be row, matrix or global, got '${String(o.granularity)}'`);
+  if (o.granularity === 'global' && pattern)
+    throw new ArgumentRangeError('an N:M pattern is per row: it cannot be combined with global granularity');
+  if (o.granularity === 'global' && m.name === 'sparsegpt')
+    throw new ArgumentRangeError('sparsegpt reconstructs each layer on its own: global granularity does not apply (use row or matrix)');
   if (m.calibrated && !o.calib && !o.calibTokens)
     throw new ArgumentRangeError(`method ${m.name} needs calibration data: give --calib FILE or --calib-tokens IDS.json`);
   if (o.calib && o.calibTokens) throw new ArgumentRangeError('give --calib or --calib-tokens, not both');

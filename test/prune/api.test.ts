@@ -81,6 +81,15 @@ describe('prune() progress and report', () => {
     expect(JSON.parse(fs.readFileSync(path.join(out, 'prune-report.json'), 'utf8'))).toEqual(report);
   });
 
+  test('magnitude with an included embedding and LM head: blocks never go backwards', async () => {
+    const events: PruneProgress[] = [];
+    const report = await prune({ model, method: 'magnitude', sparsity: 0.5, include: ['**'], out: path.join(tempDir(), 'out'), onProgress: (e) => events.push(e) });
+    expect(report.layers.map((l) => l.name)).toEqual([...linearNames(), 'embed.weight', 'lm_head.weight']);
+    const blocks = events.filter((e) => e.stage === 'prune').map((e) => e.block!);
+    for (let i = 1; i < blocks.length; i++) expect(blocks[i]).toBeGreaterThanOrEqual(blocks[i - 1]);
+    expect(Math.min(...blocks)).toBe(0);
+  });
+
   testShared('the event loop keeps turning while a model is pruned', async () => {
     const out = path.join(tempDir(), 'out');
     let ticks = 0;

@@ -1,16 +1,14 @@
 // Bad input to prune() and `shears prune`: a clear error naming the problem (and the
 // file), thrown before any work where it can be, and nothing written.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { NotImplementedError, PatternError, SparsityError } from '../../lib/errors';
 import { prune, PruneOptions, PruneProgress } from '../../lib/prune/run';
 import { sharedPath, testShared } from '../support/shared-data';
-import { tempDir, tempLeftovers } from './helpers';
+import { CLI, ensureCliBuilt, ROOT, tempDir, tempLeftovers } from './helpers';
 import { writeCalibTokens, writeTinyModel } from './tiny';
-
-const ROOT = path.resolve(__dirname, '..', '..');
 
 let model: string;
 let calib: string;
@@ -54,8 +52,8 @@ const cases: Case[] = [
     early: true,
   })),
   { label: 'pattern contradicting sparsity', opts: () => ({ method: 'magnitude', pattern: '2:4', sparsity: 0.3 }), error: /--sparsity 0.3 contradicts --pattern 2:4/, early: true },
-  { label: 'N:M with global granularity', opts: () => ({ method: 'magnitude', pattern: '2:4', granularity: 'global' }), error: /N:M pattern is per row/ },
-  { label: 'sparsegpt with global granularity', opts: () => ({ method: 'sparsegpt', sparsity: 0.5, granularity: 'global', calibTokens: calib, seqLen: 16 }), error: /global granularity does not apply/ },
+  { label: 'N:M with global granularity', opts: () => ({ method: 'magnitude', pattern: '2:4', granularity: 'global' }), error: /N:M pattern is per row/, early: true },
+  { label: 'sparsegpt with global granularity', opts: () => ({ method: 'sparsegpt', sparsity: 0.5, granularity: 'global', calibTokens: calib, seqLen: 16 }), error: /global granularity does not apply/, early: true },
   { label: 'unknown granularity', opts: () => ({ method: 'magnitude', sparsity: 0.5, granularity: 'column' as never }), error: /granularity must be row, matrix or global, got 'column'/, early: true },
   { label: 'unknown method', opts: () => ({ method: 'nope', sparsity: 0.5 }), error: /unknown method 'nope' \(implemented: magnitude, wanda, sparsegpt/, early: true },
   { label: 'planned method', opts: () => ({ method: 'owl', sparsity: 0.5 }), error: /method 'owl' .* is not implemented yet/, type: NotImplementedError, early: true },
@@ -139,23 +137,9 @@ describe('prune() rejects bad input and writes nothing', () => {
   });
 });
 
-describe('shears prune (CLI) on bad input', () => {
-  const cli = path.join(ROOT, 'bin', 'shears.js');
-  beforeAll(() => {
-    // The CLI runs from dist/: rebuild it when any lib source is newer.
-    const main = path.join(ROOT, 'dist', 'lib', 'cli', 'main.js');
-    const newest = (dir: string): number =>
-      fs.readdirSync(dir, { withFileTypes: true }).reduce((m, e) => {
-        const p = path.join(dir, e.name);
-        return Math.max(m, e.isDirectory() ? newest(p) : e.name.endsWith('.ts') ? fs.statSync(p).mtimeMs : 0);
-      }, 0);
-    if (!fs.existsSync(main) || fs.statSync(main).mtimeMs < newest(path.join(ROOT, 'lib'))) {
-      const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`tsc failed:\n${r.stdout}${r.stderr}`);
-    }
-  });
-
-  const run = (args: string[]) => spawnSync(process.execPath, [cli, 'prune', ...args], { cwd: ROOT, encoding: 'utf8' });
+describe('shears prune (CLI)', () => {
+  beforeAll(ensureCliBuilt);
+  const run = (args: string[]) => spawnSync(process.execPath, [CLI, 'prune', ...args], { cwd: ROOT, encoding: 'utf8' });
 
   const cliCases: { label: string; args: () => string[]; error: RegExp }[] = [
     { label: '--sparsity 1.5', args: () => ['--method', 'magnitude', '--sparsity', '1.5'], error: /sparsity must be a number in \[0, 1\), got 1\.5/ },
@@ -205,5 +189,24 @@ describe('shears prune (CLI) on bad input', () => {
     expect(report).toMatchObject({ method: 'wanda', pattern: '2:4', sparsity: 0.5 });
     expect(JSON.parse(fs.readFileSync(path.join(out, 'prune-report.json'), 'utf8'))).toEqual(report);
     expect(fs.readdirSync(folder)).toEqual(['out']);
+  });
+
+  testShared('Ctrl-C stops a run: exit code 1, a shears: line, nothing written', async () => {
+    const folder = tempDir();
+    const args = ['prune', '--model', sharedPath('models', 'stories260K', 'stories260K.bin'), '--method', 'sparsegpt', '--sparsity', '0.5'];
+    args.push('--calib', sharedPath('text', 'c4', 'c4-en-train.00000-of-01024.head1000.jsonl'), '--calib-samples', '16', '--seq-len', '128');
+    const child = spawn(process.execPath, [CLI, ...args, '--out', path.join(folder, 'out')], { cwd: ROOT });
+    let err = '';
+    let sent = false;
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+      if (!sent && /block 2\/5/.test(err)) sent = child.kill('SIGINT');
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    expect(sent).toBe(true);
+    expect(code).toBe(1);
+    expect(err).toMatch(/shears: stopping/);
+    expect(err.trimEnd().split('\n').at(-1)).toMatch(/^shears: interrupted/);
+    expect(fs.readdirSync(folder)).toEqual([]);
   });
 });

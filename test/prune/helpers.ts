@@ -1,5 +1,6 @@
 // Helpers for the pruning pipeline tests: temp dirs, zero counting on loaded tensors
 // (f32 and f16/bf16 bits), and the canonical-layout view of a written model's Q/K.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -72,4 +73,20 @@ export function inOutputLayout(input: LoadedModel, output: LoadedModel, name: st
 /** Files in dir whose names contain the atomic writer's temporary marker. */
 export function tempLeftovers(dir: string): string[] {
   return fs.readdirSync(dir).filter((f) => f.includes('.shears-tmp'));
+}
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const CLI = path.join(ROOT, 'bin', 'shears.js');
+
+/** The CLI runs from dist/: rebuilds it (tsc) when a lib source is newer than dist's main. */
+export function ensureCliBuilt(): void {
+  const main = path.join(ROOT, 'dist', 'lib', 'cli', 'main.js');
+  const newest = (dir: string): number =>
+    fs.readdirSync(dir, { withFileTypes: true }).reduce((m, e) => {
+      const p = path.join(dir, e.name);
+      return Math.max(m, e.isDirectory() ? newest(p) : e.name.endsWith('.ts') ? fs.statSync(p).mtimeMs : 0);
+    }, 0);
+  if (fs.existsSync(main) && fs.statSync(main).mtimeMs >= newest(path.join(ROOT, 'lib'))) return;
+  const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`tsc -p tsconfig.build.json failed:\n${r.stdout}${r.stderr}`);
 }

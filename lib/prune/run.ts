@@ -19,6 +19,7 @@ import { LoadedModel, TensorDType, TokenizerArtifacts } from '../model/types';
 import { tokenizerArtifacts } from '../tokenizer/artifacts';
 import { loadTokenizer } from '../tokenizer/load';
 import { chatRenderer } from './chat';
+import { selectLayers } from './layers';
 import { publishTogether, Target } from './output';
 import { PipelineProgress, PruneGranularity, runPipeline } from './pipeline';
 import { achievedSparsity, inputChecksum, peakRssBytes, PruneReport, shearsVersion } from './report';
@@ -110,6 +111,19 @@ export function checkPruneOptions(o: PruneOptions): Checked {
   return { pattern, sparsity, format, reportPath };
 }
 
+/** The matrices to prune, checked once the model is loaded but before any calibration work. */
+function checkSelection(model: LoadedModel, o: PruneOptions, calibrated: boolean): void {
+  const { blocks, extra } = selectLayers(model.config, model.tensors, { include: o.include, exclude: o.exclude });
+  if (blocks.every((b) => b.length === 0) && extra.length === 0) {
+    const globs = [...(o.include ?? []).map((g) => `--include ${g}`), ...(o.exclude ?? []).map((g) => `--exclude ${g}`)].join(' ');
+    throw new ArgumentRangeError(
+      `${globs || 'the selection'} leaves no matrix to prune in ${o.model} (names look like blocks.0.attn.q.weight, blocks.0.mlp.down.weight, embed.weight)`,
+    );
+  }
+  if (calibrated && extra.length > 0)
+    throw new ArgumentRangeError(`method ${o.method} prunes linear layers inside blocks only; --include named ${extra.join(', ')}`);
+}
+
 /**
  * The tokenizer in the output's format, converted before any pruning so that a
  * tokenizer the target cannot hold fails in seconds, not after the run. Undefined when
@@ -150,6 +164,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
   progress({ stage: 'load' });
   const model = await timed('load', () => loadModel(o.model, { tokenizer: o.tokenizer }));
   try {
+    checkSelection(model, o, info.calibrated);
     const artifacts = await tokenizerForOutput(model, checked.format);
     let calibration: CalibrationSet | undefined;
     let calibSource = '';

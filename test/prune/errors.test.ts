@@ -76,6 +76,10 @@ const cases: Case[] = [
     error: /must be a positive integer, got 0/,
     early: true,
   })),
+  { label: '--include matching nothing', opts: () => ({ method: 'magnitude', sparsity: 0.5, include: ['blocks.*.mlp.w1.weight'] }), error: /--include blocks\.\*\.mlp\.w1\.weight leaves no matrix to prune in .*tiny \(names look like blocks\.0\.attn\.q\.weight/ },
+  { label: '--include naming only vectors', opts: () => ({ method: 'magnitude', sparsity: 0.5, include: ['**.attn_norm.weight'] }), error: /leaves no matrix to prune/ },
+  { label: '--exclude of everything', opts: () => ({ method: 'magnitude', sparsity: 0.5, exclude: ['blocks.**'] }), error: /--exclude blocks\.\*\* leaves no matrix to prune/ },
+  { label: 'wanda with an included embedding', opts: () => ({ method: 'wanda', sparsity: 0.5, include: ['embed.weight'], calibTokens: shortCalib, seqLen: 16 }), error: /method wanda prunes linear layers inside blocks only; --include named embed\.weight/ },
   { label: 'a missing model', opts: () => ({ model: '/nonexistent/model.gguf', method: 'magnitude', sparsity: 0.5 }), error: /\/nonexistent\/model\.gguf/ },
 ];
 

@@ -185,7 +185,11 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
         // The file first: its problems are the user's to fix, whatever the tokenizer.
         const docs = readCalibrationDocuments(o.calib!, { renderChat: chatRenderer(model) });
         const tokenizer = await loadTokenizer(model.tokenizer, { vocabSize: model.config.vocabSize });
-        return sampleCalibration(docs.documents, tokenizer, { samples, seqLen, sampling, seed }, o.calib!);
+        const set = sampleCalibration(docs.documents, tokenizer, { samples, seqLen, sampling, seed }, o.calib!);
+        if (docs.chat === 'template') set.notes.push("chat rows rendered with the model's chat template");
+        if (docs.chat === 'plain') set.notes.push('chat rows rendered as "role: content" lines (the model has no chat template)');
+        if (docs.skipped > 0) set.notes.push(`${docs.skipped} rows without usable text were skipped`);
+        return set;
       });
     }
     o.signal?.throwIfAborted();

@@ -122,3 +122,38 @@ describeShared.each(MODELS)('prune $label', ({ file }) => {
     }
   });
 });
+
+describeShared('prune a GGUF input (stories260K.gguf)', () => {
+  test.each([
+    { label: 'to GGUF (tokenizer kept)', out: 'p.gguf', tokenizer: 'kept', dtype: undefined },
+    { label: 'to HF (tokenizer converted)', out: 'p', tokenizer: 'converted', dtype: undefined },
+    { label: 'to GGUF as f16', out: 'p16.gguf', tokenizer: 'kept', dtype: 'f16' as const },
+    { label: 'to HF as bf16', out: 'pbf16', tokenizer: 'converted', dtype: 'bf16' as const },
+  ])('wanda 50% $label: exact per row, the rest untouched', async ({ out, tokenizer, dtype }) => {
+    const file = sharedPath('models', 'stories260K', 'stories260K.gguf');
+    const target = path.join(tempDir(), out);
+    const report = await prune({ model: file, method: 'wanda', sparsity: 0.5, calib: C4(), calibSamples: 4, seqLen: 64, out: target, dtype });
+    expect(report.output.tokenizer).toBe(tokenizer);
+    const a = await loadModel(file);
+    const b = await loadModel(target);
+    try {
+      expect(b.tokenizer.kind).not.toBe('none');
+      expect([...b.tensors.keys()].sort()).toEqual([...a.tensors.keys()].sort());
+      for (const [name, u] of b.tensors) {
+        // GGUF keeps 1-D tensors (norms) in f32, as llama.cpp does.
+        if (u.shape.length === 2) expect({ name, dtype: u.dtype }).toEqual({ name, dtype: dtype ?? 'f32' });
+        const layer = report.layers.find((l) => l.name === name);
+        if (layer) {
+          const rows = new Set(zerosPerRow(u));
+          expect({ name, rows }).toEqual({ name, rows: new Set([u.shape[1] / 2]) });
+        } else if (!dtype) {
+          expect({ name, same: bitsEqual(inOutputLayout(a, b, name).data, u.data) }).toEqual({ name, same: true });
+        }
+      }
+      expect(report.layers).toHaveLength(35);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+});

@@ -159,6 +159,13 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
   const checked = checkPruneOptions(o);
   const info = methodInfo(o.method);
   const progress = (p: Omit<PruneProgress, 'elapsedSeconds'>) => o.onProgress?.({ ...p, elapsedSeconds: elapsed() });
+  const warnings: string[] = [];
+  const warn = (m: string) => {
+    warnings.push(m);
+    o.onWarning?.(m);
+  };
+  if (!info.calibrated && (o.calib || o.calibTokens))
+    warn(`method ${info.name} uses no calibration data: ${o.calib ? '--calib' : '--calib-tokens'} was ignored`);
   o.signal?.throwIfAborted();
 
   progress({ stage: 'load' });
@@ -210,7 +217,6 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
     );
     o.signal?.throwIfAborted();
     progress({ stage: 'write' });
-    const warnings: string[] = [];
     const targets: Target[] =
       checked.format === 'hf' ? [{ path: o.out, kind: 'dir' }] : [{ path: o.out, kind: 'file' }, { path: checked.reportPath, kind: 'file' }];
     const report = await publishTogether(targets, { force: o.force, inputPath: o.model, signal: o.signal }, async (staged) => {
@@ -219,10 +225,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
           dtype: o.dtype,
           force: true,
           tokenizerArtifacts: async (src) => artifacts ?? tokenizerArtifacts(src, { vocabSize: model.config.vocabSize, contextLength: model.config.contextLength }),
-          warn: (m) => {
-            warnings.push(m);
-            o.onWarning?.(m);
-          },
+          warn,
         }),
       );
       for (const [k, v] of Object.entries(result.timings)) timings[`prune.${k}`] = v;

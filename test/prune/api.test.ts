@@ -90,6 +90,14 @@ describe('prune() progress and report', () => {
     expect(Math.min(...blocks)).toBe(0);
   });
 
+  test('calibration data given to magnitude: a warning, in the report too', async () => {
+    const warnings: string[] = [];
+    const report = await prune(tinyRun(path.join(tempDir(), 'out'), { method: 'magnitude', onWarning: (m) => warnings.push(m) }));
+    expect(warnings).toEqual(['method magnitude uses no calibration data: --calib-tokens was ignored']);
+    expect(report.notes).toContain(warnings[0]);
+    expect(report.calibration).toBeNull();
+  });
+
   testShared('the event loop keeps turning while a model is pruned', async () => {
     const out = path.join(tempDir(), 'out');
     let ticks = 0;

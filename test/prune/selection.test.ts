@@ -102,6 +102,22 @@ describe('prune() with globs and global granularity (tiny model)', () => {
     }
   });
 
+  test('only early blocks selected: later blocks are not run, and the masks match a full run', async () => {
+    const events: number[] = [];
+    const calibOpts = { method: 'wanda', calibTokens: calib, calibSamples: 4, seqLen: 16 };
+    const part = await run({ ...calibOpts, include: ['blocks.0.**'], onProgress: (e: { stage: string; block?: number }) => e.stage === 'prune' && events.push(e.block!) });
+    const full = await run(calibOpts);
+    try {
+      expect(new Set(events)).toEqual(new Set([0, 3]));
+      for (const n of linearNames().filter((x) => x.startsWith('blocks.0.')))
+        expect({ n, same: bitsEqual(part.m.tensors.get(n)!.data, full.m.tensors.get(n)!.data) }).toEqual({ n, same: true });
+      expect(part.changed).toEqual(linearNames().filter((x) => x.startsWith('blocks.0.')).sort());
+    } finally {
+      part.m.close();
+      full.m.close();
+    }
+  });
+
   test('magnitude can prune an included embedding; calibrated methods refuse it', async () => {
     const { report, m, changed } = await run({ include: ['embed.weight'] });
     try {

@@ -5,7 +5,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { loadModel } from '../../lib/formats/load';
-import { LoadedModel } from '../../lib/model/types';
 import { prune, PruneOptions, PruneProgress } from '../../lib/prune/run';
 import { bitsEqual } from '../formats/helpers';
 import { describeShared, sharedPath, testShared } from '../support/shared-data';
@@ -37,12 +36,19 @@ const tinyRun = (out: string, extra: Partial<PruneOptions> = {}): PruneOptions =
   ...extra,
 });
 
-/** Asserts that every tensor of `b` is bit-identical to `a`'s (in b's layout). */
-function expectUnchanged(a: LoadedModel, b: LoadedModel): void {
-  expect([...b.tensors.keys()].sort()).toEqual([...a.tensors.keys()].sort());
-  for (const name of a.tensors.keys()) {
-    const same = bitsEqual(inOutputLayout(a, b, name).data, b.tensors.get(name)!.data);
-    expect({ name, same }).toEqual({ name, same: true });
+/** Asserts that every tensor of the model at `out` is bit-identical to `input`'s (in out's layout). */
+async function expectUnchanged(input: string, out: string): Promise<void> {
+  const a = await loadModel(input);
+  const b = await loadModel(out);
+  try {
+    expect([...b.tensors.keys()].sort()).toEqual([...a.tensors.keys()].sort());
+    for (const name of a.tensors.keys()) {
+      const same = bitsEqual(inOutputLayout(a, b, name).data, b.tensors.get(name)!.data);
+      expect({ name, same }).toEqual({ name, same: true });
+    }
+  } finally {
+    a.close();
+    b.close();
   }
 }
 
@@ -235,28 +241,14 @@ describe('SparseGPT at sparsity 0', () => {
     const out = path.join(tempDir(), 'out');
     const report = await prune(tinyRun(out, { model: input, method: 'sparsegpt', sparsity: 0 }));
     expect(report.achieved_sparsity).toBe(0);
-    const a = await loadModel(input);
-    const b = await loadModel(out);
-    try {
-      expectUnchanged(a, b);
-    } finally {
-      a.close();
-      b.close();
-    }
+    await expectUnchanged(input, out);
   });
 
   describeShared('stories260K', () => {
     test('every weight bit-identical (HF output, Q/K in rotate-half order)', async () => {
       const out = path.join(tempDir(), 'out');
       await prune({ model: STORIES(), method: 'sparsegpt', sparsity: 0, calib: C4(), calibSamples: 4, seqLen: 64, out });
-      const a = await loadModel(STORIES());
-      const b = await loadModel(out);
-      try {
-        expectUnchanged(a, b);
-      } finally {
-        a.close();
-        b.close();
-      }
+      await expectUnchanged(STORIES(), out);
     });
   });
 });

@@ -10,14 +10,22 @@ import { bitsEqual } from '../formats/helpers';
 import { describeShared, sharedPath } from '../support/shared-data';
 import { tempDir } from './helpers';
 
+// stories260K as an HF folder (sparsity 0 writes an unchanged copy with a converted tokenizer).
+let hf: string | undefined;
+async function hfCopy(): Promise<string> {
+  if (!hf) {
+    hf = path.join(tempDir(), 'hf');
+    await prune({ model: sharedPath('models', 'stories260K', 'stories260K.bin'), method: 'magnitude', sparsity: 0, out: hf });
+  }
+  return hf;
+}
+
 describeShared('chat calibration (stories260K as an HF folder)', () => {
   let hf: string;
   let chat: string;
   beforeAll(async () => {
     const dir = tempDir();
-    hf = path.join(dir, 'hf');
-    // Sparsity 0 writes an unchanged HF copy with a converted tokenizer.
-    await prune({ model: sharedPath('models', 'stories260K', 'stories260K.bin'), method: 'magnitude', sparsity: 0, out: hf });
+    hf = await hfCopy();
     const story = fs.readFileSync(sharedPath('text', 'tinystories', 'tinystories_val.txt'), 'utf8').split('\n').filter((l) => l.length > 40);
     const rows = story.slice(0, 40).map((l, i) => JSON.stringify({ messages: [{ role: 'user', content: `Tell me story ${i}` }, { role: 'assistant', content: l }] }));
     rows.push(JSON.stringify({ id: 'no text' }), JSON.stringify({ text: '   ' }));
@@ -67,8 +75,7 @@ describeShared('chat templates that cannot be used', () => {
   let plain: string;
   beforeAll(async () => {
     const dir = tempDir();
-    hf = path.join(dir, 'hf');
-    await prune({ model: sharedPath('models', 'stories260K', 'stories260K.bin'), method: 'magnitude', sparsity: 0, out: hf });
+    hf = await hfCopy();
     chat = path.join(dir, 'chat.jsonl');
     const row = (i: number) => JSON.stringify({ messages: [{ role: 'user', content: `Once upon a time there was a cat number ${i}. `.repeat(3) }] });
     fs.writeFileSync(chat, `${Array.from({ length: 10 }, (_, i) => row(i)).join('\n')}\n`);

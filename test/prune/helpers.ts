@@ -2,22 +2,13 @@
 // (f32 and f16/bf16 bits), and the canonical-layout view of a written model's Q/K.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { LoadedModel, Tensor } from '../../lib/model/types';
-import { refToRotateHalf } from '../formats/helpers';
+import { refToRotateHalf, tempDir as formatsTempDir } from '../formats/helpers';
 
-const made: string[] = [];
-afterAll(() => {
-  for (const d of made.splice(0)) fs.rmSync(d, { recursive: true, force: true });
-});
-
-export function tempDir(prefix = 'shears-prune-'): string {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  made.push(d);
-  return d;
-}
+/** A temporary folder removed after the importing test file (test/formats/helpers). */
+export const tempDir = (prefix = 'shears-prune-'): string => formatsTempDir(prefix);
 
 /** Whether element i is +0 or -0 (f16 and bf16 share the zero encodings 0x0000/0x8000). */
 export function isZero(t: Tensor, i: number): boolean {

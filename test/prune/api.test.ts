@@ -1,6 +1,7 @@
 // prune() as a Node service would call it: progress events, the report (returned and
 // on disk), the event loop kept free, cancellation that leaves nothing behind, GGUF
 // output, and SparseGPT at sparsity 0 changing nothing.
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -94,6 +95,15 @@ describe('prune() progress and report', () => {
     const blocks = events.filter((e) => e.stage === 'prune').map((e) => e.block!);
     for (let i = 1; i < blocks.length; i++) expect(blocks[i]).toBeGreaterThanOrEqual(blocks[i - 1]);
     expect(Math.min(...blocks)).toBe(0);
+  });
+
+  test('the input model files are never written (they are mapped copy-on-write)', async () => {
+    const hash = (f: string) => crypto.createHash('sha256').update(fs.readFileSync(f)).digest('hex');
+    const files = [path.join(model, 'model.safetensors'), path.join(llama2c)];
+    const before = files.map(hash);
+    await prune(tinyRun(path.join(tempDir(), 'a'), { method: 'sparsegpt' }));
+    await prune(tinyRun(path.join(tempDir(), 'b'), { model: llama2c, method: 'magnitude', calibTokens: undefined }));
+    expect(files.map(hash)).toEqual(before);
   });
 
   test('calibration data given to magnitude: a warning, in the report too', async () => {

@@ -35,6 +35,8 @@ const CASES: Case[] = [
   { label: 'magnitude 50% per row', method: 'magnitude', granularity: 'row', group: 'row' },
   { label: 'wanda 50% (per row)', method: 'wanda', group: 'row' },
   { label: 'sparsegpt 50% (per 128-column tile)', method: 'sparsegpt', group: 'tile' },
+  // Per row inside each 128-column block: floor(64) + floor(22) = floor(0.5 * 172) for the 172-wide down.
+  { label: 'sparsegpt 50% per row', method: 'sparsegpt', granularity: 'row', group: 'row' },
   { label: 'magnitude 2:4', method: 'magnitude', pattern: '2:4', group: '2:4' },
   { label: 'wanda 2:4', method: 'wanda', pattern: '2:4', group: '2:4' },
   { label: 'sparsegpt 2:4', method: 'sparsegpt', pattern: '2:4', group: '2:4' },

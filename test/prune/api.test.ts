@@ -106,6 +106,14 @@ describe('prune() progress and report', () => {
     expect(files.map(hash)).toEqual(before);
   });
 
+  test('runs are repeatable, also two at once in one process', async () => {
+    const outs = [0, 1, 2].map((i) => path.join(tempDir(), `o${i}`));
+    await prune(tinyRun(outs[0], { method: 'sparsegpt' }));
+    await Promise.all(outs.slice(1).map((o) => prune(tinyRun(o, { method: 'sparsegpt' }))));
+    const bytes = outs.map((o) => fs.readFileSync(path.join(o, 'model.safetensors')));
+    expect(bytes[1].equals(bytes[0]) && bytes[2].equals(bytes[0])).toBe(true);
+  });
+
   test('calibration data given to magnitude: a warning, in the report too', async () => {
     const warnings: string[] = [];
     const report = await prune(tinyRun(path.join(tempDir(), 'out'), { method: 'magnitude', onWarning: (m) => warnings.push(m) }));

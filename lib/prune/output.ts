@@ -2,11 +2,14 @@
 // and its prune-report.json are written under a staging folder beside the target and
 // renamed into place only when both are complete and the run was not cancelled
 // meanwhile. A failed or cancelled run leaves nothing behind, not even a model without
-// its report.
+// its report. The tokenizer is converted for the output's format up front.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { NotImplementedError } from '../errors';
 import { checkOutput, OutputOptions } from '../formats/atomic';
+import { LoadedModel, TokenizerArtifacts } from '../model/types';
+import { tokenizerArtifacts } from '../tokenizer/artifacts';
 
 export interface Target {
   path: string;
@@ -44,4 +47,24 @@ export async function publishTogether<T>(
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
   }
+}
+
+/**
+ * The tokenizer in the output's format, converted before any pruning so that a
+ * tokenizer the target cannot hold fails in seconds, not after the run. Undefined when
+ * the writer copies or keeps it as it is (or the model has none: the writer warns).
+ */
+export async function tokenizerForOutput(model: LoadedModel, format: 'hf' | 'gguf'): Promise<TokenizerArtifacts | undefined> {
+  const src = model.tokenizer;
+  if (src.kind === 'none' || (format === 'hf' && model.format === 'hf' && src.kind === 'hf') || (format === 'gguf' && model.format === 'gguf'))
+    return undefined;
+  const a = await tokenizerArtifacts(src, { vocabSize: model.config.vocabSize, contextLength: model.config.contextLength });
+  try {
+    if (format === 'gguf') void a.ggufEntries; // converted on access
+  } catch (e) {
+    if (e instanceof NotImplementedError)
+      throw new NotImplementedError(`${e.message}; write a Hugging Face folder instead (an --out path without .gguf)`);
+    throw e;
+  }
+  return a;
 }

@@ -28,6 +28,7 @@ interface Case {
   pattern?: string;
   /** What exact sparsity means for this case. */
   group: 'row' | 'matrix' | 'tile' | '2:4';
+  extra?: Partial<PruneOptions>;
 }
 
 const CASES: Case[] = [
@@ -37,6 +38,8 @@ const CASES: Case[] = [
   { label: 'sparsegpt 50% (per 128-column tile)', method: 'sparsegpt', group: 'tile' },
   // Per row inside each 128-column block: floor(64) + floor(22) = floor(0.5 * 172) for the 172-wide down.
   { label: 'sparsegpt 50% per row', method: 'sparsegpt', granularity: 'row', group: 'row' },
+  { label: 'sparsegpt 50% (float32 statistic)', method: 'sparsegpt', group: 'tile', extra: { hessianPrecision: 'f32' } },
+  { label: 'wanda 50% per matrix', method: 'wanda', granularity: 'matrix', group: 'matrix' },
   { label: 'magnitude 2:4', method: 'magnitude', pattern: '2:4', group: '2:4' },
   { label: 'wanda 2:4', method: 'wanda', pattern: '2:4', group: '2:4' },
   { label: 'sparsegpt 2:4', method: 'sparsegpt', pattern: '2:4', group: '2:4' },
@@ -86,7 +89,7 @@ describeShared.each(MODELS)('prune $label', ({ file }) => {
 
   test.each(CASES)('$label: exact sparsity, untouched rest, finite perplexity', async (c) => {
     const out = path.join(tempDir(), 'out');
-    const opts: PruneOptions = { model: file(), method: c.method, out, granularity: c.granularity };
+    const opts: PruneOptions = { model: file(), method: c.method, out, granularity: c.granularity, ...c.extra };
     if (c.pattern) opts.pattern = c.pattern;
     else opts.sparsity = 0.5;
     if (c.method !== 'magnitude') Object.assign(opts, { calib: C4(), calibSamples: 4, seqLen: 64 });

@@ -251,6 +251,12 @@ describe('GGUF output', () => {
     const report = await check(STORIES(), {});
     expect(report.output.tokenizer).toBe('converted');
   });
+  testShared('stories260K as HF (a Llama-style tokenizer.json) -> GGUF', async () => {
+    const hf = path.join(tempDir(), 'hf');
+    await prune({ model: STORIES(), method: 'magnitude', sparsity: 0, out: hf });
+    const report = await check(hf, {});
+    expect(report.output.tokenizer).toBe('converted');
+  });
 });
 
 describe('SparseGPT at sparsity 0', () => {

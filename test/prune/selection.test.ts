@@ -55,6 +55,14 @@ describe('selectLayers', () => {
       'blocks.2.mlp.down.weight',
     ]);
   });
+  test('the trailing .weight may be left out', () => {
+    expect(names({ include: ['blocks.*.mlp.*'] }).blocks).toEqual(linearNames(3).filter((n) => n.includes('.mlp.')));
+    expect(names({ include: ['blocks.0.attn.q', 'embed'] })).toEqual({ blocks: ['blocks.0.attn.q.weight'], extra: ['embed.weight'] });
+    expect(names({ exclude: ['blocks.*.attn.*'] }).blocks).toEqual(linearNames(3).filter((n) => n.includes('.mlp.')));
+    const opt = randomModel({ architecture: 'opt', layers: 1 });
+    expect(selectLayers(opt.config, opt.tensors, { include: ['blocks.0.mlp.*'] }).blocks.flat().map((l) => l.name)).toEqual(['blocks.0.mlp.fc1.weight', 'blocks.0.mlp.fc2.weight']);
+    expect(selectLayers(opt.config, opt.tensors, { include: ['**.bias'] })).toEqual({ blocks: [[]], extra: [] }); // biases are vectors
+  });
   test('matrices outside the blocks only when an include names them; never vectors', () => {
     expect(names({ include: ['embed.weight', 'lm_head.weight', '**.attn_norm.weight'] })).toEqual({ blocks: [], extra: ['embed.weight', 'lm_head.weight'] });
     expect(names({ include: ['**'] }).extra).toEqual(['embed.weight', 'lm_head.weight']);
@@ -86,7 +94,7 @@ describe('prune() with globs and global granularity (tiny model)', () => {
   test.each(['magnitude', 'wanda', 'sparsegpt'])('%s: --include/--exclude prune exactly the selected matrices', async (method) => {
     const { report, m, changed } = await run({
       method,
-      include: ['blocks.*.mlp.*', 'blocks.*.mlp.*.weight', '**.attn.q.weight'],
+      include: ['blocks.*.mlp.*', '**.attn.q.weight'],
       exclude: ['blocks.1.**'],
       calibTokens: calib,
       calibSamples: 4,

@@ -73,7 +73,11 @@ export function readCalibrationDocuments(file: string, opts: { renderChat?: Chat
         if (!msgs.every((m) => m && typeof m.role === 'string' && typeof m.content === 'string'))
           throw new CalibrationError(`line ${i + 1}: messages must be {role, content} strings`, file);
         chat = opts.renderChat ? 'template' : 'plain';
-        docs.push((opts.renderChat ?? plainChat)(msgs));
+        try {
+          docs.push((opts.renderChat ?? plainChat)(msgs));
+        } catch (e) {
+          throw new CalibrationError(`line ${i + 1}: ${(e as Error).message}`, file);
+        }
       } else {
         skipped++;
       }

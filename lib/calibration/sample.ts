@@ -66,39 +66,64 @@ export function windowsFromStream(stream: ArrayLike<number>, o: CalibrationOptio
   return { tokens, samples: o.samples, seqLen: L, sampling: o.sampling, seed: o.seed, packed: false, notes };
 }
 
-/** Samples calibration sequences from documents with the protocol above. */
-export function sampleCalibration(documents: string[], tokenizer: CalibrationTokenizer, o: CalibrationOptions): CalibrationSet {
+/**
+ * Samples calibration sequences from documents with the protocol above. `source` (the
+ * file the documents came from) names the data in errors.
+ */
+export function sampleCalibration(
+  documents: string[],
+  tokenizer: CalibrationTokenizer,
+  o: CalibrationOptions,
+  source = 'the calibration text',
+): CalibrationSet {
   checkOptions(o);
   const L = o.seqLen;
   if (o.sampling === 'contiguous') {
     const stream = tokenizer.encode(documents.join('\n\n'), { bos: true });
-    return windowsFromStream(stream, o, 'the calibration text');
+    return windowsFromStream(stream, o, source);
   }
-  // random: documents are tokenized on first use (BOS at the start of each, as the
-  // reference tokenizer call does).
+  // random, as the reference code does it: draw a document, tokenize it (BOS at its
+  // start, as the reference tokenizer call does), and draw again while it has no more
+  // than L tokens. Only the documents drawn are tokenized, so a large corpus costs
+  // little; when every document turned out short, they are packed instead.
   const cache = new Map<number, number[]>();
   const enc = (i: number) => {
     let t = cache.get(i);
     if (!t) cache.set(i, (t = tokenizer.encode(documents[i], { bos: true })));
     return t;
   };
-  const long: number[] = [];
-  for (let i = 0; i < documents.length; i++) if (enc(i).length > L) long.push(i);
-  if (long.length === 0) {
-    const stream: number[] = [];
-    for (let i = 0; i < documents.length; i++) for (const t of enc(i)) stream.push(t);
-    const set = windowsFromStream(stream, o, 'the packed calibration documents');
-    set.packed = true;
-    set.notes.push(`no document has more than ${L} tokens: ${documents.length} documents were packed into one stream of ${stream.length} tokens`);
-    return set;
-  }
+  const short = new Set<number>();
   const rng = new SeededRandom(o.seed);
   const tokens = new Int32Array(o.samples * L);
+  const used = new Set<number>();
   for (let s = 0; s < o.samples; s++) {
-    const doc = enc(long[rng.int(0, long.length - 1)]);
+    let doc: number[] | undefined;
+    while (!doc) {
+      if (short.size === documents.length) return packed(documents, enc, o, source);
+      const i = rng.int(0, documents.length - 1);
+      if (short.has(i)) continue;
+      const t = enc(i);
+      if (t.length > L) {
+        doc = t;
+        used.add(i);
+      } else short.add(i);
+    }
     const start = rng.int(0, doc.length - L - 1);
     tokens.set(doc.slice(start, start + L), s * L);
   }
-  const notes = long.length < documents.length ? [`${long.length} of ${documents.length} documents are longer than ${L} tokens; windows were drawn from those`] : [];
+  const notes =
+    short.size > 0
+      ? [`windows drawn from ${used.size} documents longer than ${L} tokens; ${short.size} drawn documents were too short and skipped`]
+      : [];
   return { tokens, samples: o.samples, seqLen: L, sampling: 'random', seed: o.seed, packed: false, notes };
+}
+
+/** Every document (all short) packed into one token stream, windows drawn from it. */
+function packed(documents: string[], enc: (i: number) => number[], o: CalibrationOptions, source: string): CalibrationSet {
+  const stream: number[] = [];
+  for (let i = 0; i < documents.length; i++) for (const t of enc(i)) stream.push(t);
+  const set = windowsFromStream(stream, o, `${source} (all ${documents.length} documents packed)`);
+  set.packed = true;
+  set.notes.push(`no document has more than ${o.seqLen} tokens: ${documents.length} documents were packed into one stream of ${stream.length} tokens`);
+  return set;
 }

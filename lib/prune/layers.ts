@@ -2,7 +2,8 @@
 // every transformer block (attention q/k/v/o, MLP gate/up/down or fc1/fc2); embeddings,
 // the LM head and norms only when a user names them with --include. Globs match the
 // canonical tensor names (lib/model/types.ts): `*` matches within one dot-separated
-// part, `**` across parts, e.g. "blocks.*.mlp.*" or "**.attn.q.weight".
+// part, `**` across parts, and the trailing ".weight" may be left out, e.g.
+// "blocks.*.mlp.*", "blocks.0.attn.q" or "**.attn.q.weight".
 import { ModelConfig, Tensor } from '../model/types';
 
 const LLAMA_LINEARS = ['attn.q', 'attn.k', 'attn.v', 'attn.o', 'mlp.gate', 'mlp.up', 'mlp.down'];
@@ -59,7 +60,8 @@ export function selectLayers(
 ): { blocks: LinearLayer[][]; extra: string[] } {
   const inc = (opts.include ?? []).map(globToRegExp);
   const exc = (opts.exclude ?? []).map(globToRegExp);
-  const keep = (name: string) => (inc.length === 0 || inc.some((r) => r.test(name))) && !exc.some((r) => r.test(name));
+  const matches = (r: RegExp, name: string) => r.test(name) || (name.endsWith('.weight') && r.test(name.slice(0, -'.weight'.length)));
+  const keep = (name: string) => (inc.length === 0 || inc.some((r) => matches(r, name))) && !exc.some((r) => matches(r, name));
   const blocks: LinearLayer[][] = [];
   const inBlocks = new Set<string>();
   for (let i = 0; i < config.numLayers; i++) {

@@ -118,9 +118,12 @@ export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promi
         }
       });
     } else {
+      let b = 0;
       for (const name of names) {
         o.signal?.throwIfAborted();
-        const b = Number(/^blocks\.(\d+)\./.exec(name)?.[1] ?? -1);
+        // Matrices outside the blocks (an included embedding or LM head) come last: they
+        // keep the last block's number, so progress never goes backwards.
+        b = Number(/^blocks\.(\d+)\./.exec(name)?.[1] ?? b);
         progress(b, 'pruning', name);
         const mask = await clock.time('pruning', () => o.strategy.prune(asMatrix(tensor(name)), {}, selection));
         layers.push(result(name, tensor(name), mask));
@@ -146,7 +149,9 @@ export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promi
   const batch = Math.max(1, Math.min(o.batch ?? Math.floor(4096 / L), K));
   const inps = await clock.time('forward', () => fm.embed(cal.tokens, K, L));
 
-  for (let b = 0; b < model.config.numLayers; b++) {
+  // Blocks after the last one with selected layers need no statistics: stop there.
+  const end = blocks.reduce((last, ls, i) => (ls.length > 0 ? i + 1 : last), 0);
+  for (let b = 0; b < end; b++) {
     const blockLayers: LinearLayer[] = blocks[b];
     if (blockLayers.length > 0) {
       // 1. statistics from the unpruned block
@@ -202,6 +207,7 @@ export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promi
       }
     }
     // 3. the pruned block's outputs are the next block's inputs
+    if (b + 1 === end) break;
     progress(b, 'forward');
     for (let s = 0; s < K; s += batch) {
       o.signal?.throwIfAborted();

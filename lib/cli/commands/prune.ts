@@ -2,19 +2,21 @@
 // queries, and write the pruned model plus prune-report.json.
 import { Command, Option } from 'commander';
 
+import { ArgumentRangeError } from '../../errors';
 import { METHODS } from '../../methods/registry';
 import { prune, PruneProgress } from '../../prune/run';
 import { interruptSignal, progressSink } from '../progress';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
-const int = (v: string) => {
+// Parsers that name their option: the error reaches the user as "shears: <message>".
+const int = (option: string) => (v: string) => {
   const n = Number(v);
-  if (!Number.isInteger(n)) throw new Error(`expected an integer, got '${v}'`);
+  if (v.trim() === '' || !Number.isInteger(n)) throw new ArgumentRangeError(`${option} expects an integer, got '${v}'`);
   return n;
 };
-const num = (v: string) => {
+const num = (option: string) => (v: string) => {
   const n = Number(v);
-  if (v.trim() === '' || Number.isNaN(n)) throw new Error(`expected a number, got '${v}'`);
+  if (v.trim() === '' || Number.isNaN(n)) throw new ArgumentRangeError(`${option} expects a number, got '${v}'`);
   return n;
 };
 
@@ -31,20 +33,20 @@ export function register(program: Command): void {
     .requiredOption('--model <path>', 'HF directory, .gguf file or llama2.c .bin')
     .option('--tokenizer <file>', 'llama2.c tokenizer (tok*.bin) when not beside the checkpoint')
     .requiredOption('--method <name>', 'magnitude | wanda | sparsegpt (`shears methods` lists all)')
-    .option('--sparsity <s>', 'fraction of weights to prune, in [0, 1)', num)
+    .option('--sparsity <s>', 'fraction of weights to prune, in [0, 1)', num('--sparsity'))
     .option('--pattern <N:M>', 'semi-structured pattern, e.g. 2:4 (keep at most N of every M)')
     .addOption(new Option('--granularity <g>', 'comparison group (default: the method\'s)').choices(['row', 'matrix', 'global']))
     .option('--calib <file>', 'calibration text: one query per line, a corpus, or JSONL (text or chat messages)')
     .option('--calib-tokens <file>', 'calibration token ids (a JSON array)')
-    .option('--calib-samples <k>', 'number of calibration sequences (default 128)', int)
-    .option('--seq-len <l>', 'calibration sequence length (default min(2048, context length))', int)
+    .option('--calib-samples <k>', 'number of calibration sequences (default 128)', int('--calib-samples'))
+    .option('--seq-len <l>', 'calibration sequence length (default min(2048, context length))', int('--seq-len'))
     .addOption(new Option('--calib-sampling <how>', 'random windows (default) or the first windows').choices(['random', 'contiguous']))
-    .option('--seed <n>', 'seed of the random sampling (default 0)', int)
-    .option('--include <glob>', 'only prune tensors matching (canonical names, repeatable)', collect)
-    .option('--exclude <glob>', 'do not prune tensors matching (repeatable)', collect)
+    .option('--seed <n>', 'seed of the random sampling (default 0)', int('--seed'))
+    .option('--include <glob>', 'only prune tensors matching (canonical names, e.g. blocks.*.mlp.* or **.attn.q; repeatable)', collect)
+    .option('--exclude <glob>', 'do not prune tensors matching (e.g. blocks.0.**; repeatable)', collect)
     .addOption(new Option('--dtype <t>', 'output dtype (default: as the input)').choices(['f32', 'f16', 'bf16']))
     .addOption(new Option('--hessian-precision <p>', 'SparseGPT statistic precision').choices(['f64', 'f32']))
-    .option('--batch <n>', 'calibration sequences per forward call (memory vs speed)', int)
+    .option('--batch <n>', 'calibration sequences per forward call (memory vs speed)', int('--batch'))
     .requiredOption('--out <path>', 'output: a directory (HF safetensors) or a .gguf file')
     .option('--force', 'replace an existing output')
     .option('--json', 'print the report as one JSON object on stdout')

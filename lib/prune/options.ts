@@ -1,0 +1,114 @@
+// What prune() accepts, and every check of it that needs no model (run before
+// anything is loaded) or only the loaded model's tensor table (run before calibration).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { ArgumentRangeError } from '../errors';
+import { checkOutput } from '../formats/atomic';
+import { targetFormat } from '../formats/convert';
+import { checkPattern, checkSparsity, NMPattern, parsePattern, patternSparsity } from '../kernels';
+import { HessianPrecision } from '../methods/hessian';
+import { methodInfo } from '../methods/registry';
+import { LoadedModel, TensorDType } from '../model/types';
+import { selectLayers } from './layers';
+import { PipelineProgress, PruneGranularity } from './pipeline';
+
+export interface PruneOptions {
+  /** HF directory, .gguf file or llama2.c .bin. */
+  model: string;
+  /** llama2.c tokenizer file, when not beside the checkpoint. */
+  tokenizer?: string;
+  method: string;
+  sparsity?: number;
+  /** "N:M" or {n, m}. */
+  pattern?: string | NMPattern;
+  granularity?: PruneGranularity;
+  /** Text / JSONL calibration file (user queries or a corpus). */
+  calib?: string;
+  /** JSON array of token ids. */
+  calibTokens?: string;
+  calibSamples?: number;
+  seqLen?: number;
+  calibSampling?: 'random' | 'contiguous';
+  seed?: number;
+  include?: string[];
+  exclude?: string[];
+  /** A directory (HF safetensors) or a .gguf file. */
+  out: string;
+  force?: boolean;
+  dtype?: TensorDType;
+  hessianPrecision?: HessianPrecision;
+  /** Calibration sequences per forward call. */
+  batch?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: PruneProgress) => void;
+  /** Warnings (tokenizer not converted...). */
+  onWarning?: (message: string) => void;
+}
+
+export interface PruneProgress extends Partial<PipelineProgress> {
+  stage: 'load' | 'calibration' | 'prune' | 'write' | 'done';
+  elapsedSeconds: number;
+}
+
+export interface Checked {
+  pattern?: NMPattern;
+  sparsity: number;
+  format: 'hf' | 'gguf';
+  reportPath: string;
+}
+
+/** Everything that can be checked without loading the model. Throws before any work. */
+export function checkPruneOptions(o: PruneOptions): Checked {
+  const m = methodInfo(o.method);
+  let pattern: NMPattern | undefined;
+  if (o.pattern !== undefined && o.pattern !== 'unstructured')
+    pattern = typeof o.pattern === 'string' ? parsePattern(o.pattern) : checkPattern(o.pattern);
+  let sparsity: number;
+  if (pattern) {
+    sparsity = patternSparsity(pattern);
+    if (o.sparsity !== undefined && Math.abs(checkSparsity(o.sparsity) - sparsity) > 1e-9)
+      throw new ArgumentRangeError(`--sparsity ${o.sparsity} contradicts --pattern ${pattern.n}:${pattern.m} (which prunes ${sparsity})`);
+  } else {
+    if (o.sparsity === undefined) throw new ArgumentRangeError('give --sparsity (in [0, 1)) or --pattern N:M');
+    sparsity = checkSparsity(o.sparsity);
+  }
+  if (o.granularity !== undefined && !['row', 'matrix', 'global'].includes(o.granularity))
+    throw new ArgumentRangeError(`granularity must be row, matrix or global, got '${String(o.granularity)}'`);
+  if (o.granularity === 'global' && pattern)
+    throw new ArgumentRangeError('an N:M pattern is per row: it cannot be combined with global granularity');
+  if (o.granularity === 'global' && m.name === 'sparsegpt')
+    throw new ArgumentRangeError('sparsegpt reconstructs each layer on its own: global granularity does not apply (use row or matrix)');
+  if (m.calibrated && !o.calib && !o.calibTokens)
+    throw new ArgumentRangeError(`method ${m.name} needs calibration data: give --calib FILE or --calib-tokens IDS.json`);
+  if (o.calib && o.calibTokens) throw new ArgumentRangeError('give --calib or --calib-tokens, not both');
+  for (const [k, v] of [
+    ['calib-samples', o.calibSamples],
+    ['seq-len', o.seqLen],
+    ['batch', o.batch],
+  ] as const)
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new ArgumentRangeError(`--${k} must be a positive integer, got ${v}`);
+  if (o.seqLen !== undefined && o.seqLen < 2) throw new ArgumentRangeError(`--seq-len must be at least 2, got ${o.seqLen}`);
+  if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new ArgumentRangeError(`--seed must be an integer, got ${o.seed}`);
+  if (o.calibSampling !== undefined && o.calibSampling !== 'random' && o.calibSampling !== 'contiguous')
+    throw new ArgumentRangeError(`--calib-sampling must be random or contiguous, got '${String(o.calibSampling)}'`);
+  for (const f of [o.calib, o.calibTokens]) if (f !== undefined && !fs.existsSync(f)) throw new ArgumentRangeError(`calibration file ${f} does not exist`);
+  const format = targetFormat(o.out);
+  checkOutput(o.out, format === 'hf' ? 'dir' : 'file', { force: o.force, inputPath: o.model });
+  const reportPath = format === 'hf' ? path.join(o.out, 'prune-report.json') : o.out.replace(/\.gguf$/i, '.prune-report.json');
+  if (format === 'gguf') checkOutput(reportPath, 'file', { force: o.force, inputPath: o.model });
+  return { pattern, sparsity, format, reportPath };
+}
+
+/** The matrices to prune, checked once the model is loaded but before any calibration work. */
+export function checkSelection(model: LoadedModel, o: PruneOptions, calibrated: boolean): void {
+  const { blocks, extra } = selectLayers(model.config, model.tensors, { include: o.include, exclude: o.exclude });
+  if (blocks.every((b) => b.length === 0) && extra.length === 0) {
+    const globs = [...(o.include ?? []).map((g) => `--include ${g}`), ...(o.exclude ?? []).map((g) => `--exclude ${g}`)].join(' ');
+    throw new ArgumentRangeError(
+      `${globs || 'the selection'} leaves no matrix to prune in ${o.model} (names look like blocks.0.attn.q.weight, blocks.0.mlp.down.weight, embed.weight)`,
+    );
+  }
+  if (calibrated && extra.length > 0)
+    throw new ArgumentRangeError(`method ${o.method} prunes linear layers inside blocks only; --include named ${extra.join(', ')}`);
+}

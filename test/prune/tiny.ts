@@ -1,0 +1,50 @@
+// A tiny random Llama written as an HF folder by the formats tests' own encoder, and
+// calibration token ids for it (random, seeded): everything a prune() run needs
+// without ../shared. The MLP down projections are scaled by 1/4 so that matrices
+// differ in scale (a global threshold then prunes them unevenly).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import {
+  buildLlama2cLegacy,
+  buildLlama2cTokenizer,
+  llamaConfig,
+  llamaTensors,
+  rng,
+  StDType,
+  TinyLlamaSpec,
+  writeHFDir,
+} from '../formats/fixtures';
+
+export const SPEC: TinyLlamaSpec = { hidden: 16, heads: 4, kvHeads: 2, inter: 24, layers: 3, vocab: 32 };
+
+/** Canonical names of the linear layers prune() selects by default. */
+export function linearNames(layers = SPEC.layers): string[] {
+  const parts = ['attn.q', 'attn.k', 'attn.v', 'attn.o', 'mlp.gate', 'mlp.up', 'mlp.down'];
+  return Array.from({ length: layers }, (_, i) => parts.map((p) => `blocks.${i}.${p}.weight`)).flat();
+}
+
+export function writeTinyModel(dir: string, dtype: StDType = 'F32', seed = 1): string {
+  const tensors = llamaTensors(SPEC, dtype, seed);
+  if (dtype === 'F32')
+    for (const t of tensors) if (t.name.endsWith('down_proj.weight')) (t.data as Float32Array).forEach((v, i, a) => (a[i] = v / 4));
+  writeHFDir(dir, llamaConfig(SPEC), tensors);
+  return dir;
+}
+
+/** A JSON file of `n` random token ids in [0, vocab). */
+export function writeCalibTokens(file: string, n = 512, seed = 3): string {
+  const r = rng(seed);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify(Array.from({ length: n }, () => Math.floor(r() * SPEC.vocab))));
+  return file;
+}
+
+/** The same shapes as a llama2.c checkpoint (uniform random weights) with a tokenizer beside it; returns the .bin. */
+export function writeTinyLlama2c(dir: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'model.bin');
+  fs.writeFileSync(file, buildLlama2cLegacy(SPEC, 64));
+  fs.writeFileSync(path.join(dir, `tok${SPEC.vocab}.bin`), buildLlama2cTokenizer(SPEC.vocab));
+  return file;
+}

@@ -308,6 +308,11 @@ void sparsegpt_prune(const MatrixView& w, const void* s, bool s_f64, double coun
     if (i2 < n && any_error)
       linalg::gemm_sub(rows, n - i2, c, run.E.data(), c, run.U.data() + i1 * n + i2, n, run.W.data() + i2, n);
   }
+  // Dead inputs were zeroed by the method: they are pruned weights, whether or not the
+  // selection also picked them (so the mask and the counts match the zeros written).
+  for (size_t r = 0; r < rows; ++r)
+    for (size_t j = 0; j < n; ++j)
+      if (dead[j]) run.pruned[r * n + j] = 1;
   check_fits(run, w.dtype);
   write_back(run, w, out);
 }

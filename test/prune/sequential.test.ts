@@ -155,11 +155,8 @@ test('sparsegpt zeroes the weights of dead inputs (H_jj = 0), whole columns of f
   expect(zeros % 16).toBe(0); // whole columns of a 16-row matrix
 });
 
-// Known bug (native/cpu/sparsegpt.cc, not this area): the dead columns stay marked
-// "kept" in the mask, so the report's per-layer `pruned` (and achieved_sparsity)
-// undercounts the zeros. test.failing passes while the bug is there; once fixed, make
-// it a plain test.
-test.failing('sparsegpt: the reported pruned count equals the zeros written, also with dead inputs', async () => {
+// Dead inputs are zeroed by SparseGPT: they count as pruned in the mask and the report.
+test('sparsegpt: the reported pruned count equals the zeros written, also with dead inputs', async () => {
   const { pruned, zeros } = await deadInputsRun();
   expect(pruned).toBe(zeros);
 });

@@ -25,4 +25,13 @@ bool has_avx512bw() {
 #endif
 }
 
+bool has_f16c() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  static const bool yes = __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c");
+  return yes && simd_enabled();
+#else
+  return false;
+#endif
+}
+
 }  // namespace shears

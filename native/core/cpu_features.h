@@ -13,5 +13,7 @@ void set_simd_enabled(bool on);
 
 // AVX-512 F + BW present and SIMD enabled.
 bool has_avx512bw();
+// F16C (with AVX) present and SIMD enabled: hardware f16 -> f32 conversion.
+bool has_f16c();
 
 }  // namespace shears

@@ -16,6 +16,7 @@ import { Strategy, StrategyStats } from '../strategies';
 import { Mask, Matrix } from '../tensor';
 import { CalibrationSet } from '../calibration/sample';
 import { LinearInput, LinearLayer, selectLayers } from './layers';
+import { PhaseClock } from '../util/clock';
 
 export type PruneGranularity = 'row' | 'matrix' | 'global';
 
@@ -63,22 +64,6 @@ function asMatrix(t: Tensor): Matrix {
   return { data: t.data, dtype: t.dtype, rows: t.shape[0], cols: t.shape[1] };
 }
 
-class Clock {
-  readonly timings: Record<string, number> = {};
-  private readonly t0 = process.hrtime.bigint();
-  async time<T>(phase: string, fn: () => Promise<T>): Promise<T> {
-    const s = process.hrtime.bigint();
-    try {
-      return await fn();
-    } finally {
-      this.timings[phase] = (this.timings[phase] ?? 0) + Number(process.hrtime.bigint() - s) / 1e9;
-    }
-  }
-  elapsed(): number {
-    return Number(process.hrtime.bigint() - this.t0) / 1e9;
-  }
-}
-
 function result(name: string, t: Tensor, mask: Mask): LayerResult {
   const n = t.shape[0] * t.shape[1];
   return { name, shape: t.shape.slice(), pruned: mask.pruned, sparsity: mask.pruned / n };
@@ -92,7 +77,7 @@ export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promi
     throw new ArgumentRangeError('sparsegpt reconstructs each layer on its own: global granularity does not apply (use row or matrix)');
   const selection = { sparsity: o.sparsity, pattern: o.pattern, granularity: granularity === 'global' ? undefined : granularity };
   const { blocks, extra } = selectLayers(model.config, model.tensors, { include: o.include, exclude: o.exclude });
-  const clock = new Clock();
+  const clock = new PhaseClock();
   const layers: LayerResult[] = [];
   const notes: string[] = [];
   const progress = (block: number, phase: PipelineProgress['phase'], layer?: string) =>

@@ -19,22 +19,16 @@ import { checkPruneOptions, checkSelection, PruneOptions, PruneProgress } from '
 import { publishTogether, Target, tokenizerForOutput } from './output';
 import { runPipeline } from './pipeline';
 import { achievedSparsity, inputChecksum, peakRssBytes, PruneReport, shearsVersion } from './report';
+import { PhaseClock } from '../util/clock';
 
 export { checkPruneOptions };
 export type { PruneOptions, PruneProgress };
 
 export async function prune(o: PruneOptions): Promise<PruneReport> {
-  const t0 = process.hrtime.bigint();
-  const elapsed = () => Number(process.hrtime.bigint() - t0) / 1e9;
-  const timings: Record<string, number> = {};
-  const timed = async <T>(phase: string, fn: () => Promise<T>): Promise<T> => {
-    const s = process.hrtime.bigint();
-    try {
-      return await fn();
-    } finally {
-      timings[phase] = (timings[phase] ?? 0) + Number(process.hrtime.bigint() - s) / 1e9;
-    }
-  };
+  const clock = new PhaseClock();
+  const { timings } = clock;
+  const elapsed = () => clock.elapsed();
+  const timed = <T>(phase: string, fn: () => Promise<T>) => clock.time(phase, fn);
   const checked = checkPruneOptions(o);
   const info = methodInfo(o.method);
   const progress = (p: Omit<PruneProgress, 'elapsedSeconds'>) => o.onProgress?.({ ...p, elapsedSeconds: elapsed() });

@@ -10,6 +10,7 @@ import { LoadedModel } from '../model/types';
 import { chatRenderer } from '../prune/chat';
 import { loadTokenizer } from '../tokenizer/load';
 import { SweepOptions } from './options';
+import { secondsSince } from '../util/clock';
 
 export interface SweepData {
   calibration?: CalibrationSet;
@@ -29,7 +30,7 @@ export interface SweepData {
   timings: Record<string, number>;
 }
 
-const seconds = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
+const seconds = secondsSince;
 
 export async function prepareData(model: LoadedModel, o: SweepOptions, needsCalibration: boolean): Promise<SweepData> {
   const cfg = model.config;

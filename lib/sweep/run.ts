@@ -19,6 +19,7 @@ import { cellQuality, DenseReference, evalPerplexity } from './quality';
 import { DenseStats, gatherDenseStats, pruneWithDenseStats } from './stats-once';
 import { reportSettings } from './settings';
 import { SweepStore } from './store';
+import { PhaseClock, secondsSince } from '../util/clock';
 
 export interface SweepProgress {
   stage: 'prepare' | 'statistics' | 'dense' | 'cell' | 'report' | 'done';
@@ -47,7 +48,7 @@ export interface SweepOutcome {
   reused: number;
 }
 
-const since = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
+const since = secondsSince;
 
 /** Size and modification time of the checkpoint's files (weights and config). */
 function modelStamp(p: string): string[] {
@@ -116,15 +117,9 @@ async function runCell(
   onDetail: (detail: string) => void,
 ): Promise<SweepCell> {
   const t0 = process.hrtime.bigint();
-  const timings: Record<string, number> = {};
-  const timed = async <T>(phase: string, fn: () => Promise<T>): Promise<T> => {
-    const s = process.hrtime.bigint();
-    try {
-      return await fn();
-    } finally {
-      timings[phase] = (timings[phase] ?? 0) + since(s);
-    }
-  };
+  const clock = new PhaseClock();
+  const { timings } = clock;
+  const timed = <T>(phase: string, fn: () => Promise<T>) => clock.time(phase, fn);
   const info = methodInfo(spec.method);
   // A new memory mapping is pristine: pruning writes only to its copy-on-write pages.
   const model = await timed('load', () => loadModel(o.model, { tokenizer: o.tokenizer }));

@@ -14,6 +14,7 @@ import { LinearInput, selectLayers } from '../prune/layers';
 import { LayerResult } from '../prune/pipeline';
 import { StatisticName, Strategy, StrategyStats } from '../strategies';
 import { Matrix } from '../tensor';
+import { secondsSince } from '../util/clock';
 
 export interface DenseStats {
   /** Per block: the statistics of each layer input. */
@@ -21,7 +22,7 @@ export interface DenseStats {
   timings: { forward: number; statistics: number };
 }
 
-const since = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e9;
+const since = secondsSince;
 
 function asMatrix(t: Tensor): Matrix {
   if (t.shape.length !== 2) throw new ShapeError(`tensor ${t.name} is not a matrix (shape [${t.shape.join(', ')}])`);

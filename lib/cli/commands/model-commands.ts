@@ -12,14 +12,9 @@ import { readEvalText } from '../../eval/text';
 import { loadModel } from '../../formats/load';
 import { ForwardModel } from '../../forward/model';
 import { generate } from '../../forward/generate';
+import { int } from '../parse';
 import { runTokenize } from '../../tokenizer/cli';
 import { loadTokenizer } from '../../tokenizer/load';
-
-const int = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new Error(`expected an integer, got '${v}'`);
-  return n;
-};
 
 export function register(program: Command): void {
   program
@@ -29,8 +24,8 @@ export function register(program: Command): void {
     .option('--tokenizer <file>', 'llama2.c tokenizer file')
     .option('--data <file>', 'evaluation text (a .jsonl file: its "text" rows joined with a blank line)')
     .option('--tokens <file>', 'token ids (a JSON array), used as they are')
-    .option('--seq-len <l>', "window length (default: the model's context length)", int)
-    .option('--max-windows <n>', 'evaluate only the first n windows', int)
+    .option('--seq-len <l>', "window length (default: the model's context length)", int('--seq-len'))
+    .option('--max-windows <n>', 'evaluate only the first n windows', int('--max-windows'))
     .option('--json', 'print one JSON object')
     .action(async (o: { model: string; tokenizer?: string; data?: string; tokens?: string; seqLen?: number; maxWindows?: number; json?: boolean }) => {
       if (!o.data === !o.tokens) throw new ArgumentRangeError('give exactly one of --data TEXTFILE or --tokens IDS.json');
@@ -60,7 +55,7 @@ export function register(program: Command): void {
     .requiredOption('--model <path>', 'HF directory, .gguf file or llama2.c .bin')
     .option('--tokenizer <file>', 'llama2.c tokenizer file')
     .option('--prompt <text>', 'prompt (default: empty, i.e. BOS only)', '')
-    .option('--max-tokens <n>', 'tokens to generate (default 64)', int, 64)
+    .option('--max-tokens <n>', 'tokens to generate (default 64)', int('--max-tokens'), 64)
     .option('--temperature <t>', 'only 0 (greedy) is implemented', Number, 0)
     .action(async (o: { model: string; tokenizer?: string; prompt: string; maxTokens: number; temperature: number }) => {
       if (o.temperature !== 0) throw new NotImplementedError('sampling with --temperature > 0 is not implemented; use --temperature 0 (greedy)');

@@ -2,23 +2,10 @@
 // queries, and write the pruned model plus prune-report.json.
 import { Command, Option } from 'commander';
 
-import { ArgumentRangeError } from '../../errors';
 import { METHODS } from '../../methods/registry';
 import { prune, PruneProgress } from '../../prune/run';
+import { collect, int, num } from '../parse';
 import { interruptSignal, progressSink } from '../progress';
-
-const collect = (v: string, prev: string[] = []) => [...prev, v];
-// Parsers that name their option: the error reaches the user as "shears: <message>".
-const int = (option: string) => (v: string) => {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isInteger(n)) throw new ArgumentRangeError(`${option} expects an integer, got '${v}'`);
-  return n;
-};
-const num = (option: string) => (v: string) => {
-  const n = Number(v);
-  if (v.trim() === '' || Number.isNaN(n)) throw new ArgumentRangeError(`${option} expects a number, got '${v}'`);
-  return n;
-};
 
 function describe(p: PruneProgress): { fraction: number; label: string } {
   if (p.stage !== 'prune' || p.block === undefined || !p.blocks) return { fraction: p.stage === 'done' ? 1 : 0, label: p.stage };

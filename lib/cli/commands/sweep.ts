@@ -6,13 +6,8 @@ import { resultsToJson } from '../../report/json';
 import { parseList, parseLevels } from '../../sweep/options';
 import { sweep, SweepProgress } from '../../sweep/run';
 import { summaryTable } from '../../sweep/summary';
+import { int } from '../parse';
 import { interruptSignal, progressSink } from '../progress';
-
-const int = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new Error(`expected an integer, got '${v}'`);
-  return n;
-};
 
 function describe(p: SweepProgress): { fraction: number; label: string } {
   if (p.stage !== 'cell' || p.cell === undefined || !p.cells) return { fraction: p.stage === 'done' ? 1 : 0, label: p.stage };
@@ -31,17 +26,17 @@ export function register(program: Command): void {
     .option('--patterns <list>', 'unstructured and/or N:M patterns, e.g. unstructured,2:4,4:8 (default unstructured)', parseList)
     .option('--calib <file>', 'calibration text: one query per line, a corpus, or JSONL')
     .option('--calib-tokens <file>', 'calibration token ids (a JSON array)')
-    .option('--calib-samples <k>', 'number of calibration sequences (default 128)', int)
-    .option('--seq-len <l>', 'calibration sequence length (default min(2048, context length))', int)
+    .option('--calib-samples <k>', 'number of calibration sequences (default 128)', int('--calib-samples'))
+    .option('--seq-len <l>', 'calibration sequence length (default min(2048, context length))', int('--seq-len'))
     .addOption(new Option('--calib-sampling <how>', 'random windows (default) or the first windows').choices(['random', 'contiguous']))
-    .option('--seed <n>', 'seed of the random sampling (default 0)', int)
+    .option('--seed <n>', 'seed of the random sampling (default 0)', int('--seed'))
     .option('--eval <file>', 'evaluation text for perplexity (a .jsonl file: its "text" rows joined with a blank line)')
     .option('--eval-tokens <file>', 'evaluation token ids (a JSON array)')
-    .option('--eval-seq-len <l>', "perplexity window length (default: the model's context length)", int)
-    .option('--max-windows <n>', 'evaluate only the first n windows', int)
+    .option('--eval-seq-len <l>', "perplexity window length (default: the model's context length)", int('--eval-seq-len'))
+    .option('--max-windows <n>', 'evaluate only the first n windows', int('--max-windows'))
     .option('--queries <file>', 'held-out user queries, one per line, for KL and top-1 agreement (default: the evaluation windows)')
     .addOption(new Option('--stats <mode>', 'exact: sequential statistics per cell (the protocol); once: dense-model statistics gathered once and reused (fast, approximate)').choices(['exact', 'once']).default('exact'))
-    .option('--batch <n>', 'calibration sequences per forward call', int)
+    .option('--batch <n>', 'calibration sequences per forward call', int('--batch'))
     .option('--resume', 'finish an interrupted sweep in --out, recomputing only the missing cells')
     .option('--force', 'discard a previous sweep in --out')
     .requiredOption('--out <dir>', 'output folder (cells/, results.json, report.md, report.html, ...)')

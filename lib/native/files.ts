@@ -7,6 +7,8 @@ export interface FilesNative {
   mapFile(path: string): ArrayBuffer;
   /** Detaches a mapped buffer so the mapping is released; its views become empty. */
   unmapFile(buffer: ArrayBuffer): void;
+  /** Drops the copy-on-write copies of the whole pages inside a view of a mapFile buffer; returns the bytes released. */
+  releasePages(view: ArrayBufferView): number;
   /** src: n*34 bytes of Q8_0 blocks; out: n*32 floats. */
   dequantQ8_0(src: Uint8Array, out: Float32Array): Promise<void>;
   /** Per-head RoPE row permutation of a [heads*headDim, rowBytes] matrix (see native/cpu/permute_rows.h). */

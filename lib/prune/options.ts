@@ -39,6 +39,11 @@ export interface PruneOptions {
   dtype?: TensorDType;
   hessianPrecision?: HessianPrecision;
   /** Calibration sequences per forward call. */
+  /**
+   * Keep only one block's pruned weights in private memory by moving finished blocks
+   * to scratch files beside the output (default true; lib/prune/offload.ts).
+   */
+  offload?: boolean;
   batch?: number;
   signal?: AbortSignal;
   onProgress?: (p: PruneProgress) => void;

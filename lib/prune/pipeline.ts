@@ -41,6 +41,11 @@ export interface PipelineOptions {
   hessianPrecision?: HessianPrecision;
   signal?: AbortSignal;
   onProgress?: (p: PipelineProgress) => void;
+  /**
+   * Called with the names of a block's pruned tensors once nothing in the run needs
+   * them any more (prune() moves them out of private memory: lib/prune/offload.ts).
+   */
+  onTensorsDone?: (names: string[]) => void;
 }
 
 export interface LayerResult {
@@ -100,6 +105,7 @@ export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promi
         for (let i = 0; i < mats.length; i++) {
           await applyMask(mats[i], masks[i]);
           layers.push(result(names[i], tensor(names[i]), masks[i]));
+          o.onTensorsDone?.([names[i]]);
         }
       });
     } else {
@@ -112,6 +118,7 @@ export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promi
         progress(b, 'pruning', name);
         const mask = await clock.time('pruning', () => o.strategy.prune(asMatrix(tensor(name)), {}, selection));
         layers.push(result(name, tensor(name), mask));
+        o.onTensorsDone?.([name]);
       }
     }
     progress(model.config.numLayers, 'done');
@@ -192,13 +199,15 @@ export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promi
       }
     }
     // 3. the pruned block's outputs are the next block's inputs
-    if (b + 1 === end) break;
-    progress(b, 'forward');
-    for (let s = 0; s < K; s += batch) {
-      o.signal?.throwIfAborted();
-      const nb = Math.min(batch, K - s);
-      await clock.time('forward', () => fm.runBlock(b, inps.subarray(s * L * H, (s + nb) * L * H), { batch: nb, seq: L }));
+    if (b + 1 < end) {
+      progress(b, 'forward');
+      for (let s = 0; s < K; s += batch) {
+        o.signal?.throwIfAborted();
+        const nb = Math.min(batch, K - s);
+        await clock.time('forward', () => fm.runBlock(b, inps.subarray(s * L * H, (s + nb) * L * H), { batch: nb, seq: L }));
+      }
     }
+    if (blockLayers.length > 0) o.onTensorsDone?.(blockLayers.map((l) => l.name));
   }
   progress(model.config.numLayers, 'done');
   return { layers, timings: clock.timings, granularity, notes };

@@ -20,6 +20,7 @@ import { publishTogether, Target, tokenizerForOutput } from './output';
 import { runPipeline } from './pipeline';
 import { achievedSparsity, inputChecksum, peakRssBytes, PruneReport, shearsVersion } from './report';
 import { PhaseClock } from '../util/clock';
+import { BlockOffloader } from './offload';
 
 export { checkPruneOptions };
 export type { PruneOptions, PruneProgress };
@@ -42,6 +43,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
   o.signal?.throwIfAborted();
 
   progress({ stage: 'load' });
+  let offloader: BlockOffloader | undefined;
   const model = await timed('load', () => loadModel(o.model, { tokenizer: o.tokenizer }));
   try {
     checkSelection(model, o, info.calibrated);
@@ -73,6 +75,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
       });
     }
     o.signal?.throwIfAborted();
+    offloader = o.offload === false ? undefined : new BlockOffloader(o.out);
     const result = await timed('prune', () =>
       runPipeline(model, {
         strategy: info.create!(),
@@ -86,6 +89,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
         hessianPrecision: o.hessianPrecision,
         signal: o.signal,
         onProgress: (p) => progress({ stage: 'prune', ...p }),
+        onTensorsDone: offloader ? (names) => offloader!.offload(model, names) : undefined,
       }),
     );
     o.signal?.throwIfAborted();
@@ -145,6 +149,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
     progress({ stage: 'done' });
     return report;
   } finally {
+    offloader?.close();
     model.close();
   }
 }

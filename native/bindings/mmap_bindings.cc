@@ -6,6 +6,11 @@
 //   unmapFile(buffer) detaches the buffer (every view becomes empty, so JS can no
 //     longer reach the memory) and unmaps it now instead of at garbage collection.
 //     Call it only when no native operation on the buffer is pending.
+//   releasePages(view) drops the private (copy-on-write) copies of the whole pages
+//     inside a typed-array view of a mapFile buffer (madvise MADV_DONTNEED): the
+//     pruning pipeline calls it once a block's pruned weights are safely elsewhere, so
+//     that only one block's modified weights stay in memory. The view then reads the
+//     file's original bytes again. Views of other memory are refused.
 //   dequantQ8_0(src Uint8Array, out Float32Array) -> Promise<void>
 //   permuteRopeRows(src, dst Uint8Array, heads, headDim, rowBytes, toInterleaved) -> Promise<void>
 //   transposeBytes(src, dst Uint8Array, rows, cols, elemBytes) -> Promise<void>
@@ -110,6 +115,27 @@ Napi::Value UnmapFile(const Napi::CallbackInfo& info) {
   });
 }
 
+Napi::Value ReleasePages(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsTypedArray()) fail(kRangeError, "releasePages: expected a typed array");
+    auto ta = info[0].As<Napi::TypedArray>();
+    auto ab = ta.ArrayBuffer();
+    if (ab.IsDetached() || ab.ByteLength() == 0) return Napi::Number::New(info.Env(), 0);
+    std::lock_guard<std::mutex> lock(g_mappings_mutex);
+    auto it = g_mappings.find(ab.Data());
+    if (it == g_mappings.end() || it->second->unmapped) fail(kRangeError, "releasePages: the view is not over a mapFile buffer");
+    const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+    const uintptr_t begin = reinterpret_cast<uintptr_t>(ab.Data()) + ta.ByteOffset();
+    const uintptr_t end = begin + ta.ByteLength();
+    // Whole pages only: a page shared with a neighbouring tensor keeps its copy.
+    const uintptr_t b = (begin + page - 1) / page * page, e = end / page * page;
+    if (e <= b) return Napi::Number::New(info.Env(), 0);
+    if (::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED) != 0)
+      fail(kIOError, std::string("releasePages: madvise failed: ") + std::strerror(errno));
+    return Napi::Number::New(info.Env(), static_cast<double>(e - b));
+  });
+}
+
 size_t get_size(const Napi::Value& v, const char* what) {
   if (!v.IsNumber()) fail(kRangeError, std::string(what) + " must be a number");
   double d = v.As<Napi::Number>().DoubleValue();
@@ -168,6 +194,7 @@ Napi::Value TransposeBytes(const Napi::CallbackInfo& info) {
 
 SHEARS_REGISTER(mmap) {
   exports.Set("mapFile", Napi::Function::New(env, MapFile, "mapFile"));
+  exports.Set("releasePages", Napi::Function::New(env, ReleasePages, "releasePages"));
   exports.Set("unmapFile", Napi::Function::New(env, UnmapFile, "unmapFile"));
   exports.Set("dequantQ8_0", Napi::Function::New(env, DequantQ8_0, "dequantQ8_0"));
   exports.Set("permuteRopeRows", Napi::Function::New(env, PermuteRopeRows, "permuteRopeRows"));

@@ -106,6 +106,20 @@ describe('prune() progress and report', () => {
     expect(files.map(hash)).toEqual(before);
   });
 
+  test('finished blocks moved out of private memory (offload) give the same bytes as keeping them', async () => {
+    for (const method of ['magnitude', 'wanda', 'sparsegpt']) {
+      const dir = tempDir();
+      const a = path.join(dir, 'a');
+      const b = path.join(dir, 'b');
+      await prune(tinyRun(a, { method }));
+      await prune(tinyRun(b, { method, offload: false }));
+      const files = fs.readdirSync(a).filter((f) => f.endsWith('.safetensors'));
+      expect(files.length).toBeGreaterThan(0);
+      for (const f of files) expect(fs.readFileSync(path.join(a, f)).equals(fs.readFileSync(path.join(b, f)))).toBe(true);
+      expect(tempLeftovers(dir)).toEqual([]);
+    }
+  });
+
   test('runs are repeatable, also two at once in one process', async () => {
     const outs = [0, 1, 2].map((i) => path.join(tempDir(), `o${i}`));
     await prune(tinyRun(outs[0], { method: 'sparsegpt' }));

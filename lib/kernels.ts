@@ -201,6 +201,11 @@ export class ColumnStats {
     return next;
   }
 
+  /** Columns whose |x| exceeded the threshold at least once (0 without a threshold). */
+  outlierColumns(): number {
+    return this.exceed ? kernelsNative().countPositive(this.exceed) : 0;
+  }
+
   /** ||X_j||_2 = sqrt(sum of squares) per column, as Float32Array (Wanda's statistic). */
   l2Norms(): Float32Array {
     const out = new Float32Array(this.cols);

@@ -74,6 +74,7 @@ export interface KernelsNative {
   ): Promise<number | undefined>;
   columnStats(x: Float32Array, rows: number, cols: number, acc: NativeColumnAccumulators): Promise<void>;
   columnNorms(sumSq: Float64Array, out: Float32Array): void;
+  countPositive(x: Float64Array): number;
   convert(src: Float32Array | Uint16Array, srcDtype: NativeDType, dst: Float32Array | Uint16Array, dstDtype: NativeDType): Promise<void>;
   threads(): number;
   setThreads(n: number): number;

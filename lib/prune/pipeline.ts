@@ -46,13 +46,21 @@ export interface PipelineOptions {
    * them any more (prune() moves them out of private memory: lib/prune/offload.ts).
    */
   onTensorsDone?: (names: string[]) => void;
+  /** |x| above which an input activation counts as an outlier in the statistics (default 6, as LLM.int8()). */
+  activationThreshold?: number;
 }
+
+export const DEFAULT_ACTIVATION_THRESHOLD = 6;
 
 export interface LayerResult {
   name: string;
   shape: number[];
   pruned: number;
   sparsity: number;
+  /** Calibration tokens whose activations reached this layer (calibrated methods). */
+  tokens?: number;
+  /** Input columns whose |activation| exceeded the outlier threshold at least once. */
+  outlierColumns?: number;
 }
 
 export interface PipelineResult {
@@ -67,6 +75,11 @@ export interface PipelineResult {
 function asMatrix(t: Tensor): Matrix {
   if (t.shape.length !== 2) throw new ShapeError(`tensor ${t.name} is not a matrix (shape [${t.shape.join(', ')}])`);
   return { data: t.data, dtype: t.dtype, rows: t.shape[0], cols: t.shape[1] };
+}
+
+function withStats(r: LayerResult, s: StrategyStats): LayerResult {
+  if (!s.columns) return r;
+  return { ...r, tokens: s.columns.count, outlierColumns: s.columns.outlierColumns() };
 }
 
 function result(name: string, t: Tensor, mask: Mask): LayerResult {
@@ -152,7 +165,9 @@ export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promi
       for (const input of needed) {
         const width = tensor(blockLayers.find((l) => l.input === input)!.name).shape[1];
         const s: StrategyStats = {};
-        if (o.strategy.needs.includes('columnSumSq') || o.strategy.needs.includes('columnSum')) s.columns = new ColumnStats(width);
+        // Every calibrated run gathers the per-column statistics (sum, sum of squares,
+        // tokens, |x| > threshold counts): cheap, and what activation-aware methods read.
+        s.columns = new ColumnStats(width, { threshold: o.activationThreshold ?? DEFAULT_ACTIVATION_THRESHOLD });
         if (o.strategy.needs.includes('hessian')) s.hessian = new HessianAccumulator(width, { precision: o.hessianPrecision });
         stats.set(input, s);
       }
@@ -186,7 +201,7 @@ export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promi
           const masks = await selectGlobal(mats.map((m, i) => ({ scores: scores[i], rows: m.rows, cols: m.cols })), o.sparsity ?? 0);
           for (let i = 0; i < mats.length; i++) {
             await applyMask(mats[i], masks[i]);
-            layers.push(result(blockLayers[i].name, tensor(blockLayers[i].name), masks[i]));
+            layers.push(withStats(result(blockLayers[i].name, tensor(blockLayers[i].name), masks[i]), stats.get(blockLayers[i].input)!));
           }
         });
       } else {
@@ -194,7 +209,7 @@ export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promi
           o.signal?.throwIfAborted();
           progress(b, 'pruning', l.name);
           const mask = await clock.time('pruning', () => o.strategy.prune(asMatrix(tensor(l.name)), stats.get(l.input)!, selection));
-          layers.push(result(l.name, tensor(l.name), mask));
+          layers.push(withStats(result(l.name, tensor(l.name), mask), stats.get(l.input)!));
         }
       }
     }

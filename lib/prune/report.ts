@@ -27,7 +27,8 @@ export interface PruneReport {
     notes: string[];
   };
   args: Record<string, unknown>;
-  layers: { name: string; shape: number[]; sparsity: number; pruned: number }[];
+  /** calibration_tokens / outlier_columns: for calibrated methods (|x| > 6 at least once). */
+  layers: { name: string; shape: number[]; sparsity: number; pruned: number; calibration_tokens?: number; outlier_columns?: number }[];
   /** Phase name -> seconds, with total. */
   timings: Record<string, number>;
   peak_rss_bytes: number;

@@ -136,7 +136,13 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
             }
           : null,
         args,
-        layers: result.layers.map((l) => ({ name: l.name, shape: l.shape, sparsity: l.sparsity, pruned: l.pruned })),
+        layers: result.layers.map((l) => ({
+          name: l.name,
+          shape: l.shape,
+          sparsity: l.sparsity,
+          pruned: l.pruned,
+          ...(l.tokens !== undefined ? { calibration_tokens: l.tokens, outlier_columns: l.outlierColumns } : {}),
+        })),
         timings,
         peak_rss_bytes: peakRssBytes(),
         output: { path: path.resolve(o.out), format: checked.format, tokenizer: written.tokenizer, report: path.resolve(checked.reportPath) },

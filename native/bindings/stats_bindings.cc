@@ -51,9 +51,20 @@ Napi::Value ColumnNorms(const Napi::CallbackInfo& info) {
   });
 }
 
+// countPositive(x: Float64Array): how many entries are > 0 (columns with outliers).
+Napi::Value CountPositive(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    auto x = typed_array<double>(info[0], "x");
+    size_t c = 0;
+    for (size_t j = 0; j < x.size; ++j) c += x.data[j] > 0.0;
+    return Napi::Number::New(info.Env(), static_cast<double>(c));
+  });
+}
+
 }  // namespace
 
 SHEARS_REGISTER(stats) {
+  exports.Set("countPositive", Napi::Function::New(env, CountPositive, "countPositive"));
   exports.Set("columnStats", Napi::Function::New(env, ColumnStats, "columnStats"));
   exports.Set("columnNorms", Napi::Function::New(env, ColumnNorms, "columnNorms"));
 }

@@ -38,6 +38,7 @@ test('column statistics equal a plain double-precision accumulation in row order
     expect(Array.from(cs.sumSq)).toEqual(Array.from(sq));
     expect(Array.from(cs.exceed!)).toEqual(Array.from(ex));
     expect(Array.from(cs.l2Norms())).toEqual(Array.from(sq, (v) => Math.fround(Math.sqrt(v))));
+    expect(cs.outlierColumns()).toBe(Array.from(ex).filter((e) => e > 0).length);
   }
 });
 

@@ -19,8 +19,11 @@
 
 namespace shears {
 
-namespace mm_portable {
+// Weight rows are widened to f32 by core/dtype's to_f32 in every variant (it uses F16C
+// itself when the CPU has it), so all variants see the same floats.
 static void cvt(const void* w, DType t, size_t offset, int n, float* dst) { to_f32(w, t, offset, static_cast<size_t>(n), dst); }
+
+namespace mm_portable {
 #define MM_TARGET
 #define MM_VL 4
 #ifdef SHEARS_X86
@@ -41,21 +44,6 @@ static void cvt(const void* w, DType t, size_t offset, int n, float* dst) { to_f
 #ifdef SHEARS_X86
 namespace mm_avx2 {
 #define MM_TARGET __attribute__((target("avx2,fma,f16c")))
-// f16 rows through F16C, 8 at a time; bf16 is a shift; f32 a copy.
-MM_TARGET static void cvt(const void* w, DType t, size_t offset, int n, float* dst) {
-  if (t == DType::F16) {
-    const uint16_t* s = static_cast<const uint16_t*>(w) + offset;
-    int i = 0;
-    for (; i + 8 <= n; i += 8)
-      _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i))));
-    for (; i < n; ++i) dst[i] = f16_to_f32(s[i]);
-  } else if (t == DType::BF16) {
-    const uint16_t* s = static_cast<const uint16_t*>(w) + offset;
-    for (int i = 0; i < n; ++i) dst[i] = bits_f32(static_cast<uint32_t>(s[i]) << 16);
-  } else {
-    std::memcpy(dst, static_cast<const float*>(w) + offset, sizeof(float) * static_cast<size_t>(n));
-  }
-}
 #define MM_VL 8
 #define MM_BCAST(s) (vf)(_mm256_set1_ps(s))
 #define MM_MR 6
@@ -68,25 +56,8 @@ MM_TARGET static void cvt(const void* w, DType t, size_t offset, int n, float* d
 #undef MM_BCAST
 }  // namespace mm_avx2
 
-// GCC 12 warns about the undefined source operand inside _mm512_cvtph_ps.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 namespace mm_avx512 {
 #define MM_TARGET __attribute__((target("avx512f,avx2,fma,f16c")))
-MM_TARGET static void cvt(const void* w, DType t, size_t offset, int n, float* dst) {
-  if (t == DType::F16) {
-    const uint16_t* s = static_cast<const uint16_t*>(w) + offset;
-    int i = 0;
-    for (; i + 16 <= n; i += 16)
-      _mm512_storeu_ps(dst + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i))));
-    for (; i < n; ++i) dst[i] = f16_to_f32(s[i]);
-  } else if (t == DType::BF16) {
-    const uint16_t* s = static_cast<const uint16_t*>(w) + offset;
-    for (int i = 0; i < n; ++i) dst[i] = bits_f32(static_cast<uint32_t>(s[i]) << 16);
-  } else {
-    std::memcpy(dst, static_cast<const float*>(w) + offset, sizeof(float) * static_cast<size_t>(n));
-  }
-}
 #define MM_VL 16
 #define MM_BCAST(s) (vf)(_mm512_set1_ps(s))
 #define MM_MR 12
@@ -98,7 +69,6 @@ MM_TARGET static void cvt(const void* w, DType t, size_t offset, int n, float* d
 #undef MM_CVT
 #undef MM_BCAST
 }  // namespace mm_avx512
-#pragma GCC diagnostic pop
 #endif
 
 namespace {

@@ -16,6 +16,21 @@ export interface CalibrationTokenizer {
 
 export type CalibrationSampling = 'random' | 'contiguous';
 
+/** The calibration options `shears prune` and `shears sweep` share. */
+export interface CalibrationArgs {
+  /** Text / JSONL calibration file (user queries or a corpus). */
+  calib?: string;
+  /** JSON array of token ids. */
+  calibTokens?: string;
+  /** Number of sequences (default 128). */
+  calibSamples?: number;
+  /** Sequence length (default min(2048, the model's context length)). */
+  seqLen?: number;
+  calibSampling?: CalibrationSampling;
+  /** Seed of the random sampling (default 0). */
+  seed?: number;
+}
+
 export interface CalibrationOptions {
   samples: number;
   seqLen: number;

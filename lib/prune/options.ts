@@ -12,8 +12,9 @@ import { methodInfo } from '../methods/registry';
 import { LoadedModel, TensorDType } from '../model/types';
 import { selectLayers } from './layers';
 import { PipelineProgress, PruneGranularity } from './pipeline';
+import { CalibrationArgs } from '../calibration/sample';
 
-export interface PruneOptions {
+export interface PruneOptions extends CalibrationArgs {
   /** HF directory, .gguf file or llama2.c .bin. */
   model: string;
   /** llama2.c tokenizer file, when not beside the checkpoint. */
@@ -23,14 +24,6 @@ export interface PruneOptions {
   /** "N:M" or {n, m}. */
   pattern?: string | NMPattern;
   granularity?: PruneGranularity;
-  /** Text / JSONL calibration file (user queries or a corpus). */
-  calib?: string;
-  /** JSON array of token ids. */
-  calibTokens?: string;
-  calibSamples?: number;
-  seqLen?: number;
-  calibSampling?: 'random' | 'contiguous';
-  seed?: number;
   include?: string[];
   exclude?: string[];
   /** A directory (HF safetensors) or a .gguf file. */
@@ -38,12 +31,12 @@ export interface PruneOptions {
   force?: boolean;
   dtype?: TensorDType;
   hessianPrecision?: HessianPrecision;
-  /** Calibration sequences per forward call. */
   /**
    * Keep only one block's pruned weights in private memory by moving finished blocks
    * to scratch files beside the output (default true; lib/prune/offload.ts).
    */
   offload?: boolean;
+  /** Calibration sequences per forward call. */
   batch?: number;
   signal?: AbortSignal;
   onProgress?: (p: PruneProgress) => void;

@@ -7,13 +7,14 @@ import { ArgumentRangeError } from '../errors';
 import { checkSparsity, parsePattern, patternSparsity } from '../kernels';
 import { methodInfo } from '../methods/registry';
 import type { SweepPattern } from '../report/types';
+import { CalibrationArgs } from '../calibration/sample';
 
 /** 0.01, 0.05, 0.10, 0.20, ..., 0.90, 0.95, 0.99. */
 export const DEFAULT_LEVELS: readonly number[] = [0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99];
 
 export type StatsMode = 'exact' | 'once';
 
-export interface SweepOptions {
+export interface SweepOptions extends CalibrationArgs {
   /** HF directory, .gguf file or llama2.c .bin. */
   model: string;
   /** llama2.c tokenizer file, when not beside the checkpoint. */
@@ -23,14 +24,6 @@ export interface SweepOptions {
   levels?: number[];
   /** "unstructured" and/or "N:M" (default: unstructured only). */
   patterns?: string[];
-  /** Calibration text / JSONL file. */
-  calib?: string;
-  /** Calibration token ids (JSON array). */
-  calibTokens?: string;
-  calibSamples?: number;
-  seqLen?: number;
-  calibSampling?: 'random' | 'contiguous';
-  seed?: number;
   /** Evaluation text (a .jsonl file: its "text" rows joined with a blank line). */
   eval?: string;
   /** Evaluation token ids (JSON array), used as they are. */

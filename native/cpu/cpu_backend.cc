@@ -131,7 +131,7 @@ class CpuBackend final : public Backend {
         size_t j = score_row(w.data, w.dtype, r * cols, cols, sp, buf);
         if (j != cols) bad.report(r, j);
         return buf;
-      });
+      }, /*nonneg=*/true);
       if (bad.any()) fail(kNonFinite, "weights contain a non-finite value at " + where(bad.row, bad.col));
     }
     apply_mask(w, out.bits, nullptr);
@@ -158,8 +158,9 @@ class CpuBackend final : public Backend {
  private:
   // Row-wise selection (per-row k, or N:M) over the pool; row_scores(r, buf) gives
   // row r's scores, computing them into buf (cols floats) when needed.
+  // nonneg: the scores are computed ones (|W|^p a^q), so never negative or -0.
   template <typename RowScores>
-  void select_rows(int64_t rows_i, int64_t cols_i, const Selection& sel, MaskOut out, RowScores row_scores) {
+  void select_rows(int64_t rows_i, int64_t cols_i, const Selection& sel, MaskOut out, RowScores row_scores, bool nonneg = false) {
     size_t rows = static_cast<size_t>(rows_i), cols = static_cast<size_t>(cols_i);
     size_t k = sel.nm() ? 0 : prune_count(sel.sparsity, cols);
     size_t grain = balanced_grain(rows, 4, byte_aligned_row_multiple(cols));
@@ -173,7 +174,7 @@ class CpuBackend final : public Backend {
         if (sel.nm()) {
           pruned = select_row_nm(sc, cols, sel.n, sel.m, out.bits, r * cols);
         } else {
-          select_row_k(sc, cols, k, s, out.bits, r * cols);
+          select_row_k(sc, cols, k, s, out.bits, r * cols, nonneg);
           pruned = k;
         }
         if (out.pruned_per_row) out.pruned_per_row[r] = static_cast<uint32_t>(pruned);

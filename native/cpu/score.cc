@@ -18,9 +18,15 @@ static inline bool finite_bits(float x) {
 // First non-finite element of a row (n when all are finite): one vectorizable pass,
 // and the locating loop only when something is wrong.
 static size_t first_nonfinite(const float* x, size_t n) {
-  bool ok = true;
-  for (size_t j = 0; j < n; ++j) ok &= finite_bits(x[j]);
-  if (ok) return n;
+  // Counting in int32 lanes (|bits| as a non-negative int compared against the largest
+  // finite float) is a compare-and-subtract per 4 or 16 floats: it vectorizes.
+  int32_t bad = 0;
+  for (size_t j = 0; j < n; ++j) {
+    uint32_t u;
+    std::memcpy(&u, x + j, 4);
+    bad += static_cast<int32_t>(u & 0x7fffffffu) > 0x7f7fffff;
+  }
+  if (bad == 0) return n;
   for (size_t j = 0; j < n; ++j)
     if (!finite_bits(x[j])) return j;
   return n;

@@ -31,7 +31,9 @@ struct RowScratch {
 };
 
 // Prunes exactly k of the n scores of one row; writes keep bits at bit offset bit0.
-void select_row_k(const float* scores, size_t n, size_t k, RowScratch& s, uint8_t* bits, size_t bit0);
+// nonneg: the scores are known to be >= 0 (computed scores; -0 is fine too), which
+// allows a cheaper key mapping with the same order.
+void select_row_k(const float* scores, size_t n, size_t k, RowScratch& s, uint8_t* bits, size_t bit0, bool nonneg = false);
 
 // N:M along one row: in each group of m consecutive entries keep the n highest;
 // a trailing group of r < m entries keeps min(n, r). Returns the number pruned.

@@ -112,7 +112,7 @@ uint32_t kth_in_range(const uint32_t* c, size_t nc, size_t r, uint32_t lo, uint3
 
 }  // namespace
 
-void select_row_k(const float* scores, size_t n, size_t k, RowScratch& s, uint8_t* bits, size_t bit0) {
+void select_row_k(const float* scores, size_t n, size_t k, RowScratch& s, uint8_t* bits, size_t bit0, bool nonneg) {
   if (k == 0) {
     write_bits(bits, bit0, n, [](size_t) { return true; });
     return;
@@ -124,7 +124,14 @@ void select_row_k(const float* scores, size_t n, size_t k, RowScratch& s, uint8_
   s.reserve(n);
   uint32_t* keys = s.keys.data();
   uint32_t* work = s.work.data();
-  for (size_t j = 0; j < n; ++j) keys[j] = order_key(scores[j]);
+  if (nonneg) {
+    // For scores >= 0 order_key is the bits with the sign bit set (and -0 maps to the
+    // key of +0 either way): one OR per key instead of the general mapping.
+    const uint32_t* u = reinterpret_cast<const uint32_t*>(scores);
+    for (size_t j = 0; j < n; ++j) keys[j] = u[j] | 0x80000000u;
+  } else {
+    for (size_t j = 0; j < n; ++j) keys[j] = order_key(scores[j]);
+  }
 
   uint32_t T;
   size_t ties;

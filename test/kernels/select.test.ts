@@ -237,6 +237,16 @@ describe('scores', () => {
   });
 });
 
+test('a statistic with -0 and +0 entries: zero scores tie, lower index pruned first', async () => {
+  const cols = 4096;
+  const r = rng(5);
+  const w: Matrix = { data: randomValues(2 * cols, 'normal', r), dtype: 'f32', rows: 2, cols };
+  const act = Float32Array.from({ length: cols }, (_, j) => (j % 3 === 0 ? -0 : j % 3 === 1 ? 0 : Math.abs(r())));
+  const before = Array.from(w.data);
+  const mask = await pruneMatrix(w, { p: 1, q: 1, act }, { sparsity: 0.5 });
+  expect(firstDiff(maskToKeep(mask.bits, 2 * cols), refSelectRow(refScores(before, cols, 1, 1, act), 2, cols, 0.5))).toBe(-1);
+});
+
 describe('views', () => {
   test('a subarray view of a larger buffer is scored and pruned at its own offset', async () => {
     const big = new Float32Array([100, 100, 3, -1, 2, 0.5, 100, 100]);

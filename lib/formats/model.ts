@@ -1,6 +1,6 @@
 // Assembling a LoadedModel: tensor bookkeeping shared by every reader.
 import { FormatError } from '../errors';
-import { LoadedModel, ModelConfig, ModelFormat, Tensor, TensorDType, TokenizerSource } from '../model/types';
+import { LoadedModel, ModelConfig, Tensor, TensorDType } from '../model/types';
 import { MappedFile } from './mapped';
 
 export function numelOf(shape: readonly number[]): number {
@@ -106,15 +106,7 @@ export function checkConfig(file: string, c: ModelConfig): void {
   }
 }
 
-export function makeModel(args: {
-  format: ModelFormat;
-  path: string;
-  config: ModelConfig;
-  tensors: Map<string, Tensor>;
-  tokenizer: TokenizerSource;
-  meta: Record<string, unknown>;
-  files: MappedFile[];
-}): LoadedModel {
+export function makeModel(args: Omit<LoadedModel, 'close'> & { files: MappedFile[] }): LoadedModel {
   checkConfig(args.path, args.config);
   checkTensors(args.path, args.config, args.tensors);
   let closed = false;

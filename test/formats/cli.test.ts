@@ -2,7 +2,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { main } from '../../lib/cli/main';
 import { runConvert, writeModelAs } from '../../lib/formats/convert';
 import { loadModel } from '../../lib/formats/load';
 import { writeGGUF } from '../../lib/formats/write-gguf';
@@ -10,20 +9,9 @@ import { writeHF } from '../../lib/formats/write-hf';
 import { LoadedModel, TokenizerSource } from '../../lib/model/types';
 import { buildLlama2cLegacy, buildLlama2cTokenizer, llamaConfig, llamaTensors, TINY, writeHFDir } from './fixtures';
 import { tempDir } from './helpers';
+import { runCli } from '../support/cli';
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = jest.spyOn(process.stdout, 'write').mockImplementation((s) => ((out += String(s)), true));
-  const e = jest.spyOn(process.stderr, 'write').mockImplementation((s) => ((err += String(s)), true));
-  try {
-    const code = await main(['node', 'shears', ...args]);
-    return { code, out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const cli = runCli;
 
 function llama2cDir(): { dir: string; model: string } {
   const dir = tempDir();

@@ -34,11 +34,6 @@ namespace mm_portable {
 #define MM_MR 4
 #define MM_CVT cvt
 #include "cpu/matmul.inc"
-#undef MM_TARGET
-#undef MM_VL
-#undef MM_MR
-#undef MM_CVT
-#undef MM_BCAST
 }  // namespace mm_portable
 
 #ifdef SHEARS_X86
@@ -49,11 +44,6 @@ namespace mm_avx2 {
 #define MM_MR 6
 #define MM_CVT cvt
 #include "cpu/matmul.inc"
-#undef MM_TARGET
-#undef MM_VL
-#undef MM_MR
-#undef MM_CVT
-#undef MM_BCAST
 }  // namespace mm_avx2
 
 namespace mm_avx512 {
@@ -63,11 +53,6 @@ namespace mm_avx512 {
 #define MM_MR 12
 #define MM_CVT cvt
 #include "cpu/matmul.inc"
-#undef MM_TARGET
-#undef MM_VL
-#undef MM_MR
-#undef MM_CVT
-#undef MM_BCAST
 }  // namespace mm_avx512
 #endif
 

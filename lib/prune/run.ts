@@ -6,21 +6,18 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { readCalibrationDocuments, readTokenIds } from '../calibration/read';
-import { CalibrationSet, sampleCalibration, windowsFromStream } from '../calibration/sample';
-import { ArgumentRangeError } from '../errors';
+import { CalibrationSet } from '../calibration/sample';
 import { writeModelAs } from '../formats/convert';
 import { loadModel } from '../formats/load';
 import { methodInfo } from '../methods/registry';
 import { tokenizerArtifacts } from '../tokenizer/artifacts';
-import { loadTokenizer } from '../tokenizer/load';
-import { chatRenderer } from './chat';
 import { checkPruneOptions, checkSelection, PruneOptions, PruneProgress } from './options';
 import { publishTogether, Target, tokenizerForOutput } from './output';
 import { runPipeline } from './pipeline';
 import { achievedSparsity, inputChecksum, peakRssBytes, PruneReport, shearsVersion } from './report';
 import { PhaseClock } from '../util/clock';
 import { BlockOffloader } from './offload';
+import { drawCalibration } from './calibrate';
 
 export { checkPruneOptions };
 export type { PruneOptions, PruneProgress };
@@ -52,27 +49,9 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
     let calibSource = '';
     if (info.calibrated) {
       progress({ stage: 'calibration' });
-      calibration = await timed('calibration', async () => {
-        const samples = o.calibSamples ?? 128;
-        const seqLen = o.seqLen ?? Math.min(2048, model.config.contextLength);
-        const sampling = o.calibSampling ?? 'random';
-        const seed = o.seed ?? 0;
-        if (seqLen > model.config.contextLength)
-          throw new ArgumentRangeError(`--seq-len ${seqLen} exceeds the model's context length ${model.config.contextLength}`);
-        if (o.calibTokens) {
-          calibSource = o.calibTokens;
-          return windowsFromStream(readTokenIds(o.calibTokens, model.config.vocabSize), { samples, seqLen, sampling, seed }, o.calibTokens);
-        }
-        calibSource = o.calib!;
-        // The file first: its problems are the user's to fix, whatever the tokenizer.
-        const docs = readCalibrationDocuments(o.calib!, { renderChat: chatRenderer(model) });
-        const tokenizer = await loadTokenizer(model.tokenizer, { vocabSize: model.config.vocabSize });
-        const set = sampleCalibration(docs.documents, tokenizer, { samples, seqLen, sampling, seed }, o.calib!);
-        if (docs.chat === 'template') set.notes.push("chat rows rendered with the model's chat template");
-        if (docs.chat === 'plain') set.notes.push('chat rows rendered as "role: content" lines (the model has no chat template)');
-        if (docs.skipped > 0) set.notes.push(`${docs.skipped} rows without usable text were skipped`);
-        return set;
-      });
+      const drawn = await timed('calibration', () => drawCalibration(model, o));
+      calibration = drawn.set;
+      calibSource = drawn.source;
     }
     o.signal?.throwIfAborted();
     offloader = o.offload === false ? undefined : new BlockOffloader(o.out);

@@ -3,7 +3,7 @@
 import * as path from 'node:path';
 
 import { readCalibrationDocuments, readTokenIds } from '../calibration/read';
-import { CalibrationSet, sampleCalibration, windowsFromStream } from '../calibration/sample';
+import { CalibrationSet } from '../calibration/sample';
 import { ArgumentRangeError, ShearsError } from '../errors';
 import { readEvalText } from '../eval/text';
 import { LoadedModel } from '../model/types';
@@ -11,6 +11,7 @@ import { chatRenderer } from '../prune/chat';
 import { loadTokenizer } from '../tokenizer/load';
 import { SweepOptions } from './options';
 import { secondsSince } from '../util/clock';
+import { drawCalibration } from '../prune/calibrate';
 
 export interface SweepData {
   calibration?: CalibrationSet;
@@ -42,18 +43,7 @@ export async function prepareData(model: LoadedModel, o: SweepOptions, needsCali
   let calibration: CalibrationSet | undefined;
   if (needsCalibration) {
     const t0 = process.hrtime.bigint();
-    const opts = {
-      samples: o.calibSamples ?? 128,
-      seqLen: o.seqLen ?? Math.min(2048, cfg.contextLength),
-      sampling: o.calibSampling ?? 'random',
-      seed: o.seed ?? 0,
-    };
-    if (opts.seqLen > cfg.contextLength) throw new ArgumentRangeError(`--seq-len ${opts.seqLen} exceeds the model's context length ${cfg.contextLength}`);
-    if (o.calibTokens) calibration = windowsFromStream(readTokenIds(o.calibTokens, cfg.vocabSize), opts, o.calibTokens);
-    else {
-      const docs = readCalibrationDocuments(o.calib!, { renderChat: chatRenderer(model) });
-      calibration = sampleCalibration(docs.documents, await tok(), opts);
-    }
+    calibration = (await drawCalibration(model, o)).set;
     timings.calibration = seconds(t0);
   }
 

@@ -1,9 +1,11 @@
 // prune-report.json: what was asked, what was done, and what it cost.
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 import { LoadedModel } from '../model/types';
 import { LayerResult, PruneGranularity } from './pipeline';
+import { packageRoot } from '../native/binding';
 
 export interface PruneReport {
   shears_version: string;
@@ -37,16 +39,8 @@ export interface PruneReport {
 }
 
 export function shearsVersion(): string {
-  // package.json sits at the package root, two levels above lib/prune (three from dist/lib/prune).
-  for (const rel of ['../../package.json', '../../../package.json']) {
-    try {
-      const pj = JSON.parse(fs.readFileSync(require.resolve(rel), 'utf8')) as { name?: string; version?: string };
-      if (pj.name === 'shears' && pj.version) return pj.version;
-    } catch {
-      /* try the next */
-    }
-  }
-  return 'unknown';
+  const pj = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version?: string };
+  return pj.version ?? 'unknown';
 }
 
 /**

@@ -8,8 +8,6 @@
 
 namespace shears {
 
-std::string cuda_status();
-
 namespace {
 
 Napi::Value Threads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), pool_threads()); }

@@ -78,6 +78,8 @@ class Backend {
 Backend& cpu_backend();
 // The CUDA backend when the addon was built with it and a device is present, else null.
 Backend* cuda_backend();
+// The CUDA device in use, or why there is none ("not compiled", the CUDA error...).
+std::string cuda_status();
 // "cpu", "cuda" or "auto" (cuda when available). Throws E_BACKEND for an unavailable one.
 Backend& backend_by_name(const std::string& name);
 

@@ -10,9 +10,7 @@ namespace shears {
 #ifndef SHEARS_WITH_CUDA
 Backend* cuda_backend() { return nullptr; }
 std::string cuda_status() { return "not compiled (CPU-only build)"; }
-#else
-std::string cuda_status();  // native/cuda/cuda_backend.cu
-#endif
+#endif  // with CUDA both come from native/cuda/cuda_backend.cc
 
 Backend& backend_by_name(const std::string& name) {
   if (name == "cpu") return cpu_backend();

@@ -5,7 +5,6 @@
 // --json prints one JSON object on stdout (the table goes to stderr); without it the
 // table goes to stdout. --quick: 64 tokens, one repetition (a smoke run on a busy machine).
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { loadModel } from '../lib/formats/load';
@@ -15,6 +14,7 @@ import { ForwardModel, ForwardSource, matmul, matmulIsa } from '../lib/forward';
 import { perplexity } from '../lib/eval/perplexity';
 import { poolThreads } from '../lib/kernels';
 import { ModelConfig, Tensor, TensorDType } from '../lib/model/types';
+import { machineInfo, table } from './machine';
 
 interface Args {
   json: boolean;
@@ -213,20 +213,19 @@ async function babyLlama() {
   }
 }
 
-function table(rows: DTypeResult[]): string {
-  const head = ['dtype', 'tokens', 'block s', 'tokens/s', 'block GFLOP/s', 'matmul s', 'matmul GFLOP/s'];
-  const body = rows.map((r) => [
-    r.dtype,
-    String(r.tokens),
-    r.blockSeconds.toFixed(3),
-    r.tokensPerSecond.toFixed(1),
-    r.blockGflops.toFixed(1),
-    r.matmulSeconds.toFixed(3),
-    r.matmulGflops.toFixed(1),
-  ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (c: string[]) => c.map((s, i) => s.padStart(widths[i])).join('  ');
-  return [line(head), ...body.map(line)].join('\n');
+function resultsTable(rows: DTypeResult[]): string {
+  return table(
+    ['dtype', 'tokens', 'block s', 'tokens/s', 'block GFLOP/s', 'matmul s', 'matmul GFLOP/s'],
+    rows.map((r) => [
+      r.dtype,
+      String(r.tokens),
+      r.blockSeconds.toFixed(3),
+      r.tokensPerSecond.toFixed(1),
+      r.blockGflops.toFixed(1),
+      r.matmulSeconds.toFixed(3),
+      r.matmulGflops.toFixed(1),
+    ]),
+  );
 }
 
 async function main(): Promise<void> {
@@ -241,7 +240,7 @@ async function main(): Promise<void> {
   const report = {
     bench: 'forward',
     shape: { ...SHAPE, headDim: SHAPE.hidden / SHAPE.heads },
-    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', loadavg: os.loadavg() },
+    machine: machineInfo(),
     threads: poolThreads(),
     matmulIsa: matmulIsa().active,
     repetitions: args.reps,
@@ -252,7 +251,7 @@ async function main(): Promise<void> {
   const realLine = rm.skipped
     ? `real model: ${rm.skipped}`
     : `real model ${rm.model}: ${rm.tokens} tokens, ${rm.tokensPerSecond!.toFixed(0)} tokens/s, ${rm.gflops!.toFixed(2)} GFLOP/s, perplexity ${rm.perplexity!.toFixed(4)}`;
-  const text = `forward pass, one Llama-7B-shaped block (${args.tokens} tokens, ${report.threads} threads, ${report.matmulIsa} matmul)\n${table(results)}\n${realLine}`;
+  const text = `forward pass, one Llama-7B-shaped block (${args.tokens} tokens, ${report.threads} threads, ${report.matmulIsa} matmul)\n${resultsTable(results)}\n${realLine}`;
   if (args.json) {
     process.stderr.write(text + '\n');
     process.stdout.write(JSON.stringify(report) + '\n');

@@ -2,6 +2,7 @@
 // build in build/Release, else a prebuild in prebuilds/). A CUDA build, kept in its
 // own folder (build-cuda/Release or prebuilds/<platform>-<arch>-cuda), is used only
 // when it loads and reports a CUDA device; SHEARS_BACKEND=cpu forces the CPU build.
+// SHEARS_ADDON=/path/to/shears.node overrides all of this (npm run test:asan).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import nodeGypBuild = require('node-gyp-build');
@@ -55,8 +56,18 @@ function tryCuda(root: string): LoadedAddon | { note: string } {
   return { note: 'no CUDA build is present (npm run build:cuda makes one)' };
 }
 
+/** SHEARS_ADDON names one CPU build to load instead (e.g. the ASan build of npm run test:asan). */
+function explicitBuild(file: string): LoadedAddon {
+  const abs = path.resolve(file);
+  if (!fs.existsSync(abs)) throw new Error(`shears: SHEARS_ADDON=${file} but ${abs} does not exist`);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mod = require(abs) as Record<string, unknown>;
+  return { module: mod, flavour: 'cpu', path: abs, note: `SHEARS_ADDON=${file}` };
+}
+
 export function addon(): LoadedAddon {
   if (loaded) return loaded;
+  if (process.env.SHEARS_ADDON) return (loaded = explicitBuild(process.env.SHEARS_ADDON));
   const root = packageRoot();
   const want = (process.env.SHEARS_BACKEND ?? 'auto').toLowerCase();
   let note = 'SHEARS_BACKEND=cpu';

@@ -1,7 +1,8 @@
 // Encoding a GGUF v3 header: metadata key/values of every type and tensor infos.
 import { ShapeError } from '../errors';
 import { GGUFEntry, GGUFScalarType } from '../model/types';
-import { GGUF_MAGIC, GGUF_VALUE_TYPES } from './gguf';
+import { ARRAY_TYPES, GGUF_MAGIC, GGUF_VALUE_TYPES } from './gguf';
+import { GGUFStringArray } from './gguf-strings';
 
 class Sink {
   private chunks: Buffer[] = [];
@@ -70,6 +71,31 @@ function scalar(s: Sink, t: GGUFScalarType, v: unknown, key: string): void {
   }
 }
 
+/** An array value: a reader's GGUFStringArray or typed array (copied as bytes), or a plain JS array. */
+function array(s: Sink, e: GGUFEntry): void {
+  const t = e.itemType;
+  const v = e.value;
+  const isTyped = ArrayBuffer.isView(v) && !(v instanceof DataView);
+  if (!t || t === ('array' as string) || !(Array.isArray(v) || isTyped || v instanceof GGUFStringArray))
+    throw new ShapeError(`GGUF metadata ${e.key}: an array needs itemType and an array value`);
+  s.num('u32', GGUF_VALUE_TYPES.indexOf(t));
+  if (v instanceof GGUFStringArray) {
+    if (t !== 'string') throw new ShapeError(`GGUF metadata ${e.key}: a string array with itemType ${t}`);
+    s.u64(v.length);
+    const raw = v.encoded(); // u64 length + bytes per string: already the GGUF encoding
+    s.push(Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength));
+    return;
+  }
+  const items = v as ArrayLike<unknown>;
+  s.u64(items.length);
+  const Ctor = ARRAY_TYPES[t];
+  if (isTyped && t !== 'bool' && Ctor && v instanceof Ctor) {
+    s.push(Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+    return;
+  }
+  for (let i = 0; i < items.length; i++) scalar(s, t, items[i], e.key);
+}
+
 export interface GGUFTensorOut {
   name: string;
   /** Canonical order [out, in]; written reversed (ne[0] innermost). */
@@ -90,10 +116,7 @@ export function encodeGGUFHeader(entries: GGUFEntry[], tensors: GGUFTensorOut[])
     s.str(e.key);
     s.num('u32', GGUF_VALUE_TYPES.indexOf(e.type));
     if (e.type === 'array') {
-      if (!e.itemType || !Array.isArray(e.value)) throw new ShapeError(`GGUF metadata ${e.key}: an array needs itemType and an array value`);
-      s.num('u32', GGUF_VALUE_TYPES.indexOf(e.itemType));
-      s.u64(e.value.length);
-      for (const v of e.value) scalar(s, e.itemType, v, e.key);
+      array(s, e);
     } else {
       scalar(s, e.type, e.value, e.key);
     }

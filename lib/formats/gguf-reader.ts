@@ -6,8 +6,9 @@ import { FormatError, fromNative } from '../errors';
 import { LoadedModel, ModelConfig, RopeLayout, TensorDType, TokenizerSource } from '../model/types';
 import { filesNative } from '../native/files';
 import { GGML_TYPES, GGUFFile, ggufValue, parseGGUF } from './gguf';
+import { GGUFStringArray } from './gguf-strings';
 import { MappedFile } from './mapped';
-import { checkConfig, makeModel, TensorSet, withFiles } from './model';
+import { checkConfig, checkTensorShapes, ConfigFields, makeModel, TensorSet, withFiles } from './model';
 import { inferLlama3 } from './rope-scaling';
 
 /** Architectures read, with the RoPE layout their Q/K are stored in. */
@@ -64,42 +65,49 @@ function shortestFloat32(x: number): number {
 }
 
 function num(f: MappedFile, g: GGUFFile, key: string, fallback?: number): number {
-  const v = ggufValue(g, key);
-  if (v === undefined) {
+  const e = g.byKey.get(key);
+  if (e === undefined) {
     if (fallback === undefined) f.fail(`metadata ${key} is missing`);
     return fallback;
   }
+  const v = e.value;
   const n = typeof v === 'bigint' ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isFinite(n)) f.fail(`metadata ${key} = ${String(v)} is not a finite number`);
-  const e = g.entries.find((x) => x.key === key);
-  return e?.type === 'float32' ? shortestFloat32(n) : n;
+  if (e.type === 'array' || typeof n !== 'number' || !Number.isFinite(n))
+    f.fail(`metadata ${key} = ${e.type === 'array' ? '(an array)' : String(v)} is not a finite number`);
+  return e.type === 'float32' ? shortestFloat32(n) : n;
 }
 
-function ggufTokenizer(g: GGUFFile): TokenizerSource {
+/** Largest vocabulary decoded for a tokenizer (the largest real ones have about 256k tokens). */
+export const MAX_GGUF_VOCAB = 1 << 21;
+
+function ggufTokenizer(f: MappedFile, g: GGUFFile, vocab: number): TokenizerSource {
   const model = ggufValue(g, 'tokenizer.ggml.model');
   if (model === undefined) return { kind: 'none', reason: 'the GGUF file has no tokenizer.ggml.* metadata' };
   if (model !== 'llama')
     return { kind: 'none', reason: `GGUF tokenizer model '${String(model)}' is not supported (only SentencePiece-style 'llama')` };
   const tokens = ggufValue(g, 'tokenizer.ggml.tokens');
   const scores = ggufValue(g, 'tokenizer.ggml.scores');
-  if (!Array.isArray(tokens) || !tokens.every((t) => typeof t === 'string'))
-    return { kind: 'none', reason: 'tokenizer.ggml.tokens is missing or not a string array' };
-  if (!Array.isArray(scores) || scores.length !== tokens.length)
-    return { kind: 'none', reason: 'tokenizer.ggml.scores is missing or does not match the tokens' };
-  const opt = (k: string) => {
-    const v = ggufValue(g, k);
-    return typeof v === 'number' || typeof v === 'bigint' ? Number(v) : undefined;
+  if (!(tokens instanceof GGUFStringArray)) return { kind: 'none', reason: 'tokenizer.ggml.tokens is missing or not a string array' };
+  // llama.cpp takes the vocabulary size from this array and rejects an embedding of another size.
+  if (tokens.length !== vocab) f.fail(`tokenizer.ggml.tokens has ${tokens.length} tokens but token_embd.weight has ${vocab} rows`);
+  if (tokens.length > MAX_GGUF_VOCAB) f.fail(`tokenizer.ggml.tokens has ${tokens.length} tokens, more than the ${MAX_GGUF_VOCAB} supported`);
+  const numbers = (v: unknown): number[] | undefined => {
+    if (!ArrayBuffer.isView(v) || v instanceof DataView || v instanceof BigInt64Array || v instanceof BigUint64Array) return undefined;
+    const a = v as unknown as ArrayLike<number>;
+    return a.length === tokens.length ? Array.from(a) : undefined;
   };
+  const scoreList = numbers(scores);
+  if (!scoreList) return { kind: 'none', reason: 'tokenizer.ggml.scores is missing, not numeric, or does not match the tokens' };
+  const opt = (k: string) => specialId(g, k, tokens.length);
   const flag = (k: string) => {
     const v = ggufValue(g, k);
     return typeof v === 'boolean' ? v : undefined;
   };
-  const types = ggufValue(g, 'tokenizer.ggml.token_type');
-  const src: TokenizerSource = {
+  return {
     kind: 'gguf-llama',
-    tokens: tokens as string[],
-    scores: (scores as unknown[]).map(Number),
-    tokenTypes: Array.isArray(types) && types.length === tokens.length ? types.map(Number) : undefined,
+    tokens: tokens.toArray(),
+    scores: scoreList,
+    tokenTypes: numbers(ggufValue(g, 'tokenizer.ggml.token_type')),
     bos: opt('tokenizer.ggml.bos_token_id'),
     eos: opt('tokenizer.ggml.eos_token_id'),
     unk: opt('tokenizer.ggml.unknown_token_id'),
@@ -107,7 +115,32 @@ function ggufTokenizer(g: GGUFFile): TokenizerSource {
     addBos: flag('tokenizer.ggml.add_bos_token'),
     addEos: flag('tokenizer.ggml.add_eos_token'),
   };
-  return src;
+}
+
+/** A special token id; one outside the vocabulary is ignored, as llama.cpp does ("bad special token"). */
+function specialId(g: GGUFFile, key: string, vocab: number): number | undefined {
+  const v = ggufValue(g, key);
+  const id = typeof v === 'number' || typeof v === 'bigint' ? Number(v) : NaN;
+  return Number.isSafeInteger(id) && id >= 0 && id < vocab ? id : undefined;
+}
+
+/** The GGUF keys of the config numbers, for error messages. */
+function ggufFields(arch: string): ConfigFields {
+  return {
+    hiddenSize: `${arch}.embedding_length`,
+    intermediateSize: `${arch}.feed_forward_length`,
+    numLayers: `${arch}.block_count`,
+    numHeads: `${arch}.attention.head_count`,
+    numKvHeads: `${arch}.attention.head_count_kv`,
+    headDim: `${arch}.attention.key_length`,
+    vocabSize: 'token_embd.weight rows',
+    contextLength: `${arch}.context_length`,
+    normEps: `${arch}.attention.layer_norm_rms_epsilon`,
+    ropeTheta: `${arch}.rope.freq_base`,
+    ropeDim: `${arch}.rope.dimension_count`,
+    bosTokenId: 'tokenizer.ggml.bos_token_id',
+    eosTokenId: 'tokenizer.ggml.eos_token_id',
+  };
 }
 
 export async function readGGUF(file: string): Promise<LoadedModel> {
@@ -147,11 +180,21 @@ export async function readGGUF(file: string): Promise<LoadedModel> {
       tiedEmbeddings: !g.tensors.some((t) => t.name === 'output.weight'),
       preNorm: true,
     };
-    const bos = ggufValue(g, 'tokenizer.ggml.bos_token_id');
-    const eos = ggufValue(g, 'tokenizer.ggml.eos_token_id');
-    if (bos !== undefined) config.bosTokenId = Number(bos);
-    if (eos !== undefined) config.eosTokenId = Number(eos);
-    checkConfig(file, config);
+    const bos = specialId(g, 'tokenizer.ggml.bos_token_id', vocab);
+    const eos = specialId(g, 'tokenizer.ggml.eos_token_id', vocab);
+    if (bos !== undefined) config.bosTokenId = bos;
+    if (eos !== undefined) config.eosTokenId = eos;
+    const fields = ggufFields(String(arch));
+    checkConfig(file, config, fields);
+    // Names and shapes first: no tensor is viewed or dequantized for a file that cannot load.
+    const shapes = new Map<string, number[]>();
+    for (const t of g.tensors) {
+      if (t.name === 'rope_freqs.weight') continue;
+      const name = canonicalFromGGUF(t.name);
+      if (!name) f.fail(`unexpected tensor ${t.name} for the ${arch} architecture`);
+      shapes.set(name, [...t.ne].reverse());
+    }
+    checkTensorShapes(file, config, shapes, fields);
     const freqs = g.tensors.find((t) => t.name === 'rope_freqs.weight');
     if (freqs) {
       // Llama-3 scaling, stored as its per-frequency divisors: recover the parameters.
@@ -191,7 +234,7 @@ export async function readGGUF(file: string): Promise<LoadedModel> {
       path: file,
       config,
       tensors: set.map,
-      tokenizer: ggufTokenizer(g),
+      tokenizer: ggufTokenizer(f, g, vocab),
       meta: {
         ggufVersion: g.version,
         alignment: g.alignment,
@@ -199,6 +242,7 @@ export async function readGGUF(file: string): Promise<LoadedModel> {
         sourceTensorTypes: Object.fromEntries(g.tensors.map((t) => [t.name, GGML_TYPES[t.type].name])),
       },
       files: [f],
+      fields,
     });
   });
 }

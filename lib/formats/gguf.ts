@@ -1,7 +1,8 @@
 // GGUF container parsing (versions 2 and 3, little-endian): header, metadata key/values
 // of every type (arrays included), tensor infos, alignment and the tensor data offset.
 // Every count, length and offset is checked against the file size before use.
-import { GGUFEntry, GGUFScalarType } from '../model/types';
+import { GGUFEntry, GGUFNumbers, GGUFScalarType } from '../model/types';
+import { GGUFStringArray } from './gguf-strings';
 import { Cursor, decodeUtf8, MappedFile } from './mapped';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian uint32
@@ -50,7 +51,9 @@ export interface GGUFTensorInfo {
 
 export interface GGUFFile {
   version: number;
+  /** In file order; keys are unique. */
   entries: GGUFEntry[];
+  byKey: Map<string, GGUFEntry>;
   tensors: GGUFTensorInfo[];
   alignment: number;
   dataStart: number;
@@ -59,9 +62,45 @@ export interface GGUFFile {
 const SCALAR_BYTES: Partial<Record<GGUFScalarType, number>> = {
   uint8: 1, int8: 1, bool: 1, uint16: 2, int16: 2, uint32: 4, int32: 4, float32: 4, uint64: 8, int64: 8, float64: 8,
 };
+type NumericCtor = { new (buffer: ArrayBuffer, offset: number, length: number): GGUFNumbers; new (length: number): GGUFNumbers; BYTES_PER_ELEMENT: number };
+export const ARRAY_TYPES: Partial<Record<GGUFScalarType, NumericCtor>> = {
+  uint8: Uint8Array, bool: Uint8Array, int8: Int8Array, uint16: Uint16Array, int16: Int16Array, uint32: Uint32Array,
+  int32: Int32Array, float32: Float32Array, float64: Float64Array, uint64: BigUint64Array, int64: BigInt64Array,
+};
 
-function readString(c: Cursor, what: string): string {
-  const n = c.u64(`${what} length`, c.file.size - c.pos);
+/** llama.cpp's limits: GGUF keys are at most 65535 bytes, tensor names at most 63 (GGML_MAX_NAME - 1). */
+const MAX_KEY_BYTES = 65535;
+const MAX_TENSOR_NAME_BYTES = 63;
+/** Far above any real model (a 70B llama has 723 tensors and ~40 keys); bounds the boxed JS objects. */
+export const MAX_GGUF_TENSORS = 1 << 16;
+export const MAX_GGUF_KEYS = 1 << 16;
+/** Metadata memory in JS: twice the file (decoded strings are UTF-16) plus 8 MiB, never above 256 MiB. */
+export const MAX_METADATA_BYTES = 256 * 2 ** 20;
+
+export function metadataBudgetOf(fileSize: number): number {
+  return Math.min(2 * fileSize + 8 * 2 ** 20, MAX_METADATA_BYTES);
+}
+
+/** The memory metadata may take in JS; every decoded string, copied array and object is charged. */
+class MetadataBudget {
+  private left: number;
+  constructor(private readonly f: MappedFile) {
+    this.left = metadataBudgetOf(f.size);
+  }
+  charge(bytes: number, what: string): void {
+    this.left -= bytes;
+    if (this.left < 0)
+      this.f.fail(`${what} takes the header past its memory budget (${metadataBudgetOf(this.f.size)} bytes for a ${this.f.size}-byte file): corrupt or hostile`);
+  }
+}
+
+function stringLength(c: Cursor, what: string, max: number): number {
+  return c.u64(`${what} length`, Math.max(0, Math.min(max, c.file.size - c.pos - 8)));
+}
+
+function readString(c: Cursor, what: string, budget: MetadataBudget, max = Number.MAX_SAFE_INTEGER): string {
+  const n = stringLength(c, what, max);
+  budget.charge(2 * n, what);
   return decodeUtf8(c.bytes(n, what));
 }
 
@@ -72,7 +111,7 @@ function valueType(c: Cursor, what: string): GGUFScalarType | 'array' {
   return t;
 }
 
-function readScalar(c: Cursor, t: GGUFScalarType, what: string): unknown {
+function readScalar(c: Cursor, t: GGUFScalarType, what: string, budget: MetadataBudget): unknown {
   switch (t) {
     case 'uint8': return c.u8(what);
     case 'int8': return c.i8(what);
@@ -89,21 +128,46 @@ function readScalar(c: Cursor, t: GGUFScalarType, what: string): unknown {
     }
     case 'uint64': return c.u64big(what);
     case 'int64': return c.i64big(what);
-    case 'string': return readString(c, what);
+    case 'string': return readString(c, what, budget);
   }
 }
 
-function readEntry(c: Cursor, index: number): GGUFEntry {
-  const key = readString(c, `metadata key ${index}`);
+/** A numeric array: a view of the mapping when aligned, else a (charged) copy. */
+function readNumbers(c: Cursor, t: GGUFScalarType, n: number, what: string, budget: MetadataBudget): GGUFNumbers {
+  const Ctor = ARRAY_TYPES[t]!;
+  const pos = c.pos;
+  const bytes = c.bytes(n * Ctor.BYTES_PER_ELEMENT, what);
+  if (pos % Ctor.BYTES_PER_ELEMENT === 0) return new Ctor(c.file.buffer, pos, n);
+  budget.charge(bytes.length, what);
+  const copy = new Ctor(n);
+  new Uint8Array(copy.buffer).set(bytes);
+  return copy;
+}
+
+/** A string array: each length checked against the file, nothing decoded. */
+function readStrings(c: Cursor, n: number, what: string, budget: MetadataBudget): GGUFStringArray {
+  budget.charge(GGUFStringArray.costOf(n), what);
+  const arr = GGUFStringArray.scan(c.file, c.pos, n, (pos, i) => {
+    c.pos = pos;
+    const len = stringLength(c, `${what} element ${i}`, Number.MAX_SAFE_INTEGER);
+    c.bytes(len, `${what} element ${i}`);
+    return len;
+  });
+  c.pos = arr.end;
+  return arr;
+}
+
+function readEntry(c: Cursor, index: number, budget: MetadataBudget): GGUFEntry {
+  const key = readString(c, `metadata key ${index}`, budget, MAX_KEY_BYTES);
   const what = `metadata ${key}`;
+  budget.charge(128, what); // the entry object itself
   const type = valueType(c, what);
-  if (type !== 'array') return { key, type, value: readScalar(c, type, what) };
+  if (type !== 'array') return { key, type, value: readScalar(c, type, what, budget) };
   const itemType = valueType(c, `${what} element`);
   if (itemType === 'array') c.file.fail(`${what} is an array of arrays (not supported)`);
   const minBytes = SCALAR_BYTES[itemType] ?? 8; // a string is at least its 8-byte length
   const n = c.u64(`${what} array length`, Math.floor((c.file.size - c.pos) / minBytes));
-  const value: unknown[] = new Array(n);
-  for (let i = 0; i < n; i++) value[i] = readScalar(c, itemType, what);
+  const value = itemType === 'string' ? readStrings(c, n, what, budget) : readNumbers(c, itemType, n, what, budget);
   return { key, type, itemType, value };
 }
 
@@ -115,21 +179,30 @@ export function parseGGUF(f: MappedFile): GGUFFile {
   if (version !== 2 && version !== 3)
     f.fail(`GGUF version ${version} is not supported (2 and 3 are${version > 0xffff ? '; a big-endian file?' : ''})`);
   // Each tensor info takes at least 8+4+8+4+8 bytes and each KV at least 8+4+1.
-  const nTensors = c.u64('tensor count', Math.floor(f.size / 32));
-  const nKv = c.u64('metadata count', Math.floor(f.size / 13));
+  const nTensors = c.u64('tensor count', Math.min(Math.floor(f.size / 32), MAX_GGUF_TENSORS));
+  const nKv = c.u64('metadata count', Math.min(Math.floor(f.size / 13), MAX_GGUF_KEYS));
+  const budget = new MetadataBudget(f);
   const entries: GGUFEntry[] = [];
-  for (let i = 0; i < nKv; i++) entries.push(readEntry(c, i));
+  const byKey = new Map<string, GGUFEntry>();
+  for (let i = 0; i < nKv; i++) {
+    const e = readEntry(c, i, budget);
+    // llama.cpp rejects duplicate keys: which one counts would be up to the reader.
+    if (byKey.has(e.key)) f.fail(`metadata key ${e.key} appears twice`);
+    byKey.set(e.key, e);
+    entries.push(e);
+  }
   let alignment = 32;
-  const al = entries.find((e) => e.key === 'general.alignment');
+  const al = byKey.get('general.alignment');
   if (al) {
     const a = Number(al.value);
-    if (al.type === 'array' || !Number.isInteger(a) || a < 1 || a > 1 << 20 || (a & (a - 1)) !== 0)
-      f.fail(`general.alignment ${String(al.value)} is not a power of two`);
+    if (al.type !== 'uint32' || !Number.isInteger(a) || a < 1 || a > 1 << 20 || (a & (a - 1)) !== 0)
+      f.fail(`general.alignment ${al.type === 'array' ? '(an array)' : String(al.value)} is not a uint32 power of two`);
     alignment = a;
   }
   const infos: { name: string; ne: number[]; type: number; rel: bigint }[] = [];
   for (let i = 0; i < nTensors; i++) {
-    const name = readString(c, `tensor ${i} name`);
+    const name = readString(c, `tensor ${i} name`, budget, MAX_TENSOR_NAME_BYTES);
+    budget.charge(256, `tensor ${name}`); // the info object and its shape
     const nd = c.u32(`tensor ${name} dimension count`);
     if (nd < 1 || nd > 4) f.fail(`tensor ${name} has ${nd} dimensions (1 to 4 allowed)`);
     const ne: number[] = [];
@@ -160,10 +233,10 @@ export function parseGGUF(f: MappedFile): GGUFFile {
   for (let i = 1; i < sorted.length; i++)
     if (sorted[i].offset < sorted[i - 1].offset + sorted[i - 1].nbytes)
       f.fail(`tensors ${sorted[i - 1].name} and ${sorted[i].name} overlap in the file`);
-  return { version, entries, tensors, alignment, dataStart };
+  return { version, entries, byKey, tensors, alignment, dataStart };
 }
 
 /** Looks up one metadata value. */
 export function ggufValue(g: GGUFFile, key: string): unknown {
-  return g.entries.find((e) => e.key === key)?.value;
+  return g.byKey.get(key)?.value;
 }

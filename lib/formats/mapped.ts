@@ -64,8 +64,15 @@ export class MappedFile {
     return copy;
   }
 
+  /** True once close() has run: views are empty from then on. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+  private isClosed = false;
+
   /** Releases the mapping now; views become empty. */
   close(): void {
+    this.isClosed = true;
     filesNative().unmapFile(this.buffer);
   }
 }

@@ -61,8 +61,27 @@ export function expectedShapes(c: ModelConfig, names: Iterable<string>): Map<str
   return out;
 }
 
-/** Checks presence and shape of the tensors a config implies. */
-export function checkTensors(file: string, c: ModelConfig, tensors: Map<string, Tensor>): void {
+/** What the source calls the config numbers (num_hidden_layers, llama.block_count...), for error messages. */
+export type ConfigFields = Partial<Record<keyof ModelConfig | 'ropeTheta' | 'ropeDim', string>>;
+
+function label(what: string, fields: ConfigFields, key: keyof ConfigFields): string {
+  return fields[key] ? `${what} (${fields[key]})` : what;
+}
+
+/** Canonical tensors every layer has: norms, q/k/v/o and the MLP (9 for SwiGLU, 8 with fc1/fc2). */
+function tensorsPerLayer(c: ModelConfig): number {
+  return c.architecture === 'llama' ? 9 : 8;
+}
+
+/**
+ * Checks presence and shape of the tensors a config implies, given only their shapes (so
+ * a reader can check before it touches or converts any data). The layer count is checked
+ * against the number of tensors first: no per-layer name is built for layers that cannot exist.
+ */
+export function checkTensorShapes(file: string, c: ModelConfig, shapes: Map<string, readonly number[]>, fields: ConfigFields = {}): void {
+  const per = tensorsPerLayer(c);
+  if (c.numLayers > Math.floor(shapes.size / per))
+    throw new FormatError(file, `${label('layers', fields, 'numLayers')} = ${c.numLayers}, but the model holds ${shapes.size} tensors (each layer needs ${per})`);
   const required = ['embed.weight', c.tiedEmbeddings ? '' : 'lm_head.weight', 'final_norm.weight'].filter(Boolean);
   for (let i = 0; i < c.numLayers; i++) {
     const b = `blocks.${i}.`;
@@ -71,44 +90,63 @@ export function checkTensors(file: string, c: ModelConfig, tensors: Map<string, 
     else required.push(`${b}mlp.fc1.weight`, `${b}mlp.fc2.weight`);
   }
   if (c.rope === null) required.push('pos_embed.weight');
-  for (const n of required) if (!tensors.has(n)) throw new FormatError(file, `missing tensor ${n}`);
-  for (const [name, shape] of expectedShapes(c, tensors.keys())) {
-    const t = tensors.get(name)!;
-    if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))
-      throw new FormatError(file, `tensor ${name} has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}] from the config`);
+  for (const n of required) if (!shapes.has(n)) throw new FormatError(file, `missing tensor ${n}`);
+  const embed = shapes.get('embed.weight')!;
+  if (embed.length === 2 && embed[0] !== c.vocabSize)
+    throw new FormatError(file, `tensor embed.weight has ${embed[0]} rows but ${label('the vocabulary size', fields, 'vocabSize')} is ${c.vocabSize}`);
+  for (const [name, shape] of expectedShapes(c, shapes.keys())) {
+    const t = shapes.get(name)!;
+    if (t.length !== shape.length || t.some((d, i) => d !== shape[i]))
+      throw new FormatError(file, `tensor ${name} has shape [${t.join(', ')}], expected [${shape.join(', ')}] from the config`);
   }
-  for (const name of tensors.keys()) {
+  for (const name of shapes.keys()) {
     const m = /^blocks\.(\d+)\./.exec(name);
     if (m && Number(m[1]) >= c.numLayers) throw new FormatError(file, `tensor ${name} is past the ${c.numLayers} layers of the config`);
   }
 }
 
-/** Checks the numbers of a config (from any source) before they size anything. */
-export function checkConfig(file: string, c: ModelConfig): void {
-  const ints: [string, number][] = [
-    ['hidden size', c.hiddenSize],
-    ['intermediate size', c.intermediateSize],
-    ['layers', c.numLayers],
-    ['heads', c.numHeads],
-    ['kv heads', c.numKvHeads],
-    ['head dim', c.headDim],
-    ['vocab size', c.vocabSize],
-    ['context length', c.contextLength],
-  ];
-  for (const [k, v] of ints)
-    if (!Number.isSafeInteger(v) || v < 1 || v > 1 << 30) throw new FormatError(file, `${k} must be a positive integer, got ${String(v)}`);
-  if (c.numHeads % c.numKvHeads !== 0) throw new FormatError(file, `heads (${c.numHeads}) must be a multiple of kv heads (${c.numKvHeads})`);
-  if (!(Number.isFinite(c.normEps) && c.normEps > 0 && c.normEps < 1)) throw new FormatError(file, `norm epsilon must be in (0, 1), got ${c.normEps}`);
-  if (c.rope) {
-    if (!(Number.isFinite(c.rope.theta) && c.rope.theta > 0)) throw new FormatError(file, `rope theta must be positive, got ${c.rope.theta}`);
-    if (!Number.isInteger(c.rope.dim) || c.rope.dim < 2 || c.rope.dim > c.headDim || c.rope.dim % 2 !== 0)
-      throw new FormatError(file, `rope dimension must be even and at most the head dim ${c.headDim}, got ${c.rope.dim}`);
-  }
+/** Checks presence and shape of the tensors a config implies. */
+export function checkTensors(file: string, c: ModelConfig, tensors: Map<string, Tensor>, fields: ConfigFields = {}): void {
+  checkTensorShapes(file, c, new Map([...tensors].map(([n, t]) => [n, t.shape])), fields);
 }
 
-export function makeModel(args: Omit<LoadedModel, 'close'> & { files: MappedFile[] }): LoadedModel {
-  checkConfig(args.path, args.config);
-  checkTensors(args.path, args.config, args.tensors);
+/** Largest size, count or length a config may give (2^30; real models stay below 2^18). */
+export const MAX_CONFIG_INT = 1 << 30;
+
+/** Checks the numbers of a config (from any source) before they size anything. */
+export function checkConfig(file: string, c: ModelConfig, fields: ConfigFields = {}): void {
+  const ints: [string, keyof ConfigFields, number][] = [
+    ['hidden size', 'hiddenSize', c.hiddenSize],
+    ['intermediate size', 'intermediateSize', c.intermediateSize],
+    ['layers', 'numLayers', c.numLayers],
+    ['heads', 'numHeads', c.numHeads],
+    ['kv heads', 'numKvHeads', c.numKvHeads],
+    ['head dim', 'headDim', c.headDim],
+    ['vocab size', 'vocabSize', c.vocabSize],
+    ['context length', 'contextLength', c.contextLength],
+  ];
+  for (const [what, key, v] of ints)
+    if (!Number.isSafeInteger(v) || v < 1 || v > MAX_CONFIG_INT)
+      throw new FormatError(file, `${label(what, fields, key)} must be a positive integer at most 2^30, got ${String(v)}`);
+  if (c.numHeads % c.numKvHeads !== 0)
+    throw new FormatError(file, `${label('heads', fields, 'numHeads')} (${c.numHeads}) must be a multiple of ${label('kv heads', fields, 'numKvHeads')} (${c.numKvHeads})`);
+  if (!(Number.isFinite(c.normEps) && c.normEps > 0 && c.normEps < 1))
+    throw new FormatError(file, `${label('norm epsilon', fields, 'normEps')} must be in (0, 1), got ${c.normEps}`);
+  if (c.rope) {
+    if (!(Number.isFinite(c.rope.theta) && c.rope.theta > 0))
+      throw new FormatError(file, `${label('rope theta', fields, 'ropeTheta')} must be positive, got ${c.rope.theta}`);
+    if (!Number.isInteger(c.rope.dim) || c.rope.dim < 2 || c.rope.dim > c.headDim || c.rope.dim % 2 !== 0)
+      throw new FormatError(file, `${label('rope dimension', fields, 'ropeDim')} must be even and at most the head dim ${c.headDim}, got ${c.rope.dim}`);
+  }
+  // Token ids index the embedding: one outside the vocabulary would read past it.
+  for (const [what, key, id] of [['bos token id', 'bosTokenId', c.bosTokenId], ['eos token id', 'eosTokenId', c.eosTokenId]] as const)
+    if (id !== undefined && (!Number.isSafeInteger(id) || id < 0 || id >= c.vocabSize))
+      throw new FormatError(file, `${label(what, fields, key)} ${String(id)} is outside the ${c.vocabSize}-token vocabulary`);
+}
+
+export function makeModel(args: Omit<LoadedModel, 'close'> & { files: MappedFile[]; fields?: ConfigFields }): LoadedModel {
+  checkConfig(args.path, args.config, args.fields);
+  checkTensors(args.path, args.config, args.tensors, args.fields);
   let closed = false;
   return {
     format: args.format,

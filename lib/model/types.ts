@@ -128,13 +128,36 @@ export type GGUFScalarType =
   | 'bool'
   | 'string';
 
+/** A GGUF array of strings as the reader returns it: decoded one at a time, on access. */
+export interface GGUFStrings extends Iterable<string> {
+  readonly length: number;
+  get(index: number): string;
+}
+
+/** A GGUF numeric array as the reader returns it (bool: Uint8Array, nonzero is true). */
+export type GGUFNumbers =
+  | Uint8Array
+  | Int8Array
+  | Uint16Array
+  | Int16Array
+  | Uint32Array
+  | Int32Array
+  | Float32Array
+  | Float64Array
+  | BigUint64Array
+  | BigInt64Array;
+
 /** One GGUF metadata key/value as readers return it and writers take it. */
 export interface GGUFEntry {
   key: string;
   type: GGUFScalarType | 'array';
   /** Element type when type is 'array'. */
   itemType?: GGUFScalarType;
-  /** number | bigint | boolean | string, or an array of those for 'array'. */
+  /**
+   * number | bigint | boolean | string for scalars. Arrays: readers give GGUFNumbers or
+   * GGUFStrings (views of the mapped file: valid until the model is closed); writers
+   * also take plain JS arrays.
+   */
   value: unknown;
 }
 

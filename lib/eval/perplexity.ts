@@ -5,6 +5,7 @@
 // next-token predictions; perplexity = exp(mean over windows of those means).
 import { ArgumentRangeError } from '../errors';
 import { ForwardModel } from '../forward/model';
+import { assertFiniteResult, nextTokenTargets } from './nonfinite';
 
 export interface PerplexityOptions {
   /** Window length L (default: config.contextLength). */
@@ -15,6 +16,12 @@ export interface PerplexityOptions {
   batch?: number;
   /** Called after each group of windows. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * A non-finite perplexity: 'error' (default) throws NonFiniteError naming the first
+   * block whose output is not finite (found by re-running the first such window block
+   * by block); 'keep' returns it (a sweep records a diverged model as a result).
+   */
+  nonFinite?: 'error' | 'keep';
 }
 
 export interface PerplexityResult {
@@ -56,10 +63,7 @@ export async function perplexity(
     const hidden = await model.forward(window, nb, L);
     // Row t of a window predicts token t+1; the last row of each window predicts nothing.
     const targets = new Int32Array(nb * L);
-    for (let b = 0; b < nb; ++b) {
-      targets.set(window.subarray(b * L + 1, (b + 1) * L), b * L);
-      targets[(b + 1) * L - 1] = -1;
-    }
+    for (let b = 0; b < nb; ++b) targets.set(nextTokenTargets(window.subarray(b * L, (b + 1) * L)), b * L);
     const H = model.config.hiddenSize;
     for (let b = 0; b < nb; ++b) {
       const r = await model.nll(hidden.subarray(b * L * H, (b + 1) * L * H), targets.subarray(b * L, (b + 1) * L));
@@ -68,6 +72,10 @@ export async function perplexity(
     options.onProgress?.(w0 + nb, n);
   }
   const meanNll = windowNll.reduce((a, b) => a + b, 0) / n;
+  if (!Number.isFinite(meanNll) && options.nonFinite !== 'keep') {
+    const w = Math.max(0, windowNll.findIndex((x) => !Number.isFinite(x)));
+    await assertFiniteResult(model, meanNll, `perplexity (window ${w} of ${n} has mean NLL ${String(windowNll[w])})`, ids.subarray(w * L, (w + 1) * L));
+  }
   return {
     perplexity: Math.exp(meanNll),
     meanNll,

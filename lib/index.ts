@@ -1,5 +1,7 @@
 // Public API of shears.
 export * from './errors';
+export { BACKEND_REQUESTS, checkBackendRequest, planBackend } from './backend';
+export type { BackendPlan, BackendRequest, Device } from './backend';
 export * from './tensor';
 export * from './kernels';
 export * from './strategies';
@@ -17,7 +19,7 @@ export type { MethodInfo } from './methods/registry';
 export { prune, checkPruneOptions } from './prune/run';
 export type { PruneOptions, PruneProgress } from './prune/run';
 export type { PruneReport } from './prune/report';
-export { runPipeline } from './prune/pipeline';
+export { DEFAULT_ACTIVATION_THRESHOLD, runPipeline } from './prune/pipeline';
 export type { PipelineOptions, PipelineProgress, PipelineResult, PruneGranularity, LayerResult } from './prune/pipeline';
 export { globToRegExp, selectLayers } from './prune/layers';
 export type { LinearLayer } from './prune/layers';

@@ -31,7 +31,7 @@ export async function generate(
     else hidden = await model.forward(ids, 1, ids.length);
     const last = hidden.subarray(hidden.length - H);
     const logits = await model.logits(last, 1);
-    const next = (await argmaxRows(logits, logits.length))[0];
+    const next = (await argmaxRows(logits, logits.length, { backend: model.backend }))[0];
     out.push(next);
     ids.push(next);
     if (eos !== undefined && eos !== null && next === eos) break;

@@ -12,6 +12,7 @@ import { ModelConfig, Tensor } from '../model/types';
 import { NativeBackend } from '../native/kernels';
 import { forwardNative, NativeBlockSpec, NativeCaptures, NativeHeadSpec, NativeKv, NativeNorm } from '../native/forward';
 import { checkTypedArray } from '../tensor';
+import { BlockCaptures, CAPTURE_NAMES, CaptureName, captureWidths } from './captures';
 import { asMatrix, asTable, asVector } from './tensors';
 
 /** What the forward pass needs of a LoadedModel (lib/model/types.ts). */
@@ -20,20 +21,8 @@ export interface ForwardSource {
   tensors: Map<string, Tensor>;
 }
 
-/** Inputs of a block's linear layers, [tokens, width] row-major each. */
-export interface BlockCaptures {
-  /** Input of q/k/v: [tokens, hiddenSize]. */
-  attnIn?: Float32Array;
-  /** Input of o: [tokens, numHeads * headDim]. */
-  oIn?: Float32Array;
-  /** Input of gate/up (or fc1): [tokens, hiddenSize]. */
-  mlpIn?: Float32Array;
-  /** Input of down (or fc2): [tokens, intermediateSize]. */
-  downIn?: Float32Array;
-}
-
-export type CaptureName = keyof BlockCaptures;
-export const CAPTURE_NAMES: readonly CaptureName[] = ['attnIn', 'oIn', 'mlpIn', 'downIn'];
+export { CAPTURE_NAMES } from './captures';
+export type { BlockCaptures, CaptureName } from './captures';
 
 export interface RunBlockOptions {
   batch: number;
@@ -73,6 +62,11 @@ export interface NllResult {
 }
 
 export interface ForwardModelOptions {
+  /**
+   * 'auto' (default): CUDA when the native forward pass has it and a device answers,
+   * else the CPU; 'cpu'; 'cuda' (rejects with a BackendError where it cannot run).
+   * lib/backend.ts planBackend() resolves a user's choice to an explicit device.
+   */
   backend?: NativeBackend;
 }
 
@@ -89,12 +83,17 @@ export class ForwardModel {
   constructor(source: ForwardSource, options: ForwardModelOptions = {}) {
     this.config = source.config;
     this.tensors = source.tensors;
-    this.opts = { backend: options.backend ?? 'cpu' };
+    this.opts = { backend: options.backend ?? 'auto' };
     const c = this.config;
     for (const k of ['hiddenSize', 'intermediateSize', 'numLayers', 'numHeads', 'numKvHeads', 'headDim', 'vocabSize'] as const)
       positiveInt(c[k], `config.${k}`);
     if (c.numHeads % c.numKvHeads !== 0)
       throw new ShapeError(`config.numHeads (${c.numHeads}) must be a multiple of config.numKvHeads (${c.numKvHeads})`);
+  }
+
+  /** The backend every native call of this model is given. */
+  get backend(): NativeBackend {
+    return this.opts.backend;
   }
 
   get numLayers(): number {
@@ -130,13 +129,8 @@ export class ForwardModel {
 
   /** Number of floats each capture buffer needs for `tokens` rows. */
   captureSizes(tokens: number): Record<CaptureName, number> {
-    const c = this.config;
-    return {
-      attnIn: tokens * c.hiddenSize,
-      oIn: tokens * c.numHeads * c.headDim,
-      mlpIn: tokens * c.hiddenSize,
-      downIn: tokens * c.intermediateSize,
-    };
+    const w = captureWidths(this.config);
+    return Object.fromEntries(CAPTURE_NAMES.map((k) => [k, tokens * w[k]])) as Record<CaptureName, number>;
   }
 
   /** Fresh capture buffers for `tokens` rows (all four, or the ones named). */

@@ -4,19 +4,18 @@
 // canonical tensor names (lib/model/types.ts): `*` matches within one dot-separated
 // part, `**` across parts, and the trailing ".weight" may be left out, e.g.
 // "blocks.*.mlp.*", "blocks.0.attn.q" or "**.attn.q.weight".
+import { CaptureName } from '../forward/captures';
 import { ModelConfig, Tensor } from '../model/types';
 
 const LLAMA_LINEARS = ['attn.q', 'attn.k', 'attn.v', 'attn.o', 'mlp.gate', 'mlp.up', 'mlp.down'];
 const FC_LINEARS = ['attn.q', 'attn.k', 'attn.v', 'attn.o', 'mlp.fc1', 'mlp.fc2'];
 
-/** Which captured block input feeds each linear layer (shared statistics). */
-export type LinearInput = 'attnIn' | 'oIn' | 'mlpIn' | 'downIn';
-
 export interface LinearLayer {
   /** Canonical weight name, e.g. blocks.3.mlp.down.weight. */
   name: string;
   block: number;
-  input: LinearInput;
+  /** The captured block input that feeds it (layers with the same input share statistics). */
+  input: CaptureName;
 }
 
 export function globToRegExp(glob: string): RegExp {
@@ -33,7 +32,7 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-function inputOf(part: string): LinearInput {
+function inputOf(part: string): CaptureName {
   if (part === 'attn.o') return 'oIn';
   if (part.startsWith('attn.')) return 'attnIn';
   if (part === 'mlp.down' || part === 'mlp.fc2') return 'downIn';

@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { BackendRequest, checkBackendRequest } from '../backend';
 import { ArgumentRangeError } from '../errors';
 import { checkOutput } from '../formats/atomic';
 import { targetFormat } from '../formats/convert';
@@ -31,6 +32,10 @@ export interface PruneOptions extends CalibrationArgs {
   force?: boolean;
   dtype?: TensorDType;
   hessianPrecision?: HessianPrecision;
+  /** |x| above which an activation counts as an outlier in the statistics and the report (default 6). */
+  activationThreshold?: number;
+  /** auto (default: CUDA when a device answers), cpu, or cuda (a BackendError without a device). */
+  backend?: BackendRequest;
   /**
    * Keep only one block's pruned weights in private memory by moving finished blocks
    * to scratch files beside the output (default true; lib/prune/offload.ts).
@@ -56,6 +61,15 @@ export interface Checked {
   reportPath: string;
 }
 
+/** The statistics settings shared by prune and sweep. */
+export function checkStatisticsOptions(o: { hessianPrecision?: unknown; activationThreshold?: unknown }): void {
+  if (o.hessianPrecision !== undefined && o.hessianPrecision !== 'f64' && o.hessianPrecision !== 'f32')
+    throw new ArgumentRangeError(`--hessian-precision must be f64 or f32, got '${String(o.hessianPrecision)}'`);
+  const t = o.activationThreshold;
+  if (t !== undefined && (typeof t !== 'number' || !Number.isFinite(t) || t < 0))
+    throw new ArgumentRangeError(`--activation-threshold must be a finite number >= 0, got ${String(t)}`);
+}
+
 /** Everything that can be checked without loading the model. Throws before any work. */
 export function checkPruneOptions(o: PruneOptions): Checked {
   const m = methodInfo(o.method);
@@ -77,6 +91,8 @@ export function checkPruneOptions(o: PruneOptions): Checked {
     throw new ArgumentRangeError('an N:M pattern is per row: it cannot be combined with global granularity');
   if (o.granularity === 'global' && m.name === 'sparsegpt')
     throw new ArgumentRangeError('sparsegpt reconstructs each layer on its own: global granularity does not apply (use row or matrix)');
+  checkBackendRequest(o.backend);
+  checkStatisticsOptions(o);
   if (m.calibrated && !o.calib && !o.calibTokens)
     throw new ArgumentRangeError(`method ${m.name} needs calibration data: give --calib FILE or --calib-tokens IDS.json`);
   if (o.calib && o.calibTokens) throw new ArgumentRangeError('give --calib or --calib-tokens, not both');

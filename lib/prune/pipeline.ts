@@ -8,14 +8,15 @@
 //
 // Magnitude needs no activations: it prunes every selected matrix directly.
 import { ArgumentRangeError, ShapeError } from '../errors';
-import { BlockCaptures, ForwardModel } from '../forward/model';
-import { applyMask, ColumnStats, computeScores, NMPattern, selectGlobal } from '../kernels';
-import { HessianAccumulator, HessianPrecision } from '../methods/hessian';
+import { ForwardModel } from '../forward/model';
+import { applyMask, Backend, computeScores, NMPattern, SelectionSpec, selectGlobal } from '../kernels';
+import { HessianPrecision } from '../methods/hessian';
 import { LoadedModel, Tensor } from '../model/types';
 import { Strategy, StrategyStats } from '../strategies';
 import { Mask, Matrix } from '../tensor';
 import { CalibrationSet } from '../calibration/sample';
-import { LinearInput, LinearLayer, selectLayers } from './layers';
+import { LinearLayer, selectLayers } from './layers';
+import { BlockStats, calibrationPass } from './statistics';
 import { PhaseClock } from '../util/clock';
 
 export type PruneGranularity = 'row' | 'matrix' | 'global';
@@ -39,6 +40,8 @@ export interface PipelineOptions {
   /** Sequences per forward call (default: as many as fit in about 4096 tokens, at least 1). */
   batch?: number;
   hessianPrecision?: HessianPrecision;
+  /** Backend of every native call (default 'auto'); prune() passes the device lib/backend.ts resolved. */
+  backend?: Backend;
   signal?: AbortSignal;
   onProgress?: (p: PipelineProgress) => void;
   /**
@@ -50,7 +53,7 @@ export interface PipelineOptions {
   activationThreshold?: number;
 }
 
-export const DEFAULT_ACTIVATION_THRESHOLD = 6;
+export { DEFAULT_ACTIVATION_THRESHOLD } from './statistics';
 
 export interface LayerResult {
   name: string;
@@ -72,7 +75,7 @@ export interface PipelineResult {
   notes: string[];
 }
 
-function asMatrix(t: Tensor): Matrix {
+export function asMatrix(t: Tensor): Matrix {
   if (t.shape.length !== 2) throw new ShapeError(`tensor ${t.name} is not a matrix (shape [${t.shape.join(', ')}])`);
   return { data: t.data, dtype: t.dtype, rows: t.shape[0], cols: t.shape[1] };
 }
@@ -87,13 +90,54 @@ function result(name: string, t: Tensor, mask: Mask): LayerResult {
   return { name, shape: t.shape.slice(), pruned: mask.pruned, sparsity: mask.pruned / n };
 }
 
+/** How one block's selected layers are pruned (shared with `sweep --stats once`). */
+export interface BlockPruning {
+  strategy: Strategy;
+  /** Sparsity, pattern, per-row / per-matrix granularity and backend, as the kernels take them. */
+  selection: SelectionSpec;
+  /** One threshold across the block's matrices instead of per row or per matrix. */
+  global: boolean;
+  clock: PhaseClock;
+  signal?: AbortSignal;
+  onLayer?: (name: string) => void;
+}
+
+/** Prunes the layers of one block in place with their statistics. */
+export async function pruneBlock(tensors: Map<string, Tensor>, layers: LinearLayer[], stats: BlockStats, p: BlockPruning): Promise<LayerResult[]> {
+  const tensor = (name: string) => tensors.get(name)!;
+  const out: LayerResult[] = [];
+  const backend = p.selection.backend;
+  if (p.global) {
+    await p.clock.time('pruning', async () => {
+      const mats = layers.map((l) => asMatrix(tensor(l.name)));
+      const scores: Float32Array[] = [];
+      for (let i = 0; i < mats.length; i++)
+        scores.push(await computeScores(mats[i], { ...p.strategy.scoreOptions(stats.get(layers[i].input)!), backend }));
+      const masks = await selectGlobal(mats.map((m, i) => ({ scores: scores[i], rows: m.rows, cols: m.cols })), p.selection.sparsity ?? 0, { backend });
+      for (let i = 0; i < mats.length; i++) {
+        await applyMask(mats[i], masks[i], { backend });
+        out.push(withStats(result(layers[i].name, tensor(layers[i].name), masks[i]), stats.get(layers[i].input)!));
+      }
+    });
+    return out;
+  }
+  for (const l of layers) {
+    p.signal?.throwIfAborted();
+    p.onLayer?.(l.name);
+    const mask = await p.clock.time('pruning', () => p.strategy.prune(asMatrix(tensor(l.name)), stats.get(l.input)!, p.selection));
+    out.push(withStats(result(l.name, tensor(l.name), mask), stats.get(l.input)!));
+  }
+  return out;
+}
+
 /** Prunes `model` in place (its tensors are copy-on-write views or owned buffers). */
 export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promise<PipelineResult> {
   const granularity: PruneGranularity = o.granularity ?? (o.strategy.defaultGranularity as PruneGranularity);
   if (o.pattern && granularity === 'global') throw new ArgumentRangeError('an N:M pattern is per row: it cannot be combined with global granularity');
   if (granularity === 'global' && o.strategy.name === 'sparsegpt')
     throw new ArgumentRangeError('sparsegpt reconstructs each layer on its own: global granularity does not apply (use row or matrix)');
-  const selection = { sparsity: o.sparsity, pattern: o.pattern, granularity: granularity === 'global' ? undefined : granularity };
+  const backend = o.backend;
+  const selection: SelectionSpec = { sparsity: o.sparsity, pattern: o.pattern, granularity: granularity === 'global' ? undefined : granularity, backend };
   const { blocks, extra } = selectLayers(model.config, model.tensors, { include: o.include, exclude: o.exclude });
   const clock = new PhaseClock();
   const layers: LayerResult[] = [];
@@ -112,11 +156,11 @@ export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promi
         const scores: Float32Array[] = [];
         for (const m of mats) {
           o.signal?.throwIfAborted();
-          scores.push(await computeScores(m, o.strategy.scoreOptions({})));
+          scores.push(await computeScores(m, { ...o.strategy.scoreOptions({}), backend }));
         }
-        const masks = await selectGlobal(mats.map((m, i) => ({ scores: scores[i], rows: m.rows, cols: m.cols })), o.sparsity ?? 0);
+        const masks = await selectGlobal(mats.map((m, i) => ({ scores: scores[i], rows: m.rows, cols: m.cols })), o.sparsity ?? 0, { backend });
         for (let i = 0; i < mats.length; i++) {
-          await applyMask(mats[i], masks[i]);
+          await applyMask(mats[i], masks[i], { backend });
           layers.push(result(names[i], tensor(names[i]), masks[i]));
           o.onTensorsDone?.([names[i]]);
         }
@@ -145,85 +189,23 @@ export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promi
       `method ${o.strategy.name} prunes linear layers inside blocks only; --include named ${extra.join(', ')}`,
     );
   if (granularity === 'global') notes.push('global: one threshold across the selected matrices of each block (the pipeline is sequential)');
-  const fm = new ForwardModel(model);
-  const L = cal.seqLen;
-  const K = cal.samples;
-  const H = model.config.hiddenSize;
-  // Several sequences per native call amortize the per-call cost on small models; the
-  // working memory of a call grows with its tokens, so the default stays near 4096.
-  const batch = Math.max(1, Math.min(o.batch ?? Math.floor(4096 / L), K));
-  const inps = await clock.time('forward', () => fm.embed(cal.tokens, K, L));
-
-  // Blocks after the last one with selected layers need no statistics: stop there.
-  const end = blocks.reduce((last, ls, i) => (ls.length > 0 ? i + 1 : last), 0);
-  for (let b = 0; b < end; b++) {
-    const blockLayers: LinearLayer[] = blocks[b];
-    if (blockLayers.length > 0) {
-      // 1. statistics from the unpruned block
-      const needed = [...new Set(blockLayers.map((l) => l.input))] as LinearInput[];
-      const stats = new Map<LinearInput, StrategyStats>();
-      for (const input of needed) {
-        const width = tensor(blockLayers.find((l) => l.input === input)!.name).shape[1];
-        const s: StrategyStats = {};
-        // Every calibrated run gathers the per-column statistics (sum, sum of squares,
-        // tokens, |x| > threshold counts): cheap, and what activation-aware methods read.
-        s.columns = new ColumnStats(width, { threshold: o.activationThreshold ?? DEFAULT_ACTIVATION_THRESHOLD });
-        if (o.strategy.needs.includes('hessian')) s.hessian = new HessianAccumulator(width, { precision: o.hessianPrecision });
-        stats.set(input, s);
-      }
-      progress(b, 'statistics');
-      const scratch = new Float32Array(batch * L * H);
-      const caps: BlockCaptures = fm.allocCaptures(batch * L, needed);
-      for (let s = 0; s < K; s += batch) {
-        o.signal?.throwIfAborted();
-        const nb = Math.min(batch, K - s);
-        const rows = nb * L;
-        const hidden = nb === batch ? scratch : scratch.subarray(0, rows * H);
-        hidden.set(inps.subarray(s * L * H, (s + nb) * L * H));
-        const c: BlockCaptures = {};
-        for (const k of needed) c[k] = nb === batch ? caps[k] : caps[k]!.subarray(0, (caps[k]!.length / batch) * nb);
-        await clock.time('forward', () => fm.runBlock(b, hidden, { batch: nb, seq: L, capture: c }));
-        await clock.time('statistics', async () => {
-          for (const k of needed) {
-            const st = stats.get(k)!;
-            if (st.columns) await st.columns.add(c[k]!, rows);
-            if (st.hessian) await st.hessian.add(c[k]!, rows);
-          }
-        });
-      }
-      // 2. prune every selected linear layer of the block
-      if (granularity === 'global') {
-        await clock.time('pruning', async () => {
-          const mats = blockLayers.map((l) => asMatrix(tensor(l.name)));
-          const scores: Float32Array[] = [];
-          for (let i = 0; i < mats.length; i++)
-            scores.push(await computeScores(mats[i], o.strategy.scoreOptions(stats.get(blockLayers[i].input)!)));
-          const masks = await selectGlobal(mats.map((m, i) => ({ scores: scores[i], rows: m.rows, cols: m.cols })), o.sparsity ?? 0);
-          for (let i = 0; i < mats.length; i++) {
-            await applyMask(mats[i], masks[i]);
-            layers.push(withStats(result(blockLayers[i].name, tensor(blockLayers[i].name), masks[i]), stats.get(blockLayers[i].input)!));
-          }
-        });
-      } else {
-        for (const l of blockLayers) {
-          o.signal?.throwIfAborted();
-          progress(b, 'pruning', l.name);
-          const mask = await clock.time('pruning', () => o.strategy.prune(asMatrix(tensor(l.name)), stats.get(l.input)!, selection));
-          layers.push(withStats(result(l.name, tensor(l.name), mask), stats.get(l.input)!));
-        }
-      }
-    }
-    // 3. the pruned block's outputs are the next block's inputs
-    if (b + 1 < end) {
-      progress(b, 'forward');
-      for (let s = 0; s < K; s += batch) {
-        o.signal?.throwIfAborted();
-        const nb = Math.min(batch, K - s);
-        await clock.time('forward', () => fm.runBlock(b, inps.subarray(s * L * H, (s + nb) * L * H), { batch: nb, seq: L }));
-      }
-    }
-    if (blockLayers.length > 0) o.onTensorsDone?.(blockLayers.map((l) => l.name));
-  }
+  const fm = new ForwardModel(model, { backend });
+  const pruning: BlockPruning = { strategy: o.strategy, selection, global: granularity === 'global', clock, signal: o.signal };
+  await calibrationPass(fm, cal, blocks, {
+    needs: o.strategy.needs,
+    activationThreshold: o.activationThreshold,
+    hessianPrecision: o.hessianPrecision,
+    backend,
+    batch: o.batch,
+    signal: o.signal,
+    clock,
+    recompute: true,
+    onPhase: (b, phase) => progress(b, phase),
+    onStatistics: async (b, blockLayers, stats) => {
+      layers.push(...(await pruneBlock(model.tensors, blockLayers, stats, { ...pruning, onLayer: (name) => progress(b, 'pruning', name) })));
+    },
+    onBlockDone: (_b, blockLayers) => o.onTensorsDone?.(blockLayers.map((l) => l.name)),
+  });
   progress(model.config.numLayers, 'done');
   return { layers, timings: clock.timings, granularity, notes };
 }

@@ -3,6 +3,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { BackendPlan } from '../backend';
 import { LoadedModel } from '../model/types';
 import { LayerResult, PruneGranularity } from './pipeline';
 import { packageRoot } from '../native/binding';
@@ -26,10 +27,14 @@ export interface PruneReport {
     sampling: string;
     seed: number;
     packed: boolean;
+    /** |x| above which an activation counted as an outlier (outlier_columns). */
+    activation_threshold: number;
     notes: string[];
   };
   args: Record<string, unknown>;
-  /** calibration_tokens / outlier_columns: for calibrated methods (|x| > 6 at least once). */
+  /** The backend asked for and the device every native call was given (lib/backend.ts). */
+  backend: BackendPlan;
+  /** calibration_tokens / outlier_columns: for calibrated methods (|x| > calibration.activation_threshold at least once). */
   layers: { name: string; shape: number[]; sparsity: number; pruned: number; calibration_tokens?: number; outlier_columns?: number }[];
   /** Phase name -> seconds, with total. */
   timings: Record<string, number>;

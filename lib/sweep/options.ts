@@ -3,8 +3,11 @@
 // (method, N:M) at the pattern's own sparsity 1 - N/M.
 import * as fs from 'node:fs';
 
+import { BackendRequest, checkBackendRequest } from '../backend';
 import { ArgumentRangeError } from '../errors';
 import { checkSparsity, parsePattern, patternSparsity } from '../kernels';
+import { HessianPrecision } from '../methods/hessian';
+import { checkStatisticsOptions } from '../prune/options';
 import { methodInfo } from '../methods/registry';
 import type { SweepPattern } from '../report/types';
 import { CalibrationArgs } from '../calibration/sample';
@@ -40,6 +43,12 @@ export interface SweepOptions extends CalibrationArgs {
   out: string;
   /** Calibration sequences per forward call. */
   batch?: number;
+  /** auto (default: CUDA when a device answers), cpu, or cuda (a BackendError without a device). */
+  backend?: BackendRequest;
+  /** SparseGPT's statistic precision (default f64), in the exact and the `--stats once` pass alike. */
+  hessianPrecision?: HessianPrecision;
+  /** |x| above which an activation counts as an outlier in the statistics (default 6). */
+  activationThreshold?: number;
 }
 
 export interface CellSpec {
@@ -106,6 +115,8 @@ export function checkSweepOptions(o: SweepOptions): CheckedSweep {
   if (patterns.length === 0) throw new ArgumentRangeError('--patterns is empty');
   if (patterns.includes('unstructured') && levels.length === 0) throw new ArgumentRangeError('--levels is empty');
   if (o.stats !== undefined && o.stats !== 'exact' && o.stats !== 'once') throw new ArgumentRangeError(`--stats must be exact or once, got '${String(o.stats)}'`);
+  checkBackendRequest(o.backend);
+  checkStatisticsOptions(o);
   const needsCalibration = infos.some((m) => m.calibrated);
   if (o.calib && o.calibTokens) throw new ArgumentRangeError('give --calib or --calib-tokens, not both');
   if (needsCalibration && !o.calib && !o.calibTokens)

@@ -61,7 +61,7 @@ export async function queryQuality(pruned: ForwardModel, dense: DenseReference, 
   const vocab = pruned.config.vocabSize;
   for (let i = 0; i < queries.length; i++) {
     signal?.throwIfAborted();
-    const r = await klTop1(await dense.logits(i), await queryLogits(pruned, queries[i]), vocab);
+    const r = await klTop1(await dense.logits(i), await queryLogits(pruned, queries[i]), vocab, { backend: pruned.backend });
     const rows = queries[i].length;
     klSum += r.klMean * rows;
     agree += r.top1Agreement * rows;
@@ -98,7 +98,7 @@ export async function cellQuality(fm: ForwardModel, data: SweepData, dense: Dens
     targets.set(ids.subarray(1));
     targets[L - 1] = -1;
     windowNll.push((await fm.nll(hidden, targets)).mean);
-    const r = await klTop1(await dense.logits(w), await fm.logits(hidden, L), vocab);
+    const r = await klTop1(await dense.logits(w), await fm.logits(hidden, L), vocab, { backend: fm.backend });
     klSum += r.klMean * L;
     agree += r.top1Agreement * L;
   }

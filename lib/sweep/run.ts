@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { BackendPlan, planBackend } from '../backend';
 import { loadModel } from '../formats/load';
 import { ForwardModel } from '../forward/model';
 import { parsePattern } from '../kernels';
@@ -17,6 +18,7 @@ import { prepareData, SweepData } from './data';
 import { CellSpec, checkSweepOptions, SweepOptions } from './options';
 import { cellQuality, DenseReference, evalPerplexity } from './quality';
 import { DenseStats, gatherDenseStats, pruneWithDenseStats } from './stats-once';
+import { DEFAULT_ACTIVATION_THRESHOLD, StatisticsSettings } from '../prune/statistics';
 import { reportSettings } from './settings';
 import { SweepStore } from './store';
 import { PhaseClock, secondsSince } from '../util/clock';
@@ -85,6 +87,8 @@ function cacheSettings(o: SweepOptions): Record<string, unknown> {
     max_windows: o.maxWindows ?? null,
     queries: abs(o.queries),
     stats: o.stats ?? 'exact',
+    hessian_precision: o.hessianPrecision ?? 'f64',
+    activation_threshold: o.activationThreshold ?? DEFAULT_ACTIVATION_THRESHOLD,
   };
 }
 
@@ -114,6 +118,7 @@ async function runCell(
   data: SweepData,
   dense: DenseReference,
   denseStats: DenseStats | undefined,
+  backend: BackendPlan,
   onDetail: (detail: string) => void,
 ): Promise<SweepCell> {
   const t0 = process.hrtime.bigint();
@@ -129,17 +134,20 @@ async function runCell(
     const sparsity = pattern ? undefined : spec.level;
     const once = denseStats !== undefined && info.calibrated;
     const result = once
-      ? await (async () => {
-          const s = process.hrtime.bigint();
-          const layers = await pruneWithDenseStats(model, strategy, denseStats, { sparsity, pattern }, o.signal);
-          return { layers, timings: { pruning: since(s) } as Record<string, number>, granularity: strategy.defaultGranularity, notes: [] as string[] };
-        })()
+      ? {
+          ...(await pruneWithDenseStats(model, strategy, denseStats, { sparsity, pattern, backend: backend.device }, o.signal)),
+          granularity: strategy.defaultGranularity,
+          notes: [] as string[],
+        }
       : await runPipeline(model, {
           strategy,
           sparsity,
           pattern,
           calibration: info.calibrated ? data.calibration : undefined,
           batch: o.batch,
+          hessianPrecision: o.hessianPrecision,
+          activationThreshold: o.activationThreshold,
+          backend: backend.device,
           signal: o.signal,
           onProgress: (p) => p.phase !== 'done' && onDetail(`block ${Math.min(p.block + 1, p.blocks)}/${p.blocks} ${p.phase}`),
         });
@@ -150,7 +158,7 @@ async function runCell(
     timings.pruning = result.timings.pruning ?? 0;
     timings.forward = once ? denseStats.timings.forward : (result.timings.forward ?? 0);
     o.signal?.throwIfAborted();
-    const fm = new ForwardModel(model);
+    const fm = new ForwardModel(model, { backend: backend.device });
     onDetail('evaluating');
     const q = await timed('eval', () => cellQuality(fm, data, dense, o.signal));
     timings.total = since(t0);
@@ -163,6 +171,7 @@ async function runCell(
       timings: timings as SweepCell['timings'],
       peak_rss_bytes: peakRssBytes(),
       status: 'ok',
+      backend: backend.device,
       stats: once ? 'once (approximate: dense-model statistics shared by every cell)' : info.calibrated ? 'exact' : 'none (no activation statistics)',
       granularity: result.granularity,
       query_positions: q.positions,
@@ -178,6 +187,7 @@ export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
   const t0 = process.hrtime.bigint();
   const progress = (p: Omit<SweepProgress, 'elapsedSeconds'>) => o.onProgress?.({ ...p, elapsedSeconds: since(t0) });
   const checked = checkSweepOptions(o);
+  const backend = planBackend(o.backend);
   const store = new SweepStore(o.out);
   store.open(cacheSettings(o), { resume: o.resume, force: o.force });
   o.signal?.throwIfAborted();
@@ -187,7 +197,7 @@ export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
   const denseModel = await loadModel(o.model, { tokenizer: o.tokenizer });
   try {
     const data = await prepareData(denseModel, o, checked.needsCalibration);
-    const denseFm = new ForwardModel(denseModel);
+    const denseFm = new ForwardModel(denseModel, { backend: backend.device });
     denseFm.validate();
     let denseStats: DenseStats | undefined;
     const needs = new Set(checked.methods.flatMap((m) => methodInfo(m).create!().needs));
@@ -195,7 +205,13 @@ export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
     if (o.stats === 'once' && data.calibration && needs.size > 0 && pending) {
       progress({ stage: 'statistics' });
       const s = process.hrtime.bigint();
-      denseStats = await gatherDenseStats(denseModel, data.calibration, needs, { batch: o.batch, signal: o.signal });
+      const settings: StatisticsSettings = {
+        needs: [...needs],
+        activationThreshold: o.activationThreshold,
+        hessianPrecision: o.hessianPrecision,
+        backend: backend.device,
+      };
+      denseStats = await gatherDenseStats(denseModel, data.calibration, settings, { batch: o.batch, signal: o.signal });
       data.timings.statistics_once = since(s);
     }
 
@@ -231,7 +247,7 @@ export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
       let cell: SweepCell;
       try {
         const at = i;
-        cell = await runCell(spec, o, data, reference, denseStats, (detail) =>
+        cell = await runCell(spec, o, data, reference, denseStats, backend, (detail) =>
           progress({ stage: 'cell', cell: at, cells: checked.cells.length, spec, detail }),
         );
       } catch (e) {
@@ -251,7 +267,7 @@ export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
     const results: SweepResults = {
       model: path.resolve(o.model),
       dense: dense as DenseResult,
-      settings: reportSettings(o, checked, denseModel, data, { computed, reused }),
+      settings: { ...reportSettings(o, checked, denseModel, data, { computed, reused }), backend },
       cells,
     };
     progress({ stage: 'report' });

@@ -6,10 +6,12 @@ import * as path from 'node:path';
 
 import { Command } from 'commander';
 
+import { BackendRequest } from '../../backend';
 import { METHODS } from '../../methods/registry';
 import { packageRoot } from '../../native/binding';
 import { sweep, SweepProgress } from '../../sweep/run';
 import { summaryTable } from '../../sweep/summary';
+import { backendOption } from '../parse';
 import { interruptSignal, progressSink } from '../progress';
 
 export function register(program: Command): void {
@@ -19,7 +21,8 @@ export function register(program: Command): void {
     .option('--out <dir>', 'output folder', 'shears-demo')
     .option('--resume', 'finish an interrupted demo run in --out')
     .option('--force', 'discard a previous run in --out')
-    .action(async (opts: { out: string; resume?: boolean; force?: boolean }) => {
+    .addOption(backendOption())
+    .action(async (opts: { out: string; resume?: boolean; force?: boolean; backend: BackendRequest }) => {
       const assets = path.join(packageRoot(), 'assets', 'demo-model');
       const sink = progressSink(process.stderr, false);
       const { signal, dispose } = interruptSignal(() => process.stderr.write('\nshears: stopping (rerun with --resume to continue)\n'));
@@ -39,6 +42,7 @@ export function register(program: Command): void {
           out: opts.out,
           resume: opts.resume,
           force: opts.force,
+          backend: opts.backend,
           signal,
           onProgress: (p: SweepProgress) => {
             const label =

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 
 import { Command } from 'commander';
 
+import { BackendRequest, planBackend } from '../../backend';
 import { readTokenIds } from '../../calibration/read';
 import { ArgumentRangeError, NotImplementedError } from '../../errors';
 import { perplexity } from '../../eval/perplexity';
@@ -12,7 +13,7 @@ import { readEvalText } from '../../eval/text';
 import { loadModel } from '../../formats/load';
 import { ForwardModel } from '../../forward/model';
 import { generate } from '../../forward/generate';
-import { int } from '../parse';
+import { backendOption, int } from '../parse';
 import { runTokenize } from '../../tokenizer/cli';
 import { loadTokenizer } from '../../tokenizer/load';
 
@@ -26,9 +27,11 @@ export function register(program: Command): void {
     .option('--tokens <file>', 'token ids (a JSON array), used as they are')
     .option('--seq-len <l>', "window length (default: the model's context length)", int('--seq-len'))
     .option('--max-windows <n>', 'evaluate only the first n windows', int('--max-windows'))
+    .addOption(backendOption())
     .option('--json', 'print one JSON object')
-    .action(async (o: { model: string; tokenizer?: string; data?: string; tokens?: string; seqLen?: number; maxWindows?: number; json?: boolean }) => {
+    .action(async (o: { model: string; tokenizer?: string; data?: string; tokens?: string; seqLen?: number; maxWindows?: number; backend: BackendRequest; json?: boolean }) => {
       if (!o.data === !o.tokens) throw new ArgumentRangeError('give exactly one of --data TEXTFILE or --tokens IDS.json');
+      const backend = planBackend(o.backend);
       const model = await loadModel(o.model, { tokenizer: o.tokenizer });
       try {
         let ids: Int32Array;
@@ -37,12 +40,12 @@ export function register(program: Command): void {
           const tok = await loadTokenizer(model.tokenizer, { vocabSize: model.config.vocabSize });
           ids = Int32Array.from(tok.encode(readEvalText(o.data!), { bos: true }));
         }
-        const r = await perplexity(new ForwardModel(model), ids, { seqLen: o.seqLen, maxWindows: o.maxWindows });
-        const out = { perplexity: r.perplexity, mean_nll: r.meanNll, windows: r.windows, seq_len: r.seqLen, tokens: r.tokens, input_tokens: ids.length, seconds: r.seconds };
+        const r = await perplexity(new ForwardModel(model, { backend: backend.device }), ids, { seqLen: o.seqLen, maxWindows: o.maxWindows });
+        const out = { perplexity: r.perplexity, mean_nll: r.meanNll, windows: r.windows, seq_len: r.seqLen, tokens: r.tokens, input_tokens: ids.length, seconds: r.seconds, backend };
         if (o.json) process.stdout.write(`${JSON.stringify(out)}\n`);
         else
           process.stdout.write(
-            `perplexity ${r.perplexity.toFixed(4)} (mean NLL ${r.meanNll.toFixed(5)} nats) over ${r.windows} windows of ${r.seqLen} tokens, ${r.seconds.toFixed(2)} s\n`,
+            `perplexity ${r.perplexity.toFixed(4)} (mean NLL ${r.meanNll.toFixed(5)} nats) over ${r.windows} windows of ${r.seqLen} tokens, ${r.seconds.toFixed(2)} s (${backend.device})\n`,
           );
       } finally {
         model.close();

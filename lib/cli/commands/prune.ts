@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 
 import { METHODS } from '../../methods/registry';
 import { prune, PruneProgress } from '../../prune/run';
-import { collect, int, num } from '../parse';
+import { backendOption, collect, hessianPrecisionOption, int, num, activationThresholdOption } from '../parse';
 import { interruptSignal, progressSink } from '../progress';
 
 function describe(p: PruneProgress): { fraction: number; label: string } {
@@ -32,8 +32,10 @@ export function register(program: Command): void {
     .option('--include <glob>', 'only prune tensors matching (canonical names, e.g. blocks.*.mlp.* or **.attn.q; repeatable)', collect)
     .option('--exclude <glob>', 'do not prune tensors matching (e.g. blocks.0.**; repeatable)', collect)
     .addOption(new Option('--dtype <t>', 'output dtype (default: as the input)').choices(['f32', 'f16', 'bf16']))
-    .addOption(new Option('--hessian-precision <p>', 'SparseGPT statistic precision').choices(['f64', 'f32']))
+    .addOption(hessianPrecisionOption())
+    .addOption(activationThresholdOption())
     .option('--batch <n>', 'calibration sequences per forward call (memory vs speed)', int('--batch'))
+    .addOption(backendOption())
     .requiredOption('--out <path>', 'output: a directory (HF safetensors) or a .gguf file')
     .option('--force', 'replace an existing output')
     .option('--json', 'print the report as one JSON object on stdout')
@@ -53,7 +55,7 @@ export function register(program: Command): void {
           process.stdout.write(
             `pruned ${report.layers.length} matrices with ${report.method} (${report.pattern}, ${report.sparsity}): ` +
               `achieved sparsity ${report.achieved_sparsity.toFixed(4)} in ${report.timings.total.toFixed(2)} s, ` +
-              `peak RSS ${(report.peak_rss_bytes / 2 ** 20).toFixed(0)} MiB\n` +
+              `peak RSS ${(report.peak_rss_bytes / 2 ** 20).toFixed(0)} MiB, backend ${report.backend.device}\n` +
               `wrote ${report.output.path}\nreport ${report.output.report}\n`,
           );
         }

@@ -6,7 +6,7 @@ import { resultsToJson } from '../../report/json';
 import { parseList, parseLevels } from '../../sweep/options';
 import { sweep, SweepProgress } from '../../sweep/run';
 import { summaryTable } from '../../sweep/summary';
-import { int } from '../parse';
+import { backendOption, hessianPrecisionOption, int, activationThresholdOption } from '../parse';
 import { interruptSignal, progressSink } from '../progress';
 
 function describe(p: SweepProgress): { fraction: number; label: string } {
@@ -36,7 +36,10 @@ export function register(program: Command): void {
     .option('--max-windows <n>', 'evaluate only the first n windows', int('--max-windows'))
     .option('--queries <file>', 'held-out user queries, one per line, for KL and top-1 agreement (default: the evaluation windows)')
     .addOption(new Option('--stats <mode>', 'exact: sequential statistics per cell (the protocol); once: dense-model statistics gathered once and reused (fast, approximate)').choices(['exact', 'once']).default('exact'))
+    .addOption(hessianPrecisionOption())
+    .addOption(activationThresholdOption())
     .option('--batch <n>', 'calibration sequences per forward call', int('--batch'))
+    .addOption(backendOption())
     .option('--resume', 'finish an interrupted sweep in --out, recomputing only the missing cells')
     .option('--force', 'discard a previous sweep in --out')
     .requiredOption('--out <dir>', 'output folder (cells/, results.json, report.md, report.html, ...)')

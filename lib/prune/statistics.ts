@@ -1,0 +1,125 @@
+// The calibration pass, shared by the sequential pipeline (lib/prune/pipeline.ts) and
+// `sweep --stats once` (lib/sweep/stats-once.ts): embed the calibration sequences, then
+// for each block run it over them recording what its linear layers receive and feed the
+// statistics collectors (per-column sums with outlier counts for every calibrated run,
+// X^T X when the method needs it), and hand each block's statistics to the caller.
+//
+// recompute: true is the protocol of the reference code: the statistics run works on a
+// copy, the caller prunes the block, and the block is run again with its pruned weights
+// to give the next block's inputs. recompute: false (`--stats once`): the recording run
+// itself advances the hidden states, so every block sees the dense model's activations.
+import { CalibrationSet } from '../calibration/sample';
+import { CaptureName } from '../forward/captures';
+import { ForwardModel } from '../forward/model';
+import { Backend, ColumnStats } from '../kernels';
+import { HessianAccumulator, HessianPrecision } from '../methods/hessian';
+import { StatisticName, StrategyStats } from '../strategies';
+import { PhaseClock } from '../util/clock';
+import { LinearLayer } from './layers';
+
+/** |x| above which an input activation counts as an outlier (as LLM.int8()). */
+export const DEFAULT_ACTIVATION_THRESHOLD = 6;
+
+/** How the statistics are gathered: the same for the pipeline and `--stats once`. */
+export interface StatisticsSettings {
+  /** What the method needs (the per-column statistics are always gathered). */
+  needs: readonly StatisticName[];
+  /** Default DEFAULT_ACTIVATION_THRESHOLD. */
+  activationThreshold?: number;
+  hessianPrecision?: HessianPrecision;
+  /** Backend of the statistics kernels. */
+  backend?: Backend;
+}
+
+/** The statistics of one block: one set per captured layer input. */
+export type BlockStats = Map<CaptureName, StrategyStats>;
+
+export interface CalibrationPassOptions extends StatisticsSettings {
+  /** Sequences per forward call (default: as many as fit in about 4096 tokens, at least 1). */
+  batch?: number;
+  signal?: AbortSignal;
+  /** Receives the 'forward' and 'statistics' seconds. */
+  clock: PhaseClock;
+  recompute: boolean;
+  /** Called with each block that has selected layers, once its statistics are complete (the pipeline prunes it here). */
+  onStatistics: (block: number, layers: LinearLayer[], stats: BlockStats) => Promise<void>;
+  /** Called when nothing later reads block `block`'s weights any more. */
+  onBlockDone?: (block: number, layers: LinearLayer[]) => void;
+  /** Called as each block starts a phase. */
+  onPhase?: (block: number, phase: 'statistics' | 'forward') => void;
+}
+
+/** Empty collectors for the inputs of `layers` (the width of an input is its layers' column count). */
+export function createCollectors(fm: ForwardModel, layers: LinearLayer[], s: StatisticsSettings): BlockStats {
+  const stats: BlockStats = new Map();
+  for (const l of layers) {
+    if (stats.has(l.input)) continue;
+    const width = fm.tensor(l.name).shape[1];
+    // The per-column statistics (sum, sum of squares, tokens, |x| > threshold counts) are
+    // cheap and what every report shows; the Hessian only when the method reads it.
+    const st: StrategyStats = { columns: new ColumnStats(width, { threshold: s.activationThreshold ?? DEFAULT_ACTIVATION_THRESHOLD }) };
+    if (s.needs.includes('hessian')) st.hessian = new HessianAccumulator(width, { precision: s.hessianPrecision });
+    stats.set(l.input, st);
+  }
+  return stats;
+}
+
+async function feed(st: StrategyStats, x: Float32Array, rows: number, backend: Backend | undefined): Promise<void> {
+  if (st.columns) await st.columns.add(x, rows, { backend });
+  if (st.hessian) await st.hessian.add(x, rows);
+}
+
+/**
+ * Runs the calibration set through the blocks up to the last one with selected layers
+ * (`blocks[i]`: the layers of block i to gather statistics for, possibly none).
+ */
+export async function calibrationPass(fm: ForwardModel, cal: CalibrationSet, blocks: LinearLayer[][], o: CalibrationPassOptions): Promise<void> {
+  const { clock } = o;
+  const L = cal.seqLen;
+  const K = cal.samples;
+  const H = fm.config.hiddenSize;
+  // Several sequences per native call amortize the per-call cost on small models; the
+  // working memory of a call grows with its tokens, so the default stays near 4096.
+  const batch = Math.max(1, Math.min(o.batch ?? Math.floor(4096 / L), K));
+  const inps = await clock.time('forward', () => fm.embed(cal.tokens, K, L));
+  const rowsOf = (s: number) => Math.min(batch, K - s) * L;
+  const hiddenOf = (s: number) => inps.subarray(s * L * H, s * L * H + rowsOf(s) * H);
+  // Blocks after the last one with selected layers need no statistics: stop there.
+  const end = blocks.reduce((last, ls, i) => (ls.length > 0 ? i + 1 : last), 0);
+  for (let b = 0; b < end; b++) {
+    const layers = blocks[b];
+    if (layers.length > 0) {
+      const stats = createCollectors(fm, layers, o);
+      const inputs = [...stats.keys()];
+      o.onPhase?.(b, 'statistics');
+      const caps = fm.allocCaptures(batch * L, inputs);
+      const scratch = o.recompute ? new Float32Array(batch * L * H) : undefined;
+      for (let s = 0; s < K; s += batch) {
+        o.signal?.throwIfAborted();
+        const rows = rowsOf(s);
+        let hidden = hiddenOf(s);
+        if (scratch) {
+          const copy = scratch.subarray(0, rows * H);
+          copy.set(hidden);
+          hidden = copy;
+        }
+        const c: Partial<Record<CaptureName, Float32Array>> = {};
+        for (const k of inputs) c[k] = caps[k]!.subarray(0, (caps[k]!.length / (batch * L)) * rows);
+        await clock.time('forward', () => fm.runBlock(b, hidden, { batch: rows / L, seq: L, capture: c }));
+        await clock.time('statistics', async () => {
+          for (const k of inputs) await feed(stats.get(k)!, c[k]!, rows, o.backend);
+        });
+      }
+      await o.onStatistics(b, layers, stats);
+    }
+    // The next block's inputs: this block's outputs, recomputed unless the recording run made them.
+    if (b + 1 < end && (o.recompute || layers.length === 0)) {
+      o.onPhase?.(b, 'forward');
+      for (let s = 0; s < K; s += batch) {
+        o.signal?.throwIfAborted();
+        await clock.time('forward', () => fm.runBlock(b, hiddenOf(s), { batch: rowsOf(s) / L, seq: L }));
+      }
+    }
+    if (layers.length > 0) o.onBlockDone?.(b, layers);
+  }
+}

@@ -1,16 +1,22 @@
-// Writing outputs safely: everything goes to a temporary name beside the target and
-// is renamed into place only when complete. An existing target is replaced only with
-// force; the model being read is never a target; on any error the temporary is removed.
+// Writing outputs safely: everything is written in a scratch folder beside the target
+// (lib/util/scratch.ts) and published onto the target only when complete
+// (lib/formats/publish.ts: never over something that exists, unless force). The model
+// being read is never a target; on any error or stop the scratch folder is removed.
+//
+// Symbolic links: a target whose last component is a symbolic link (to a file, a
+// directory, or nothing) is refused, with --force too. Writing through it would replace
+// whatever it points to (possibly far from the path the user typed); replacing the link
+// itself would silently turn a link the user made on purpose into a copy. The user
+// decides: give the real path, or remove the link. Links in the folders above the
+// target are followed as usual.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { ShearsError } from '../errors';
+import { Scratch } from '../util/scratch';
+import { asOutputError, OutputError } from './output-error';
+import { publishPath } from './publish';
 
-export class OutputError extends ShearsError {
-  constructor(message: string) {
-    super(message, 'E_OUTPUT');
-  }
-}
+export { OutputError };
 
 export interface OutputOptions {
   force?: boolean;
@@ -31,33 +37,69 @@ function inside(child: string, parent: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
+function lstatOrUndefined(p: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The folder that receives `target` (and its scratch folder), symlinks resolved. */
+export function outputFolder(target: string): string {
+  const parent = path.dirname(path.resolve(target));
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(parent);
+  } catch {
+    /* reported below */
+  }
+  if (!st?.isDirectory()) throw new OutputError(`${target}: the folder ${parent} does not exist`);
+  return fs.realpathSync(parent);
+}
+
 /**
- * Checks that `target` may be written (its folder exists, it is not the input model,
- * it does not exist unless force) and returns its resolved path. Cheap: callers run it
- * before loading anything, and writeAtomically runs it again.
+ * Checks that `target` may be written (its folder exists, it is not a symbolic link, not
+ * the input model, and does not exist unless force) and returns its resolved path.
+ * Cheap: callers run it before loading anything, and writeAtomically runs it again.
  */
 export function checkOutput(target: string, kind: 'file' | 'dir', opts: OutputOptions): { final: string; exists: boolean } {
-  const final = real(target);
-  const parent = path.dirname(final);
-  if (!fs.existsSync(parent) || !fs.statSync(parent).isDirectory()) throw new OutputError(`${target}: the folder ${parent} does not exist`);
+  const final = path.join(outputFolder(target), path.basename(path.resolve(target)));
+  const st = lstatOrUndefined(final);
+  if (st?.isSymbolicLink()) {
+    const to = fs.readlinkSync(final);
+    throw new OutputError(
+      `${target} is a symbolic link (to ${to}${fs.existsSync(final) ? '' : ', which does not exist'}); ` +
+        'shears neither writes through links nor replaces them: give the real path, or remove the link',
+    );
+  }
   if (opts.inputPath) {
     const input = real(opts.inputPath);
     if (inside(final, input) || inside(input, final))
       throw new OutputError(`${target}: refusing to write over or into the input model ${opts.inputPath}`);
   }
-  const exists = fs.existsSync(final);
-  if (exists) {
-    const isDir = fs.statSync(final).isDirectory();
-    if (kind === 'file' && isDir) throw new OutputError(`${target} is a directory; a file is needed here`);
-    if (kind === 'dir' && !isDir) throw new OutputError(`${target} is a file; a directory is needed here`);
+  if (st) {
+    if (kind === 'file' && st.isDirectory()) throw new OutputError(`${target} is a directory; a file is needed here`);
+    if (kind === 'dir' && !st.isDirectory()) throw new OutputError(`${target} is a file; a directory is needed here`);
     if (!opts.force) throw new OutputError(`${target} already exists (use --force to replace it)`);
   }
-  return { final, exists };
+  return { final, exists: st !== undefined };
+}
+
+/** A new scratch folder beside `target`; a failure (read-only, full, no permission) is an OutputError naming the folder. */
+export function scratchBeside(target: string): Scratch {
+  const folder = outputFolder(target);
+  try {
+    return Scratch.create(folder);
+  } catch (e) {
+    throw asOutputError(e, target, folder);
+  }
 }
 
 /**
- * Runs `write(tempPath)` and renames the result onto `target` (a file or a directory,
- * per `kind`). The temporary file or directory is removed when `write` throws.
+ * Runs `write(tempPath)` with a path in a fresh scratch folder and publishes the result
+ * onto `target` (a file or a directory, per `kind`): never over an existing target
+ * without force, even one that appeared meanwhile. The scratch folder is always removed.
  */
 export async function writeAtomically<T>(
   target: string,
@@ -65,25 +107,18 @@ export async function writeAtomically<T>(
   opts: OutputOptions,
   write: (tempPath: string) => Promise<T>,
 ): Promise<T> {
-  const { final, exists } = checkOutput(target, kind, opts);
-  const parent = path.dirname(final);
-  const temp = path.join(parent, `.shears-tmp-${path.basename(final)}-${process.pid}-${Math.random().toString(36).slice(2, 10)}`);
+  const { final } = checkOutput(target, kind, opts);
+  const scratch = scratchBeside(target);
   try {
+    const temp = scratch.path(path.basename(final));
     if (kind === 'dir') fs.mkdirSync(temp);
     const result = await write(temp);
-    if (kind === 'dir' && exists) {
-      // Directories cannot be renamed over: move the old one aside first.
-      const old = `${temp}.old`;
-      fs.renameSync(final, old);
-      fs.renameSync(temp, final);
-      fs.rmSync(old, { recursive: true, force: true });
-    } else {
-      fs.renameSync(temp, final);
-    }
+    publishPath(temp, final, { kind, force: opts.force ?? false, target, aside: scratch.path('replaced') });
     return result;
   } catch (e) {
-    fs.rmSync(temp, { recursive: true, force: true });
-    throw e;
+    throw asOutputError(e, target, path.dirname(final), scratch.dir);
+  } finally {
+    scratch.remove();
   }
 }
 

@@ -1,9 +1,11 @@
 // Keeping only one block's pruned weights in memory. Pruning writes into the model's
 // copy-on-write mapping, so every pruned page becomes private memory; once a block is
-// finished, its pruned tensors are written to a scratch file beside the output, mapped
-// back from there (clean, file-backed pages the kernel can drop and re-read), and the
-// private copies in the original mapping are released. The writer later streams the
-// tensors from the scratch mappings. close() removes the scratch folder.
+// finished, its pruned tensors are written to files in the run's scratch folder beside
+// the output (lib/util/scratch.ts), mapped back from there (clean, file-backed pages the
+// kernel can drop and re-read), and the private copies in the original mapping are
+// released. The writer later streams the tensors from the scratch mappings. close()
+// unmaps them and removes their folder; a run killed before that leaves them in its
+// scratch folder, which the next run removes.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -15,9 +17,10 @@ export class BlockOffloader {
   private readonly buffers: ArrayBuffer[] = [];
   private count = 0;
 
-  /** `beside`: a path whose folder receives the scratch folder (the output's). */
-  constructor(beside: string) {
-    this.dir = fs.mkdtempSync(path.join(path.dirname(path.resolve(beside)), `.shears-tmp-offload-`));
+  /** `dir`: a folder to create for the offloaded tensors, inside the run's scratch folder. */
+  constructor(dir: string) {
+    fs.mkdirSync(dir);
+    this.dir = dir;
   }
 
   /** Moves the named tensors of `model` out of private memory (see above). */

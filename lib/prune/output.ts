@@ -1,15 +1,19 @@
 // Publishing a run's outputs together: the pruned model (a directory or a .gguf file)
-// and its prune-report.json are written under a staging folder beside the target and
-// renamed into place only when both are complete and the run was not cancelled
-// meanwhile. A failed or cancelled run leaves nothing behind, not even a model without
-// its report. The tokenizer is converted for the output's format up front.
-import * as fs from 'node:fs';
+// and its prune-report.json are written in the run's scratch folder beside the target
+// and published (lib/formats/publish.ts: never over an existing output without force,
+// even one another run wrote meanwhile) only when both are complete and the run was not
+// cancelled meanwhile. If one cannot be published, the other is taken back: a failed or
+// cancelled run leaves nothing behind, not even a model without its report. The
+// tokenizer is converted for the output's format up front.
 import * as path from 'node:path';
 
 import { NotImplementedError } from '../errors';
 import { checkOutput, OutputOptions } from '../formats/atomic';
+import { asOutputError } from '../formats/output-error';
+import { Published, publishPath, unpublish } from '../formats/publish';
 import { LoadedModel, TokenizerArtifacts } from '../model/types';
 import { tokenizerArtifacts } from '../tokenizer/artifacts';
+import { Scratch } from '../util/scratch';
 
 export interface Target {
   path: string;
@@ -17,35 +21,32 @@ export interface Target {
 }
 
 /**
- * Calls `write(staged)` with one staging path per target (same base names, in a
- * `.shears-tmp-*` folder beside the first target; every target must share its folder),
- * then moves each staged path onto its target. The staging folder is always removed.
+ * Calls `write(staged)` with one path per target in `scratch` (which must be in the
+ * targets' folder; every target must share it), then publishes each staged path onto
+ * its target. System errors while writing become OutputErrors naming the target.
  */
 export async function publishTogether<T>(
   targets: readonly Target[],
   opts: OutputOptions & { signal?: AbortSignal },
+  scratch: Scratch,
   write: (staged: string[]) => Promise<T>,
 ): Promise<T> {
   const finals = targets.map((t) => checkOutput(t.path, t.kind, opts).final);
-  const parent = path.dirname(finals[0]);
-  if (finals.some((f) => path.dirname(f) !== parent)) throw new Error('publishTogether: every target must be in the same folder');
-  const staging = fs.mkdtempSync(path.join(parent, `.shears-tmp-${path.basename(finals[0])}-`));
+  const folder = path.dirname(finals[0]);
+  if (finals.some((f) => path.dirname(f) !== folder) || path.dirname(scratch.dir) !== folder)
+    throw new Error('publishTogether: every target and the scratch folder must be in the same folder');
+  const staged = finals.map((f, i) => scratch.path(`out-${i}-${path.basename(f)}`));
+  const published: Published[] = [];
   try {
-    const staged = finals.map((f) => path.join(staging, path.basename(f)));
     const result = await write(staged);
     opts.signal?.throwIfAborted();
     targets.forEach((t, i) => {
-      const { exists } = checkOutput(t.path, t.kind, opts);
-      if (!fs.existsSync(staged[i])) throw new Error(`publishTogether: ${staged[i]} was not written`);
-      if (exists && t.kind === 'dir') {
-        // Directories cannot be renamed over: move the old one into the staging folder (removed below).
-        fs.renameSync(finals[i], path.join(staging, `old-${i}`));
-      }
-      fs.renameSync(staged[i], finals[i]);
+      published.push(publishPath(staged[i], finals[i], { kind: t.kind, force: opts.force ?? false, target: t.path, aside: scratch.path(`replaced-${i}`) }));
     });
     return result;
-  } finally {
-    fs.rmSync(staging, { recursive: true, force: true });
+  } catch (e) {
+    for (const p of published.reverse()) unpublish(p);
+    throw asOutputError(e, targets[0].path, folder, scratch.dir);
   }
 }
 

@@ -2,7 +2,10 @@
 // services. Validates everything it can before loading anything, loads the model
 // (memory-mapped), draws the calibration set, runs the sequential pipeline, writes the
 // pruned model (atomically) and prune-report.json beside it. Cancellable with an
-// AbortSignal: a cancelled run leaves no output.
+// AbortSignal, loading included: a cancelled run leaves no output. Every temporary of
+// the run lives in one scratch folder beside the output (lib/util/scratch.ts), removed
+// when the run ends however it ends; scratch left by runs that were killed is removed
+// when the next run starts (and said in a warning).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -13,10 +16,13 @@ import { methodInfo } from '../methods/registry';
 import { tokenizerArtifacts } from '../tokenizer/artifacts';
 import { checkPruneOptions, checkSelection, PruneOptions, PruneProgress } from './options';
 import { publishTogether, Target, tokenizerForOutput } from './output';
-import { DEFAULT_ACTIVATION_THRESHOLD, runPipeline } from './pipeline';
-import { planBackend } from '../backend';
+import { runPipeline } from './pipeline';
 import { achievedSparsity, inputChecksum, peakRssBytes, PruneReport, shearsVersion } from './report';
 import { PhaseClock } from '../util/clock';
+import { untilAborted } from '../util/abortable';
+import { describeStale, removeStaleScratch, Scratch } from '../util/scratch';
+import { outputFolder, scratchBeside } from '../formats/atomic';
+import { asOutputError } from '../formats/output-error';
 import { BlockOffloader } from './offload';
 import { drawCalibration } from './calibrate';
 
@@ -29,7 +35,6 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
   const elapsed = () => clock.elapsed();
   const timed = <T>(phase: string, fn: () => Promise<T>) => clock.time(phase, fn);
   const checked = checkPruneOptions(o);
-  const backend = planBackend(o.backend);
   const info = methodInfo(o.method);
   const progress = (p: Omit<PruneProgress, 'elapsedSeconds'>) => o.onProgress?.({ ...p, elapsedSeconds: elapsed() });
   const warnings: string[] = [];
@@ -40,107 +45,118 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
   if (!info.calibrated && (o.calib || o.calibTokens))
     warn(`method ${info.name} uses no calibration data: ${o.calib ? '--calib' : '--calib-tokens'} was ignored`);
   o.signal?.throwIfAborted();
-
-  progress({ stage: 'load' });
-  let offloader: BlockOffloader | undefined;
-  const model = await timed('load', () => loadModel(o.model, { tokenizer: o.tokenizer }));
+  const folder = outputFolder(o.out);
+  const stale = describeStale(removeStaleScratch(folder), folder);
+  if (stale) warn(stale);
+  const scratch = scratchBeside(o.out);
   try {
-    checkSelection(model, o, info.calibrated);
-    const artifacts = await tokenizerForOutput(model, checked.format);
-    let calibration: CalibrationSet | undefined;
-    let calibSource = '';
-    if (info.calibrated) {
-      progress({ stage: 'calibration' });
-      const drawn = await timed('calibration', () => drawCalibration(model, o));
-      calibration = drawn.set;
-      calibSource = drawn.source;
-    }
-    o.signal?.throwIfAborted();
-    offloader = o.offload === false ? undefined : new BlockOffloader(o.out);
-    const result = await timed('prune', () =>
-      runPipeline(model, {
-        strategy: info.create!(),
-        sparsity: checked.pattern ? undefined : checked.sparsity,
-        pattern: checked.pattern,
-        granularity: o.granularity,
-        include: o.include,
-        exclude: o.exclude,
-        calibration,
-        batch: o.batch,
-        hessianPrecision: o.hessianPrecision,
-        activationThreshold: o.activationThreshold,
-        backend: backend.device,
-        signal: o.signal,
-        onProgress: (p) => progress({ stage: 'prune', ...p }),
-        onTensorsDone: offloader ? (names) => offloader!.offload(model, names) : undefined,
-      }),
-    );
-    o.signal?.throwIfAborted();
-    progress({ stage: 'write' });
-    const targets: Target[] =
-      checked.format === 'hf' ? [{ path: o.out, kind: 'dir' }] : [{ path: o.out, kind: 'file' }, { path: checked.reportPath, kind: 'file' }];
-    const report = await publishTogether(targets, { force: o.force, inputPath: o.model, signal: o.signal }, async (staged) => {
-      const written = await timed('write', () =>
-        writeModelAs(model, staged[0], {
-          dtype: o.dtype,
-          force: true,
-          tokenizerArtifacts: async (src) => artifacts ?? tokenizerArtifacts(src, { vocabSize: model.config.vocabSize, contextLength: model.config.contextLength }),
-          warn,
+    return await pruneIn(scratch);
+  } catch (e) {
+    throw asOutputError(e, o.out, folder, scratch.dir);
+  } finally {
+    scratch.remove();
+  }
+
+  async function pruneIn(scratch: Scratch): Promise<PruneReport> {
+    progress({ stage: 'load' });
+    let offloader: BlockOffloader | undefined;
+    const load = loadModel(o.model, { tokenizer: o.tokenizer });
+    const model = await timed('load', () => untilAborted(load, o.signal, (m) => m.close()));
+    try {
+      o.signal?.throwIfAborted();
+      checkSelection(model, o, info.calibrated);
+      const artifacts = await tokenizerForOutput(model, checked.format);
+      let calibration: CalibrationSet | undefined;
+      let calibSource = '';
+      if (info.calibrated) {
+        progress({ stage: 'calibration' });
+        const drawn = await timed('calibration', () => drawCalibration(model, o));
+        calibration = drawn.set;
+        calibSource = drawn.source;
+      }
+      o.signal?.throwIfAborted();
+      offloader = o.offload === false ? undefined : new BlockOffloader(scratch.path('offload'));
+      const result = await timed('prune', () =>
+        runPipeline(model, {
+          strategy: info.create!(),
+          sparsity: checked.pattern ? undefined : checked.sparsity,
+          pattern: checked.pattern,
+          granularity: o.granularity,
+          include: o.include,
+          exclude: o.exclude,
+          calibration,
+          batch: o.batch,
+          hessianPrecision: o.hessianPrecision,
+          signal: o.signal,
+          onProgress: (p) => progress({ stage: 'prune', ...p }),
+          onTensorsDone: offloader ? (names) => offloader!.offload(model, names) : undefined,
         }),
       );
-      for (const [k, v] of Object.entries(result.timings)) timings[`prune.${k}`] = v;
-      timings.total = elapsed();
-      const { signal: _s, onProgress: _p, onWarning: _w, ...args } = o;
-      const r: PruneReport = {
-        shears_version: shearsVersion(),
-        created: new Date().toISOString(),
-        method: info.name,
-        pattern: checked.pattern ? `${checked.pattern.n}:${checked.pattern.m}` : 'unstructured',
-        sparsity: checked.sparsity,
-        achieved_sparsity: achievedSparsity(result.layers),
-        granularity: result.granularity,
-        input: {
-          path: path.resolve(o.model),
-          format: model.format,
-          architecture: model.config.architecture,
-          family: model.config.family,
-          checksum: inputChecksum(model),
-          checksum_of: 'config and tensor table (names, dtypes, shapes)',
-        },
-        calibration: calibration
-          ? {
-              source: path.resolve(calibSource),
-              samples: calibration.samples,
-              seq_len: calibration.seqLen,
-              sampling: calibration.sampling,
-              seed: calibration.seed,
-              packed: calibration.packed,
-              activation_threshold: o.activationThreshold ?? DEFAULT_ACTIVATION_THRESHOLD,
-              notes: calibration.notes,
-            }
-          : null,
-        args,
-        backend,
-        layers: result.layers.map((l) => ({
-          name: l.name,
-          shape: l.shape,
-          sparsity: l.sparsity,
-          pruned: l.pruned,
-          ...(l.tokens !== undefined ? { calibration_tokens: l.tokens, outlier_columns: l.outlierColumns } : {}),
-        })),
-        timings,
-        peak_rss_bytes: peakRssBytes(),
-        output: { path: path.resolve(o.out), format: checked.format, tokenizer: written.tokenizer, report: path.resolve(checked.reportPath) },
-        notes: [...result.notes, ...warnings],
-      };
-      const reportFile = checked.format === 'hf' ? path.join(staged[0], 'prune-report.json') : staged[1];
-      fs.writeFileSync(reportFile, `${JSON.stringify(r, null, 2)}\n`);
-      return r;
-    });
-    progress({ stage: 'done' });
-    return report;
-  } finally {
-    offloader?.close();
-    model.close();
+      o.signal?.throwIfAborted();
+      progress({ stage: 'write' });
+      const targets: Target[] =
+        checked.format === 'hf' ? [{ path: o.out, kind: 'dir' }] : [{ path: o.out, kind: 'file' }, { path: checked.reportPath, kind: 'file' }];
+      const report = await publishTogether(targets, { force: o.force, inputPath: o.model, signal: o.signal }, scratch, async (staged) => {
+        const written = await timed('write', () =>
+          writeModelAs(model, staged[0], {
+            dtype: o.dtype,
+            force: true,
+            tokenizerArtifacts: async (src) => artifacts ?? tokenizerArtifacts(src, { vocabSize: model.config.vocabSize, contextLength: model.config.contextLength }),
+            warn,
+          }),
+        );
+        for (const [k, v] of Object.entries(result.timings)) timings[`prune.${k}`] = v;
+        timings.total = elapsed();
+        const { signal: _s, onProgress: _p, onWarning: _w, ...args } = o;
+        const r: PruneReport = {
+          shears_version: shearsVersion(),
+          created: new Date().toISOString(),
+          method: info.name,
+          pattern: checked.pattern ? `${checked.pattern.n}:${checked.pattern.m}` : 'unstructured',
+          sparsity: checked.sparsity,
+          achieved_sparsity: achievedSparsity(result.layers),
+          granularity: result.granularity,
+          input: {
+            path: path.resolve(o.model),
+            format: model.format,
+            architecture: model.config.architecture,
+            family: model.config.family,
+            checksum: inputChecksum(model),
+            checksum_of: 'config and tensor table (names, dtypes, shapes)',
+          },
+          calibration: calibration
+            ? {
+                source: path.resolve(calibSource),
+                samples: calibration.samples,
+                seq_len: calibration.seqLen,
+                sampling: calibration.sampling,
+                seed: calibration.seed,
+                packed: calibration.packed,
+                notes: calibration.notes,
+              }
+            : null,
+          args,
+          layers: result.layers.map((l) => ({
+            name: l.name,
+            shape: l.shape,
+            sparsity: l.sparsity,
+            pruned: l.pruned,
+            ...(l.tokens !== undefined ? { calibration_tokens: l.tokens, outlier_columns: l.outlierColumns } : {}),
+          })),
+          timings,
+          peak_rss_bytes: peakRssBytes(),
+          output: { path: path.resolve(o.out), format: checked.format, tokenizer: written.tokenizer, report: path.resolve(checked.reportPath) },
+          notes: [...result.notes, ...warnings],
+        };
+        const reportFile = checked.format === 'hf' ? path.join(staged[0], 'prune-report.json') : staged[1];
+        fs.writeFileSync(reportFile, `${JSON.stringify(r, null, 2)}\n`);
+        return r;
+      });
+      progress({ stage: 'done' });
+      return report;
+    } finally {
+      offloader?.close();
+      model.close();
+    }
   }
 }

@@ -2,6 +2,7 @@
 // the Llama family (llama, mistral, qwen2), OPT and GPT-2.
 import { FormatError } from '../errors';
 import { Activation, Architecture, ModelConfig, RopeScaling } from '../model/types';
+import { ConfigFields, MAX_CONFIG_INT } from './model';
 
 type Json = Record<string, unknown>;
 
@@ -14,6 +15,21 @@ function numberField(file: string, c: Json, key: string, fallback?: number): num
     return fallback;
   }
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new FormatError(file, `${key} must be a finite number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** A count or size: a positive integer (1.5, -3, "32" and 1e300 are format errors naming the key). */
+function intField(file: string, c: Json, key: string, fallback?: number): number {
+  const v = numberField(file, c, key, fallback);
+  if (!Number.isSafeInteger(v) || v < 1 || v > MAX_CONFIG_INT) throw new FormatError(file, `${key} must be a positive integer at most 2^30, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** A boolean flag; anything but true/false/absent is a format error. */
+function boolField(file: string, c: Json, key: string): boolean | undefined {
+  const v = c[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') throw new FormatError(file, `${key} must be true or false, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -40,6 +56,7 @@ function activation(file: string, key: string, v: unknown): Activation {
 
 function ropeScaling(file: string, v: unknown): RopeScaling | undefined {
   if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v)) throw new FormatError(file, `rope_scaling must be an object, got ${JSON.stringify(v).slice(0, 100)}`);
   const s = v as Json;
   const type = s.rope_type ?? s.type;
   if (type === 'default') return undefined;
@@ -49,32 +66,34 @@ function ropeScaling(file: string, v: unknown): RopeScaling | undefined {
     factor: numberField(file, s, 'factor'),
     lowFreqFactor: numberField(file, s, 'low_freq_factor'),
     highFreqFactor: numberField(file, s, 'high_freq_factor'),
-    originalContextLength: numberField(file, s, 'original_max_position_embeddings'),
+    originalContextLength: intField(file, s, 'original_max_position_embeddings'),
   };
 }
 
 function llamaConfig(file: string, c: Json, family: string): ModelConfig {
-  const hidden = numberField(file, c, 'hidden_size');
-  const heads = numberField(file, c, 'num_attention_heads');
-  const headDim = numberField(file, c, 'head_dim', hidden / heads);
+  const hidden = intField(file, c, 'hidden_size');
+  const heads = intField(file, c, 'num_attention_heads');
+  if (c.head_dim == null && hidden % heads !== 0)
+    throw new FormatError(file, `hidden_size ${hidden} is not a multiple of num_attention_heads ${heads} (and there is no head_dim)`);
+  const headDim = intField(file, c, 'head_dim', hidden / heads);
   const partial = numberField(file, c, 'partial_rotary_factor', 1);
   const config: ModelConfig = {
     architecture: 'llama',
     family,
     hiddenSize: hidden,
-    intermediateSize: numberField(file, c, 'intermediate_size'),
-    numLayers: numberField(file, c, 'num_hidden_layers'),
+    intermediateSize: intField(file, c, 'intermediate_size'),
+    numLayers: intField(file, c, 'num_hidden_layers'),
     numHeads: heads,
-    numKvHeads: numberField(file, c, 'num_key_value_heads', heads),
+    numKvHeads: intField(file, c, 'num_key_value_heads', heads),
     headDim,
-    vocabSize: numberField(file, c, 'vocab_size'),
-    contextLength: numberField(file, c, 'max_position_embeddings', 2048),
+    vocabSize: intField(file, c, 'vocab_size'),
+    contextLength: intField(file, c, 'max_position_embeddings', 2048),
     norm: 'rmsnorm',
     normEps: numberField(file, c, 'rms_norm_eps', 1e-6),
     activation: activation(file, 'hidden_act', c.hidden_act ?? 'silu'),
     rope: { layout: 'rotate_half', theta: numberField(file, c, 'rope_theta', 10000), dim: Math.round(headDim * partial) },
     positionOffset: 0,
-    tiedEmbeddings: c.tie_word_embeddings === true,
+    tiedEmbeddings: boolField(file, c, 'tie_word_embeddings') === true,
     preNorm: true,
   };
   const scaling = ropeScaling(file, c.rope_scaling);
@@ -83,32 +102,32 @@ function llamaConfig(file: string, c: Json, family: string): ModelConfig {
 }
 
 function optConfig(file: string, c: Json): ModelConfig {
-  const hidden = numberField(file, c, 'hidden_size');
-  const proj = numberField(file, c, 'word_embed_proj_dim', hidden);
+  const hidden = intField(file, c, 'hidden_size');
+  const proj = intField(file, c, 'word_embed_proj_dim', hidden);
   if (proj !== hidden)
     throw new FormatError(file, `word_embed_proj_dim ${proj} differs from hidden_size ${hidden} (OPT-350m style project_in/out is not supported)`);
   if (c.layer_norm_elementwise_affine === false) throw new FormatError(file, 'layer_norm_elementwise_affine = false is not supported');
   if (c.enable_bias === false) throw new FormatError(file, 'enable_bias = false is not supported');
   if (c._remove_final_layer_norm === true) throw new FormatError(file, '_remove_final_layer_norm = true is not supported');
-  const heads = numberField(file, c, 'num_attention_heads');
+  const heads = intField(file, c, 'num_attention_heads');
   return {
     architecture: 'opt',
     family: 'opt',
     hiddenSize: hidden,
-    intermediateSize: numberField(file, c, 'ffn_dim'),
-    numLayers: numberField(file, c, 'num_hidden_layers'),
+    intermediateSize: intField(file, c, 'ffn_dim'),
+    numLayers: intField(file, c, 'num_hidden_layers'),
     numHeads: heads,
     numKvHeads: heads,
     headDim: hidden / heads,
-    vocabSize: numberField(file, c, 'vocab_size'),
-    contextLength: numberField(file, c, 'max_position_embeddings'),
+    vocabSize: intField(file, c, 'vocab_size'),
+    contextLength: intField(file, c, 'max_position_embeddings'),
     norm: 'layernorm',
     normEps: 1e-5,
     activation: activation(file, 'activation_function', c.activation_function ?? 'relu'),
     rope: null,
     positionOffset: 2,
-    tiedEmbeddings: c.tie_word_embeddings !== false,
-    preNorm: c.do_layer_norm_before !== false,
+    tiedEmbeddings: boolField(file, c, 'tie_word_embeddings') !== false,
+    preNorm: boolField(file, c, 'do_layer_norm_before') !== false,
   };
 }
 
@@ -116,25 +135,25 @@ function gpt2Config(file: string, c: Json): ModelConfig {
   for (const k of ['scale_attn_by_inverse_layer_idx', 'reorder_and_upcast_attn'])
     if (c[k] === true) throw new FormatError(file, `${k} = true is not supported`);
   if (c.scale_attn_weights === false) throw new FormatError(file, 'scale_attn_weights = false is not supported');
-  const hidden = numberField(file, c, 'n_embd');
-  const heads = numberField(file, c, 'n_head');
+  const hidden = intField(file, c, 'n_embd');
+  const heads = intField(file, c, 'n_head');
   return {
     architecture: 'gpt2',
     family: 'gpt2',
     hiddenSize: hidden,
-    intermediateSize: numberField(file, c, 'n_inner', 4 * hidden),
-    numLayers: numberField(file, c, 'n_layer'),
+    intermediateSize: intField(file, c, 'n_inner', 4 * hidden),
+    numLayers: intField(file, c, 'n_layer'),
     numHeads: heads,
     numKvHeads: heads,
     headDim: hidden / heads,
-    vocabSize: numberField(file, c, 'vocab_size'),
-    contextLength: numberField(file, c, 'n_positions'),
+    vocabSize: intField(file, c, 'vocab_size'),
+    contextLength: intField(file, c, 'n_positions'),
     norm: 'layernorm',
     normEps: numberField(file, c, 'layer_norm_epsilon', 1e-5),
     activation: activation(file, 'activation_function', c.activation_function ?? 'gelu_new'),
     rope: null,
     positionOffset: 0,
-    tiedEmbeddings: c.tie_word_embeddings !== false,
+    tiedEmbeddings: boolField(file, c, 'tie_word_embeddings') !== false,
     preNorm: true,
   };
 }
@@ -254,3 +273,25 @@ export function positionRows(config: ModelConfig): number {
 }
 
 export const ARCHITECTURES: readonly Architecture[] = ['llama', 'opt', 'gpt2'];
+
+/** What config.json calls the numbers of `config`, for error messages. */
+export function hfConfigFields(config: ModelConfig): ConfigFields {
+  const common = { bosTokenId: 'bos_token_id', eosTokenId: 'eos_token_id', vocabSize: 'vocab_size' };
+  if (config.architecture === 'gpt2')
+    return { ...common, hiddenSize: 'n_embd', intermediateSize: 'n_inner', numLayers: 'n_layer', numHeads: 'n_head', contextLength: 'n_positions', normEps: 'layer_norm_epsilon' };
+  if (config.architecture === 'opt')
+    return { ...common, hiddenSize: 'hidden_size', intermediateSize: 'ffn_dim', numLayers: 'num_hidden_layers', numHeads: 'num_attention_heads', contextLength: 'max_position_embeddings' };
+  return {
+    ...common,
+    hiddenSize: 'hidden_size',
+    intermediateSize: 'intermediate_size',
+    numLayers: 'num_hidden_layers',
+    numHeads: 'num_attention_heads',
+    numKvHeads: 'num_key_value_heads',
+    headDim: 'head_dim',
+    contextLength: 'max_position_embeddings',
+    normEps: 'rms_norm_eps',
+    ropeTheta: 'rope_theta',
+    ropeDim: 'head_dim x partial_rotary_factor',
+  };
+}

@@ -7,33 +7,18 @@ import * as path from 'node:path';
 import { FormatError, fromNative } from '../errors';
 import { LoadedModel, Tensor, TokenizerSource } from '../model/types';
 import { filesNative } from '../native/files';
-import { configFromHF, hfTensorRole, positionRows } from './hf-config';
+import { configFromHF, hfConfigFields, hfTensorRole, positionRows } from './hf-config';
+import { readJsonFile } from './json-bounds';
 import { DTYPE_BYTES, MappedFile } from './mapped';
-import { checkConfig, makeModel, TensorSet, withFiles } from './model';
+import { checkConfig, checkLayerCount, makeModel, TensorSet, withFiles } from './model';
 import { parseSafetensors, SafetensorsEntry } from './safetensors';
-
-function readJson(file: string): Record<string, unknown> {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new FormatError(file, `cannot read: ${(e as Error).message}`, { cause: e });
-  }
-  try {
-    const v = JSON.parse(text);
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not a JSON object');
-    return v as Record<string, unknown>;
-  } catch (e) {
-    throw new FormatError(file, `invalid JSON: ${(e as Error).message}`, { cause: e });
-  }
-}
 
 /** The safetensors files of a model directory (one file, or the shards of the index). */
 function shardFiles(dir: string): string[] {
   const single = path.join(dir, 'model.safetensors');
   const index = path.join(dir, 'model.safetensors.index.json');
   if (fs.existsSync(index)) {
-    const map = readJson(index).weight_map;
+    const map = readJsonFile(index).weight_map;
     if (typeof map !== 'object' || map === null) throw new FormatError(index, 'weight_map is missing');
     const files = [...new Set(Object.values(map as Record<string, unknown>))];
     for (const f of files)
@@ -66,9 +51,10 @@ async function transposed(f: MappedFile, e: SafetensorsEntry, rows: number, cols
 
 export async function readHF(dir: string): Promise<LoadedModel> {
   const configPath = path.join(dir, 'config.json');
-  const raw = readJson(configPath);
+  const raw = readJsonFile(configPath);
   const config = configFromHF(configPath, raw);
-  checkConfig(configPath, config);
+  const fields = hfConfigFields(config);
+  checkConfig(configPath, config, fields);
   const shardPaths = shardFiles(dir);
   const files: MappedFile[] = [];
   return withFiles(files, async () => {
@@ -81,9 +67,11 @@ export async function readHF(dir: string): Promise<LoadedModel> {
         where.set(e.name, { f, e });
       }
     }
+    // Before any tensor is built: a layer needs at least 6 tensors in the file (GPT-2 fuses q/k/v).
+    checkLayerCount(configPath, config, where.size, 6, fields);
     const index = path.join(dir, 'model.safetensors.index.json');
     if (shardPaths.length > 1 || fs.existsSync(index)) {
-      const map = readJson(index).weight_map as Record<string, string>;
+      const map = readJsonFile(index).weight_map as Record<string, string>;
       for (const [name, shard] of Object.entries(map)) {
         const got = where.get(name);
         if (!got) throw new FormatError(path.join(dir, shard), `tensor ${name} listed in the index is not in this shard`);
@@ -128,6 +116,7 @@ export async function readHF(dir: string): Promise<LoadedModel> {
       tokenizer: hfTokenizer(dir),
       meta: { hfConfig: raw, modelType: raw.model_type, safetensorsFiles: shardPaths.map((p) => path.basename(p)) },
       files,
+      fields,
     });
   });
 }

@@ -6,10 +6,15 @@ import * as path from 'node:path';
 import { FormatError } from '../errors';
 import { TokenizerSource } from '../model/types';
 
+/** Real tokenizer files are about 0.5 MB (32k tokens) to a few MB (256k tokens). */
+export const MAX_LLAMA2C_TOKENIZER_BYTES = 64 * 2 ** 20;
+
 /** Number of tokens in a llama2.c tokenizer file, or an error message when it is malformed. */
 export function countLlama2cTokens(file: string): number | string {
   let b: Buffer;
   try {
+    const size = fs.statSync(file).size;
+    if (size > MAX_LLAMA2C_TOKENIZER_BYTES) return `${size} bytes, more than the ${MAX_LLAMA2C_TOKENIZER_BYTES} of any real tokenizer file`;
     b = fs.readFileSync(file);
   } catch (e) {
     return `cannot read: ${(e as Error).message}`;

@@ -73,15 +73,19 @@ function tensorsPerLayer(c: ModelConfig): number {
   return c.architecture === 'llama' ? 9 : 8;
 }
 
+/** The layer count against the tensors there are (`perLayer` at least per layer), before anything is built per layer. */
+export function checkLayerCount(file: string, c: ModelConfig, tensorCount: number, perLayer: number, fields: ConfigFields = {}): void {
+  if (c.numLayers > Math.floor(tensorCount / perLayer))
+    throw new FormatError(file, `${label('layers', fields, 'numLayers')} = ${c.numLayers}, but the model holds ${tensorCount} tensors (each layer needs ${perLayer})`);
+}
+
 /**
  * Checks presence and shape of the tensors a config implies, given only their shapes (so
  * a reader can check before it touches or converts any data). The layer count is checked
  * against the number of tensors first: no per-layer name is built for layers that cannot exist.
  */
 export function checkTensorShapes(file: string, c: ModelConfig, shapes: Map<string, readonly number[]>, fields: ConfigFields = {}): void {
-  const per = tensorsPerLayer(c);
-  if (c.numLayers > Math.floor(shapes.size / per))
-    throw new FormatError(file, `${label('layers', fields, 'numLayers')} = ${c.numLayers}, but the model holds ${shapes.size} tensors (each layer needs ${per})`);
+  checkLayerCount(file, c, shapes.size, tensorsPerLayer(c), fields);
   const required = ['embed.weight', c.tiedEmbeddings ? '' : 'lm_head.weight', 'final_norm.weight'].filter(Boolean);
   for (let i = 0; i < c.numLayers; i++) {
     const b = `blocks.${i}.`;
@@ -129,7 +133,10 @@ export function checkConfig(file: string, c: ModelConfig, fields: ConfigFields =
     if (!Number.isSafeInteger(v) || v < 1 || v > MAX_CONFIG_INT)
       throw new FormatError(file, `${label(what, fields, key)} must be a positive integer at most 2^30, got ${String(v)}`);
   if (c.numHeads % c.numKvHeads !== 0)
-    throw new FormatError(file, `${label('heads', fields, 'numHeads')} (${c.numHeads}) must be a multiple of ${label('kv heads', fields, 'numKvHeads')} (${c.numKvHeads})`);
+    throw new FormatError(
+      file,
+      `heads (${c.numHeads}) must be a multiple of kv heads (${c.numKvHeads})${fields.numHeads ? ` (${fields.numHeads}, ${fields.numKvHeads ?? 'kv heads'})` : ''}`,
+    );
   if (!(Number.isFinite(c.normEps) && c.normEps > 0 && c.normEps < 1))
     throw new FormatError(file, `${label('norm epsilon', fields, 'normEps')} must be in (0, 1), got ${c.normEps}`);
   if (c.rope) {

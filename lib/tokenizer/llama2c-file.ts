@@ -4,6 +4,7 @@
 // model header. Without it we read records until the end of the file.
 import * as fs from 'node:fs';
 import { ShearsError } from '../errors';
+import { MAX_LLAMA2C_TOKENIZER_BYTES } from '../formats/llama2c-tokenizer';
 import { SpmVocab, buildLookup, bytePieceValue, byteStringToUtf8, latin1 } from './spm-vocab';
 
 export class TokenizerFileError extends ShearsError {
@@ -63,8 +64,11 @@ export function parseLlama2cTokenizer(buf: Uint8Array, file: string, vocabSize?:
 export function readLlama2cTokenizer(file: string, vocabSize?: number): Llama2cTokenizerFile {
   let buf: Buffer;
   try {
+    const size = fs.statSync(file).size;
+    if (size > MAX_LLAMA2C_TOKENIZER_BYTES) throw new TokenizerFileError(`llama2.c tokenizer ${file}: ${size} bytes, more than the ${MAX_LLAMA2C_TOKENIZER_BYTES} of any real tokenizer file`);
     buf = fs.readFileSync(file);
   } catch (e) {
+    if (e instanceof TokenizerFileError) throw e;
     throw new TokenizerFileError(`llama2.c tokenizer ${file}: cannot read (${(e as Error).message})`);
   }
   return parseLlama2cTokenizer(buf, file, vocabSize);

@@ -1,6 +1,7 @@
 // The `shears` command line. Each command lives in lib/cli/commands/<name>.ts and
 // exports register(program). Errors print one line naming the problem (and the file)
-// and set a non-zero exit code; --debug prints the stack too.
+// and set a non-zero exit code; --debug prints the stack too. A stop (SIGINT, SIGTERM,
+// SIGHUP, a closed pipe: ./signals) ends with 128 + the signal number.
 import { Command, CommanderError } from 'commander';
 
 import { register as registerConvert } from './commands/convert';
@@ -11,6 +12,7 @@ import { register as registerModelCommands } from './commands/model-commands';
 import { register as registerPrune } from './commands/prune';
 import { register as registerSweep } from './commands/sweep';
 import { tokenizerArtifacts } from '../tokenizer/artifacts';
+import { installStopHandlers, stopReceived } from './signals';
 
 export function buildProgram(): Command {
   const program = new Command('shears')
@@ -31,14 +33,19 @@ export function buildProgram(): Command {
 /** Runs the CLI; resolves with the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  const uninstall = installStopHandlers();
   try {
     await program.parseAsync(argv);
-    return 0;
+    return stopReceived()?.exitCode ?? 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode;
-    const err = e as Error & { code?: string };
-    process.stderr.write(`shears: ${err.message}\n`);
-    if (program.opts().debug && err.stack) process.stderr.write(`${err.stack}\n`);
-    return typeof (e as { exitCode?: unknown }).exitCode === 'number' ? (e as { exitCode: number }).exitCode : 1;
+    // Whatever surfaced while stopping (the abort reason, or an error of the work cut short), the stop is the news.
+    const stopped = stopReceived();
+    const err = (stopped ?? e) as Error & { exitCode?: unknown };
+    if (stopped?.stopCause !== 'SIGPIPE') process.stderr.write(`shears: ${err.message}\n`);
+    if (program.opts().debug && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+    return typeof err.exitCode === 'number' ? err.exitCode : 1;
+  } finally {
+    uninstall();
   }
 }

@@ -39,14 +39,6 @@ export function progressSink(stream: NodeJS.WriteStream = process.stderr, quiet 
   };
 }
 
-/** Aborts the returned signal on the first Ctrl-C; a second Ctrl-C exits at once. */
-export function interruptSignal(onFirst?: () => void): { signal: AbortSignal; dispose: () => void } {
-  const ac = new AbortController();
-  const handler = () => {
-    if (ac.signal.aborted) process.exit(130);
-    onFirst?.();
-    ac.abort(new Error('interrupted (Ctrl-C)'));
-  };
-  process.on('SIGINT', handler);
-  return { signal: ac.signal, dispose: () => process.off('SIGINT', handler) };
-}
+// Stopping (SIGINT, SIGTERM, SIGHUP, EPIPE) lives in ./signals; the commands take their
+// AbortSignal from here, next to their progress display.
+export { interruptSignal } from './signals';

@@ -205,7 +205,7 @@ describe('shears prune (CLI)', () => {
     expect(fs.readdirSync(folder)).toEqual(['out']);
   });
 
-  testShared('Ctrl-C stops a run: exit code 1, a shears: line, nothing written', async () => {
+  testShared('Ctrl-C stops a run: exit code 130 (128 + SIGINT), a shears: line, nothing written', async () => {
     const folder = tempDir();
     const args = ['prune', '--model', sharedPath('models', 'stories260K', 'stories260K.bin'), '--method', 'sparsegpt', '--sparsity', '0.5'];
     args.push('--calib', sharedPath('text', 'c4', 'c4-en-train.00000-of-01024.head1000.jsonl'), '--calib-samples', '16', '--seq-len', '128');
@@ -218,7 +218,7 @@ describe('shears prune (CLI)', () => {
     });
     const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
     expect(sent).toBe(true);
-    expect(code).toBe(1);
+    expect(code).toBe(130);
     expect(err).toMatch(/shears: stopping/);
     expect(err.trimEnd().split('\n').at(-1)).toMatch(/^shears: interrupted/);
     expect(fs.readdirSync(folder)).toEqual([]);

@@ -1,11 +1,18 @@
 // The pruning kernels as a typed, validated, Promise-based API. All numeric work is
 // native and runs off the JavaScript thread; arrays are passed in place. Do not
 // touch an array from JavaScript while an operation on it is pending.
-import { ArgumentRangeError, NonFiniteError, PatternError, ShapeError, SparsityError, nativeCall } from './errors';
-import { kernelsNative, NativeBackend, NativeSelection } from './native/kernels';
+import { ArgumentRangeError, fromNative, NonFiniteError, PatternError, ShapeError, SparsityError, nativeCall } from './errors';
+import { kernelsNative, NativeBackend, NativeCpuFeatures, NativeCpuLevel, NativeSelection } from './native/kernels';
 import { checkData, checkDims, checkMatrix, checkTypedArray, DType, emptyMask, Mask, maskBytes, Matrix, MatrixData } from './tensor';
 
+/**
+ * The `backend` option of every native op (kernels, ColumnStats, HessianAccumulator,
+ * sparsegptPrune, the forward pass): 'auto' (the default when omitted: CUDA when a
+ * device answers, else the CPU), 'cpu', or 'cuda' (BackendError when no device is
+ * usable). See NativeBackend for the ops that still run on the CPU under 'cuda'.
+ */
 export type Backend = NativeBackend;
+export type CpuLevel = NativeCpuLevel;
 
 /** score_ij = |W_ij|^p * act_j^q. Magnitude: p=1, q=0. Wanda: p=1, q=1, act = ||X_j||_2. */
 export interface ScoreOptions {
@@ -229,9 +236,34 @@ export async function convertDType(data: MatrixData, from: DType, to: DType): Pr
 export const toFloat32 = (data: Uint16Array, from: 'f16' | 'bf16') => convertDType(data, from, 'f32') as Promise<Float32Array>;
 export const fromFloat32 = (data: Float32Array, to: 'f16' | 'bf16') => convertDType(data, 'f32', to) as Promise<Uint16Array>;
 
-/** Threads the native pool uses, and a way to change it (0: machine default). */
+/** Threads the native pool uses, and a way to change it (0: machine default); safe while ops run. */
 export const poolThreads = (): number => kernelsNative().threads();
-export const setPoolThreads = (n: number): number => kernelsNative().setThreads(n);
+export function setPoolThreads(n: number): number {
+  try {
+    return kernelsNative().setThreads(n);
+  } catch (e) {
+    throw fromNative(e);
+  }
+}
 export const backendsInfo = () => kernelsNative().backends();
-/** Switches the hand-vectorized CPU loops off (false) or back on; returns whether they are in use. */
-export const setSimd = (on: boolean): boolean => kernelsNative().setSimd(on);
+
+/** The CPU instruction-set level the kernels use, the best this CPU has, and those it supports. */
+export const cpuFeatures = (): NativeCpuFeatures => kernelsNative().cpuFeatures();
+
+/**
+ * Caps the instruction sets of every CPU kernel (selection, statistics, conversion,
+ * matmul, Hessian, SparseGPT's linear algebra) for the process: 'portable', 'avx2',
+ * 'avx512', or 'auto' (all the CPU has). The environment variable SHEARS_CPU sets the
+ * same cap at load. Every level gives the same results. BackendError when the CPU
+ * lacks the level, ArgumentRangeError for an unknown name.
+ */
+export function setCpuFeatures(level: CpuLevel | 'auto'): NativeCpuFeatures {
+  try {
+    return kernelsNative().setCpuFeatures(level);
+  } catch (e) {
+    throw fromNative(e);
+  }
+}
+
+/** Shorthand: false caps the CPU kernels at 'portable', true lifts the cap; returns whether vector variants are in use. */
+export const setSimd = (on: boolean): boolean => setCpuFeatures(on ? 'auto' : 'portable').active !== 'portable';

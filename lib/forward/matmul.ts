@@ -1,7 +1,9 @@
 // The forward pass's dense matmul, exposed for tests and benchmarks, and the choice
 // of its instruction-set variant.
-import { fromNative, ShapeError, nativeCall } from '../errors';
-import { forwardNative, NativeBackend, NativeIsaInfo } from '../native/forward';
+import { ShapeError, nativeCall } from '../errors';
+import { cpuFeatures, setCpuFeatures } from '../kernels';
+import { forwardNative, NativeBackend } from '../native/forward';
+import { NativeCpuFeatures } from '../native/kernels';
 import { checkMatrix, checkTypedArray, Matrix } from '../tensor';
 
 export type MatmulIsa = 'auto' | 'portable' | 'avx2' | 'avx512';
@@ -25,17 +27,13 @@ export async function matmul(
   return y;
 }
 
-/** The variant in use and those this CPU supports. */
-export function matmulIsa(): NativeIsaInfo {
-  return forwardNative().fwdMatmulIsa();
+/** The variant in use and those this CPU supports: the process-wide CPU feature level (lib/kernels.ts cpuFeatures). */
+export function matmulIsa(): NativeCpuFeatures {
+  return cpuFeatures();
 }
 
-/** Forces a variant for the process ('auto': the best supported). Throws BackendError when unsupported. */
-export function setMatmulIsa(isa: MatmulIsa): NativeIsaInfo {
-  try {
-    return forwardNative().fwdSetMatmulIsa(isa);
-  } catch (e) {
-    throw fromNative(e);
-  }
+/** Forces a variant ('auto': the best supported) by capping every CPU kernel (setCpuFeatures). Throws BackendError when unsupported. */
+export function setMatmulIsa(isa: MatmulIsa): NativeCpuFeatures {
+  return setCpuFeatures(isa);
 }
 

@@ -1,6 +1,7 @@
 // The SparseGPT calibration statistic: X^T X of a layer's input rows, accumulated over
 // batches (natively, multithreaded), with the number of rows seen. H = 2 X^T X / n.
 import { ArgumentRangeError, nativeCall, ShapeError } from '../errors';
+import { Backend } from '../kernels';
 import { sparsegptNative } from '../native/sparsegpt';
 import { checkData, checkDims } from '../tensor';
 
@@ -9,12 +10,15 @@ export type HessianPrecision = 'f64' | 'f32';
 export class HessianAccumulator {
   readonly cols: number;
   readonly precision: HessianPrecision;
+  /** Where add() accumulates (undefined: the native default, 'auto'). */
+  readonly backend?: Backend;
   /** X^T X so far: cols x cols, row-major, symmetric (full storage). */
   readonly sum: Float64Array | Float32Array;
   private rowsSeen = 0;
   private pending: Promise<void> = Promise.resolve();
 
-  constructor(cols: number, opts: { precision?: HessianPrecision } = {}) {
+  /** opts.backend: 'auto' | 'cpu' | 'cuda' for every add() (see Backend in lib/kernels.ts). */
+  constructor(cols: number, opts: { precision?: HessianPrecision; backend?: Backend } = {}) {
     checkDims(1, cols, 'HessianAccumulator');
     const precision = opts.precision ?? 'f64';
     if (precision !== 'f64' && precision !== 'f32')
@@ -22,6 +26,7 @@ export class HessianAccumulator {
     if (cols * cols > 2 ** 32 - 1) throw new ShapeError(`HessianAccumulator: ${cols} columns need a ${cols}x${cols} matrix, too large`);
     this.cols = cols;
     this.precision = precision;
+    this.backend = opts.backend;
     this.sum = precision === 'f64' ? new Float64Array(cols * cols) : new Float32Array(cols * cols);
   }
 
@@ -39,7 +44,7 @@ export class HessianAccumulator {
     if (!Number.isInteger(rows) || rows < 0) throw new ShapeError(`rows must be an integer >= 0, got ${rows}`);
     checkData(x, 'f32', rows * this.cols, 'x');
     return this.exclusive(async () => {
-      await nativeCall(() => sparsegptNative().hessianAdd(x, rows, this.cols, this.sum));
+      await nativeCall(() => sparsegptNative().hessianAdd(x, rows, this.cols, this.sum, { backend: this.backend }));
       this.rowsSeen += rows;
     });
   }

@@ -1,7 +1,7 @@
 // SparseGPT pruning with weight reconstruction (Frantar & Alistarh 2023), native and
 // multithreaded. See native/cpu/sparsegpt.h for the exact semantics.
 import { ArgumentRangeError, nativeCall, PatternError, ShapeError } from '../errors';
-import { checkPattern, checkSparsity, NMPattern } from '../kernels';
+import { Backend, checkPattern, checkSparsity, NMPattern } from '../kernels';
 import { sparsegptNative } from '../native/sparsegpt';
 import { checkMatrix, emptyMask, Mask, Matrix } from '../tensor';
 import { HessianAccumulator } from './hessian';
@@ -21,6 +21,8 @@ export interface SparseGptOptions {
    * varies. 'row': the same fraction in each row of each block.
    */
   selection?: 'block' | 'row';
+  /** 'auto' (default) | 'cpu' | 'cuda' (see Backend in lib/kernels.ts; SparseGPT itself runs on the CPU for now). */
+  backend?: Backend;
 }
 
 function checkOptions(opts: SparseGptOptions) {
@@ -36,9 +38,9 @@ function checkOptions(opts: SparseGptOptions) {
   if (opts.pattern !== undefined) {
     const { n, m } = checkPattern(opts.pattern);
     if (blockSize % m !== 0) throw new PatternError(`pattern ${n}:${m} needs blockSize to be a multiple of ${m}, got ${blockSize}`);
-    return { sparsity: 0, n, m, blockSize, percdamp, selection };
+    return { sparsity: 0, n, m, blockSize, percdamp, selection, backend: opts.backend };
   }
-  return { sparsity: checkSparsity(opts.sparsity ?? 0), blockSize, percdamp, selection };
+  return { sparsity: checkSparsity(opts.sparsity ?? 0), blockSize, percdamp, selection, backend: opts.backend };
 }
 
 /**

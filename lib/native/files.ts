@@ -5,8 +5,12 @@ import { addon } from './binding';
 export interface FilesNative {
   /** ArrayBuffer over a private copy-on-write mapping of the whole file (empty for a 0-byte file). */
   mapFile(path: string): ArrayBuffer;
-  /** Detaches a mapped buffer so the mapping is released; its views become empty. */
-  unmapFile(buffer: ArrayBuffer): void;
+  /**
+   * Detaches a mapped buffer (its views become empty) and releases the mapping: true
+   * when at once, false when pending native ops still use it (it is then released
+   * when the last of them settles; their data stays valid until then).
+   */
+  unmapFile(buffer: ArrayBuffer): boolean;
   /** Drops the copy-on-write copies of the whole pages inside a view of a mapFile buffer; returns the bytes released. */
   releasePages(view: ArrayBufferView): number;
   /** src: n*34 bytes of Q8_0 blocks; out: n*32 floats. */

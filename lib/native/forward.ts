@@ -66,11 +66,6 @@ export interface NativeHeadSpec {
   lm: NativeMatrix;
 }
 
-export interface NativeIsaInfo {
-  active: 'portable' | 'avx2' | 'avx512';
-  supported: string[];
-}
-
 export interface ForwardOptions {
   backend?: NativeBackend;
 }
@@ -115,8 +110,6 @@ export interface ForwardNative {
     argB: Int32Array,
     opts?: ForwardOptions,
   ): Promise<{ klMean: number; top1Agreement: number }>;
-  fwdMatmulIsa(): NativeIsaInfo;
-  fwdSetMatmulIsa(name: 'auto' | 'portable' | 'avx2' | 'avx512'): NativeIsaInfo;
 }
 
 export function forwardNative(): ForwardNative {

@@ -1,9 +1,27 @@
-// Hand-written interface of the kernel part of the native addon. Everything else in
-// lib/ goes through this file (and its siblings), never through untyped bindings.
+// Hand-written interface of the kernel and runtime part of the native addon
+// (native/bindings/kernel_bindings.cc, stats_bindings.cc, convert_bindings.cc,
+// runtime_bindings.cc, bench_bindings.cc). Everything else in lib/ goes through this
+// file (and its siblings, joined in ./addon.ts), never through untyped bindings.
 import { addon } from './binding';
 
 export type NativeDType = 'f32' | 'f16' | 'bf16';
+/**
+ * Where an op runs, the same for every op that takes it: 'auto' (the default: CUDA
+ * when the CUDA build is loaded and a device answers, else the CPU), 'cpu', or 'cuda'
+ * (rejects with a BackendError naming why when there is no usable device). Ops
+ * without device kernels yet (SparseGPT's Hessian and prune, the forward pass) run
+ * on the CPU under a CUDA choice.
+ */
 export type NativeBackend = 'cpu' | 'cuda' | 'auto';
+/** A cap on the CPU instruction sets the kernels use ('auto': all the CPU has). */
+export type NativeCpuLevel = 'portable' | 'avx2' | 'avx512';
+
+export interface NativeCpuFeatures {
+  /** The level in use (the cap, or the best the CPU has when lower). */
+  active: NativeCpuLevel;
+  best: NativeCpuLevel;
+  supported: NativeCpuLevel[];
+}
 
 export interface NativeMatrix {
   data: Float32Array | Uint16Array;
@@ -77,10 +95,12 @@ export interface KernelsNative {
   countPositive(x: Float64Array): number;
   convert(src: Float32Array | Uint16Array, srcDtype: NativeDType, dst: Float32Array | Uint16Array, dstDtype: NativeDType): Promise<void>;
   threads(): number;
+  /** Resizes the thread pool (0: machine default, at most 1024); safe while ops run. */
   setThreads(n: number): number;
-  /** Switches the hand-vectorized CPU loops on or off; returns whether they are in use. */
-  setSimd(on?: boolean): boolean;
   backends(): NativeBackendsInfo;
+  cpuFeatures(): NativeCpuFeatures;
+  /** Caps the instruction sets every CPU kernel uses; throws E_BACKEND for one this CPU lacks. */
+  setCpuFeatures(level: NativeCpuLevel | 'auto'): NativeCpuFeatures;
   benchCopy(src: Uint8Array, dst: Uint8Array, opts?: { parallel?: boolean }): Promise<void>;
   benchSortSelect(scores: Float32Array, rows: number, cols: number, sparsity: number, bits: Uint8Array): Promise<void>;
 }

@@ -1,8 +1,9 @@
-// Hand-written interface of the SparseGPT part of the native addon.
+// Hand-written interface of the SparseGPT part of the native addon
+// (native/bindings/sparsegpt_bindings.cc).
 import { addon } from './binding';
-import { NativeMaskOut, NativeMatrix } from './kernels';
+import { NativeBackendOption, NativeMaskOut, NativeMatrix } from './kernels';
 
-export interface NativeSparseGptOptions {
+export interface NativeSparseGptOptions extends NativeBackendOption {
   sparsity: number;
   /** N:M (keep at most n of every m) when m is given. */
   n?: number;
@@ -14,7 +15,7 @@ export interface NativeSparseGptOptions {
 
 export interface SparseGptNative {
   /** sum (cols x cols, symmetric) += x^T x; rejects non-finite x before touching sum. */
-  hessianAdd(x: Float32Array, rows: number, cols: number, sum: Float64Array | Float32Array): Promise<void>;
+  hessianAdd(x: Float32Array, rows: number, cols: number, sum: Float64Array | Float32Array, opts?: NativeBackendOption): Promise<void>;
   /** Prunes W in place; resolves with the number of pruned weights. */
   sparsegptPrune(
     w: NativeMatrix,

@@ -1,7 +1,7 @@
 // Module entry point. Ops register themselves (core/registry.h).
 #include <napi.h>
 
-#include "core/registry.h"
+#include "bindings/registry.h"
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   shears::register_all(env, exports);

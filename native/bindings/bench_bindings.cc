@@ -8,9 +8,9 @@
 #include <cstring>
 #include <vector>
 
-#include "core/js_args.h"
-#include "core/promise_worker.h"
-#include "core/registry.h"
+#include "bindings/js_args.h"
+#include "bindings/promise_worker.h"
+#include "bindings/registry.h"
 #include "core/thread_pool.h"
 #include "cpu/bitmask.h"
 #include "cpu/select.h"
@@ -60,8 +60,8 @@ Napi::Value BenchSortSelect(const Napi::CallbackInfo& info) {
 }  // namespace
 
 SHEARS_REGISTER(bench) {
-  exports.Set("benchCopy", Napi::Function::New(env, BenchCopy, "benchCopy"));
-  exports.Set("benchSortSelect", Napi::Function::New(env, BenchSortSelect, "benchSortSelect"));
+  export_function(env, exports, "benchCopy", BenchCopy, 3);
+  export_function(env, exports, "benchSortSelect", BenchSortSelect, 5);
 }
 
 }  // namespace shears

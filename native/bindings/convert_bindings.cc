@@ -5,9 +5,9 @@
 #include <vector>
 
 #include "core/dtype.h"
-#include "core/js_args.h"
-#include "core/promise_worker.h"
-#include "core/registry.h"
+#include "bindings/js_args.h"
+#include "bindings/promise_worker.h"
+#include "bindings/registry.h"
 #include "core/thread_pool.h"
 
 namespace shears {
@@ -46,6 +46,6 @@ Napi::Value Convert(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
-SHEARS_REGISTER(convert) { exports.Set("convert", Napi::Function::New(env, Convert, "convert")); }
+SHEARS_REGISTER(convert) { export_function(env, exports, "convert", Convert, 4); }
 
 }  // namespace shears

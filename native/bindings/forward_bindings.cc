@@ -8,19 +8,20 @@
 //   fwdLogits(head, hidden, rows, out, opts)
 //   fwdArgmax(x, rows, cols, out)                    out[r] = argmax_j x[r][j]
 //   fwdKlTop1(a, b, rows, vocab, kl, argA, argB) -> {klMean, top1Agreement}
-//   fwdMatmulIsa() -> {active, best, supported}; fwdSetMatmulIsa(name) -> active
+// (The matmul's instruction-set variant is the CPU feature level: cpuFeatures /
+// setCpuFeatures in runtime_bindings.cc.)
 #include <napi.h>
 
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "core/js_args.h"
-#include "core/promise_worker.h"
-#include "core/registry.h"
+#include "bindings/js_args.h"
+#include "bindings/parse_specs.h"
+#include "bindings/promise_worker.h"
+#include "bindings/registry.h"
 #include "cpu/fwd_backend.h"
 #include "cpu/fwd_block.h"
-#include "cpu/matmul.h"
 
 namespace shears {
 namespace {
@@ -41,9 +42,7 @@ int64_t int_arg(const Napi::Value& v, const char* what, int64_t lo, int64_t hi) 
 }
 
 ForwardBackend& backend_of(const Napi::CallbackInfo& info, size_t i) {
-  if (info.Length() <= i || !info[i].IsObject()) return cpu_forward_backend();
-  Napi::Value b = info[i].As<Napi::Object>().Get("backend");
-  return forward_backend_by_name(b.IsString() ? std::string(b.As<Napi::String>()) : std::string("cpu"));
+  return forward_backend_by_name(backend_name(options_arg(info, i)));
 }
 
 MatrixView mat(const Napi::Value& v, const std::string& what, Keep& keep) {
@@ -323,39 +322,16 @@ Napi::Value Argmax(const Napi::CallbackInfo& info) {
   });
 }
 
-Napi::Value IsaInfo(Napi::Env env) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("active", matmul_isa_name(matmul_isa()));
-  Napi::Array sup = Napi::Array::New(env);
-  uint32_t i = 0;
-  for (MatmulIsa isa : {MatmulIsa::Portable, MatmulIsa::Avx2, MatmulIsa::Avx512})
-    if (matmul_isa_supported(isa)) sup.Set(i++, matmul_isa_name(isa));
-  o.Set("supported", sup);
-  return o;
-}
-
-Napi::Value MatmulIsaFn(const Napi::CallbackInfo& info) { return IsaInfo(info.Env()); }
-
-Napi::Value SetMatmulIsa(const Napi::CallbackInfo& info) {
-  return guarded(info, [&]() -> Napi::Value {
-    if (info.Length() < 1 || !info[0].IsString()) fail(kRangeError, "matmul ISA must be a string");
-    set_matmul_isa(parse_matmul_isa(info[0].As<Napi::String>()));
-    return IsaInfo(info.Env());
-  });
-}
-
 }  // namespace
 
 SHEARS_REGISTER(forward) {
-  exports.Set("fwdMatmul", Napi::Function::New(env, Matmul, "fwdMatmul"));
-  exports.Set("fwdEmbed", Napi::Function::New(env, Embed, "fwdEmbed"));
-  exports.Set("fwdBlock", Napi::Function::New(env, Block, "fwdBlock"));
-  exports.Set("fwdNll", Napi::Function::New(env, Nll, "fwdNll"));
-  exports.Set("fwdLogits", Napi::Function::New(env, Logits, "fwdLogits"));
-  exports.Set("fwdArgmax", Napi::Function::New(env, Argmax, "fwdArgmax"));
-  exports.Set("fwdKlTop1", Napi::Function::New(env, KlTop1Fn, "fwdKlTop1"));
-  exports.Set("fwdMatmulIsa", Napi::Function::New(env, MatmulIsaFn, "fwdMatmulIsa"));
-  exports.Set("fwdSetMatmulIsa", Napi::Function::New(env, SetMatmulIsa, "fwdSetMatmulIsa"));
+  export_function(env, exports, "fwdMatmul", Matmul, 6);
+  export_function(env, exports, "fwdEmbed", Embed, 7);
+  export_function(env, exports, "fwdBlock", Block, 6);
+  export_function(env, exports, "fwdNll", Nll, 6);
+  export_function(env, exports, "fwdLogits", Logits, 5);
+  export_function(env, exports, "fwdArgmax", Argmax, 5);
+  export_function(env, exports, "fwdKlTop1", KlTop1Fn, 8);
 }
 
 }  // namespace shears

@@ -11,6 +11,7 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/matrix_view.h"
 
 namespace shears {
 
@@ -97,14 +98,6 @@ inline double get_double(const Napi::Object& o, const char* key, double fallback
   if (!v.IsNumber()) fail(kRangeError, std::string(key) + " must be a number");
   return v.As<Napi::Number>().DoubleValue();
 }
-
-// A weight matrix [rows, cols] stored row-major in `dtype`, viewed in place.
-struct MatrixView {
-  void* data = nullptr;
-  DType dtype = DType::F32;
-  int64_t rows = 0, cols = 0;
-  size_t numel() const { return static_cast<size_t>(rows) * static_cast<size_t>(cols); }
-};
 
 // {data, dtype, rows, cols}: data is a Float32Array for f32, a Uint16Array for f16/bf16.
 inline MatrixView matrix_arg(const Napi::Value& v, const char* what) {

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "bindings/parse_specs.h"
-#include "core/promise_worker.h"
-#include "core/registry.h"
+#include "bindings/promise_worker.h"
+#include "bindings/registry.h"
 
 namespace shears {
 namespace {
@@ -30,11 +30,6 @@ PromiseWorker::Done total_pruned(const MaskOut& out, int64_t rows) {
     for (int64_t r = 0; r < rows; ++r) t += ppr[r];
     return Napi::Number::New(env, t);
   };
-}
-
-Napi::Object opts(const Napi::CallbackInfo& info, size_t i) {
-  if (info.Length() <= i || !info[i].IsObject()) return Napi::Object::New(info.Env());
-  return info[i].As<Napi::Object>();
 }
 
 Napi::Value Score(const Napi::CallbackInfo& info) {
@@ -60,7 +55,7 @@ Napi::Value Select(const Napi::CallbackInfo& info) {
     std::vector<Napi::Value> keep{info[0]};
     Selection sel = selection_arg(obj(info, 3, "selection"));
     MaskOut out = mask_arg(obj(info, 4, "mask"), rows, cols, keep);
-    Backend& be = backend_arg(opts(info, 5));
+    Backend& be = backend_arg(options_arg(info, 5));
     return PromiseWorker::Start(info.Env(), "shears.select", keep,
                                 [&be, scores, rows, cols, sel, out] { be.select(scores, rows, cols, sel, out); },
                                 total_pruned(out, rows));
@@ -87,7 +82,7 @@ Napi::Value SelectGlobal(const Napi::CallbackInfo& info) {
     Napi::Object o = Napi::Object::New(info.Env());
     o.Set("sparsity", info[1]);
     double sparsity = get_double(o, "sparsity", -1.0);
-    Backend& be = backend_arg(opts(info, 2));
+    Backend& be = backend_arg(options_arg(info, 2));
     std::vector<PromiseWorker::Done> totals;
     for (auto& it : items) totals.push_back(total_pruned(it.out, it.rows));
     return PromiseWorker::Start(
@@ -105,7 +100,7 @@ Napi::Value ApplyMask(const Napi::CallbackInfo& info) {
     std::vector<Napi::Value> keep{info[0].As<Napi::Object>().Get("data")};
     MatrixView w = matrix_arg(info[0], "W");
     MaskOut m = mask_arg(obj(info, 1, "mask"), w.rows, w.cols, keep);
-    Backend& be = backend_arg(opts(info, 2));
+    Backend& be = backend_arg(options_arg(info, 2));
     return PromiseWorker::Start(info.Env(), "shears.applyMask", keep,
                                 [&be, w, m] { be.apply_mask(w, m.bits, m.pruned_per_row); }, total_pruned(m, w.rows));
   });
@@ -118,7 +113,7 @@ Napi::Value Prune(const Napi::CallbackInfo& info) {
     ScoreParams sp = score_arg(obj(info, 1, "score options"), w.cols, keep);
     Selection sel = selection_arg(obj(info, 2, "selection"));
     MaskOut out = mask_arg(obj(info, 3, "mask"), w.rows, w.cols, keep);
-    Backend& be = backend_arg(opts(info, 4));
+    Backend& be = backend_arg(options_arg(info, 4));
     return PromiseWorker::Start(info.Env(), "shears.prune", keep,
                                 [&be, w, sp, sel, out] { be.prune(w, sp, sel, out); }, total_pruned(out, w.rows));
   });
@@ -127,11 +122,11 @@ Napi::Value Prune(const Napi::CallbackInfo& info) {
 }  // namespace
 
 SHEARS_REGISTER(kernels) {
-  exports.Set("score", Napi::Function::New(env, Score, "score"));
-  exports.Set("select", Napi::Function::New(env, Select, "select"));
-  exports.Set("selectGlobal", Napi::Function::New(env, SelectGlobal, "selectGlobal"));
-  exports.Set("applyMask", Napi::Function::New(env, ApplyMask, "applyMask"));
-  exports.Set("prune", Napi::Function::New(env, Prune, "prune"));
+  export_function(env, exports, "score", Score, 3);
+  export_function(env, exports, "select", Select, 6);
+  export_function(env, exports, "selectGlobal", SelectGlobal, 3);
+  export_function(env, exports, "applyMask", ApplyMask, 3);
+  export_function(env, exports, "prune", Prune, 5);
 }
 
 }  // namespace shears

@@ -3,9 +3,11 @@
 //     page in on demand, and writes (pruning in place) are copy-on-write, never
 //     reaching the file. The mapping is unmapped by the ArrayBuffer's finalizer, so
 //     it lives as long as any view of it is reachable.
-//   unmapFile(buffer) detaches the buffer (every view becomes empty, so JS can no
-//     longer reach the memory) and unmaps it now instead of at garbage collection.
-//     Call it only when no native operation on the buffer is pending.
+//   unmapFile(buffer) -> boolean: detaches the buffer (every view becomes empty, so JS
+//     can no longer reach the memory) and unmaps it now instead of at garbage
+//     collection: true when unmapped at once, false when pending native operations
+//     still use it (bindings/mappings.h): the munmap then happens when the last one
+//     settles, and their data stays valid until then.
 //   releasePages(view) drops the private (copy-on-write) copies of the whole pages
 //     inside a typed-array view of a mapFile buffer (madvise MADV_DONTNEED): the
 //     pruning pipeline calls it once a block's pruned weights are safely elsewhere, so
@@ -22,36 +24,17 @@
 
 #include <cerrno>
 #include <cstring>
-#include <mutex>
 #include <string>
-#include <unordered_map>
 
-#include "core/js_args.h"
-#include "core/promise_worker.h"
-#include "core/registry.h"
+#include "bindings/js_args.h"
+#include "bindings/mappings.h"
+#include "bindings/promise_worker.h"
+#include "bindings/registry.h"
 #include "cpu/dequant_q8_0.h"
 #include "cpu/permute_rows.h"
 
 namespace shears {
 namespace {
-
-// A live mapping. The finalizer and unmapFile both end it; whichever comes first
-// unmaps, so a range is never unmapped twice (it could belong to a new mapping by then).
-struct Mapping {
-  void* data;
-  size_t size;
-  bool unmapped = false;
-};
-std::mutex g_mappings_mutex;
-std::unordered_map<void*, Mapping*> g_mappings;  // data pointer -> mapping, while mapped
-
-void end_mapping(Mapping* m) {
-  std::lock_guard<std::mutex> lock(g_mappings_mutex);
-  if (m->unmapped) return;
-  ::munmap(m->data, m->size);
-  m->unmapped = true;
-  g_mappings.erase(m->data);
-}
 
 std::string sys_message(const std::string& path, const char* what, int err) {
   return path + ": " + what + ": " + std::strerror(err);
@@ -82,18 +65,9 @@ Napi::Value MapFile(const Napi::CallbackInfo& info) {
     int e = errno;
     ::close(fd);  // the mapping keeps its own reference to the file
     if (p == MAP_FAILED) fail(kIOError, sys_message(path, "cannot map", e));
-    auto* m = new Mapping{p, size};
-    {
-      std::lock_guard<std::mutex> lock(g_mappings_mutex);
-      g_mappings[p] = m;
-    }
+    mappings::Mapping* m = mappings::add(p, size);
     return Napi::ArrayBuffer::New(
-        info.Env(), p, size,
-        [](Napi::Env, void*, Mapping* m) {
-          end_mapping(m);
-          delete m;
-        },
-        m);
+        info.Env(), p, size, [](Napi::Env, void*, mappings::Mapping* m) { mappings::buffer_finalized(m); }, m);
   });
 }
 
@@ -101,17 +75,12 @@ Napi::Value UnmapFile(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     if (info.Length() < 1 || !info[0].IsArrayBuffer()) fail(kRangeError, "unmapFile: expected an ArrayBuffer");
     auto ab = info[0].As<Napi::ArrayBuffer>();
-    if (ab.IsDetached() || ab.ByteLength() == 0) return info.Env().Undefined();
-    Mapping* m = nullptr;
-    {
-      std::lock_guard<std::mutex> lock(g_mappings_mutex);
-      auto it = g_mappings.find(ab.Data());
-      if (it != g_mappings.end()) m = it->second;
-    }
-    if (!m) fail(kRangeError, "unmapFile: the buffer was not made by mapFile");
+    if (ab.IsDetached() || ab.ByteLength() == 0) return Napi::Boolean::New(info.Env(), true);
+    void* data = ab.Data();
+    if (!mappings::is_live(data)) fail(kRangeError, "unmapFile: the buffer was not made by mapFile");
     ab.Detach();  // first: no view can reach the memory once it is unmapped
-    end_mapping(m);
-    return info.Env().Undefined();
+    // (NotMapped here: the finalizer already ran at Detach and unmapped it.)
+    return Napi::Boolean::New(info.Env(), mappings::request_unmap(data) != mappings::Unmap::Deferred);
   });
 }
 
@@ -121,9 +90,7 @@ Napi::Value ReleasePages(const Napi::CallbackInfo& info) {
     auto ta = info[0].As<Napi::TypedArray>();
     auto ab = ta.ArrayBuffer();
     if (ab.IsDetached() || ab.ByteLength() == 0) return Napi::Number::New(info.Env(), 0);
-    std::lock_guard<std::mutex> lock(g_mappings_mutex);
-    auto it = g_mappings.find(ab.Data());
-    if (it == g_mappings.end() || it->second->unmapped) fail(kRangeError, "releasePages: the view is not over a mapFile buffer");
+    if (!mappings::is_live(ab.Data())) fail(kRangeError, "releasePages: the view is not over a mapFile buffer");
     const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
     const uintptr_t begin = reinterpret_cast<uintptr_t>(ab.Data()) + ta.ByteOffset();
     const uintptr_t end = begin + ta.ByteLength();
@@ -193,12 +160,12 @@ Napi::Value TransposeBytes(const Napi::CallbackInfo& info) {
 }  // namespace
 
 SHEARS_REGISTER(mmap) {
-  exports.Set("mapFile", Napi::Function::New(env, MapFile, "mapFile"));
-  exports.Set("releasePages", Napi::Function::New(env, ReleasePages, "releasePages"));
-  exports.Set("unmapFile", Napi::Function::New(env, UnmapFile, "unmapFile"));
-  exports.Set("dequantQ8_0", Napi::Function::New(env, DequantQ8_0, "dequantQ8_0"));
-  exports.Set("permuteRopeRows", Napi::Function::New(env, PermuteRopeRows, "permuteRopeRows"));
-  exports.Set("transposeBytes", Napi::Function::New(env, TransposeBytes, "transposeBytes"));
+  export_function(env, exports, "mapFile", MapFile, 1);
+  export_function(env, exports, "releasePages", ReleasePages, 1);
+  export_function(env, exports, "unmapFile", UnmapFile, 1);
+  export_function(env, exports, "dequantQ8_0", DequantQ8_0, 2);
+  export_function(env, exports, "permuteRopeRows", PermuteRopeRows, 6);
+  export_function(env, exports, "transposeBytes", TransposeBytes, 5);
 }
 
 }  // namespace shears

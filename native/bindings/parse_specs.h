@@ -5,13 +5,25 @@
 #include <string>
 
 #include "core/backend.h"
-#include "core/js_args.h"
+#include "bindings/js_args.h"
 
 namespace shears {
 
-inline Backend& backend_arg(const Napi::Object& opts) {
+// The `backend` option every compute binding takes: "auto" (the default), "cpu" or
+// "cuda"; core/backend.h says what each means.
+inline std::string backend_name(const Napi::Object& opts) {
   Napi::Value v = opts.Get("backend");
-  return backend_by_name(v.IsString() ? std::string(v.As<Napi::String>()) : std::string("cpu"));
+  if (v.IsUndefined() || v.IsNull()) return kDefaultBackend;
+  if (!v.IsString()) fail(kBackendError, "backend must be 'auto', 'cpu' or 'cuda'");
+  return v.As<Napi::String>();
+}
+
+inline Backend& backend_arg(const Napi::Object& opts) { return backend_by_name(backend_name(opts)); }
+
+// Argument i as an options object; absent (or not an object) reads as {}.
+inline Napi::Object options_arg(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || !info[i].IsObject()) return Napi::Object::New(info.Env());
+  return info[i].As<Napi::Object>();
 }
 
 // {p, q, act?}: act is a Float32Array of length cols.

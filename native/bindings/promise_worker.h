@@ -1,6 +1,8 @@
 // Runs one native operation on the libuv thread pool and settles a Promise.
 // The JavaScript values the work reads or writes (typed arrays) are kept alive by
-// references for the whole run, so their memory is used in place, never copied.
+// references for the whole run, so their memory is used in place, never copied;
+// those over a file mapping also pin it (bindings/mappings.h), so that unmapFile
+// during the run defers the munmap until the worker is done.
 // Work reports failures by throwing shears::Error; its code becomes error.code.
 #pragma once
 #include <napi.h>
@@ -9,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "bindings/mappings.h"
 #include "core/error.h"
 
 namespace shears {
@@ -67,13 +70,29 @@ class PromiseWorker : public Napi::AsyncWorker {
   PromiseWorker(Napi::Env env, const char* name, std::vector<Napi::Value> keep, Work work, Done done)
       : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)),
         done_(std::move(done)) {
-    for (auto& v : keep) refs_.push_back(Napi::Persistent(v));
+    for (auto& v : keep) {
+      refs_.push_back(Napi::Persistent(v));
+      if (mappings::Mapping* m = mappings::pin(buffer_data(v))) pins_.push_back(m);
+    }
+  }
+
+  // Destroyed on the JavaScript thread once the promise has settled.
+  ~PromiseWorker() override {
+    for (mappings::Mapping* m : pins_) mappings::unpin(m);
+  }
+
+  // Start of the ArrayBuffer under a typed array or buffer (null for other values).
+  static void* buffer_data(const Napi::Value& v) {
+    if (v.IsTypedArray()) return v.As<Napi::TypedArray>().ArrayBuffer().Data();
+    if (v.IsArrayBuffer()) return v.As<Napi::ArrayBuffer>().Data();
+    return nullptr;
   }
 
   Napi::Promise::Deferred deferred_;
   Work work_;
   Done done_;
   std::vector<Napi::Reference<Napi::Value>> refs_;
+  std::vector<mappings::Mapping*> pins_;
   std::string code_;
 };
 

@@ -1,4 +1,4 @@
-#include "core/registry.h"
+#include "bindings/registry.h"
 
 #include <string>
 #include <utility>
@@ -16,6 +16,17 @@ Registrar::Registrar(const char* name, RegisterFn fn) { registry().emplace_back(
 
 void register_all(Napi::Env env, Napi::Object exports) {
   for (auto& [name, fn] : registry()) fn(env, exports);
+}
+
+}  // namespace shears
+
+namespace shears {
+
+void export_function(Napi::Env env, Napi::Object exports, const char* name, Napi::Function::Callback fn, int arity) {
+  Napi::Function f = Napi::Function::New(env, fn, name);
+  // `length` of a function is configurable (not writable): redefine it.
+  f.DefineProperty(Napi::PropertyDescriptor::Value("length", Napi::Number::New(env, arity), napi_configurable));
+  exports.Set(name, f);
 }
 
 }  // namespace shears

@@ -1,5 +1,5 @@
 // Self-registration of bindings: each file in native/bindings/ declares
-//   SHEARS_REGISTER(name) { exports.Set(...); }
+//   SHEARS_REGISTER(name) { export_function(env, exports, "fn", Fn, arity); }
 // and addon.cc calls every registered function once at module load. No central
 // list to edit when an op is added.
 #pragma once
@@ -14,6 +14,11 @@ struct Registrar {
 };
 
 void register_all(Napi::Env env, Napi::Object exports);
+
+// Exports fn as `name` with its JavaScript `length` set to `arity` (the parameters
+// the typed view in lib/native/addon.ts declares, optional ones included), so that
+// test/native/exports.test.ts can check both sides agree.
+void export_function(Napi::Env env, Napi::Object exports, const char* name, Napi::Function::Callback fn, int arity);
 
 }  // namespace shears
 

@@ -1,6 +1,7 @@
-// SparseGPT bindings. Typed arrays are used in place by a libuv worker.
-//   hessianAdd(x, rows, cols, sum)           sum: Float64Array | Float32Array (cols*cols) += x^T x
-//   sparsegptPrune(W, sum, count, opts, mask) opts: {sparsity, n?, m?, blockSize, percdamp, selection}
+// SparseGPT bindings. Typed arrays are used in place by a libuv worker; the work
+// goes through the backend the `backend` option names (core/backend.h).
+//   hessianAdd(x, rows, cols, sum, {backend}?)  sum: Float64Array | Float32Array (cols*cols) += x^T x
+//   sparsegptPrune(W, sum, count, opts, mask)   opts: {sparsity, n?, m?, blockSize, percdamp, selection, backend?}
 //     resolves with the number of pruned weights.
 #include <napi.h>
 
@@ -8,20 +9,14 @@
 #include <vector>
 
 #include "bindings/parse_specs.h"
-#include "core/promise_worker.h"
-#include "core/registry.h"
-#include "cpu/hessian.h"
-#include "cpu/sparsegpt.h"
+#include "bindings/promise_worker.h"
+#include "bindings/registry.h"
 
 namespace shears {
 namespace {
 
 // The accumulator: a Float64Array or Float32Array of cols*cols elements.
-struct SumArg {
-  void* data;
-  bool f64;
-};
-SumArg sum_arg(const Napi::Value& v, int64_t cols) {
+HessianSum sum_arg(const Napi::Value& v, int64_t cols) {
   const size_t len = static_cast<size_t>(cols) * static_cast<size_t>(cols);
   if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array)
     return {typed_array<float>(v, "hessian sum", len).data, false};
@@ -35,18 +30,10 @@ Napi::Value HessianAdd(const Napi::CallbackInfo& info) {
     dims.Set("cols", info[2]);
     const int64_t rows = get_int(dims, "rows", 0, INT32_MAX), cols = get_int(dims, "cols", 1, INT32_MAX);
     const float* x = typed_array<float>(info[0], "x", static_cast<size_t>(rows) * static_cast<size_t>(cols)).data;
-    SumArg s = sum_arg(info[3], cols);
-    return PromiseWorker::Start(info.Env(), "shears.hessianAdd", {info[0], info[3]}, [x, rows, cols, s] {
-      const size_t r = static_cast<size_t>(rows), c = static_cast<size_t>(cols);
-      const size_t bad = first_nonfinite(x, r, c);
-      if (bad != SIZE_MAX)
-        fail(kNonFinite, "activations contain a non-finite value at row " + std::to_string(bad / c) + ", column " +
-                             std::to_string(bad % c) + " (the Hessian was left unchanged)");
-      if (s.f64)
-        accumulate_xtx(x, r, c, static_cast<double*>(s.data));
-      else
-        accumulate_xtx(x, r, c, static_cast<float*>(s.data));
-    });
+    HessianSum s = sum_arg(info[3], cols);
+    Backend& be = backend_arg(options_arg(info, 4));
+    return PromiseWorker::Start(info.Env(), "shears.hessianAdd", {info[0], info[3]},
+                                [&be, x, rows, cols, s] { be.hessian_add(x, rows, cols, s); });
   });
 }
 
@@ -56,7 +43,7 @@ Napi::Value SparsegptPrune(const Napi::CallbackInfo& info) {
       fail(kShapeError, "sparsegptPrune(W, sum, count, opts, mask) needs objects for W, opts and mask");
     std::vector<Napi::Value> keep{info[0].As<Napi::Object>().Get("data"), info[1]};
     MatrixView w = matrix_arg(info[0], "W");
-    SumArg s = sum_arg(info[1], w.cols);
+    HessianSum s = sum_arg(info[1], w.cols);
     if (!info[2].IsNumber()) fail(kRangeError, "count must be a number");
     const double count = info[2].As<Napi::Number>().DoubleValue();
     Napi::Object o = info[3].As<Napi::Object>();
@@ -73,10 +60,11 @@ Napi::Value SparsegptPrune(const Napi::CallbackInfo& info) {
     if (ss != "block" && ss != "row") fail(kRangeError, "selection must be 'block' or 'row', got '" + ss + "'");
     p.row_selection = ss == "row";
     MaskOut out = mask_arg(info[4].As<Napi::Object>(), w.rows, w.cols, keep);
+    Backend& be = backend_arg(o);
     uint32_t* ppr = out.pruned_per_row;
     const int64_t rows = w.rows;
     return PromiseWorker::Start(
-        info.Env(), "shears.sparsegptPrune", keep, [w, s, count, p, out] { sparsegpt_prune(w, s.data, s.f64, count, p, out); },
+        info.Env(), "shears.sparsegptPrune", keep, [&be, w, s, count, p, out] { be.sparsegpt(w, s, count, p, out); },
         [ppr, rows](Napi::Env env) -> Napi::Value {
           double t = 0;
           if (ppr)
@@ -89,8 +77,8 @@ Napi::Value SparsegptPrune(const Napi::CallbackInfo& info) {
 }  // namespace
 
 SHEARS_REGISTER(sparsegpt) {
-  exports.Set("hessianAdd", Napi::Function::New(env, HessianAdd, "hessianAdd"));
-  exports.Set("sparsegptPrune", Napi::Function::New(env, SparsegptPrune, "sparsegptPrune"));
+  export_function(env, exports, "hessianAdd", HessianAdd, 5);
+  export_function(env, exports, "sparsegptPrune", SparsegptPrune, 5);
 }
 
 }  // namespace shears

@@ -5,8 +5,8 @@
 #include <cmath>
 
 #include "bindings/parse_specs.h"
-#include "core/promise_worker.h"
-#include "core/registry.h"
+#include "bindings/promise_worker.h"
+#include "bindings/registry.h"
 
 namespace shears {
 namespace {
@@ -64,9 +64,9 @@ Napi::Value CountPositive(const Napi::CallbackInfo& info) {
 }  // namespace
 
 SHEARS_REGISTER(stats) {
-  exports.Set("countPositive", Napi::Function::New(env, CountPositive, "countPositive"));
-  exports.Set("columnStats", Napi::Function::New(env, ColumnStats, "columnStats"));
-  exports.Set("columnNorms", Napi::Function::New(env, ColumnNorms, "columnNorms"));
+  export_function(env, exports, "countPositive", CountPositive, 1);
+  export_function(env, exports, "columnStats", ColumnStats, 4);
+  export_function(env, exports, "columnNorms", ColumnNorms, 2);
 }
 
 }  // namespace shears

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "core/js_args.h"
+#include "core/matrix_view.h"
 
 namespace shears {
 
@@ -42,6 +42,25 @@ struct GlobalItem {
   MaskOut out;
 };
 
+// SparseGPT's input statistic S = X^T X: cols x cols, symmetric, full storage, in
+// float64 (f64) or float32.
+struct HessianSum {
+  void* data = nullptr;
+  bool f64 = true;
+};
+
+// SparseGPT parameters (semantics in native/cpu/sparsegpt.h).
+struct SparseGptParams {
+  double sparsity = 0.0;       // unstructured fraction pruned
+  int n = 0, m = 0;            // N:M (keep at most n of m) when m > 0
+  size_t block_size = 128;
+  double percdamp = 0.01;
+  bool row_selection = false;  // unstructured: per-row selection inside each block
+};
+
+// Error code for a Hessian that is not positive definite after damping.
+inline constexpr const char* kNotPositiveDefinite = "E_NOT_PD";
+
 // Per-column activation statistics accumulated over batches of rows.
 struct ColumnStatsAcc {
   double* sum;        // cols
@@ -73,6 +92,14 @@ class Backend {
 
   // Adds rows of x [rows, cols] (float32) to the accumulators.
   virtual void column_stats(const float* x, int64_t rows, int64_t cols, ColumnStatsAcc& acc) = 0;
+
+  // S += X^T X for x [rows, cols] float32. Throws E_NONFINITE (naming row and column)
+  // on a non-finite x, with S unchanged.
+  virtual void hessian_add(const float* x, int64_t rows, int64_t cols, HessianSum s) = 0;
+
+  // SparseGPT on w in place given S over `count` rows; every check (finite W and S,
+  // positive definite H) happens before w is written.
+  virtual void sparsegpt(const MatrixView& w, HessianSum s, double count, const SparseGptParams& p, MaskOut out) = 0;
 };
 
 Backend& cpu_backend();
@@ -80,7 +107,14 @@ Backend& cpu_backend();
 Backend* cuda_backend();
 // The CUDA device in use, or why there is none ("not compiled", the CUDA error...).
 std::string cuda_status();
-// "cpu", "cuda" or "auto" (cuda when available). Throws E_BACKEND for an unavailable one.
+// What every `backend` option means, for the kernels and the forward pass alike:
+// "cpu"; "cuda" (the CUDA build with a device that answers, else E_BACKEND naming why);
+// "auto" (cuda when available, else cpu). Anything else is E_BACKEND.
+enum class BackendKind : int { Cpu = 0, Cuda = 1 };
+BackendKind resolve_backend(const std::string& name);
+// The backend an option names (resolve_backend, then the object).
 Backend& backend_by_name(const std::string& name);
+// The option's value when a call gives none.
+inline constexpr const char* kDefaultBackend = "auto";
 
 }  // namespace shears

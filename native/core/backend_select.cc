@@ -12,14 +12,18 @@ Backend* cuda_backend() { return nullptr; }
 std::string cuda_status() { return "not compiled (CPU-only build)"; }
 #endif  // with CUDA both come from native/cuda/cuda_backend.cc
 
-Backend& backend_by_name(const std::string& name) {
-  if (name == "cpu") return cpu_backend();
+BackendKind resolve_backend(const std::string& name) {
+  if (name == "cpu") return BackendKind::Cpu;
   if (name == "cuda" || name == "auto") {
-    if (Backend* b = cuda_backend()) return *b;
-    if (name == "auto") return cpu_backend();
+    if (cuda_backend()) return BackendKind::Cuda;
+    if (name == "auto") return BackendKind::Cpu;
     fail(kBackendError, "CUDA backend unavailable: " + cuda_status());
   }
-  fail(kBackendError, "unknown backend '" + name + "' (expected cpu, cuda or auto)");
+  fail(kBackendError, "unknown backend '" + name + "' (expected auto, cpu or cuda)");
+}
+
+Backend& backend_by_name(const std::string& name) {
+  return resolve_backend(name) == BackendKind::Cuda ? *cuda_backend() : cpu_backend();
 }
 
 }  // namespace shears

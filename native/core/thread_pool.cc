@@ -23,9 +23,11 @@ struct Job {
   std::condition_variable cv;
   std::exception_ptr error;
 
-  // Claims and runs chunks until none is left. Returns when this thread has no more to take.
-  void work() {
+  // Claims and runs chunks until none is left, or until `stop` is set (a worker being
+  // retired by a resize: it leaves the rest to the job's caller, who always works too).
+  void work(const std::atomic<bool>* stop = nullptr) {
     for (;;) {
+      if (stop && stop->load(std::memory_order_relaxed)) return;
       size_t i = next.fetch_add(1, std::memory_order_relaxed);
       if (i >= chunks) return;
       size_t b = i * grain, e = std::min(n, b + grain);
@@ -43,15 +45,21 @@ struct Job {
   }
 };
 
+// Resizing is safe while other threads run parallel_for: every job's caller claims
+// chunks itself until none is left, so a job finishes with any number of workers,
+// none included. A resize retires the old workers (each stops after its current
+// chunk), then starts the new ones; resizes are serialized, and callers only read the
+// worker count (an atomic), never the worker list.
 class Pool {
  public:
   Pool() { start(default_threads()); }
   ~Pool() { stop(); }
 
-  int threads() const { return static_cast<int>(workers_.size()) + 1; }
+  int threads() const { return workers_count_.load(std::memory_order_relaxed) + 1; }
 
   void resize(int n) {
     if (n <= 0) n = default_threads();
+    std::lock_guard<std::mutex> r(resize_m_);
     if (n == threads()) return;
     stop();
     start(n);
@@ -65,7 +73,7 @@ class Pool {
     job->n = n;
     job->grain = grain;
     job->chunks = chunk_count(n, grain);
-    if (job->chunks > 1 && !workers_.empty()) {
+    if (job->chunks > 1 && workers_count_.load(std::memory_order_relaxed) > 0) {
       std::lock_guard<std::mutex> g(m_);
       jobs_.push_back(job);
       cv_.notify_all();
@@ -87,21 +95,27 @@ class Pool {
   static int default_threads() {
     if (const char* env = std::getenv("SHEARS_THREADS")) {
       int v = std::atoi(env);
-      if (v > 0) return v;
+      if (v > 0) return std::min(v, kMaxPoolThreads);
     }
     unsigned hc = std::thread::hardware_concurrency();
-    return hc == 0 ? 1 : static_cast<int>(hc);
+    return hc == 0 ? 1 : std::min(static_cast<int>(hc), kMaxPoolThreads);
   }
 
+  // Both with resize_m_ held (or from the constructor / destructor).
   void start(int n) {
-    quit_ = false;
+    {
+      std::lock_guard<std::mutex> g(m_);
+      quit_.store(false);
+    }
     for (int i = 1; i < n; ++i) workers_.emplace_back([this] { loop(); });
+    workers_count_.store(static_cast<int>(workers_.size()));
   }
 
   void stop() {
+    workers_count_.store(0);
     {
       std::lock_guard<std::mutex> g(m_);
-      quit_ = true;
+      quit_.store(true);
       cv_.notify_all();
     }
     for (auto& t : workers_) t.join();
@@ -114,12 +128,12 @@ class Pool {
       {
         std::unique_lock<std::mutex> g(m_);
         cv_.wait(g, [&] {
-          if (quit_) return true;
+          if (quit_.load()) return true;
           for (auto& j : jobs_)
             if (j->next.load(std::memory_order_relaxed) < j->chunks) return true;
           return false;
         });
-        if (quit_) return;
+        if (quit_.load()) return;
         for (auto& j : jobs_)
           if (j->next.load(std::memory_order_relaxed) < j->chunks) {
             job = j;
@@ -127,7 +141,7 @@ class Pool {
           }
       }
       if (job) {
-        job->work();
+        job->work(&quit_);
         std::lock_guard<std::mutex> g(m_);
         jobs_.erase(std::remove_if(jobs_.begin(), jobs_.end(),
                                    [](const std::shared_ptr<Job>& j) {
@@ -138,11 +152,13 @@ class Pool {
     }
   }
 
+  std::mutex resize_m_;                 // serializes resizes; guards workers_
   std::vector<std::thread> workers_;
+  std::atomic<int> workers_count_{0};  // what callers read
   std::deque<std::shared_ptr<Job>> jobs_;
   std::mutex m_;
   std::condition_variable cv_;
-  bool quit_ = false;
+  std::atomic<bool> quit_{false};
 };
 
 Pool& pool() {

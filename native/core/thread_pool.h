@@ -15,8 +15,11 @@ using ChunkFn = std::function<void(size_t, size_t, size_t)>;
 
 // Number of threads that take part in a parallel_for (workers + caller).
 int pool_threads();
-// Resize the pool (n <= 0: back to the default). Only between operations.
+// Resize the pool (n <= 0: back to the default; at most kMaxPoolThreads). Safe while
+// operations run on other threads: they finish correctly with the threads there are
+// (a running parallel_for keeps its chunks; see balanced_grain for what may vary).
 void set_pool_threads(int n);
+inline constexpr int kMaxPoolThreads = 1024;
 
 // Number of chunks parallel_for will use for (n, grain).
 inline size_t chunk_count(size_t n, size_t grain) { return grain == 0 ? 0 : (n + grain - 1) / grain; }

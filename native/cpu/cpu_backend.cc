@@ -13,9 +13,11 @@
 #include "cpu/apply_mask.h"
 #include "cpu/bitmask.h"
 #include "cpu/column_stats.h"
+#include "cpu/hessian.h"
 #include "cpu/order_key.h"
 #include "cpu/score.h"
 #include "cpu/select.h"
+#include "cpu/sparsegpt.h"
 
 namespace shears {
 
@@ -153,6 +155,23 @@ class CpuBackend final : public Backend {
       acc.sum_sq[j] += q[j];
       if (acc.exceed) acc.exceed[j] += ex[j];
     }
+  }
+
+  void hessian_add(const float* x, int64_t rows, int64_t cols, HessianSum s) override {
+    const size_t r = static_cast<size_t>(rows), c = static_cast<size_t>(cols);
+    const size_t bad = first_nonfinite(x, r, c);
+    if (bad != SIZE_MAX)
+      fail(kNonFinite, "activations contain a non-finite value at " + where(static_cast<int64_t>(bad / c),
+                                                                             static_cast<int64_t>(bad % c)) +
+                           " (the Hessian was left unchanged)");
+    if (s.f64)
+      accumulate_xtx(x, r, c, static_cast<double*>(s.data));
+    else
+      accumulate_xtx(x, r, c, static_cast<float*>(s.data));
+  }
+
+  void sparsegpt(const MatrixView& w, HessianSum s, double count, const SparseGptParams& p, MaskOut out) override {
+    sparsegpt_prune(w, s.data, s.f64, count, p, out);
   }
 
  private:

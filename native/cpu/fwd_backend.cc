@@ -1,6 +1,6 @@
 #include "cpu/fwd_backend.h"
 
-#include "core/error.h"
+#include "core/backend.h"
 #include "cpu/fwd_block.h"
 #include "cpu/matmul.h"
 
@@ -43,9 +43,11 @@ ForwardBackend& cpu_forward_backend() {
 }
 
 ForwardBackend& forward_backend_by_name(const std::string& name) {
-  if (name == "cpu" || name == "auto") return cpu_forward_backend();
-  if (name == "cuda") fail(kBackendError, "the forward pass has no CUDA backend yet; use backend 'cpu'");
-  fail(kBackendError, "unknown backend '" + name + "' (expected cpu, cuda or auto)");
+  // The same choice as the kernels' (resolve_backend: an unavailable "cuda" or an
+  // unknown name is E_BACKEND). No device forward pass exists yet, so a CUDA choice
+  // runs the forward pass on the CPU, like SparseGPT's ops in the CUDA backend.
+  (void)resolve_backend(name);
+  return cpu_forward_backend();
 }
 
 }  // namespace shears

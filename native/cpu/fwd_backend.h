@@ -1,6 +1,7 @@
 // The forward-pass backend seam. The CPU implementation (fwd_backend.cc over the
 // fwd_* kernels and matmul) is the oracle; a CUDA implementation can be added next to
-// it and returned by forward_backend_by_name("cuda") without touching the bindings.
+// it and returned by forward_backend_by_name for a CUDA choice without touching the
+// bindings.
 // All pointers are host memory owned by the caller.
 #pragma once
 #include <cstdint>
@@ -29,7 +30,9 @@ class ForwardBackend {
 };
 
 ForwardBackend& cpu_forward_backend();
-// "cpu" or "auto" (the CPU until a device forward pass exists); "cuda" throws E_BACKEND.
+// Resolves the name like the kernels do (core/backend.h resolve_backend: "cuda"
+// without a device, or an unknown name, throws E_BACKEND) and returns the CPU forward
+// pass for either choice until a device forward pass exists.
 ForwardBackend& forward_backend_by_name(const std::string& name);
 
 }  // namespace shears

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "core/dtype.h"
-#include "core/js_args.h"
+#include "core/matrix_view.h"
 
 namespace shears {
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "core/thread_pool.h"
 #include "cpu/linalg.h"
 
@@ -82,7 +83,7 @@ SHEARS_TARGET_AVX2 void tile_avx2(const T* buf, size_t rc, size_t cols, size_t i
 
 template <typename T>
 void tile(const T* buf, size_t rc, size_t cols, size_t i0, size_t i1, size_t j0, size_t j1, T* s) {
-  if (linalg::cpu_avx2_fma())
+  if (has_avx2_fma())
     tile_avx2<T>(buf, rc, cols, i0, i1, j0, j1, s);
   else
     tile_base<T>(buf, rc, cols, i0, i1, j0, j1, s);

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <vector>
 
+#include "core/cpu_features.h"
 #include "core/thread_pool.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -104,23 +104,13 @@ SHEARS_TARGET_AVX2 void gemm_tile_avx2(size_t m, size_t n, size_t K, const doubl
 
 void gemm_tile(size_t m, size_t n, size_t K, const double* A, size_t lda, const double* B, size_t ldb, double* C,
                size_t ldc) {
-  if (cpu_avx2_fma())
+  if (has_avx2_fma())
     gemm_tile_avx2(m, n, K, A, lda, B, ldb, C, ldc);
   else
     gemm_tile_base(m, n, K, A, lda, B, ldb, C, ldc);
 }
 
 }  // namespace
-
-bool cpu_avx2_fma() {
-#if SHEARS_HAS_AVX2_VARIANT
-  // SHEARS_NO_AVX2=1 forces the baseline variants (to test them on an AVX2 machine).
-  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !std::getenv("SHEARS_NO_AVX2");
-  return ok;
-#else
-  return false;
-#endif
-}
 
 void gemm_sub(size_t M, size_t N, size_t K, const double* A, size_t lda, const double* B, size_t ldb, double* C,
               size_t ldc, bool lower_only) {

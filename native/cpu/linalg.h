@@ -12,7 +12,7 @@
 #include <cstddef>
 
 // Hot loops are compiled twice: for the baseline ISA (portable prebuilds) and with
-// AVX2+FMA, chosen at run time by cpu_avx2_fma(). (GCC's target_clones("arch=...")
+// AVX2+FMA, chosen at run time by core/cpu_features (has_avx2_fma()). (GCC's target_clones("arch=...")
 // dispatches on the exact CPU model, not on features, so it is not used.)
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #define SHEARS_TARGET_AVX2 __attribute__((target("avx2,fma")))
@@ -26,9 +26,6 @@
 
 namespace shears {
 namespace linalg {
-
-// True when the AVX2+FMA variants can run here (checked once).
-bool cpu_avx2_fma();
 
 // 32-byte vectors (GCC/Clang vector extensions): AVX registers in the AVX2 clones,
 // pairs of SSE registers in the baseline ones. Register tiles are written with them

@@ -1,15 +1,12 @@
-// Run-time choice between the instruction-set variants of matmul.inc.
+// The instruction-set variants of matmul.inc, chosen per call by core/cpu_features.
 #include "cpu/matmul.h"
 
 #include <algorithm>
-#include <atomic>
-#include <cstdlib>
 #include <cstring>
 #include <new>
-#include <string>
 
+#include "core/cpu_features.h"
 #include "core/dtype.h"
-#include "core/error.h"
 #include "core/thread_pool.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -56,73 +53,6 @@ namespace mm_avx512 {
 }  // namespace mm_avx512
 #endif
 
-namespace {
-
-MatmulIsa best_isa() {
-#ifdef SHEARS_X86
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-      __builtin_cpu_supports("f16c"))
-    return MatmulIsa::Avx512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
-    return MatmulIsa::Avx2;
-#endif
-  return MatmulIsa::Portable;
-}
-
-// SHEARS_MATMUL_ISA=portable|avx2|avx512 caps the choice (for comparisons); default: best.
-MatmulIsa initial_isa() {
-  MatmulIsa best = best_isa();
-  if (const char* env = std::getenv("SHEARS_MATMUL_ISA")) {
-    try {
-      MatmulIsa want = parse_matmul_isa(env);
-      if (want != MatmulIsa::Auto && static_cast<int>(want) <= static_cast<int>(best)) return want;
-    } catch (const Error&) {
-      // an unknown value keeps the default
-    }
-  }
-  return best;
-}
-
-std::atomic<int>& current() {
-  static std::atomic<int> c{static_cast<int>(initial_isa())};
-  return c;
-}
-
-}  // namespace
-
-const char* matmul_isa_name(MatmulIsa isa) {
-  switch (isa) {
-    case MatmulIsa::Auto: return "auto";
-    case MatmulIsa::Portable: return "portable";
-    case MatmulIsa::Avx2: return "avx2";
-    case MatmulIsa::Avx512: return "avx512";
-  }
-  return "?";
-}
-
-MatmulIsa parse_matmul_isa(const std::string& name) {
-  if (name == "auto") return MatmulIsa::Auto;
-  if (name == "portable") return MatmulIsa::Portable;
-  if (name == "avx2") return MatmulIsa::Avx2;
-  if (name == "avx512") return MatmulIsa::Avx512;
-  fail(kRangeError, "matmul ISA must be auto, portable, avx2 or avx512, got '" + name + "'");
-}
-
-bool matmul_isa_supported(MatmulIsa isa) {
-  if (isa == MatmulIsa::Auto || isa == MatmulIsa::Portable) return true;
-  return static_cast<int>(isa) <= static_cast<int>(best_isa());
-}
-
-void set_matmul_isa(MatmulIsa isa) {
-  if (isa == MatmulIsa::Auto) isa = best_isa();
-  if (!matmul_isa_supported(isa))
-    fail(kBackendError, std::string("this CPU does not support the ") + matmul_isa_name(isa) + " matmul kernel");
-  current().store(static_cast<int>(isa));
-}
-
-MatmulIsa matmul_isa() { return static_cast<MatmulIsa>(current().load()); }
-
 void matmul_strided(const float* x, int64_t ldx, int64_t n, const MatrixView& w, int64_t ldw, const float* bias, float* y,
                     int64_t ldy, bool parallel) {
   if (n <= 0 || w.rows <= 0) return;
@@ -132,10 +62,10 @@ void matmul_strided(const float* x, int64_t ldx, int64_t n, const MatrixView& w,
       for (int64_t o = 0; o < w.rows; ++o) y[r * ldy + o] = bias ? bias[o] : 0.0f;
     return;
   }
-  switch (matmul_isa()) {
+  switch (cpu_level()) {
 #ifdef SHEARS_X86
-    case MatmulIsa::Avx512: return mm_avx512::run(x, ldx, n, w, ldw, bias, y, ldy, parallel);
-    case MatmulIsa::Avx2: return mm_avx2::run(x, ldx, n, w, ldw, bias, y, ldy, parallel);
+    case CpuLevel::Avx512: return mm_avx512::run(x, ldx, n, w, ldw, bias, y, ldy, parallel);
+    case CpuLevel::Avx2: return mm_avx2::run(x, ldx, n, w, ldw, bias, y, ldy, parallel);
 #endif
     default: return mm_portable::run(x, ldx, n, w, ldw, bias, y, ldy, parallel);
   }

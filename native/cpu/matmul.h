@@ -6,24 +6,12 @@
 #pragma once
 #include <cstdint>
 
-#include "core/js_args.h"
+#include "core/matrix_view.h"
 
 namespace shears {
 
-// Instruction-set variants of the kernel. The addon is built without -march=native;
-// AVX2+FMA+F16C and AVX-512F variants are compiled with target attributes and
-// chosen at run time.
-enum class MatmulIsa : int { Auto = 0, Portable = 1, Avx2 = 2, Avx512 = 3 };
-
-const char* matmul_isa_name(MatmulIsa isa);
-// "auto", "portable", "avx2", "avx512"; throws E_RANGE for anything else.
-MatmulIsa parse_matmul_isa(const std::string& name);
-bool matmul_isa_supported(MatmulIsa isa);
-// Forces a variant for the whole process (tests use "portable"); Auto = best supported.
-// Throws E_BACKEND when the CPU lacks it. Only between operations.
-void set_matmul_isa(MatmulIsa isa);
-// The variant matmul() uses now (never Auto).
-MatmulIsa matmul_isa();
+// Instruction-set variants (portable, AVX2+FMA+F16C, AVX-512F) are compiled with
+// target attributes and chosen per call by core/cpu_features (cpu_level()).
 
 // parallel = false runs on the calling thread only (for callers that are already
 // inside a parallel_for task).

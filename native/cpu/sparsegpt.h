@@ -24,21 +24,12 @@
 
 namespace shears {
 
-struct SparseGptParams {
-  double sparsity = 0.0;       // unstructured fraction pruned
-  int n = 0, m = 0;            // N:M (keep at most n of m) when m > 0
-  size_t block_size = 128;
-  double percdamp = 0.01;
-  bool row_selection = false;  // unstructured: per-row selection inside each block
-};
-
-// Error code for a Hessian that is not positive definite after damping.
-inline constexpr const char* kNotPositiveDefinite = "E_NOT_PD";
-
 // Prunes w in place. s: X^T X (cols x cols, symmetric, full storage) as double
 // (s_f64) or float; count: number of rows accumulated into s. Every check (finite W
 // and S, positive definite H) happens before w is written.
 void sparsegpt_prune(const MatrixView& w, const void* s, bool s_f64, double count, const SparseGptParams& p,
                      MaskOut out);
+// (SparseGptParams and kNotPositiveDefinite live in core/backend.h, with the op's
+// entry point Backend::sparsegpt.)
 
 }  // namespace shears

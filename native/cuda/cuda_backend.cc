@@ -407,6 +407,16 @@ class CudaBackend final : public Backend {
     }
   }
 
+  // SparseGPT's two ops have no device kernels yet: the CUDA backend hands them to the
+  // CPU backend (host memory in and out, so nothing to copy), which makes the choice
+  // here, in the backend, rather than in the bindings. Results are the CPU's exactly.
+  void hessian_add(const float* x, int64_t rows, int64_t cols, HessianSum s) override {
+    cpu_backend().hessian_add(x, rows, cols, s);
+  }
+  void sparsegpt(const MatrixView& w, HessianSum s, double count, const SparseGptParams& p, MaskOut out) override {
+    cpu_backend().sparsegpt(w, s, count, p, out);
+  }
+
  private:
   static uint32_t row_k(const Selection& sel, int64_t cols) {
     size_t k = prune_count(sel.sparsity, static_cast<size_t>(cols));

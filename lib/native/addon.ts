@@ -1,0 +1,60 @@
+// The whole native addon as one typed interface: every function it exports, with its
+// signature, joined from the per-area views next to this file. ADDON_ARITY lists the
+// same names with each function's parameter count (optional ones included); the
+// compiler ties it to the interface, and test/native/exports.test.ts ties it to the
+// real exports (names, and `length`, which native/bindings/registry.h sets).
+import { addon } from './binding';
+import { FilesNative } from './files';
+import { ForwardNative } from './forward';
+import { KernelsNative } from './kernels';
+import { SparseGptNative } from './sparsegpt';
+
+export interface ShearsAddon extends KernelsNative, SparseGptNative, ForwardNative, FilesNative {}
+
+/** The number of parameters of F, optional ones included. */
+type Arity<F> = F extends (...args: infer P) => unknown ? Required<P>['length'] : never;
+
+export const ADDON_ARITY: { readonly [K in keyof ShearsAddon]-?: Arity<ShearsAddon[K]> } = {
+  // kernels
+  score: 3,
+  select: 6,
+  selectGlobal: 3,
+  applyMask: 3,
+  prune: 5,
+  columnStats: 4,
+  columnNorms: 2,
+  countPositive: 1,
+  convert: 4,
+  // runtime
+  threads: 0,
+  setThreads: 1,
+  backends: 0,
+  cpuFeatures: 0,
+  setCpuFeatures: 1,
+  // baselines of bench:kernels
+  benchCopy: 3,
+  benchSortSelect: 5,
+  // SparseGPT
+  hessianAdd: 5,
+  sparsegptPrune: 5,
+  // forward pass
+  fwdMatmul: 6,
+  fwdEmbed: 7,
+  fwdBlock: 6,
+  fwdNll: 6,
+  fwdLogits: 5,
+  fwdArgmax: 5,
+  fwdKlTop1: 8,
+  // files
+  mapFile: 1,
+  unmapFile: 1,
+  releasePages: 1,
+  dequantQ8_0: 2,
+  permuteRopeRows: 6,
+  transposeBytes: 5,
+};
+
+/** The loaded addon, typed. */
+export function shearsAddon(): ShearsAddon {
+  return addon().module as unknown as ShearsAddon;
+}

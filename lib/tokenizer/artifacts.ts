@@ -1,7 +1,8 @@
 // What writers of other formats need to reproduce a model's tokenizer.
 import type { GGUFEntry, TokenizerArtifacts, TokenizerSource } from '../model/types';
-import { NotImplementedError } from '../errors';
-import { llama2cVocab, readLlama2cTokenizer, TokenizerFileError } from './llama2c-file';
+import { FormatError, NotImplementedError } from '../errors';
+import { checkTokenizerIds } from './hf-ids';
+import { llama2cVocab, readLlama2cTokenizer } from './llama2c-file';
 import { ggufVocab } from './gguf-vocab';
 import { spmToHFFiles } from './hf-json';
 import { ggufSourceEntries, hfToGGUFEntries, spmToGGUFEntries } from './gguf-entries';
@@ -10,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 export interface TokenizerArtifactsOptions {
-  /** The model's vocabulary size (checked against a llama2.c tokenizer file). */
+  /** The model's vocabulary size (checked against a llama2.c tokenizer file, bounds a tokenizer.json's ids). */
   vocabSize?: number;
   /** model_max_length for a generated tokenizer_config.json. */
   contextLength?: number;
@@ -29,6 +30,7 @@ export async function tokenizerArtifacts(source: TokenizerSource, opts: Tokenize
     case 'hf': {
       const hfFiles: Record<string, string> = { 'tokenizer.json': readText(source.tokenizerJsonPath) };
       const json = readJsonFile(source.tokenizerJsonPath, 'tokenizer.json');
+      checkTokenizerIds(source.tokenizerJsonPath, json, opts.vocabSize);
       let config: Record<string, unknown> = {};
       if (source.tokenizerConfigPath) {
         hfFiles['tokenizer_config.json'] = readText(source.tokenizerConfigPath);
@@ -54,6 +56,6 @@ function readText(file: string): string {
   try {
     return fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new TokenizerFileError(`${file}: cannot read (${(e as Error).message})`);
+    throw new FormatError(file, `cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
 }

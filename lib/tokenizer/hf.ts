@@ -1,8 +1,11 @@
 // HF tokenizer.json through @huggingface/tokenizers (pure JS, offline). BOS/EOS come
 // from tokenizer_config.json (bos_token / eos_token, add_bos_token / add_eos_token).
+// The files are checked first (hf-ids.ts) and every call into the library is wrapped:
+// whatever it throws becomes a FormatError naming tokenizer.json.
 import * as fs from 'node:fs';
 import type * as HFT from '@huggingface/tokenizers' with { 'resolution-mode': 'import' };
-import { ArgumentRangeError } from '../errors';
+import { ArgumentRangeError, FormatError, ShearsError } from '../errors';
+import { checkTokenizerIds } from './hf-ids';
 import { TokenizerFileError } from './llama2c-file';
 import type { EncodeOptions, Tokenizer } from './types';
 
@@ -11,21 +14,22 @@ import type { EncodeOptions, Tokenizer } from './types';
 const { Tokenizer: HFTokenizer } = require('@huggingface/tokenizers') as typeof HFT;
 type HFTokenizer = HFT.Tokenizer;
 
+/** A JSON object from `file` (`what` says which kind: tokenizer.json, ...); FormatError naming the file otherwise. */
 export function readJsonFile(file: string, what: string): Record<string, unknown> {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new TokenizerFileError(`${what} ${file}: cannot read (${(e as Error).message})`);
+    throw new FormatError(file, `cannot read ${what} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new TokenizerFileError(`${what} ${file}: not valid JSON (${(e as Error).message})`);
+    throw new FormatError(file, `${what} is not valid JSON (${(e as Error).message})`);
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new TokenizerFileError(`${what} ${file}: expected a JSON object`);
+    throw new FormatError(file, `${what} must hold a JSON object`);
   }
   return value as Record<string, unknown>;
 }
@@ -47,37 +51,49 @@ export class HFTokenizerAdapter implements Tokenizer {
   readonly addEos: boolean;
   readonly hf: HFTokenizer;
 
+  /**
+   * `origin`: the tokenizer.json the JSON came from (named in errors). `vocabSize`: the
+   * model's vocabulary size, when known; every id of the file must be below it.
+   */
   constructor(
     readonly tokenizerJson: Record<string, unknown>,
     readonly tokenizerConfig: Record<string, unknown>,
     readonly origin: string,
+    vocabSize?: number,
   ) {
-    try {
-      this.hf = new HFTokenizer(tokenizerJson, tokenizerConfig);
-    } catch (e) {
-      throw new TokenizerFileError(`tokenizer ${origin}: @huggingface/tokenizers cannot load it (${(e as Error).message})`);
-    }
+    checkTokenizerIds(origin, tokenizerJson, vocabSize);
+    this.hf = this.library('load it', () => new HFTokenizer(tokenizerJson, tokenizerConfig));
     let max = -1;
-    for (const id of this.hf.get_vocab(true).values()) if (id > max) max = id;
+    for (const id of this.library('list its vocabulary', () => this.hf.get_vocab(true)).values()) if (id > max) max = id;
     this.vocabSize = max + 1;
     const idOf = (key: string): number | undefined => {
       const content = tokenContent(tokenizerConfig[key]);
       if (content === undefined) return undefined;
-      const id = this.hf.token_to_id(content);
+      const id = this.library(`look up ${key}`, () => this.hf.token_to_id(content));
       if (id === undefined) throw new TokenizerFileError(`tokenizer ${origin}: ${key} ${JSON.stringify(content)} is not in the vocabulary`);
       return id;
     };
     this.bosId = idOf('bos_token');
     this.eosId = idOf('eos_token');
     // Without add_bos_token / add_eos_token, what the tokenizer's post-processor does.
-    const withSpecial = this.hf.encode('a', { add_special_tokens: true }).ids;
+    const withSpecial = this.library('encode', () => this.hf.encode('a', { add_special_tokens: true }).ids);
     this.addBos = typeof tokenizerConfig.add_bos_token === 'boolean' ? tokenizerConfig.add_bos_token : this.bosId !== undefined && withSpecial[0] === this.bosId;
     this.addEos =
       typeof tokenizerConfig.add_eos_token === 'boolean' ? tokenizerConfig.add_eos_token : this.eosId !== undefined && withSpecial[withSpecial.length - 1] === this.eosId;
   }
 
+  /** Runs a call into @huggingface/tokenizers; what it throws becomes a FormatError naming the file. */
+  private library<T>(what: string, run: () => T): T {
+    try {
+      return run();
+    } catch (e) {
+      if (e instanceof ShearsError || e instanceof ArgumentRangeError) throw e;
+      throw new FormatError(this.origin, `@huggingface/tokenizers cannot ${what} with this tokenizer (${(e as Error).message})`, { cause: e });
+    }
+  }
+
   encode(text: string, opts: EncodeOptions = {}): number[] {
-    const ids = this.hf.encode(text, { add_special_tokens: false }).ids;
+    const ids = this.library('encode', () => this.hf.encode(text, { add_special_tokens: false }).ids);
     if (opts.bos) {
       if (this.bosId === undefined) throw new TokenizerFileError(`tokenizer ${this.origin}: BOS requested but tokenizer_config.json names no bos_token`);
       ids.unshift(this.bosId);
@@ -97,7 +113,7 @@ export class HFTokenizerAdapter implements Tokenizer {
 
   decode(ids: number[]): string {
     ids.forEach((id) => this.check(id));
-    return ids.length === 0 ? '' : this.hf.decode(ids, { skip_special_tokens: true });
+    return ids.length === 0 ? '' : this.library('decode', () => this.hf.decode(ids, { skip_special_tokens: true }));
   }
 
   /**
@@ -106,12 +122,12 @@ export class HFTokenizerAdapter implements Tokenizer {
    */
   decodeToken(id: number, prevId?: number): string {
     this.check(id);
-    const opts = { skip_special_tokens: true };
-    if (prevId === undefined) return this.hf.decode([id], opts);
+    const dec = (ids: number[]) => this.library('decode', () => this.hf.decode(ids, { skip_special_tokens: true }));
+    if (prevId === undefined) return dec([id]);
     this.check(prevId);
-    const before = this.hf.decode([prevId], opts);
-    const both = this.hf.decode([prevId, id], opts);
-    return both.startsWith(before) ? both.slice(before.length) : this.hf.decode([id], opts);
+    const before = dec([prevId]);
+    const both = dec([prevId, id]);
+    return both.startsWith(before) ? both.slice(before.length) : dec([id]);
   }
 
   decodeTokenBytes(id: number, prevId?: number): Uint8Array {
@@ -120,12 +136,13 @@ export class HFTokenizerAdapter implements Tokenizer {
 
   piece(id: number): string {
     this.check(id);
-    return this.hf.id_to_token(id) ?? '';
+    return this.library('look up a token', () => this.hf.id_to_token(id)) ?? '';
   }
 }
 
-export function loadHFTokenizer(tokenizerJsonPath: string, tokenizerConfigPath?: string): HFTokenizerAdapter {
+/** `vocabSize`: the model's vocabulary size, when known (bounds the file's ids). */
+export function loadHFTokenizer(tokenizerJsonPath: string, tokenizerConfigPath?: string, vocabSize?: number): HFTokenizerAdapter {
   const json = readJsonFile(tokenizerJsonPath, 'tokenizer.json');
   const config = tokenizerConfigPath ? readJsonFile(tokenizerConfigPath, 'tokenizer_config.json') : {};
-  return new HFTokenizerAdapter(json, config, tokenizerJsonPath);
+  return new HFTokenizerAdapter(json, config, tokenizerJsonPath, vocabSize);
 }

@@ -8,7 +8,10 @@ import { loadHFTokenizer } from './hf';
 import type { Tokenizer } from './types';
 
 export interface LoadTokenizerOptions {
-  /** The model's vocabulary size: a llama2.c tokenizer file must hold exactly this many tokens. */
+  /**
+   * The model's vocabulary size: a llama2.c tokenizer file must hold exactly this many
+   * tokens; every id of a tokenizer.json must be below it.
+   */
   vocabSize?: number;
 }
 
@@ -25,7 +28,7 @@ export async function loadTokenizer(source: TokenizerSource, opts: LoadTokenizer
     case 'gguf-llama':
       return new SpmTokenizer(ggufVocab(source));
     case 'hf':
-      return loadHFTokenizer(source.tokenizerJsonPath, source.tokenizerConfigPath);
+      return loadHFTokenizer(source.tokenizerJsonPath, source.tokenizerConfigPath, opts.vocabSize);
     case 'none':
       throw new NoTokenizerError(`this model has no usable tokenizer: ${source.reason}`);
     default:

@@ -182,7 +182,7 @@ describe('HF sources', () => {
   test('bad files and the none source give clear errors', async () => {
     const bad = path.join(dir, 'bad.json');
     fs.writeFileSync(bad, '{ nope');
-    await expect(loadTokenizer({ kind: 'hf', tokenizerJsonPath: bad })).rejects.toThrow(`tokenizer.json ${bad}: not valid JSON`);
+    await expect(loadTokenizer({ kind: 'hf', tokenizerJsonPath: bad })).rejects.toThrow(`${bad}: tokenizer.json is not valid JSON`);
     await expect(loadTokenizer({ kind: 'hf', tokenizerJsonPath: path.join(dir, 'absent.json') })).rejects.toThrow(/absent\.json: cannot read/);
     await expect(loadTokenizer({ kind: 'none', reason: 'the GGUF has no tokenizer.ggml.tokens' })).rejects.toThrow(
       'this model has no usable tokenizer: the GGUF has no tokenizer.ggml.tokens',

@@ -66,7 +66,7 @@ export function installStopHandlers(): () => void {
   const onSignal = (sig: NodeJS.Signals) => stop(sig as StopCause);
   const onStreamError = (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') stop('SIGPIPE');
-    else throw e;
+    else if (!stopped) throw e; // once stopping (SIGHUP: the terminal is gone, EIO), output errors are expected
   };
   for (const s of HANDLED) process.on(s, onSignal);
   process.stdout.on('error', onStreamError);

@@ -20,7 +20,7 @@ import { runPipeline } from './pipeline';
 import { achievedSparsity, inputChecksum, peakRssBytes, PruneReport, shearsVersion } from './report';
 import { PhaseClock } from '../util/clock';
 import { untilAborted } from '../util/abortable';
-import { describeStale, removeStaleScratch, Scratch } from '../util/scratch';
+import { cleanStaleScratch, Scratch } from '../util/scratch';
 import { outputFolder, scratchBeside } from '../formats/atomic';
 import { asOutputError } from '../formats/output-error';
 import { BlockOffloader } from './offload';
@@ -46,7 +46,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
     warn(`method ${info.name} uses no calibration data: ${o.calib ? '--calib' : '--calib-tokens'} was ignored`);
   o.signal?.throwIfAborted();
   const folder = outputFolder(o.out);
-  const stale = describeStale(removeStaleScratch(folder), folder);
+  const stale = cleanStaleScratch(folder);
   if (stale) warn(stale);
   const scratch = scratchBeside(o.out);
   try {

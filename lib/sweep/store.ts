@@ -1,12 +1,15 @@
 // The sweep's output folder as a cache: DIR/sweep.json (the settings every cell
 // depends on), DIR/dense.json (the dense evaluation) and DIR/cells/<cell>.json, one
 // per finished cell, each written atomically. A rerun with --resume keeps the files
-// whose settings match and recomputes only what is missing.
+// whose settings match and recomputes only what is missing. Temporary files of writes
+// cut short (a killed sweep) carry their owner in their name (lib/util/scratch.ts):
+// open() removes those whose owner is gone.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { ArgumentRangeError, ShearsError } from '../errors';
 import { writeFileAtomic } from '../report/atomic';
+import { cleanStaleScratch } from '../util/scratch';
 import { validateResults } from '../report/validate';
 import type { DenseResult, SweepCell } from '../report/types';
 import { CellSpec } from './options';
@@ -38,9 +41,11 @@ export class SweepStore {
   /**
    * Prepares the folder. Fresh run: an existing sweep there is an error unless force
    * (then its cache is removed). Resume: the saved settings must equal `settings`.
+   * Returns notes for the user: temporary files left by stopped runs, removed.
    */
-  open(settings: Record<string, unknown>, o: { resume?: boolean; force?: boolean }): void {
+  open(settings: Record<string, unknown>, o: { resume?: boolean; force?: boolean }): string[] {
     if (fs.existsSync(this.dir) && !fs.statSync(this.dir).isDirectory()) throw new ArgumentRangeError(`--out ${this.dir} exists and is not a directory`);
+    const notes = [this.dir, this.cellsDir].map(cleanStaleScratch).filter((n): n is string => n !== undefined);
     const saved = path.join(this.dir, 'sweep.json');
     if (o.resume && fs.existsSync(saved)) {
       let old: Record<string, unknown>;
@@ -61,6 +66,7 @@ export class SweepStore {
     }
     fs.mkdirSync(this.cellsDir, { recursive: true });
     fs.writeFileSync(saved, `${JSON.stringify(settings, null, 2)}\n`);
+    return notes;
   }
 
   private read<T>(file: string): T | undefined {

@@ -8,8 +8,9 @@
 //   pid    the owner's process id
 //   start  its start time (clock ticks after boot, /proc/<pid>/stat field 22), so that
 //          a new process that happens to get the same pid is not taken for the owner
-//   host   8 hex digits of sha256(hostname): on a shared folder, another machine's
-//          processes cannot be checked, so their scratch is never touched
+//   host   8 hex digits of sha256(hostname and pid namespace): on a shared folder,
+//          another machine's (or container's) processes cannot be checked, so their
+//          scratch is never touched
 //   boot   8 hex digits of sha256(boot id): scratch from before a reboot is dead
 // 'x' marks a field this platform cannot tell (no /proc): the check then falls back to
 // "a process with that pid exists", which may keep dead scratch but never removes live.
@@ -50,13 +51,22 @@ export function processStart(pid: number | 'self'): string | undefined {
   return fields[19]; // field 22 overall = the 20th after "pid (comm)"
 }
 
+// Containers on one machine share its boot id and may share a hostname, but not their pids.
+function pidNamespace(): string {
+  try {
+    return fs.readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return '';
+  }
+}
+
 let self: ScratchOwner | undefined;
 
 /** This process as an owner. */
 export function currentOwner(): ScratchOwner {
   if (!self) {
     const boot = readText('/proc/sys/kernel/random/boot_id')?.trim();
-    self = { pid: process.pid, start: processStart('self'), host: hash8(os.hostname()), boot: boot ? hash8(boot) : undefined };
+    self = { pid: process.pid, start: processStart('self'), host: hash8(`${os.hostname()}\0${pidNamespace()}`), boot: boot ? hash8(boot) : undefined };
   }
   return self;
 }
@@ -191,4 +201,9 @@ export function describeStale(removed: readonly StaleScratch[], folder: string):
   const pids = [...new Set(removed.map((r) => r.owner.pid))].join(', ');
   const what = removed.length === 1 ? 'scratch entry' : 'scratch entries';
   return `removed ${removed.length} ${what} left in ${folder} by stopped runs (process ${pids}, no longer running)`;
+}
+
+/** removeStaleScratch(folder), said in one line (undefined when nothing was removed). */
+export function cleanStaleScratch(folder: string): string | undefined {
+  return describeStale(removeStaleScratch(folder), folder);
 }

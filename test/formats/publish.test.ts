@@ -7,7 +7,9 @@ import * as path from 'node:path';
 
 import { OutputError, writeAtomically } from '../../lib/formats/atomic';
 import { publishTogether } from '../../lib/prune/output';
+import { prune } from '../../lib/prune/run';
 import { writeFileAtomic } from '../../lib/report/atomic';
+import { SweepStore } from '../../lib/sweep/store';
 import {
   currentOwner,
   describeStale,
@@ -24,6 +26,7 @@ import { tempDir } from './helpers';
 // The module object itself: lib/ reads its functions through it at call time, so spies on it take effect.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const nodeFs: typeof fs = require('node:fs');
+const DEMO = path.resolve(__dirname, '..', '..', 'assets', 'demo-model');
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const scratchIn = (dir: string) => fs.readdirSync(dir).filter((n) => n.startsWith('.shears-tmp'));
 
@@ -103,6 +106,18 @@ describe('scratch ownership', () => {
       sleeper.kill('SIGKILL');
     }
   });
+});
+
+test("a sweep's folder: open() removes temporary files of stopped runs and says so", () => {
+  const dir = tempDir();
+  const store = new SweepStore(dir);
+  fs.mkdirSync(store.cellsDir, { recursive: true });
+  const dead = { ...currentOwner(), pid: deadPid() };
+  const left = path.join(store.cellsDir, `${scratchPrefix(dead)}0123abcd`);
+  fs.writeFileSync(left, '{"half": ');
+  const notes = store.open({ a: 1 }, {});
+  expect(notes).toEqual([`removed 1 scratch entry left in ${store.cellsDir} by stopped runs (process ${dead.pid}, no longer running)`]);
+  expect(fs.readdirSync(store.cellsDir)).toEqual([]);
 });
 
 describe('publishing never clobbers', () => {
@@ -205,6 +220,7 @@ describe('symbolic links as outputs are refused, force or not', () => {
       new OutputError(`${dangling} is a symbolic link (to ${path.join(dir, 'nowhere')}, which does not exist); shears neither writes through links nor replaces them: give the real path, or remove the link`),
     );
     await expect(writeAtomically(link, 'dir', { force }, write)).rejects.toThrow(/link is a symbolic link \(to .*precious\)/);
+    await expect(prune({ model: DEMO, out: dangling, method: 'magnitude', sparsity: 0.5, force })).rejects.toThrow(/dangling is a symbolic link/);
     expect(fs.readdirSync(elsewhere)).toEqual(['keep.txt']);
     expect(fs.readlinkSync(link)).toBe(elsewhere);
     expect(fs.readdirSync(dir).sort()).toEqual(['dangling', 'link', 'precious']);
@@ -235,6 +251,18 @@ describe('write failures are OutputErrors naming the output and its folder', () 
     expect(err).toBeInstanceOf(OutputError);
     expect(err.message).toMatch(new RegExp(`^cannot write ${target} \\(in ${dir}\\): ${code}: `));
     expect(err.message).not.toMatch(/shears-tmp/);
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  test('prune() on a full disk: OutputError naming --out and its folder, nothing left', async () => {
+    const dir = tempDir();
+    const out = path.join(dir, 'out');
+    jest.spyOn(nodeFs, 'writeSync').mockImplementation(() => {
+      throw errno('ENOSPC', 'write');
+    });
+    const err = await prune({ model: DEMO, out, method: 'magnitude', sparsity: 0.5 }).catch((e: unknown) => e as Error);
+    expect(err).toBeInstanceOf(OutputError);
+    expect(err.message).toBe(`cannot write ${out} (in ${dir}): ENOSPC: no space left on device`);
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 

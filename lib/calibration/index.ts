@@ -1,2 +1,3 @@
 export * from './read';
 export * from './sample';
+export type { SliceOptions } from './steps';

@@ -1,9 +1,11 @@
 // Reading calibration data: the user's queries (plain text, one per line; JSONL with a
 // `text` field or chat `messages`), a C4-style JSONL corpus, or token ids (a JSON
-// array). Errors name the file and what was wrong with it.
+// array). Errors name the file and what was wrong with it. Documents can be read at
+// once or in time slices (one JSONL row per step: chat rows may render a template).
 import * as fs from 'node:fs';
 
 import { ShearsError } from '../errors';
+import { runInSlices, runNow, SliceOptions, Steps } from './steps';
 
 export class CalibrationError extends ShearsError {
   readonly file?: string;
@@ -37,17 +39,44 @@ export function plainChat(messages: ChatMessage[]): string {
   return messages.map((m) => `${m.role}: ${m.content}`).join('\n');
 }
 
+function cannotRead(file: string, e: unknown): CalibrationError {
+  return new CalibrationError(`cannot read calibration file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, file);
+}
+
 function readText(file: string): string {
   try {
     return fs.readFileSync(file, 'utf8');
   } catch (e) {
-    throw new CalibrationError(`cannot read calibration file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, file);
+    throw cannotRead(file, e);
   }
 }
 
+export interface ReadDocumentsOptions {
+  renderChat?: ChatRenderer;
+}
+
 /** Reads a text or JSONL calibration file into documents. JSONL is detected by extension or content. */
-export function readCalibrationDocuments(file: string, opts: { renderChat?: ChatRenderer } = {}): CalibrationDocuments {
-  const text = readText(file);
+export function readCalibrationDocuments(file: string, opts: ReadDocumentsOptions = {}): CalibrationDocuments {
+  return runNow(documentSteps(readText(file), file, opts));
+}
+
+/** readCalibrationDocuments with the file read asynchronously and the rows parsed in time slices. */
+export async function readCalibrationDocumentsSliced(file: string, opts: ReadDocumentsOptions & SliceOptions = {}): Promise<CalibrationDocuments> {
+  let text: string;
+  try {
+    text = await fs.promises.readFile(file, { encoding: 'utf8', signal: opts.signal });
+  } catch (e) {
+    if (opts.signal?.aborted) throw opts.signal.reason;
+    throw cannotRead(file, e);
+  }
+  return runInSlices(documentSteps(text, file, opts), opts);
+}
+
+/** Lines of plain text between two steps (a line costs little). */
+const TEXT_LINES_PER_STEP = 1024;
+
+/** The documents of a calibration file's text: one step per JSONL row, or per TEXT_LINES_PER_STEP lines. */
+function* documentSteps(text: string, file: string, opts: ReadDocumentsOptions): Steps<CalibrationDocuments> {
   const lines = text.split(/\r?\n/);
   const firstLine = lines.find((l) => l.trim() !== '') ?? '';
   const jsonl = /\.jsonl$/i.test(file) || firstLine.trimStart().startsWith('{');
@@ -55,10 +84,14 @@ export function readCalibrationDocuments(file: string, opts: { renderChat?: Chat
   let skipped = 0;
   let chat: 'template' | 'plain' | undefined;
   if (!jsonl) {
-    for (const l of lines) if (l.trim() !== '') docs.push(l);
+    for (let i = 0; i < lines.length; i++) {
+      if (lines[i].trim() !== '') docs.push(lines[i]);
+      if ((i + 1) % TEXT_LINES_PER_STEP === 0) yield;
+    }
   } else {
-    lines.forEach((l, i) => {
-      if (l.trim() === '') return;
+    for (let i = 0; i < lines.length; i++) {
+      const l = lines[i];
+      if (l.trim() === '') continue;
       let row: unknown;
       try {
         row = JSON.parse(l);
@@ -81,7 +114,8 @@ export function readCalibrationDocuments(file: string, opts: { renderChat?: Chat
       } else {
         skipped++;
       }
-    });
+      yield;
+    }
   }
   if (docs.length === 0)
     throw new CalibrationError(

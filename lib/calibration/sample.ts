@@ -6,8 +6,12 @@
 //              drawn from it; the result says so.
 //  contiguous: the first K windows of the concatenated token stream (documents joined
 //              with a blank line, BOS once at the start).
+//  Both come in two forms that run the same steps (lib/calibration/steps.ts): at once,
+//  and in time slices that let the event loop run between tokenizer calls (prune() in a
+//  service must not stall it).
 import { SeededRandom } from '../util/random';
 import { CalibrationError } from './read';
+import { runInSlices, runNow, SliceOptions, Steps } from './steps';
 
 /** What calibration needs from a tokenizer. */
 export interface CalibrationTokenizer {
@@ -60,6 +64,11 @@ function checkOptions(o: CalibrationOptions): void {
 
 /** Contiguous windows (or random windows, seeded) from one token stream. */
 export function windowsFromStream(stream: ArrayLike<number>, o: CalibrationOptions, what: string): CalibrationSet {
+  return runNow(windowSteps(stream, o, what));
+}
+
+/** windowsFromStream, one window per step. */
+function* windowSteps(stream: ArrayLike<number>, o: CalibrationOptions, what: string): Steps<CalibrationSet> {
   checkOptions(o);
   const L = o.seqLen;
   const n = Math.floor(stream.length / L);
@@ -70,13 +79,17 @@ export function windowsFromStream(stream: ArrayLike<number>, o: CalibrationOptio
   if (o.sampling === 'contiguous') {
     const k = Math.min(o.samples, n);
     if (k < o.samples) notes.push(`only ${k} contiguous windows of ${L} tokens available (asked for ${o.samples})`);
-    for (let i = 0; i < k; i++) tokens.set(Array.prototype.slice.call(stream, i * L, (i + 1) * L) as number[], i * L);
+    for (let i = 0; i < k; i++) {
+      tokens.set(Array.prototype.slice.call(stream, i * L, (i + 1) * L) as number[], i * L);
+      yield;
+    }
     return { tokens: tokens.subarray(0, k * L), samples: k, seqLen: L, sampling: o.sampling, seed: o.seed, packed: false, notes };
   }
   const rng = new SeededRandom(o.seed);
   for (let s = 0; s < o.samples; s++) {
     const start = rng.int(0, stream.length - L);
     tokens.set(Array.prototype.slice.call(stream, start, start + L) as number[], s * L);
+    yield;
   }
   return { tokens, samples: o.samples, seqLen: L, sampling: o.sampling, seed: o.seed, packed: false, notes };
 }
@@ -91,22 +104,38 @@ export function sampleCalibration(
   o: CalibrationOptions,
   source = 'the calibration text',
 ): CalibrationSet {
+  return runNow(sampleSteps(documents, tokenizer, o, source));
+}
+
+/**
+ * sampleCalibration in time slices: the event loop runs between tokenizer calls (one
+ * call is never cut, so a single very long document or the one call of contiguous
+ * sampling still holds it for as long as the tokenizer takes). Same result, same seed.
+ */
+export function sampleCalibrationSliced(
+  documents: string[],
+  tokenizer: CalibrationTokenizer,
+  o: CalibrationOptions,
+  source = 'the calibration text',
+  slices: SliceOptions = {},
+): Promise<CalibrationSet> {
+  return runInSlices(sampleSteps(documents, tokenizer, o, source), slices);
+}
+
+/** The sampling protocol, one step per tokenizer call (and per window copied). */
+function* sampleSteps(documents: string[], tokenizer: CalibrationTokenizer, o: CalibrationOptions, source: string): Steps<CalibrationSet> {
   checkOptions(o);
   const L = o.seqLen;
   if (o.sampling === 'contiguous') {
     const stream = tokenizer.encode(documents.join('\n\n'), { bos: true });
-    return windowsFromStream(stream, o, source);
+    yield;
+    return yield* windowSteps(stream, o, source);
   }
   // random, as the reference code does it: draw a document, tokenize it (BOS at its
   // start, as the reference tokenizer call does), and draw again while it has no more
   // than L tokens. Only the documents drawn are tokenized, so a large corpus costs
   // little; when every document turned out short, they are packed instead.
   const cache = new Map<number, number[]>();
-  const enc = (i: number) => {
-    let t = cache.get(i);
-    if (!t) cache.set(i, (t = tokenizer.encode(documents[i], { bos: true })));
-    return t;
-  };
   const short = new Set<number>();
   const rng = new SeededRandom(o.seed);
   const tokens = new Int32Array(o.samples * L);
@@ -114,10 +143,14 @@ export function sampleCalibration(
   for (let s = 0; s < o.samples; s++) {
     let doc: number[] | undefined;
     while (!doc) {
-      if (short.size === documents.length) return packed(documents, enc, o, source);
+      if (short.size === documents.length) return yield* packedSteps(documents, cache, o, source);
       const i = rng.int(0, documents.length - 1);
       if (short.has(i)) continue;
-      const t = enc(i);
+      let t = cache.get(i);
+      if (!t) {
+        cache.set(i, (t = tokenizer.encode(documents[i], { bos: true })));
+        yield;
+      }
       if (t.length > L) {
         doc = t;
         used.add(i);
@@ -133,11 +166,14 @@ export function sampleCalibration(
   return { tokens, samples: o.samples, seqLen: L, sampling: 'random', seed: o.seed, packed: false, notes };
 }
 
-/** Every document (all short) packed into one token stream, windows drawn from it. */
-function packed(documents: string[], enc: (i: number) => number[], o: CalibrationOptions, source: string): CalibrationSet {
+/** Every document (all short, all tokenized in `encoded`) packed into one token stream, windows drawn from it. */
+function* packedSteps(documents: string[], encoded: Map<number, number[]>, o: CalibrationOptions, source: string): Steps<CalibrationSet> {
   const stream: number[] = [];
-  for (let i = 0; i < documents.length; i++) for (const t of enc(i)) stream.push(t);
-  const set = windowsFromStream(stream, o, `${source} (all ${documents.length} documents packed)`);
+  for (let i = 0; i < documents.length; i++) {
+    for (const t of encoded.get(i)!) stream.push(t);
+    yield;
+  }
+  const set = yield* windowSteps(stream, o, `${source} (all ${documents.length} documents packed)`);
   set.packed = true;
   set.notes.push(`no document has more than ${o.seqLen} tokens: ${documents.length} documents were packed into one stream of ${stream.length} tokens`);
   return set;

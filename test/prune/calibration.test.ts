@@ -1,19 +1,7 @@
 // Random calibration sampling as the reference code does it: draw a document, keep it
 // only when it has more than L tokens, so only the documents drawn are tokenized.
 import { sampleCalibration } from '../../lib/calibration';
-
-// Character-level: BOS = 1, every UTF-16 unit is its code + 10. Counts its calls.
-function countingTokenizer() {
-  const calls: string[] = [];
-  return {
-    calls,
-    encode(text: string, opts: { bos?: boolean } = {}) {
-      calls.push(text);
-      const ids = Array.from(text, (c) => c.charCodeAt(0) + 10);
-      return opts.bos ? [1, ...ids] : ids;
-    },
-  };
-}
+import { countingTokenizer } from '../support/counting-tokenizer';
 
 const o = { samples: 8, seqLen: 16, sampling: 'random' as const, seed: 5 };
 

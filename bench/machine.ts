@@ -49,3 +49,20 @@ function fmt(x: number): string {
   const a = Math.abs(x);
   return a >= 100 ? x.toFixed(0) : a >= 10 ? x.toFixed(1) : a >= 1 ? x.toFixed(2) : x.toFixed(3);
 }
+
+/** The q-quantile (0..1) of xs, nearest rank (the smallest value with at least q of xs at or below it). */
+export function percentile(xs: ArrayLike<number>, q: number): number {
+  const s = Array.from(xs).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+}
+
+/** --json: the report as one JSON line on stdout and the table on stderr; else the table on stdout. */
+export function emitReport(json: boolean, text: string, report: unknown): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    process.stderr.write(`${text}\n`);
+  } else {
+    process.stdout.write(`${text}\n`);
+  }
+}

@@ -116,6 +116,26 @@ describe('a stopped prune leaves nothing once the next run has started', () => {
   });
 });
 
+test('a second signal while stopping: exit 143, nothing left', async () => {
+  const folder = tempDir();
+  const run = startPrune(path.join(folder, 'out'), SLOW);
+  await run.seen(/block 1\/4/);
+  run.child.kill('SIGTERM');
+  await run.seen(/shears: stopping/);
+  run.child.kill('SIGTERM');
+  expect((await run.exit).code).toBe(143);
+  expect(fs.readdirSync(folder)).toEqual([]);
+});
+
+test('a closed stdout after the work is done is no error (shears info | head)', async () => {
+  const child = spawn(process.execPath, [CLI, 'info', '--model', DEMO], { cwd: ROOT });
+  child.stdout.destroy();
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  expect({ code, err }).toEqual({ code: 0, err: '' });
+});
+
 test('two runs racing to the same --out: one writes it, the other gets "already exists"', async () => {
   const folder = tempDir();
   const out = path.join(folder, 'out');

@@ -37,7 +37,11 @@ export async function tokenizerArtifacts(source: TokenizerSource, opts: Tokenize
         config = readJsonFile(source.tokenizerConfigPath, 'tokenizer_config.json');
       }
       const mapPath = path.join(path.dirname(source.tokenizerJsonPath), 'special_tokens_map.json');
-      if (fs.existsSync(mapPath)) hfFiles['special_tokens_map.json'] = readText(mapPath);
+      if (fs.existsSync(mapPath)) {
+        // Copied as it is, but only when it is what it claims to be.
+        readJsonFile(mapPath, 'special_tokens_map.json');
+        hfFiles['special_tokens_map.json'] = readText(mapPath);
+      }
       // Converted on access: an HF-to-HF writer must not fail on a tokenizer GGUF cannot hold.
       let entries: GGUFEntry[] | undefined;
       const artifacts = { hfFiles } as TokenizerArtifacts;

@@ -107,7 +107,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
       o.onCase?.(log);
       if (!isFailure(outcome.class)) continue;
       if (outcome.message) outcome.message = outcome.message.split(caseDir).join('<case>');
-      const signature = signatureOf(target, outcome);
+      const signature = signatureOf(target, outcome, c.mutations);
       let f = findings.get(signature);
       if (!f) {
         const isNew = !o.known.has(signature);

@@ -40,8 +40,16 @@ function escapedFrom(where?: string): string {
   return m ? ` @${m[1]}` : '';
 }
 
-export function signatureOf(target: Target, o: Outcome): string {
-  if (o.class === 'timeout' || o.class === 'memory' || o.class === 'crash') return `${target}/${o.class}`;
+/**
+ * Errors group by class, error name, escape point and blurred message. A timeout, memory
+ * or crash has no message of its own: it groups by which files were mutated (e.g. the
+ * chat template in tokenizer_config.json), the closest cheap proxy for its root cause.
+ */
+export function signatureOf(target: Target, o: Outcome, mutations: string[]): string {
+  if (o.class === 'timeout' || o.class === 'memory' || o.class === 'crash') {
+    const files = [...new Set(mutations.map((m) => m.slice(0, m.indexOf(':'))))].sort();
+    return `${target}/${o.class}: ${files.join('+')}`;
+  }
   return `${target}/${o.class}/${o.name ?? ''}${escapedFrom(o.where)}: ${normalizeMessage(o.message ?? '')}`;
 }
 
@@ -111,4 +119,19 @@ export function committedCases(root = CASES_DIR): string[] {
 /** Signatures already known (committed as regression cases): finding one again is not new. */
 export function knownSignatures(root = CASES_DIR): Set<string> {
   return new Set(committedCases(root).map((d) => (JSON.parse(fs.readFileSync(path.join(d, 'case.json'), 'utf8')) as CaseRecord).signature));
+}
+
+/**
+ * Copies a reproducer into test/fuzz/cases/<target>/<name>/ as a regression case, its
+ * signature recomputed; `awaits` names the fix a still-failing case waits for.
+ */
+export function promoteReproducer(src: string, name: string, awaits?: string, root = CASES_DIR): string {
+  const { record } = readReproducer(src);
+  const dest = path.join(root, record.target, name);
+  fs.mkdirSync(dest, { recursive: true });
+  if (fs.existsSync(path.join(src, 'files'))) fs.cpSync(path.join(src, 'files'), path.join(dest, 'files'), { recursive: true });
+  const out: CaseRecord = { ...record, signature: signatureOf(record.target, record.outcome, record.mutations), ...(awaits ? { awaits } : {}) };
+  if (!awaits) delete out.awaits;
+  fs.writeFileSync(path.join(dest, 'case.json'), JSON.stringify(out, null, 2) + '\n');
+  return dest;
 }

@@ -85,7 +85,7 @@ function mutateTokenizerConfig(doc: Doc, r: Rng): string {
     case 0: {
       const v = r.pick(HUGE_TEMPLATES);
       doc.chat_template = v;
-      return `chat_template := ${short(v)}`;
+      return `chat_template := ${JSON.stringify(v)}`;
     }
     case 1: {
       const key = r.pick(['bos_token', 'eos_token', 'unk_token', 'pad_token']);

@@ -6,7 +6,7 @@ import { Command, Option } from 'commander';
 import * as path from 'node:path';
 
 import { runFuzz } from './engine';
-import { knownSignatures } from './findings';
+import { knownSignatures, promoteReproducer } from './findings';
 import { formatReport, reportJson } from './report';
 import { replayCases } from './replay';
 import { Runner } from './runner';
@@ -25,6 +25,9 @@ interface Cli {
   shared: boolean;
   failOn: 'new' | 'any' | 'never';
   replay?: string[];
+  promote?: string;
+  name?: string;
+  awaits?: string;
 }
 
 function positive(name: string, v: string): number {
@@ -60,10 +63,18 @@ async function main(argv: string[]): Promise<number> {
     .option('--no-shared', 'do not use ../shared/data seeds')
     .addOption(new Option('--fail-on <when>', 'exit 1 on new failures, any failure, or never').choices(['new', 'any', 'never']).default('new'))
     .option('--replay <dirs...>', 'rerun saved reproducers instead of fuzzing')
+    .option('--promote <dir>', 'copy a reproducer into test/fuzz/cases/<target>/<--name> as a regression case')
+    .option('--name <name>', 'the regression case name for --promote')
+    .option('--awaits <fix>', 'with --promote: the fix a still-failing case waits for')
     .exitOverride();
   program.parse(argv);
   const o = program.opts<Cli>();
   if (o.replay) return replay(o.replay, o);
+  if (o.promote) {
+    if (!o.name || !/^[\w.-]+$/.test(o.name)) throw new Error('--promote needs --name <letters, digits, . _ ->');
+    console.log(promoteReproducer(o.promote, o.name, o.awaits));
+    return 0;
+  }
   const seed = o.seed ?? String(Date.now() % 1000000);
   const report = await runFuzz({
     targets: o.target === 'all' ? [...TARGETS] : [o.target as Target],

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { FormatError } from '../../lib/errors';
 import { checkTokenizerIds } from '../../lib/tokenizer/hf-ids';
 import { HFTokenizerAdapter } from '../../lib/tokenizer/hf';
+import { tokenizerArtifacts } from '../../lib/tokenizer/artifacts';
 import { loadTokenizer } from '../../lib/tokenizer/load';
 import { llamaConfig, llamaTensors, TinyLlamaSpec, writeHFDir } from '../formats/fixtures';
 import { runCli } from '../support/cli';
@@ -142,6 +143,23 @@ describe('invalid JSON', () => {
     await expectCliError(m.dir, /tokenizer\.json: tokenizer\.json is not valid JSON/);
     const arr = model(tokenizerJson(), '[]');
     await expect(loadTokenizer(hfSource(arr))).rejects.toThrow(`${arr.config}: tokenizer_config.json must hold a JSON object`);
+  });
+});
+
+describe('tokenizer files copied or converted by writers (convert, prune --out)', () => {
+  test('ids are checked before conversion too, and a special_tokens_map.json must be JSON', async () => {
+    const j = tokenizerJson();
+    (j.added_tokens as Json[]).push({ id: 2 ** 31, content: '<huge>', special: true });
+    const huge = model(j);
+    await expect(tokenizerArtifacts(hfSource(huge), { vocabSize: 32 })).rejects.toThrow(/tokenizer\.json: added token "<huge>" has id 2147483648/);
+    const m = model(tokenizerJson());
+    const map = path.join(m.dir, 'special_tokens_map.json');
+    fs.writeFileSync(map, '{"bos_token": "<s>"');
+    const err = await tokenizerArtifacts(hfSource(m), { vocabSize: 32 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FormatError);
+    expect((err as FormatError).file).toBe(map);
+    fs.writeFileSync(map, '{"bos_token": "<s>"}');
+    expect((await tokenizerArtifacts(hfSource(m), { vocabSize: 32 })).hfFiles['special_tokens_map.json']).toBe('{"bos_token": "<s>"}');
   });
 });
 

@@ -16,6 +16,16 @@ import { runInSlices, runNow, SliceOptions, Steps } from './steps';
 /** What calibration needs from a tokenizer. */
 export interface CalibrationTokenizer {
   encode(text: string, opts?: { bos?: boolean }): number[];
+  /** encode() as steps of bounded work (the SentencePiece encoder has it): long texts are then cut into slices too. */
+  encodeSteps?(text: string, opts?: { bos?: boolean }): Steps<number[]>;
+}
+
+/** One tokenizer call as steps: the tokenizer's own when it has them, else one step. */
+function* encodeSteps(tokenizer: CalibrationTokenizer, text: string): Steps<number[]> {
+  if (tokenizer.encodeSteps) return yield* tokenizer.encodeSteps(text, { bos: true });
+  const ids = tokenizer.encode(text, { bos: true });
+  yield;
+  return ids;
 }
 
 export type CalibrationSampling = 'random' | 'contiguous';
@@ -108,9 +118,11 @@ export function sampleCalibration(
 }
 
 /**
- * sampleCalibration in time slices: the event loop runs between tokenizer calls (one
- * call is never cut, so a single very long document or the one call of contiguous
- * sampling still holds it for as long as the tokenizer takes). Same result, same seed.
+ * sampleCalibration in time slices: the event loop runs between tokenizer calls, and
+ * inside them when the tokenizer has encodeSteps (SentencePiece: llama2.c and GGUF
+ * models). Otherwise one call is never cut: a very long document, or the one call of
+ * contiguous sampling, holds the loop for as long as the tokenizer takes (the HF
+ * tokenizer library encodes in one synchronous call). Same result, same seed.
  */
 export function sampleCalibrationSliced(
   documents: string[],
@@ -122,13 +134,12 @@ export function sampleCalibrationSliced(
   return runInSlices(sampleSteps(documents, tokenizer, o, source), slices);
 }
 
-/** The sampling protocol, one step per tokenizer call (and per window copied). */
+/** The sampling protocol, in steps: each tokenizer call's, and one per window copied. */
 function* sampleSteps(documents: string[], tokenizer: CalibrationTokenizer, o: CalibrationOptions, source: string): Steps<CalibrationSet> {
   checkOptions(o);
   const L = o.seqLen;
   if (o.sampling === 'contiguous') {
-    const stream = tokenizer.encode(documents.join('\n\n'), { bos: true });
-    yield;
+    const stream = yield* encodeSteps(tokenizer, documents.join('\n\n'));
     return yield* windowSteps(stream, o, source);
   }
   // random, as the reference code does it: draw a document, tokenize it (BOS at its
@@ -147,10 +158,7 @@ function* sampleSteps(documents: string[], tokenizer: CalibrationTokenizer, o: C
       const i = rng.int(0, documents.length - 1);
       if (short.has(i)) continue;
       let t = cache.get(i);
-      if (!t) {
-        cache.set(i, (t = tokenizer.encode(documents[i], { bos: true })));
-        yield;
-      }
+      if (!t) cache.set(i, (t = yield* encodeSteps(tokenizer, documents[i])));
       if (t.length > L) {
         doc = t;
         used.add(i);

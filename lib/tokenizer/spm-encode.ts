@@ -10,14 +10,25 @@
 // picks, and the output, are identical for the whole string: no splitting is needed.
 // One deliberate difference: a NUL character ends a C string, llama2.c would stop there;
 // here it is encoded like any other character.
+// The encoder is a generator of steps (lib/calibration/steps.ts) so that a very long text
+// (contiguous calibration encodes a whole file at once) can be encoded in time slices.
 import { ShearsError } from '../errors';
+import { runNow, Steps } from '../calibration/steps';
 import type { SpmVocab } from './spm-vocab';
 
 const MIN_SCORE = -1e10; // llama2.c: float best_score = -1e10, merged only if score > it
 
+/** Characters read, or merges made, between two steps: well under a millisecond of work. */
+const WORK_PER_STEP = 4096;
+
 export function spmEncode(v: SpmVocab, text: string, bos: boolean, eos: boolean): number[] {
-  const sym = initialSymbols(v, text, bos);
-  const merged = mergeAll(v, sym);
+  return runNow(spmEncodeSteps(v, text, bos, eos));
+}
+
+/** spmEncode as steps of WORK_PER_STEP characters or merges: the same ids. */
+export function* spmEncodeSteps(v: SpmVocab, text: string, bos: boolean, eos: boolean): Steps<number[]> {
+  const sym = yield* initialSymbolSteps(v, text, bos);
+  const merged = yield* mergeSteps(v, sym);
   if (eos) merged.push(requireId(v, v.eos, 'EOS'));
   return merged;
 }
@@ -29,6 +40,10 @@ function requireId(v: SpmVocab, id: number | undefined, what: string): number {
 
 /** Steps 1 and 2: ids before any merge. */
 export function initialSymbols(v: SpmVocab, text: string, bos: boolean): Int32Array {
+  return runNow(initialSymbolSteps(v, text, bos));
+}
+
+function* initialSymbolSteps(v: SpmVocab, text: string, bos: boolean): Steps<Int32Array> {
   const out = new Int32Array(2 + 3 * text.length);
   let n = 0;
   if (bos) out[n++] = requireId(v, v.bos, 'BOS');
@@ -55,6 +70,7 @@ export function initialSymbols(v: SpmVocab, text: string, bos: boolean): Int32Ar
     }
     if (typeof r === 'number') out[n++] = r;
     else for (const id of r) out[n++] = id;
+    if (i % WORK_PER_STEP === WORK_PER_STEP - 1) yield;
   }
   return out.subarray(0, n);
 }
@@ -89,6 +105,10 @@ function utf8ByteString(cp: number): string {
 
 /** Step 3 on a symbol sequence (exported for tests). */
 export function mergeAll(v: SpmVocab, init: Int32Array): number[] {
+  return runNow(mergeSteps(v, init));
+}
+
+function* mergeSteps(v: SpmVocab, init: Int32Array): Steps<number[]> {
   const n = init.length;
   if (n < 2) return Array.from(init);
   const id = Int32Array.from(init);
@@ -105,8 +125,16 @@ export function mergeAll(v: SpmVocab, init: Int32Array): number[] {
     const m = pairs.merged(id[l], id[r]);
     if (m >= 0) heap.push(v.scores[m], l, r, m, ver[l], ver[r]);
   };
-  for (let i = 0; i + 1 < n; i++) offer(i, i + 1);
+  for (let i = 0; i + 1 < n; i++) {
+    offer(i, i + 1);
+    if (i % WORK_PER_STEP === WORK_PER_STEP - 1) yield;
+  }
+  let work = 0;
   while (heap.size > 0) {
+    if (++work === WORK_PER_STEP) {
+      work = 0;
+      yield;
+    }
     const e = heap.pop();
     const l = heap.left[e];
     const r = heap.right[e];

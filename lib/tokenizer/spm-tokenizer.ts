@@ -1,7 +1,8 @@
 // Tokenizer over a SentencePiece-style vocabulary (llama2.c .bin or GGUF metadata).
 import type { EncodeOptions, Tokenizer } from './types';
 import type { SpmVocab } from './spm-vocab';
-import { spmEncode } from './spm-encode';
+import { spmEncode, spmEncodeSteps } from './spm-encode';
+import type { Steps } from '../calibration/steps';
 import { ArgumentRangeError } from '../errors';
 
 const utf8 = new TextDecoder('utf-8');
@@ -28,6 +29,11 @@ export class SpmTokenizer implements Tokenizer {
 
   encode(text: string, opts: EncodeOptions = {}): number[] {
     return spmEncode(this.vocab, text, opts.bos ?? false, opts.eos ?? false);
+  }
+
+  /** encode() as steps of bounded work, for callers that encode long texts in time slices. */
+  encodeSteps(text: string, opts: EncodeOptions = {}): Steps<number[]> {
+    return spmEncodeSteps(this.vocab, text, opts.bos ?? false, opts.eos ?? false);
   }
 
   private check(id: number): void {

@@ -16,7 +16,10 @@ import {
 } from '../../lib/calibration';
 import { loadModel } from '../../lib/formats/load';
 import { drawCalibration } from '../../lib/prune/calibrate';
+import { llama2cVocab, parseLlama2cTokenizer } from '../../lib/tokenizer/llama2c-file';
+import { SpmTokenizer } from '../../lib/tokenizer/spm-tokenizer';
 import { countingTokenizer } from '../support/counting-tokenizer';
+import { randomLlama2cVocab, randomText, rng, tokBin } from '../support/tokenizer-fixtures';
 
 const DEMO = path.resolve(__dirname, '..', '..', 'assets', 'demo-model');
 
@@ -76,6 +79,35 @@ describe('sliced sampling draws what sampling at once draws', () => {
     setImmediate(() => ac.abort(new Error('stop now')));
     await expect(run).rejects.toThrow('stop now');
     expect(tok.calls.length).toBeLessThan(100);
+  });
+});
+
+describe('a SentencePiece tokenizer is cut inside one long encode', () => {
+  const r = rng(8);
+  const { pieces, scores } = randomLlama2cVocab(r, [' ', 'a', 'b', 'c', 'd', 'e', '\n', 'é'], 120);
+  const tok = new SpmTokenizer(llama2cVocab(parseLlama2cTokenizer(tokBin(pieces, scores), 'v.bin'), 'v.bin'));
+  // Long enough for several steps of the encoder (thousands of characters and merges each).
+  const docs = Array.from({ length: 6 }, () => randomText(r, pieces.slice(259), ['é', '\n'], 6000));
+
+  test.each([
+    ['contiguous', { samples: 30, seqLen: 64, sampling: 'contiguous', seed: 0 }],
+    ['random', { samples: 30, seqLen: 64, sampling: 'random', seed: 9 }],
+  ] as [string, CalibrationOptions][])('%s: same windows, many turns', async (_name, o) => {
+    const expected = sampleCalibration(docs, tok, o);
+    const { value, turns } = await turnsDuring(() => sampleCalibrationSliced(docs, tok, o, 'docs', { sliceMs: 0 }));
+    expect(ids(value)).toEqual(ids(expected));
+    // contiguous is one tokenizer call over all the text: it still gave the loop many turns
+    expect(turns).toBeGreaterThan(10);
+  });
+
+  test('encodeSteps run to the end is encode', () => {
+    const text = docs.join('\n\n');
+    const steps = tok.encodeSteps(text, { bos: true });
+    let n = 0;
+    let r2 = steps.next();
+    for (; !r2.done; r2 = steps.next()) n++;
+    expect(r2.value).toEqual(tok.encode(text, { bos: true }));
+    expect(n).toBeGreaterThan(10);
   });
 });
 

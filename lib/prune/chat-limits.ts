@@ -3,8 +3,10 @@
 // with "invalid size"). A worker thread with resourceLimits does not help: measured, a
 // worker growing an array past its heap limit still aborts the whole process. So the
 // interpreter itself is bounded, before any allocation can run away:
-//  - range() refuses more than maxItems items before building them;
-//  - every evaluation step counts against a step budget and a wall-clock deadline;
+//  - range() refuses more than maxItems items before building them, and a loop over more
+//    items than that stops before its setup (one object and closure per item) runs;
+//  - every evaluation step (each node, and each block: a loop's every iteration) counts
+//    against a step budget and a wall-clock deadline;
 //  - every value a step produces is weighed (bytes it can expand to when printed, shared
 //    sub-values counted each time, memoized: values are immutable) against a per-value cap,
 //    and the values a step creates count against a total allocation budget;
@@ -33,6 +35,7 @@ interface InterpreterLike {
 interface InterpreterInternals extends InterpreterLike {
   applyFilter(operand: RuntimeValue, filter: Node, env: unknown): RuntimeValue;
   evaluateArguments(args: unknown, env: unknown): [RuntimeValue[], Map<string, RuntimeValue>];
+  evaluateBlock(statements: Node[], env: unknown): RuntimeValue;
 }
 interface JinjaModule {
   Environment: new () => { set(name: string, value: unknown): void };
@@ -49,14 +52,14 @@ export interface ChatTemplateLimits {
   maxValueBytes: number;
   /** Bytes all values created during one render may add up to. */
   maxAllocBytes: number;
-  /** Items range() may produce. */
-  maxRangeItems: number;
+  /** Items range() may produce and a loop may run over. */
+  maxItems: number;
 }
 
 /** Generous for real chat templates (a few thousand steps, kilobytes per message). */
 export function defaultChatLimits(inputBytes: number): ChatTemplateLimits {
   const maxValueBytes = Math.max(16 * 2 ** 20, 8 * inputBytes);
-  return { maxSteps: 10_000_000, maxMillis: 2000, maxValueBytes, maxAllocBytes: 16 * maxValueBytes, maxRangeItems: 100_000 };
+  return { maxSteps: 10_000_000, maxMillis: 2000, maxValueBytes, maxAllocBytes: 16 * maxValueBytes, maxItems: 100_000 };
 }
 
 /** A chat template that went over a limit: names the tokenizer_config.json it came from. */
@@ -88,7 +91,8 @@ class Budget {
 
   step(): void {
     if (++this.steps > this.limits.maxSteps) this.fail(`more than ${this.limits.maxSteps} evaluation steps`);
-    if ((this.steps & 255) === 0 && Date.now() > this.deadline) this.fail(`rendering took more than ${this.limits.maxMillis} ms`);
+    // Every step: a step can be long (a loop's setup over 100k items), so no sampling.
+    if (Date.now() > this.deadline) this.fail(`rendering took more than ${this.limits.maxMillis} ms`);
   }
 
   /** Bytes `v` can print as (UTF-16, plus quoting and separators) and its nesting depth. */
@@ -120,6 +124,15 @@ class Budget {
     if (this.alloc > this.limits.maxAllocBytes) this.fail(`values created add up to more than ${this.limits.maxAllocBytes} bytes`);
   }
 
+  /** A loop's iterable: its items count as steps (the loop's setup is one call per item). */
+  loop(v: RuntimeValue): void {
+    const x = v.value;
+    const n = typeof x === 'string' || Array.isArray(x) ? x.length : x instanceof Map ? x.size : 0;
+    if (n > this.limits.maxItems) this.fail(`a loop over ${n} items (at most ${this.limits.maxItems})`);
+    this.steps += n;
+    this.step();
+  }
+
   /** The bytes a one-call expansion would make, checked before it runs. */
   checkExpansion(bytes: number, what: string): void {
     if (bytes > this.limits.maxValueBytes) this.fail(`${what} would make more than ${this.limits.maxValueBytes} bytes`);
@@ -135,16 +148,32 @@ function occurrences(s: string, part: string): number {
 
 /** An Interpreter whose every step is counted and whose values are weighed (see top). */
 function guardedInterpreter(env: unknown, budget: Budget): InterpreterLike {
+  // The expressions loops iterate over: weighed as loops when evaluated.
+  const iterables = new WeakSet<Node>();
   const Base = jinja.Interpreter as unknown as new (env: unknown) => InterpreterInternals;
   class Guarded extends Base {
     override evaluate(node: Node | undefined, environment: unknown): RuntimeValue {
       budget.step();
+      if (node?.type === 'For') {
+        const it = node.iterable as Node;
+        iterables.add(it.type === 'SelectExpression' ? (it.lhs as Node) : it);
+      }
       if (node?.type === 'MemberExpression' && !node.computed && (node.property as Node).type === 'Identifier' && (node.property as Node).value === 'replace') {
         const object = this.evaluate(node.object as Node, environment);
         if (typeof object.value === 'string') return guardedReplace(object, budget);
       }
       const v = super.evaluate(node, environment);
       budget.checkValue(v, node !== undefined && CREATING.has(node.type));
+      if (node && iterables.has(node)) budget.loop(v);
+      return v;
+    }
+
+    // A loop runs its body through here once per iteration, even an empty body that
+    // evaluates no node: counting it here bounds `for` over `for` with nothing inside.
+    override evaluateBlock(statements: Node[], environment: unknown): RuntimeValue {
+      budget.step();
+      const v = super.evaluateBlock(statements, environment);
+      budget.checkValue(v, true);
       return v;
     }
 
@@ -187,13 +216,13 @@ function guardedReplace(object: RuntimeValue, budget: Budget): RuntimeValue {
   return new (original.constructor as new (f: typeof fn) => RuntimeValue)(fn);
 }
 
-/** Python's range() that refuses to build more than maxRangeItems items. */
+/** Python's range() that refuses to build more than maxItems items. */
 function boundedRange(budget: Budget) {
   return (start: number, stop?: number, step = 1): number[] => {
     if (stop === undefined) [start, stop] = [0, start];
     if (step === 0) throw new Error('range() step must not be zero');
     const n = Math.max(0, Math.ceil((stop - start) / step));
-    if (!Number.isFinite(n) || n > budget.limits.maxRangeItems) budget.fail(`range() of ${n} items (at most ${budget.limits.maxRangeItems})`);
+    if (!Number.isFinite(n) || n > budget.limits.maxItems) budget.fail(`range() of ${n} items (at most ${budget.limits.maxItems})`);
     return Array.from({ length: n }, (_, i) => start + i * step);
   };
 }

@@ -40,6 +40,8 @@ inline float f16_to_f32(uint16_t h) {
   uint32_t o = (static_cast<uint32_t>(h) & 0x7fffu) << 13;
   o += 112u << 23;                              // rebias 15 -> 127
   o += exp == 0x7c00u ? (112u << 23) : 0u;      // Inf/NaN: exponent all ones
+  // NaN comes out quiet, as F16C's VCVTPH2PS gives it: every CPU level, same bits.
+  o |= (exp == 0x7c00u && (h & 0x3ffu) != 0u) ? 0x00400000u : 0u;
   const float sub = bits_f32(o + (1u << 23)) - 6.103515625e-05f;  // subnormal or zero
   o = exp == 0u ? f32_bits(sub) : o;
   return bits_f32(o | (static_cast<uint32_t>(h & 0x8000u) << 16));

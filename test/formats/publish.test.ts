@@ -21,6 +21,7 @@ import {
   ScratchOwner,
   scratchPrefix,
 } from '../../lib/util/scratch';
+import { runCli } from '../support/cli';
 import { tempDir } from './helpers';
 
 // The module object itself: lib/ reads its functions through it at call time, so spies on it take effect.
@@ -28,6 +29,8 @@ import { tempDir } from './helpers';
 const nodeFs: typeof fs = require('node:fs');
 const DEMO = path.resolve(__dirname, '..', '..', 'assets', 'demo-model');
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The error `p` rejects with (an Error saying so if it resolves). */
+const failure = (p: Promise<unknown>) => p.then(() => new Error('did not fail'), (e: unknown) => e as Error);
 const scratchIn = (dir: string) => fs.readdirSync(dir).filter((n) => n.startsWith('.shears-tmp'));
 
 /** A pid that belonged to a process which has exited. */
@@ -118,6 +121,16 @@ test("a sweep's folder: open() removes temporary files of stopped runs and says 
   const notes = store.open({ a: 1 }, {});
   expect(notes).toEqual([`removed 1 scratch entry left in ${store.cellsDir} by stopped runs (process ${dead.pid}, no longer running)`]);
   expect(fs.readdirSync(store.cellsDir)).toEqual([]);
+});
+
+test('shears convert removes scratch of a stopped run beside its output, in one stderr line', async () => {
+  const dir = tempDir();
+  const dead = { ...currentOwner(), pid: deadPid() };
+  fs.mkdirSync(path.join(dir, `${scratchPrefix(dead)}abcdef`));
+  const r = await runCli(['convert', '--model', DEMO, '--out', path.join(dir, 'demo.gguf')]);
+  expect(r.code).toBe(0);
+  expect(r.err).toBe(`shears: warning: removed 1 scratch entry left in ${dir} by stopped runs (process ${dead.pid}, no longer running)\n`);
+  expect(fs.readdirSync(dir)).toEqual(['demo.gguf']);
 });
 
 describe('publishing never clobbers', () => {
@@ -233,6 +246,7 @@ describe('write failures are OutputErrors naming the output and its folder', () 
     ['mkdtemp', 'EROFS'],
     ['write', 'ENOSPC'],
     ['link', 'EROFS'],
+    ['rename', 'EACCES'],
   ])('%s fails with %s', async (syscall, code) => {
     const dir = tempDir();
     const target = path.join(dir, 'm.gguf');
@@ -244,10 +258,14 @@ describe('write failures are OutputErrors naming the output and its folder', () 
       jest.spyOn(nodeFs, 'linkSync').mockImplementation((from) => {
         throw errno(code, 'link', String(from));
       });
-    const err = await writeAtomically(target, 'file', {}, async (tmp) => {
+    if (syscall === 'rename')
+      jest.spyOn(nodeFs, 'renameSync').mockImplementation((from) => {
+        throw errno(code, 'rename', String(from));
+      });
+    const err = await failure(writeAtomically(target, 'file', { force: syscall === 'rename' }, async (tmp) => {
       if (syscall === 'write') throw errno(code, 'write');
       fs.writeFileSync(tmp, 'data');
-    }).catch((e: unknown) => e as Error);
+    }));
     expect(err).toBeInstanceOf(OutputError);
     expect(err.message).toMatch(new RegExp(`^cannot write ${target} \\(in ${dir}\\): ${code}: `));
     expect(err.message).not.toMatch(/shears-tmp/);
@@ -260,7 +278,7 @@ describe('write failures are OutputErrors naming the output and its folder', () 
     jest.spyOn(nodeFs, 'writeSync').mockImplementation(() => {
       throw errno('ENOSPC', 'write');
     });
-    const err = await prune({ model: DEMO, out, method: 'magnitude', sparsity: 0.5 }).catch((e: unknown) => e as Error);
+    const err = await failure(prune({ model: DEMO, out, method: 'magnitude', sparsity: 0.5 }));
     expect(err).toBeInstanceOf(OutputError);
     expect(err.message).toBe(`cannot write ${out} (in ${dir}): ENOSPC: no space left on device`);
     expect(fs.readdirSync(dir)).toEqual([]);
@@ -270,7 +288,7 @@ describe('write failures are OutputErrors naming the output and its folder', () 
     const dir = tempDir();
     jest.spyOn(nodeFs.promises, 'writeFile').mockRejectedValue(errno('ENOSPC', 'write'));
     const file = path.join(dir, 'results.json');
-    const err = await writeFileAtomic(file, '{}').catch((e: unknown) => e as Error);
+    const err = await failure(writeFileAtomic(file, '{}'));
     expect(err).toBeInstanceOf(OutputError);
     expect(err.message).toBe(`cannot write ${file} (in ${dir}): ENOSPC: no space left on device`);
     expect(fs.readdirSync(dir)).toEqual([]);

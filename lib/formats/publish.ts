@@ -13,7 +13,7 @@
 // a publication (when a later one of the same run fails), touching only what is ours.
 import * as fs from 'node:fs';
 
-import { OutputError } from './atomic';
+import { OutputError } from './output-error';
 
 export interface Published {
   final: string;
@@ -62,13 +62,21 @@ function publishFile(staged: string, final: string, target: string, force: boole
     if (code(e) === 'EEXIST') throw alreadyExists(target, e);
     if (!NO_LINKS.has(code(e) ?? '')) throw e;
   }
+  let claim: number;
   try {
-    fs.closeSync(fs.openSync(final, 'wx'));
+    const fd = fs.openSync(final, 'wx');
+    claim = fs.fstatSync(fd).ino;
+    fs.closeSync(fd);
   } catch (e) {
     if (code(e) === 'EEXIST') throw alreadyExists(target, e);
     throw e;
   }
-  fs.renameSync(staged, final);
+  try {
+    fs.renameSync(staged, final);
+  } catch (e) {
+    if (lstat(final)?.ino === claim) fs.rmSync(final, { force: true }); // our empty claim, not a file
+    throw e;
+  }
   return undefined;
 }
 
@@ -93,7 +101,7 @@ function publishDir(staged: string, final: string, target: string, force: boolea
 
 /**
  * Publishes `staged` (a file or directory inside a scratch folder) as `final`. `aside`
- * is a free path in the same scratch folder for a replaced directory. `target` is the
+ * is a free path in the same scratch folder for what --force replaces. `target` is the
  * path as the user gave it, for messages.
  */
 export function publishPath(staged: string, final: string, o: { kind: 'file' | 'dir'; force: boolean; target: string; aside: string }): Published {

@@ -25,7 +25,6 @@ import { runCli } from '../support/cli';
 import { tempDir } from './helpers';
 
 // The module object itself: lib/ reads its functions through it at call time, so spies on it take effect.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const nodeFs: typeof fs = require('node:fs');
 const DEMO = path.resolve(__dirname, '..', '..', 'assets', 'demo-model');
 const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));

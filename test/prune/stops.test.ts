@@ -138,16 +138,19 @@ test('a closed stdout after the work is done is no error (shears info | head)', 
   expect({ code, err }).toEqual({ code: 0, err: '' });
 });
 
-test('two runs racing to the same --out: one writes it, the other gets "already exists"', async () => {
+test.each([
+  { out: 'out', files: ['out'] },
+  { out: 'out.gguf', files: ['out.gguf', 'out.prune-report.json'] },
+])('two runs racing to --out $out: one writes it, the other gets "already exists"', async ({ out, files }) => {
   const folder = tempDir();
-  const out = path.join(folder, 'out');
-  const runs = [startPrune(out, FAST), startPrune(out, FAST)];
+  const runs = [startPrune(path.join(folder, out), FAST), startPrune(path.join(folder, out), FAST)];
   const codes = (await Promise.all(runs.map((r) => r.exit))).map((e) => e.code);
   expect(codes.sort()).toEqual([0, 1]);
   const loser = runs.find((r) => /shears: /.test(r.stderr()))!;
-  expect(loser.stderr()).toMatch(/^shears: .*out already exists/m);
-  expect(fs.readdirSync(folder)).toEqual(['out']);
-  expect(fs.readdirSync(out)).toContain('prune-report.json');
+  expect(loser.stderr()).toMatch(new RegExp(`^shears: .*${out.replace('.', '\\.')} already exists`, 'm'));
+  expect(fs.readdirSync(folder).sort()).toEqual(files);
+  const m = await loader.loadModel(path.join(folder, out));
+  m.close();
 });
 
 test('an abort while the model loads stops at once; the model, once loaded, is closed', async () => {

@@ -28,7 +28,7 @@ export class StoppedError extends ShearsError {
 
 // The process's state: the first stop, and the commands that can be cancelled now.
 let stopped: StoppedError | undefined;
-const running = new Set<{ abort: (reason: StoppedError) => void; onFirst?: () => void }>();
+const running = new Set<{ abort: (reason: StoppedError) => void; onFirst?: (cause: StopCause) => void }>();
 
 function exitNow(code: number): never {
   removeAllScratchSync();
@@ -47,7 +47,7 @@ function stop(cause: StopCause): void {
   // work is done (shears info | head) is no failure.
   if (running.size === 0) exitNow(cause === 'SIGPIPE' ? 0 : stopped.exitCode);
   for (const r of running) {
-    if (cause !== 'SIGPIPE') r.onFirst?.(); // no message into a closed pipe
+    if (cause !== 'SIGPIPE') r.onFirst?.(cause); // no message into a closed pipe
     r.abort(stopped);
   }
 }
@@ -80,9 +80,10 @@ export function installStopHandlers(): () => void {
 
 /**
  * An AbortSignal aborted (with a StoppedError) by the first stop while the command
- * runs; `onFirst` says that it is stopping. dispose() when the command is done.
+ * runs; `onFirst` says that it is stopping (it is told which signal). dispose() when
+ * the command is done.
  */
-export function interruptSignal(onFirst?: () => void): { signal: AbortSignal; dispose: () => void } {
+export function interruptSignal(onFirst?: (cause: StopCause) => void): { signal: AbortSignal; dispose: () => void } {
   const ac = new AbortController();
   const entry = { abort: (reason: StoppedError) => ac.abort(reason), onFirst };
   running.add(entry);

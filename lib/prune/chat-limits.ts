@@ -65,7 +65,7 @@ export function defaultChatLimits(inputBytes: number): ChatTemplateLimits {
 /** A chat template that went over a limit: names the tokenizer_config.json it came from. */
 export class ChatTemplateLimitError extends FormatError {
   constructor(file: string, what: string) {
-    super(file, `chat_template stopped: ${what} (a template that runs away, not a chat row, is at fault)`);
+    super(file, `chat_template stopped: ${what}`);
   }
 }
 

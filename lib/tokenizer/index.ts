@@ -5,4 +5,5 @@ export { tokenizerArtifacts, type TokenizerArtifactsOptions } from './artifacts'
 export { runTokenize, defaultBos, type RunTokenizeOptions } from './cli';
 export { SpmTokenizer } from './spm-tokenizer';
 export { HFTokenizerAdapter } from './hf';
+export { checkTokenizerIds } from './hf-ids';
 export { TokenizerFileError, readLlama2cTokenizer, parseLlama2cTokenizer } from './llama2c-file';

@@ -1,0 +1,102 @@
+// --backend auto|cpu|cuda: how a request resolves (with the installation's facts given,
+// so that the CUDA branch is checked on any machine), and what prune, sweep and eval do
+// with it on this one: auto and cpu give the same bytes when no device answers, and
+// cuda without a device is a typed BackendError, thrown before any work (non-zero exit).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+import { installedBackends, planBackend } from '../../lib/backend';
+import { BackendError } from '../../lib/errors';
+import { prune, PruneOptions } from '../../lib/prune/run';
+import { runCli } from '../support/cli';
+import { tempDir, tempLeftovers } from './helpers';
+import { writeCalibTokens, writeTinyModel } from './tiny';
+
+const NO_DEVICE = { cudaAvailable: false, cudaStatus: 'no CUDA build is present' };
+const DEVICE = { cudaAvailable: true, cudaStatus: 'NVIDIA H200 (sm_90)' };
+const onThisMachine = installedBackends();
+
+let dir: string;
+let model: string;
+let calib: string;
+beforeAll(() => {
+  dir = tempDir();
+  model = writeTinyModel(path.join(dir, 'tiny'));
+  calib = writeCalibTokens(path.join(dir, 'calib.json'));
+});
+
+const run = (out: string, extra: Partial<PruneOptions> = {}): PruneOptions => ({
+  model,
+  method: 'sparsegpt',
+  sparsity: 0.5,
+  calibTokens: calib,
+  calibSamples: 4,
+  seqLen: 16,
+  out,
+  ...extra,
+});
+
+describe('planBackend', () => {
+  test('auto is CUDA when a device answers, else the CPU with the reason', () => {
+    expect(planBackend('auto', DEVICE)).toEqual({ requested: 'auto', device: 'cuda', note: 'CUDA: NVIDIA H200 (sm_90)' });
+    expect(planBackend(undefined, NO_DEVICE)).toEqual({ requested: 'auto', device: 'cpu', note: 'CPU: no CUDA build is present' });
+  });
+
+  test('cpu is the CPU even with a device; cuda is CUDA with one', () => {
+    expect(planBackend('cpu', DEVICE).device).toBe('cpu');
+    expect(planBackend('cuda', DEVICE).device).toBe('cuda');
+  });
+
+  test('cuda without a device is a BackendError naming why; an unknown name is a RangeError', () => {
+    expect(() => planBackend('cuda', NO_DEVICE)).toThrow(BackendError);
+    expect(() => planBackend('cuda', NO_DEVICE)).toThrow(/--backend cuda: no CUDA device is available \(no CUDA build is present\)/);
+    expect(() => planBackend('gpu', NO_DEVICE)).toThrow(/backend must be auto, cpu or cuda, got 'gpu'/);
+  });
+});
+
+// The rest needs a machine without a CUDA device (the test machines): with one, auto is cuda.
+const noDevice = onThisMachine.cudaAvailable ? test.skip : test;
+
+describe('prune --backend on a machine without a CUDA device', () => {
+  noDevice('auto and cpu write the same model bytes, and the report says which device ran', async () => {
+    const outs = { auto: path.join(tempDir(), 'auto'), cpu: path.join(tempDir(), 'cpu') };
+    const auto = await prune(run(outs.auto));
+    const cpu = await prune(run(outs.cpu, { backend: 'cpu' }));
+    expect(auto.backend).toEqual({ requested: 'auto', device: 'cpu', note: `CPU: ${onThisMachine.cudaStatus}` });
+    expect(cpu.backend).toEqual({ requested: 'cpu', device: 'cpu', note: 'CPU as requested' });
+    const weights = (d: string) => fs.readFileSync(path.join(d, 'model.safetensors'));
+    expect(weights(outs.auto).equals(weights(outs.cpu))).toBe(true);
+    expect(auto.layers).toEqual(cpu.layers);
+  });
+
+  noDevice('prune --backend cuda: BackendError before loading, exit 1, nothing written', async () => {
+    const out = path.join(tempDir(), 'cuda');
+    await expect(prune(run(out, { backend: 'cuda' }))).rejects.toThrow(BackendError);
+    const r = await runCli(['prune', '--model', model, '--method', 'wanda', '--sparsity', '0.5', '--calib-tokens', calib, '--seq-len', '16', '--out', out, '--backend', 'cuda']);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/--backend cuda: no CUDA device is available/);
+    expect(fs.existsSync(out)).toBe(false);
+    expect(tempLeftovers(path.dirname(out))).toEqual([]);
+  });
+
+  noDevice('sweep and eval --backend cuda: the same typed error; eval --backend cpu and auto agree', async () => {
+    const evalFile = path.join(dir, 'eval.json');
+    fs.writeFileSync(evalFile, fs.readFileSync(calib));
+    const sweep = await runCli(['sweep', '--model', model, '--methods', 'magnitude', '--levels', '0.5', '--eval-tokens', evalFile, '--out', path.join(tempDir(), 's'), '--backend', 'cuda']);
+    expect(sweep.code).not.toBe(0);
+    expect(sweep.err).toMatch(/--backend cuda: no CUDA device is available/);
+    const ev = (b: string) => runCli(['eval', '--model', model, '--tokens', evalFile, '--seq-len', '16', '--json', '--backend', b]);
+    const bad = await ev('cuda');
+    expect(bad.code).not.toBe(0);
+    expect(bad.err).toMatch(/--backend cuda: no CUDA device is available/);
+    const [a, c] = [JSON.parse((await ev('auto')).out), JSON.parse((await ev('cpu')).out)];
+    expect(a.perplexity).toBe(c.perplexity);
+    expect([a.backend.device, c.backend.device]).toEqual(['cpu', 'cpu']);
+  });
+
+  test('--backend takes only auto, cpu or cuda', async () => {
+    const r = await runCli(['eval', '--model', model, '--tokens', calib, '--backend', 'gpu']);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/--backend.*'gpu'.*(auto|cpu|cuda)/);
+  });
+});

@@ -27,13 +27,36 @@ function checkTensors(m: LoadedModel): void {
   }
 }
 
+/** What the forward pass and the writers take for granted about a loaded config. */
+function checkConfig(m: LoadedModel): void {
+  const c = m.config;
+  const sizes = { hiddenSize: c.hiddenSize, intermediateSize: c.intermediateSize, numLayers: c.numLayers, numHeads: c.numHeads, numKvHeads: c.numKvHeads, headDim: c.headDim, vocabSize: c.vocabSize, contextLength: c.contextLength };
+  for (const [k, v] of Object.entries(sizes)) if (!Number.isSafeInteger(v) || v <= 0) throw new InvariantViolation(`config ${k} is ${v}`);
+  if (!Number.isFinite(c.normEps) || c.normEps < 0) throw new InvariantViolation(`config normEps is ${c.normEps}`);
+  if (c.rope && (!Number.isFinite(c.rope.theta) || c.rope.theta <= 0)) throw new InvariantViolation(`config rope theta is ${c.rope.theta}`);
+  for (const [k, v] of [['bosTokenId', c.bosTokenId], ['eosTokenId', c.eosTokenId]] as const)
+    if (v !== undefined && (!Number.isSafeInteger(v) || v < 0 || v >= c.vocabSize)) throw new InvariantViolation(`config ${k} ${v} is outside the ${c.vocabSize}-token vocabulary`);
+  const embed = m.tensors.get('embed.weight');
+  if (embed && embed.shape[0] !== c.vocabSize) throw new InvariantViolation(`embed.weight has ${embed.shape[0]} rows for a ${c.vocabSize}-token vocabulary`);
+}
+
+const outside = (id: number, bound: number): boolean => !Number.isInteger(id) || id < 0 || id >= bound;
+
 function useTokenizer(tok: Tokenizer, modelVocab?: number): void {
-  const ids = tok.encode(SAMPLE, { bos: tok.bosId !== undefined });
   const bound = Math.min(tok.vocabSize, modelVocab ?? Infinity);
-  const bad = ids.find((id) => !Number.isInteger(id) || id < 0 || id >= bound);
-  if (bad !== undefined) throw new InvariantViolation(`encode gave token id ${bad}, outside the ${bound}-token vocabulary`);
-  tok.decode(ids);
-  if (ids.length > 0) tok.decodeToken(ids[ids.length - 1], ids[0]);
+  for (const [k, v] of [['bosId', tok.bosId], ['eosId', tok.eosId]] as const)
+    if (v !== undefined && outside(v, bound)) throw new InvariantViolation(`tokenizer ${k} ${v} is outside the ${bound}-token vocabulary`);
+  for (const text of [SAMPLE, '', ' ']) {
+    const ids = tok.encode(text, { bos: tok.bosId !== undefined, eos: tok.eosId !== undefined });
+    const bad = ids.find((id) => outside(id, bound));
+    if (bad !== undefined) throw new InvariantViolation(`encode gave token id ${bad}, outside the ${bound}-token vocabulary`);
+    tok.decode(ids);
+  }
+  // Every piece decodes, alone and after its predecessor (the first 256).
+  for (let id = 0; id < Math.min(bound, 256); id++) {
+    tok.piece(id);
+    tok.decodeTokenBytes(id, id > 0 ? id - 1 : undefined);
+  }
 }
 
 /** Renders the chat template of an HF tokenizer source, when it has one. */
@@ -79,6 +102,7 @@ async function run(dir: string, spec: RunSpec): Promise<void> {
   const m = await loadModel(at(spec.path), spec.tokenizer ? { tokenizer: at(spec.tokenizer) } : {});
   try {
     summarizeModel(m);
+    checkConfig(m);
     checkTensors(m);
     if (m.tokenizer.kind !== 'none') {
       useTokenizer(await loadTokenizer(m.tokenizer, { vocabSize: m.config.vocabSize }), m.config.vocabSize);

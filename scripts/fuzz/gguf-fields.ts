@@ -5,13 +5,15 @@ import { interestingU32, interestingU64 } from './interesting';
 import type { Mutated } from './mutate-bytes';
 import type { Rng } from './rng';
 
-type FieldKind = 'version' | 'count' | 'length' | 'kv-type' | 'item-type' | 'n-dims' | 'dim' | 'tensor-type' | 'offset' | 'kv-u32' | 'kv-u64';
+type FieldKind = 'version' | 'count' | 'length' | 'kv-type' | 'item-type' | 'n-dims' | 'dim' | 'tensor-type' | 'offset' | 'kv-u32' | 'kv-u64' | 'f32-item' | 'i32-item';
 
 interface Field {
   what: string;
   kind: FieldKind;
   at: number;
   width: 4 | 8;
+  /** An f32/i32 array: `at` is its first item, one of `items` is mutated. */
+  items?: number;
 }
 
 const SCALAR_BYTES: Record<number, number> = { 0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8 };
@@ -57,6 +59,8 @@ export function ggufFields(b: Buffer): Field[] {
       } else {
         const w = SCALAR_BYTES[item];
         if (w === undefined || !need(w * n)) return out;
+        if (n > 0 && item === 6) out.push({ what: `kv[${i}] ${key} item`, kind: 'f32-item', at: p, width: 4, items: n });
+        if (n > 0 && (item === 4 || item === 5)) out.push({ what: `kv[${i}] ${key} item`, kind: 'i32-item', at: p, width: 4, items: n });
         p += w * n;
       }
     } else {
@@ -95,6 +99,14 @@ export function mutateGgufField(b: Buffer, r: Rng): Mutated | undefined {
   const kind = r.pick([...new Set(fields.map((x) => x.kind))]);
   const f = r.pick(fields.filter((x) => x.kind === kind));
   const out = Buffer.from(b);
+  if (f.items !== undefined) {
+    const k = r.int(0, f.items - 1);
+    const at = f.at + 4 * k;
+    const v = f.kind === 'f32-item' ? r.pick([NaN, Infinity, -Infinity, 3.4e38, -3.4e38, 0]) : r.pick([-1, 0x7fffffff, -0x80000000, 7, 255, f.items, f.items + 1]);
+    if (f.kind === 'f32-item') out.writeFloatLE(v, at);
+    else out.writeInt32LE(v, at);
+    return { data: out, desc: `gguf ${f.what} [${k}] (at 0x${at.toString(16)}) := ${v}` };
+  }
   let v: number | bigint;
   if (f.width === 8) {
     v = f.kind === 'dim' && r.chance(0.4) ? r.pick([0n, 1n << 31n, 1n << 32n, 1n << 40n, 1n << 62n]) : interestingU64(r, out.readBigUInt64LE(f.at), out.length);

@@ -115,9 +115,23 @@ function tinyPieces(n: number): string[] {
   return ['<unk>', '\n<s>\n', '\n</s>\n', ' ', ...letters, ...letters.map((c) => ` ${c}`)].slice(0, n);
 }
 
-/** A tiny GGUF llama with a SentencePiece-style vocabulary in its metadata. */
-export function tinyGguf(type: 0 | 1 = 0): Buffer {
-  const s = TINY;
+/** Q8_0 blocks (f16 scale, 32 int8) of seeded values, as ggml stores them. */
+function q8_0(n: number, seed: number): Uint8Array {
+  const r = randomData('F32', n, seed) as Float32Array;
+  const out = Buffer.alloc((n / 32) * 34);
+  for (let b = 0; b < n / 32; b++) {
+    out.writeUInt16LE(0x2000, b * 34); // f16 2^-7: a plausible scale
+    for (let i = 0; i < 32; i++) out.writeInt8(Math.round(r[b * 32 + i] * 127), b * 34 + 2 + i);
+  }
+  return out;
+}
+
+/** The spec of the Q8_0 seed: rows of 32 and 64 values, whole Q8_0 blocks. */
+const TINY_Q8: TinyLlamaSpec = { hidden: 32, heads: 4, kvHeads: 2, inter: 64, layers: 1, vocab: TINY.vocab };
+
+/** A tiny GGUF llama with a SentencePiece-style vocabulary; type 0 F32, 1 F16, 8 Q8_0 (matrices; norms stay F32). */
+export function tinyGguf(type: 0 | 1 | 8 = 0): Buffer {
+  const s = type === 8 ? TINY_Q8 : TINY;
   const tokens = tinyPieces(s.vocab).map((p, i) => (i < 3 ? ['<unk>', '<s>', '</s>'][i] : p.replace(/ /g, '\u2581')));
   const kvs: GgufKV[] = llamaKVs(s, [
     { key: 'general.name', type: 8, value: 'fuzz-seed' },
@@ -132,8 +146,10 @@ export function tinyGguf(type: 0 | 1 = 0): Buffer {
   let seed = 11;
   const tensors = ggufLlamaNames(s).map(([name, shape]) => {
     const n = shape.reduce((a, b) => a * b, 1);
-    const data = randomData(type === 0 ? 'F32' : 'F16', n, seed++);
-    return { name, ne: shape.slice().reverse(), type, data: new Uint8Array(bufOf(data)) };
+    const ne = shape.slice().reverse();
+    if (type === 8 && shape.length === 2) return { name, ne, type, data: q8_0(n, seed++) };
+    const t = type === 8 ? 0 : type;
+    return { name, ne, type: t, data: new Uint8Array(bufOf(randomData(t === 0 ? 'F32' : 'F16', n, seed++))) };
   });
   return buildGGUF(kvs, tensors);
 }
@@ -149,6 +165,13 @@ export function tinyLlama2cV1(s: TinyLlamaSpec = TINY): Buffer {
   const L = s.layers;
   const n = 2 * L * s.hidden + s.hidden + s.vocab * s.hidden + L * (2 * s.hidden * s.hidden + 2 * kv * s.hidden + 3 * s.inter * s.hidden);
   return Buffer.concat([head, bufOf(randomData('F32', n, 5))]);
+}
+
+/** A legacy checkpoint with its own classifier: negative vocab_size in the header, the classifier appended. */
+function separateClassifier(shared: Buffer): Buffer {
+  const out = Buffer.concat([shared, bufOf(randomData('F32', TINY.vocab * TINY.hidden, 9))]);
+  out.writeInt32LE(-TINY.vocab, 20);
+  return out;
 }
 
 function sharedSeeds(): Seed[] {
@@ -206,11 +229,14 @@ function generatedSeeds(): Seed[] {
   return [
     { name: 'tiny-f32.gguf', target: 'gguf', weight: 4, spec: { kind: 'model', path: 'model.gguf' }, files: { 'model.gguf': { kind: 'gguf', data: tinyGguf(0) } } },
     { name: 'tiny-f16.gguf', target: 'gguf', weight: 2, spec: { kind: 'model', path: 'model.gguf' }, files: { 'model.gguf': { kind: 'gguf', data: tinyGguf(1) } } },
+    { name: 'tiny-q8_0.gguf', target: 'gguf', weight: 2, spec: { kind: 'model', path: 'model.gguf' }, files: { 'model.gguf': { kind: 'gguf', data: tinyGguf(8) } } },
     hfSeed('tiny-hf-f32', TINY_HF, 'F32', 3),
+    hfSeed('tiny-hf-f16', TINY_HF, 'F16', 1),
     hfSeed('tiny-hf-bf16-tied', { ...TINY_HF, tied: true }, 'BF16', 2),
     shardedSeed(),
     llama2c('tiny-legacy.bin', buildLlama2cLegacy(TINY, 16)),
     llama2c('tiny-v1.bin', tinyLlama2cV1()),
+    llama2c('tiny-legacy-classifier.bin', separateClassifier(buildLlama2cLegacy(TINY, 16))),
     { name: 'small-demo-tokenizer', target: 'tokenizer', weight: 4, spec: { kind: 'hf-tokenizer', json: 'tokenizer.json', config: 'tokenizer_config.json' }, files: { 'tokenizer.json': { kind: 'tokenizer', data: smallDemoTokenizer() }, 'tokenizer_config.json': { kind: 'tokenizer-config', data: tokenizerConfig(true) } } },
     { name: 'tiny-tok32.bin', target: 'tokenizer', weight: 2, spec: { kind: 'llama2c-tokenizer', path: 'tok.bin', vocabSize: TINY.vocab }, files: { 'tok.bin': { kind: 'llama2c-tokenizer', data: tok32 } } },
   ];

@@ -9,7 +9,7 @@ import { locateNonFinite } from '../../lib/eval/nonfinite';
 import { perplexity } from '../../lib/eval/perplexity';
 import { loadModel } from '../../lib/formats/load';
 import { ForwardModel } from '../../lib/forward/model';
-import { llamaConfig, llamaTensors, TinyLlamaSpec, writeHFDir } from '../formats/fixtures';
+import { buildGGUF, llamaConfig, llamaKVs, llamaTensors, tinyGGUFTensors, TinyLlamaSpec, writeHFDir } from '../formats/fixtures';
 import { runCli } from '../support/cli';
 
 const SPEC: TinyLlamaSpec = { hidden: 16, heads: 4, kvHeads: 2, inter: 24, layers: 3, vocab: 32 };
@@ -81,4 +81,18 @@ test('shears eval on that model fails with the block named and a non-zero code, 
   expect(r.code).not.toBe(0);
   expect(r.out).toBe('');
   expect(r.err).toMatch(/^shears: perplexity .* is NaN: non-finite values first appear in the output of block 2 \(of 3/);
+});
+
+test('the same for a GGUF (the audit\'s case): shears eval names the block and exits non-zero', async () => {
+  const tensors = tinyGGUFTensors(SPEC);
+  const down = tensors.find((t) => t.name === 'blk.1.ffn_down.weight')!;
+  new Float32Array(down.data.buffer, down.data.byteOffset, down.data.length / 4)[7] = NaN;
+  const file = path.join(dir, 'nan.gguf');
+  fs.writeFileSync(file, buildGGUF(llamaKVs(SPEC), tensors));
+  const t0 = Date.now();
+  const r = await runCli(['eval', '--model', file, '--tokens', tokensFile, '--seq-len', String(SEQ)]);
+  expect(Date.now() - t0).toBeLessThan(5000);
+  expect(r.code).not.toBe(0);
+  expect(r.out).toBe('');
+  expect(r.err).toMatch(/is NaN: non-finite values first appear in the output of block 1 \(of 3/);
 });

@@ -4,9 +4,9 @@
 // histogram is reported beside it). Each tick is charged to the stage that was running
 // when its wait began (from onProgress), so the table says which stage stalls. Idle ticks
 // measured first, in the same run, give the machine's own floor (the machines are shared).
-// Each tick also records the process CPU time spent while it waited: on a busy machine a
-// late tick with little CPU was starved by other processes, one with as much CPU as it
-// was late was held by work (in the stages without native work that is the JS thread).
+// On Linux each tick also records how the JS thread spent its wait (/proc schedstat): on
+// a core (JS or synchronous native work holding the loop) or runnable but waiting for a
+// core (starved by the native pool or by other processes: the machine, not the code).
 // The pruned model's SHA-256 is reported so runs (and versions) can be checked to prune alike.
 //   npm run bench:responsiveness -- [--json] [--runs N] [--interval MS] [--stall MS] [--model DIR] [--calib FILE]
 import { createHash } from 'node:crypto';
@@ -55,8 +55,9 @@ function parseArgs(argv: string[]): Args {
 interface Tick {
   /** ms after the tick was due. */
   lateMs: number;
-  /** Process CPU ms (every thread) while it waited. */
-  cpuMs: number;
+  /** The JS thread's ms on a core, and runnable but waiting for one, during the wait (Linux; else null). */
+  onCpuMs: number | null;
+  runnableMs: number | null;
   /** Seconds since the run started, when the tick's wait began. */
   atSeconds: number;
   /** The stage running when the wait began, and any entered while it lasted. */
@@ -69,7 +70,7 @@ class TickRecorder {
   private stage = 'start';
   private seen: string[] = [];
   private last = performance.now();
-  private lastCpu = process.cpuUsage();
+  private lastSched = jsThreadSchedstat();
   private readonly t0 = this.last;
   private readonly timer: NodeJS.Timeout;
 
@@ -86,21 +87,33 @@ class TickRecorder {
 
   private tick(): void {
     const now = performance.now();
-    const cpu = process.cpuUsage(this.lastCpu);
+    const sched = jsThreadSchedstat();
+    const was = this.lastSched;
     this.ticks.push({
       lateMs: Math.max(0, now - this.last - this.intervalMs),
-      cpuMs: (cpu.user + cpu.system) / 1000,
+      onCpuMs: sched && was ? (sched[0] - was[0]) / 1e6 : null,
+      runnableMs: sched && was ? (sched[1] - was[1]) / 1e6 : null,
       atSeconds: (this.last - this.t0) / 1000,
       stages: this.seen,
     });
     this.last = now;
-    this.lastCpu = process.cpuUsage();
+    this.lastSched = sched;
     this.seen = [this.stage];
   }
 
   stop(): Tick[] {
     clearInterval(this.timer);
     return this.ticks;
+  }
+}
+
+/** [ns on a core, ns runnable waiting for one] of the JS thread so far (Linux), else undefined. */
+function jsThreadSchedstat(): [number, number] | undefined {
+  try {
+    const [run, wait] = fs.readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ').map(Number);
+    return Number.isFinite(run) && Number.isFinite(wait) ? [run, wait] : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -129,7 +142,15 @@ function byStage(ticks: Tick[], stallMs: number) {
   return [...groups].map(([stage, ts]) => {
     const late = ts.map((t) => t.lateMs);
     const longest = ts.reduce((a, b) => (b.lateMs > a.lateMs ? b : a));
-    return { stage, ...summarize(late), cpuMsOfMax: longest.cpuMs, stalls: late.filter((x) => x > stallMs).length };
+    return {
+      stage,
+      ...summarize(late),
+      stalls: late.filter((x) => x > stallMs).length,
+      /** Stalls in which the JS thread was on a core for at least half the lateness: held by work, not starved. */
+      heldStalls: ts.filter((t) => t.lateMs > stallMs && t.onCpuMs !== null && t.onCpuMs >= t.lateMs / 2).length,
+      /** How the JS thread spent the longest wait. */
+      max: { onCpuMs: longest.onCpuMs, runnableMs: longest.runnableMs },
+    };
   });
 }
 
@@ -185,8 +206,10 @@ type Run = Awaited<ReturnType<typeof oneRun>>;
 
 function render(a: Args, idle: Summary, runs: Run[]): string {
   const f = (x: number) => x.toFixed(1);
+  const opt = (x: number | null) => (x === null ? '-' : f(x));
   const lines = [
-    `event-loop lateness of a ${a.intervalMs} ms timer during a SparseGPT 50% prune of ${path.basename(a.model)} (stall: > ${a.stallMs} ms late)`,
+    `event-loop lateness of a ${a.intervalMs} ms timer during a SparseGPT 50% prune of ${path.basename(a.model)} (stall: > ${a.stallMs} ms late;` +
+      ` held: the JS thread was on a core for half of it or more, else it was starved)`,
     `idle floor: p50 ${f(idle.p50Ms)} ms, p99 ${f(idle.p99Ms)} ms, max ${f(idle.maxMs)} ms over ${idle.ticks} ticks`,
   ];
   runs.forEach((r, i) => {
@@ -195,8 +218,8 @@ function render(a: Args, idle: Summary, runs: Run[]): string {
       `run ${i + 1}: ${r.seconds.toFixed(1)} s, p50 ${f(r.p50Ms)} ms, p99 ${f(r.p99Ms)} ms, max ${f(r.maxMs)} ms over ${r.ticks} ticks ` +
         `(histogram p99 ${f(r.histogram.p99Ms)}, max ${f(r.histogram.maxMs)}); output sha256 ${r.outputSha256.slice(0, 16)}`,
       table(
-        ['stage', 'ticks', 'p50 ms', 'p99 ms', 'max ms', 'cpu ms of max', 'stalls'],
-        r.byStage.map((s) => [s.stage, String(s.ticks), f(s.p50Ms), f(s.p99Ms), f(s.maxMs), f(s.cpuMsOfMax), String(s.stalls)]),
+        ['stage', 'ticks', 'p50 ms', 'p99 ms', 'max ms', 'of max: on cpu / runnable ms', 'stalls', 'held'],
+        r.byStage.map((s) => [s.stage, String(s.ticks), f(s.p50Ms), f(s.p99Ms), f(s.maxMs), `${opt(s.max.onCpuMs)} / ${opt(s.max.runnableMs)}`, String(s.stalls), String(s.heldStalls)]),
       ),
     );
   });

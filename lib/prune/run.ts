@@ -16,7 +16,8 @@ import { methodInfo } from '../methods/registry';
 import { tokenizerArtifacts } from '../tokenizer/artifacts';
 import { checkPruneOptions, checkSelection, PruneOptions, PruneProgress } from './options';
 import { publishTogether, Target, tokenizerForOutput } from './output';
-import { runPipeline } from './pipeline';
+import { DEFAULT_ACTIVATION_THRESHOLD, runPipeline } from './pipeline';
+import { planBackend } from '../backend';
 import { achievedSparsity, inputChecksum, peakRssBytes, PruneReport, shearsVersion } from './report';
 import { PhaseClock } from '../util/clock';
 import { untilAborted } from '../util/abortable';
@@ -35,6 +36,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
   const elapsed = () => clock.elapsed();
   const timed = <T>(phase: string, fn: () => Promise<T>) => clock.time(phase, fn);
   const checked = checkPruneOptions(o);
+  const backend = planBackend(o.backend);
   const info = methodInfo(o.method);
   const progress = (p: Omit<PruneProgress, 'elapsedSeconds'>) => o.onProgress?.({ ...p, elapsedSeconds: elapsed() });
   const warnings: string[] = [];
@@ -87,6 +89,8 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
           calibration,
           batch: o.batch,
           hessianPrecision: o.hessianPrecision,
+          activationThreshold: o.activationThreshold,
+          backend: backend.device,
           signal: o.signal,
           onProgress: (p) => progress({ stage: 'prune', ...p }),
           onTensorsDone: offloader ? (names) => offloader!.offload(model, names) : undefined,
@@ -132,10 +136,12 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
                 sampling: calibration.sampling,
                 seed: calibration.seed,
                 packed: calibration.packed,
+                activation_threshold: o.activationThreshold ?? DEFAULT_ACTIVATION_THRESHOLD,
                 notes: calibration.notes,
               }
             : null,
           args,
+          backend,
           layers: result.layers.map((l) => ({
             name: l.name,
             shape: l.shape,

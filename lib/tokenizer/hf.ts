@@ -52,31 +52,33 @@ export class HFTokenizerAdapter implements Tokenizer {
   readonly hf: HFTokenizer;
 
   /**
-   * `origin`: the tokenizer.json the JSON came from (named in errors). `vocabSize`: the
-   * model's vocabulary size, when known; every id of the file must be below it.
+   * `origin`: the tokenizer.json the JSON came from (named in errors). `opts.vocabSize`:
+   * the model's vocabulary size, when known; every id of the file must be below it.
+   * `opts.configFile`: where tokenizerConfig came from (named when loading fails).
    */
   constructor(
     readonly tokenizerJson: Record<string, unknown>,
     readonly tokenizerConfig: Record<string, unknown>,
     readonly origin: string,
-    vocabSize?: number,
+    opts: { vocabSize?: number; configFile?: string } = {},
   ) {
-    checkTokenizerIds(origin, tokenizerJson, vocabSize);
-    this.hf = this.library('load it', () => new HFTokenizer(tokenizerJson, tokenizerConfig));
+    checkTokenizerIds(origin, tokenizerJson, opts.vocabSize);
+    const withConfig = opts.configFile ? ` together with ${opts.configFile}` : '';
+    this.hf = this.library(`load this tokenizer${withConfig}`, () => new HFTokenizer(tokenizerJson, tokenizerConfig));
     let max = -1;
-    for (const id of this.library('list its vocabulary', () => this.hf.get_vocab(true)).values()) if (id > max) max = id;
+    for (const id of this.library('list the vocabulary of this tokenizer', () => this.hf.get_vocab(true)).values()) if (id > max) max = id;
     this.vocabSize = max + 1;
     const idOf = (key: string): number | undefined => {
       const content = tokenContent(tokenizerConfig[key]);
       if (content === undefined) return undefined;
-      const id = this.library(`look up ${key}`, () => this.hf.token_to_id(content));
+      const id = this.library(`look up ${key} in this tokenizer`, () => this.hf.token_to_id(content));
       if (id === undefined) throw new TokenizerFileError(`tokenizer ${origin}: ${key} ${JSON.stringify(content)} is not in the vocabulary`);
       return id;
     };
     this.bosId = idOf('bos_token');
     this.eosId = idOf('eos_token');
     // Without add_bos_token / add_eos_token, what the tokenizer's post-processor does.
-    const withSpecial = this.library('encode', () => this.hf.encode('a', { add_special_tokens: true }).ids);
+    const withSpecial = this.library('encode with this tokenizer', () => this.hf.encode('a', { add_special_tokens: true }).ids);
     this.addBos = typeof tokenizerConfig.add_bos_token === 'boolean' ? tokenizerConfig.add_bos_token : this.bosId !== undefined && withSpecial[0] === this.bosId;
     this.addEos =
       typeof tokenizerConfig.add_eos_token === 'boolean' ? tokenizerConfig.add_eos_token : this.eosId !== undefined && withSpecial[withSpecial.length - 1] === this.eosId;
@@ -88,12 +90,12 @@ export class HFTokenizerAdapter implements Tokenizer {
       return run();
     } catch (e) {
       if (e instanceof ShearsError || e instanceof ArgumentRangeError) throw e;
-      throw new FormatError(this.origin, `@huggingface/tokenizers cannot ${what} with this tokenizer (${(e as Error).message})`, { cause: e });
+      throw new FormatError(this.origin, `@huggingface/tokenizers cannot ${what} (${(e as Error).message})`, { cause: e });
     }
   }
 
   encode(text: string, opts: EncodeOptions = {}): number[] {
-    const ids = this.library('encode', () => this.hf.encode(text, { add_special_tokens: false }).ids);
+    const ids = this.library('encode with this tokenizer', () => this.hf.encode(text, { add_special_tokens: false }).ids);
     if (opts.bos) {
       if (this.bosId === undefined) throw new TokenizerFileError(`tokenizer ${this.origin}: BOS requested but tokenizer_config.json names no bos_token`);
       ids.unshift(this.bosId);
@@ -113,7 +115,7 @@ export class HFTokenizerAdapter implements Tokenizer {
 
   decode(ids: number[]): string {
     ids.forEach((id) => this.check(id));
-    return ids.length === 0 ? '' : this.library('decode', () => this.hf.decode(ids, { skip_special_tokens: true }));
+    return ids.length === 0 ? '' : this.library('decode with this tokenizer', () => this.hf.decode(ids, { skip_special_tokens: true }));
   }
 
   /**
@@ -122,7 +124,7 @@ export class HFTokenizerAdapter implements Tokenizer {
    */
   decodeToken(id: number, prevId?: number): string {
     this.check(id);
-    const dec = (ids: number[]) => this.library('decode', () => this.hf.decode(ids, { skip_special_tokens: true }));
+    const dec = (ids: number[]) => this.library('decode with this tokenizer', () => this.hf.decode(ids, { skip_special_tokens: true }));
     if (prevId === undefined) return dec([id]);
     this.check(prevId);
     const before = dec([prevId]);
@@ -136,7 +138,7 @@ export class HFTokenizerAdapter implements Tokenizer {
 
   piece(id: number): string {
     this.check(id);
-    return this.library('look up a token', () => this.hf.id_to_token(id)) ?? '';
+    return this.library('look up a token of this tokenizer', () => this.hf.id_to_token(id)) ?? '';
   }
 }
 
@@ -144,5 +146,5 @@ export class HFTokenizerAdapter implements Tokenizer {
 export function loadHFTokenizer(tokenizerJsonPath: string, tokenizerConfigPath?: string, vocabSize?: number): HFTokenizerAdapter {
   const json = readJsonFile(tokenizerJsonPath, 'tokenizer.json');
   const config = tokenizerConfigPath ? readJsonFile(tokenizerConfigPath, 'tokenizer_config.json') : {};
-  return new HFTokenizerAdapter(json, config, tokenizerJsonPath, vocabSize);
+  return new HFTokenizerAdapter(json, config, tokenizerJsonPath, { vocabSize, configFile: tokenizerConfigPath });
 }

@@ -174,8 +174,15 @@ describe('errors from inside the tokenizer library', () => {
     await expectCliError(m.dir, /tokenizer\.json: @huggingface\/tokenizers cannot encode with this tokenizer/);
   });
 
+  test('a tokenizer_config.json the library cannot take: named next to tokenizer.json', async () => {
+    const m = model(tokenizerJson(), { ...CONFIG, additional_special_tokens: 7 });
+    const err = await loadTokenizer(hfSource(m)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FormatError);
+    expect((err as Error).message).toContain(`${m.json}: @huggingface/tokenizers cannot load this tokenizer together with ${m.config} (`);
+  });
+
   test('encode and decode failures after loading are wrapped the same way', () => {
-    const tok = new HFTokenizerAdapter(tokenizerJson(), CONFIG, 'inline/tokenizer.json', 32);
+    const tok = new HFTokenizerAdapter(tokenizerJson(), CONFIG, 'inline/tokenizer.json', { vocabSize: 32 });
     expect(tok.encode('ab')).toEqual([3, 4]);
     const boom = () => {
       throw new TypeError('x is not a function');

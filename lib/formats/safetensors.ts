@@ -44,10 +44,10 @@ export function parseSafetensors(f: MappedFile): { entries: Map<string, Safetens
     if (!dtype) f.fail(`tensor ${name} has dtype ${typeof e.dtype === 'string' ? e.dtype : JSON.stringify(e.dtype)}; shears reads F32, F16 and BF16`);
     const shape = e.shape;
     if (!Array.isArray(shape) || shape.length > 8 || shape.some((d) => !Number.isSafeInteger(d) || d < 0))
-      f.fail(`tensor ${name} has an invalid shape ${JSON.stringify(shape).slice(0, 200)}`);
+      f.fail(`tensor ${name} has an invalid shape ${briefJson(shape)}`);
     const off = e.data_offsets;
     if (!Array.isArray(off) || off.length !== 2 || off.some((d) => !Number.isSafeInteger(d) || d < 0) || off[1] < off[0])
-      f.fail(`tensor ${name} has invalid data_offsets ${JSON.stringify(off).slice(0, 200)}`);
+      f.fail(`tensor ${name} has invalid data_offsets ${briefJson(off)}`);
     const numel = (shape as number[]).reduce((a, b) => a * b, 1);
     const nbytes = off[1] - off[0];
     if (!Number.isSafeInteger(numel) || numel * DTYPE_BYTES[dtype] !== nbytes)
@@ -57,6 +57,11 @@ export function parseSafetensors(f: MappedFile): { entries: Map<string, Safetens
   }
   checkTiling(f, [...entries.values()], dataStart, dataLen);
   return { entries, metadata };
+}
+
+/** A header value for a message: at most 200 characters, `undefined` when the key is absent. */
+function briefJson(v: unknown): string {
+  return String(JSON.stringify(v)).slice(0, 200);
 }
 
 /** __metadata__ is a string-to-string map (the crate's HashMap<String, String>). */

@@ -13,6 +13,9 @@ export class TokenizerFileError extends ShearsError {
   }
 }
 
+/** Far above real vocabularies (256k); bounds the per-token objects a file can make. */
+export const MAX_LLAMA2C_TOKENS = 1 << 21;
+
 export interface Llama2cTokenizerFile {
   maxTokenLength: number;
   pieces: Uint8Array[];
@@ -37,6 +40,7 @@ export function parseLlama2cTokenizer(buf: Uint8Array, file: string, vocabSize?:
   let off = 4;
   while (off < buf.byteLength && (vocabSize === undefined || pieces.length < vocabSize)) {
     const i = pieces.length;
+    if (i >= MAX_LLAMA2C_TOKENS) fail(`holds more than ${MAX_LLAMA2C_TOKENS} tokens, beyond any real vocabulary`);
     if (off + 8 > buf.byteLength) fail(`truncated at token ${i}: ${buf.byteLength - off} bytes left, a record needs 8 before its text`);
     const score = view.getFloat32(off, true);
     const len = view.getInt32(off + 4, true);

@@ -34,10 +34,11 @@ export function normalizeMessage(message: string): string {
     .slice(0, 160);
 }
 
-/** The function an untyped error escaped from (first frame of `where`), if known. */
+/** The function an untyped error escaped from: the first frame of `where` with a source file, else the first frame. */
 function escapedFrom(where?: string): string {
-  const m = where ? /at (?:async )?([\w$.<>]+) \(/.exec(where) : null;
-  return m ? ` @${m[1]}` : '';
+  const frames = [...(where ?? '').matchAll(/at (?:async )?([\w$.<>]+) \(([^)]*)\)/g)];
+  const own = frames.find((f) => f[2] !== '<anonymous>' && !f[2].startsWith('node:')) ?? frames[0];
+  return own ? ` @${own[1]}` : '';
 }
 
 /**

@@ -122,3 +122,29 @@ export function mutateGgufField(b: Buffer, r: Rng): Mutated | undefined {
   }
   return { data: out, desc: `gguf ${f.what} (${f.width * 8}-bit at 0x${f.at.toString(16)}) := ${v}` };
 }
+
+/** Same-length substitutions: another architecture's names for every key, another tokenizer model, a dtype name. */
+const SUBSTITUTIONS: [string, string][] = [
+  ['llama', 'qwen2'],
+  ['llama', 'gpt2.'],
+  ['llama', 'falcn'],
+  ['general.architecture', 'general.architectur_'],
+  ['tokenizer.ggml.tokens', 'tokenizer.ggml.token_'],
+  ['block_count', 'block_coun_'],
+  ['.weight', '.wei9ht'],
+];
+
+/** Replaces every occurrence (or only the first) of a name in the header with one of the same length. */
+export function substituteGgufName(b: Buffer, r: Rng): Mutated | undefined {
+  const [from, to] = r.pick(SUBSTITUTIONS);
+  const first = b.indexOf(from, 0, 'latin1');
+  if (first < 0) return undefined;
+  const out = Buffer.from(b);
+  const all = r.chance(0.6);
+  let n = 0;
+  for (let at = first; at >= 0 && (all || n === 0); at = out.indexOf(from, at + from.length, 'latin1')) {
+    out.write(to, at, 'latin1');
+    n++;
+  }
+  return { data: out, desc: `gguf replace ${all ? 'every' : 'the first'} "${from}" with "${to}" (${n}x)` };
+}

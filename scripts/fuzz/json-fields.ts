@@ -3,7 +3,7 @@
 // chat template. Each parses the file, changes one named field and re-serialises it.
 import { interestingJsonNumber, wrongTypeJson } from './interesting';
 import type { Mutated } from './mutate-bytes';
-import { jsonPaths, mutateJsonValue, setPath, short, showPath, type JsonPath } from './mutate-json';
+import { jsonPaths, mutateJsonValue, setPath, short, showPath, stringifyJson, verbatim, type JsonPath } from './mutate-json';
 import type { Rng } from './rng';
 
 type Doc = Record<string, unknown>;
@@ -14,8 +14,15 @@ const CONFIG_KEYS = [
   'rope_scaling', 'bos_token_id', 'eos_token_id', 'hidden_act', 'attention_bias',
 ];
 
+const FAMILIES = ['llama', 'mistral', 'qwen2', 'opt', 'gpt2', 'gemma', 'phi3', 'mixtral', 'Llama', ''];
+
 function mutateConfig(doc: Doc, r: Rng): string {
   const key = r.pick(CONFIG_KEYS);
+  if ((key === 'model_type' || key === 'architectures') && r.chance(0.6)) {
+    const family = r.pick(FAMILIES);
+    doc[key] = key === 'model_type' ? family : [`${family.charAt(0).toUpperCase()}${family.slice(1)}ForCausalLM`];
+    return `${key} := ${short(doc[key])}`;
+  }
   if (key === 'rope_scaling' && r.chance(0.6)) {
     const v = { rope_type: 'llama3', factor: interestingJsonNumber(r), low_freq_factor: r.pick([1, 0, -1]), high_freq_factor: r.pick([4, 0, 1]), original_max_position_embeddings: interestingJsonNumber(r) };
     doc[key] = v;
@@ -52,6 +59,12 @@ function mutateTokenizerJson(doc: Doc, r: Rng): string {
       setPath(doc, where, v);
       return `$.${where.join('.')} := ${short(v)}`;
     }
+  }
+  if (choice === 5) {
+    // A normalizer Sequence nested deep: the library builds it recursively.
+    const depth = r.pick([100, 5000, 50000]);
+    doc.normalizer = verbatim('{"type":"Sequence","normalizers":['.repeat(depth) + '{"type":"Prepend","prepend":"\u2581"}' + ']}'.repeat(depth));
+    return `$.normalizer := Sequence nested ${depth} deep`;
   }
   if (choice === 3 && doc.model && typeof doc.model === 'object') {
     const v = r.pick<unknown>(['Unigram', 'WordPiece', 'WordLevel', 'Nope', null, 3]);
@@ -136,6 +149,6 @@ export function mutateJsonFile(b: Buffer, kind: JsonKind, r: Rng): Mutated | und
   }
   if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return undefined;
   const desc = r.chance(0.75) ? BY_KIND[kind](doc as Doc, r) : mutateJsonValue(doc, r);
-  return { data: Buffer.from(JSON.stringify(doc)), desc };
+  return { data: Buffer.from(stringifyJson(doc)), desc };
 }
 

@@ -6,6 +6,24 @@ import { mutateBytes, type Mutated } from './mutate-bytes';
 import type { Rng } from './rng';
 
 export type JsonPath = (string | number)[];
+
+// JSON text spliced in at serialisation: nesting too deep for JSON.stringify's recursion.
+const VERBATIM = new Map<string, string>();
+
+/** A placeholder value that stringifyJson() replaces with `text` as it stands. */
+export function verbatim(text: string): string {
+  const token = `__fuzz_verbatim_${VERBATIM.size}__`;
+  VERBATIM.set(token, text);
+  return token;
+}
+
+/** JSON.stringify with the verbatim() placeholders replaced (and forgotten). */
+export function stringifyJson(v: unknown): string {
+  let s = JSON.stringify(v);
+  for (const [token, text] of VERBATIM) s = s.split(`"${token}"`).join(text);
+  VERBATIM.clear();
+  return s;
+}
 type Container = Record<string, unknown> | unknown[];
 
 export const showPath = (p: JsonPath): string => (p.length === 0 ? '$' : '$' + p.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join(''));
@@ -49,7 +67,7 @@ export function mutateJsonValue(root: unknown, r: Rng, paths = jsonPaths(root)):
   const p = r.pick(candidates);
   const cur = getPath(root, p);
   const at = showPath(p);
-  switch (r.weighted([3, 3, 2, 1, 1, 1])) {
+  switch (r.weighted([3, 3, 2, 1, 1, 1, 1])) {
     case 0: {
       const v = wrongTypeJson(r);
       setPath(root, p, v);
@@ -77,6 +95,12 @@ export function mutateJsonValue(root: unknown, r: Rng, paths = jsonPaths(root)):
       const v = r.pick(['', ' ', '\u0000', 'é', '\ud800', 'x'.repeat(r.pick([64, 4096, 65536]))]);
       setPath(root, p, v);
       return `${at} := string of length ${v.length}`;
+    }
+    case 6: {
+      // Deep nesting: recursive walkers (normalizer sequences, template processors) overflow their stack.
+      const depth = r.pick([1000, 20000, 200000]);
+      setPath(root, p, verbatim('['.repeat(depth) + ']'.repeat(depth)));
+      return `${at} := arrays nested ${depth} deep`;
     }
     default: {
       const v = Array.isArray(cur) ? [] : cur && typeof cur === 'object' ? {} : null;

@@ -1,6 +1,6 @@
 // One fuzz case from a seed: pick a file, stack one to three mutations on it (structure-
 // aware for its format where possible, otherwise bytes), and describe what was done.
-import { mutateGgufField } from './gguf-fields';
+import { mutateGgufField, substituteGgufName } from './gguf-fields';
 import { mutateJsonFile } from './json-fields';
 import { mutateLlama2cHeader, mutateLlama2cTokenizer } from './llama2c-fields';
 import { mutateBytes, type Mutated } from './mutate-bytes';
@@ -16,7 +16,7 @@ export interface FuzzCase {
 }
 
 const STRUCTURED: Record<FileKind, (b: Buffer, r: Rng) => Mutated | undefined> = {
-  gguf: mutateGgufField,
+  gguf: (b, r) => (r.chance(0.15) ? substituteGgufName(b, r) : mutateGgufField(b, r)),
   safetensors: mutateSafetensors,
   llama2c: mutateLlama2cHeader,
   'llama2c-tokenizer': mutateLlama2cTokenizer,
@@ -31,7 +31,13 @@ const FILE_WEIGHT: Record<FileKind, number> = { gguf: 4, safetensors: 3, llama2c
 
 function mutateOne(f: SeedFile, r: Rng): Mutated {
   const b = f.data!;
-  const structured = r.chance(0.65) ? STRUCTURED[f.kind](b, r) : undefined;
+  let structured: Mutated | undefined;
+  try {
+    structured = r.chance(0.65) ? STRUCTURED[f.kind](b, r) : undefined;
+  } catch {
+    // A file an earlier mutation nested too deep for JSON.stringify: mutate its bytes instead.
+    structured = undefined;
+  }
   return structured ?? mutateBytes(b, r);
 }
 

@@ -2,7 +2,7 @@
 // tensor entries (dtype, shape, data_offsets), re-encoded with a consistent length.
 import { interestingJsonNumber, interestingU64 } from './interesting';
 import type { Mutated } from './mutate-bytes';
-import { mutateJsonValue, short } from './mutate-json';
+import { mutateJsonValue, short, stringifyJson } from './mutate-json';
 import type { Rng } from './rng';
 
 type Entry = { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
@@ -21,7 +21,7 @@ function parseHeader(b: Buffer): { header: Record<string, unknown>; data: Buffer
 }
 
 function encode(header: Record<string, unknown>, data: Buffer): Buffer {
-  let json = JSON.stringify(header);
+  let json = stringifyJson(header);
   json += ' '.repeat((8 - (json.length % 8)) % 8);
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));

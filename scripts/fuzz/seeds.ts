@@ -135,6 +135,7 @@ export function tinyGguf(type: 0 | 1 | 8 = 0): Buffer {
   const tokens = tinyPieces(s.vocab).map((p, i) => (i < 3 ? ['<unk>', '<s>', '</s>'][i] : p.replace(/ /g, '\u2581')));
   const kvs: GgufKV[] = llamaKVs(s, [
     { key: 'general.name', type: 8, value: 'fuzz-seed' },
+    { key: 'general.alignment', type: 4, value: 32 },
     { key: 'tokenizer.ggml.model', type: 8, value: 'llama' },
     { key: 'tokenizer.ggml.tokens', type: 9, itemType: 8, value: tokens },
     { key: 'tokenizer.ggml.scores', type: 9, itemType: 6, value: tokens.map((_, i) => -i) },

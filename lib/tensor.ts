@@ -1,9 +1,10 @@
 // Weight matrices as the kernels see them: row-major [rows = out, cols = in],
 // float32 in a Float32Array, float16 / bfloat16 as raw bits in a Uint16Array.
 import { DTypeError, ShapeError } from './errors';
+import { DType, DTYPES } from './model/types';
 
-export type DType = 'f32' | 'f16' | 'bf16';
-export const DTYPES: readonly DType[] = ['f32', 'f16', 'bf16'];
+export { DTYPES };
+export type { DType };
 export type MatrixData = Float32Array | Uint16Array;
 
 export interface Matrix {

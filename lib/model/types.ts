@@ -20,7 +20,14 @@
 // layout they are in (writers permute when the target format needs the other one).
 
 export type Architecture = 'llama' | 'opt' | 'gpt2';
-export type TensorDType = 'f32' | 'f16' | 'bf16';
+/**
+ * Element type of weights, everywhere in shears (tensors, matrices, kernels, writers):
+ * the one dtype type. f16/bf16 data are raw bits in a Uint16Array.
+ */
+export type DType = 'f32' | 'f16' | 'bf16';
+export const DTYPES: readonly DType[] = ['f32', 'f16', 'bf16'];
+/** DType under the name the model formats use. */
+export type TensorDType = DType;
 export type NormType = 'rmsnorm' | 'layernorm';
 export type Activation = 'silu' | 'relu' | 'gelu' | 'gelu_tanh';
 /** interleaved: pairs (2i, 2i+1) rotate together (GGUF, llama2.c); rotate_half: (i, i + d/2) (HF). */
@@ -72,7 +79,7 @@ export interface ModelConfig {
 /** A tensor as loaded: zero-copy view into a memory-mapped file where possible. */
 export interface Tensor {
   name: string;
-  dtype: TensorDType;
+  dtype: DType;
   shape: number[];
   /** f32: Float32Array; f16/bf16: Uint16Array of raw bits. Length = product of shape. */
   data: Float32Array | Uint16Array;

@@ -10,7 +10,7 @@ import { targetFormat } from '../formats/convert';
 import { checkPattern, checkSparsity, NMPattern, parsePattern, patternSparsity } from '../kernels';
 import { HessianPrecision } from '../methods/hessian';
 import { methodInfo } from '../methods/registry';
-import { LoadedModel, TensorDType } from '../model/types';
+import { LoadedModel, DType } from '../model/types';
 import { selectLayers } from './layers';
 import { PipelineProgress, PruneGranularity } from './pipeline';
 import { CalibrationArgs } from '../calibration/sample';
@@ -30,7 +30,7 @@ export interface PruneOptions extends CalibrationArgs {
   /** A directory (HF safetensors) or a .gguf file. */
   out: string;
   force?: boolean;
-  dtype?: TensorDType;
+  dtype?: DType;
   hessianPrecision?: HessianPrecision;
   /** |x| above which an activation counts as an outlier in the statistics and the report (default 6). */
   activationThreshold?: number;

@@ -1,5 +1,5 @@
 // Small random models of each family, built in memory in canonical form.
-import { ModelConfig, RopeLayout, RopeScaling, Tensor, TensorDType } from '../../lib/model/types';
+import { ModelConfig, RopeLayout, RopeScaling, Tensor, DType } from '../../lib/model/types';
 
 import { rng } from '../support/random';
 
@@ -31,7 +31,7 @@ export function numberToBf16(x: number): number {
   return new Uint32Array(new Float32Array([x]).buffer)[0] >>> 16;
 }
 
-export function makeTensor(name: string, shape: number[], vals: number[] | Float32Array, dtype: TensorDType): Tensor {
+export function makeTensor(name: string, shape: number[], vals: number[] | Float32Array, dtype: DType): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
   if (vals.length !== n) throw new Error(`${name}: ${vals.length} values for shape ${shape}`);
   if (dtype === 'f32') return { name, dtype, shape, data: Float32Array.from(vals) };
@@ -50,7 +50,7 @@ export interface RandomModelSpec {
   kvHeads?: number;
   vocab?: number;
   context?: number;
-  dtype?: TensorDType;
+  dtype?: DType;
   ropeLayout?: RopeLayout;
   ropeDim?: number;
   ropeTheta?: number;

@@ -10,7 +10,7 @@ import { prune, PruneOptions, PruneProgress } from '../../lib/prune/run';
 import { bitsEqual } from '../formats/helpers';
 import { describeShared, sharedPath, testShared } from '../support/shared-data';
 import { countZeros, inOutputLayout, tempDir, tempLeftovers, zerosPerRow } from './helpers';
-import { linearNames, SPEC, writeCalibTokens, writeTinyLlama2c, writeTinyModel } from './tiny';
+import { linearNames, SPEC, tinyPrune, writeCalibTokens, writeTinyLlama2c, writeTinyModel } from './tiny';
 
 const STORIES = () => sharedPath('models', 'stories260K', 'stories260K.bin');
 const C4 = () => sharedPath('text', 'c4', 'c4-en-train.00000-of-01024.head1000.jsonl');
@@ -26,16 +26,7 @@ beforeAll(() => {
   calib = writeCalibTokens(path.join(dir, 'calib.json'));
 });
 
-const tinyRun = (out: string, extra: Partial<PruneOptions> = {}): PruneOptions => ({
-  model,
-  method: 'wanda',
-  sparsity: 0.5,
-  calibTokens: calib,
-  calibSamples: 4,
-  seqLen: 16,
-  out,
-  ...extra,
-});
+const tinyRun = (out: string, extra: Partial<PruneOptions> = {}): PruneOptions => tinyPrune(model, calib, out, extra);
 
 /** Asserts that every tensor of the model at `out` is bit-identical to `input`'s (in out's layout). */
 async function expectUnchanged(input: string, out: string): Promise<void> {

@@ -10,7 +10,7 @@ import { BackendError } from '../../lib/errors';
 import { prune, PruneOptions } from '../../lib/prune/run';
 import { runCli } from '../support/cli';
 import { tempDir, tempLeftovers } from './helpers';
-import { writeCalibTokens, writeTinyModel } from './tiny';
+import { tinyPrune, writeCalibTokens, writeTinyModel } from './tiny';
 
 const NO_DEVICE = { cudaAvailable: false, cudaStatus: 'no CUDA build is present' };
 const DEVICE = { cudaAvailable: true, cudaStatus: 'NVIDIA H200 (sm_90)' };
@@ -25,16 +25,7 @@ beforeAll(() => {
   calib = writeCalibTokens(path.join(dir, 'calib.json'));
 });
 
-const run = (out: string, extra: Partial<PruneOptions> = {}): PruneOptions => ({
-  model,
-  method: 'sparsegpt',
-  sparsity: 0.5,
-  calibTokens: calib,
-  calibSamples: 4,
-  seqLen: 16,
-  out,
-  ...extra,
-});
+const run = (out: string, extra: Partial<PruneOptions> = {}): PruneOptions => tinyPrune(model, calib, out, { method: 'sparsegpt', ...extra });
 
 describe('planBackend', () => {
   test('auto is CUDA when a device answers, else the CPU with the reason', () => {

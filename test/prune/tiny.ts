@@ -5,6 +5,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import type { PruneOptions } from '../../lib/prune/run';
+
 import {
   buildLlama2cLegacy,
   buildLlama2cTokenizer,
@@ -48,3 +50,15 @@ export function writeTinyLlama2c(dir: string): string {
   fs.writeFileSync(path.join(dir, `tok${SPEC.vocab}.bin`), buildLlama2cTokenizer(SPEC.vocab));
   return file;
 }
+
+/** prune() options for the tiny model: Wanda at 0.5 on 4 calibration sequences of 16 tokens. */
+export const tinyPrune = (model: string, calibTokens: string, out: string, extra: Partial<PruneOptions> = {}): PruneOptions => ({
+  model,
+  method: 'wanda',
+  sparsity: 0.5,
+  calibTokens,
+  calibSamples: 4,
+  seqLen: 16,
+  out,
+  ...extra,
+});

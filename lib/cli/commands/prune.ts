@@ -3,6 +3,7 @@
 import { Command, Option } from 'commander';
 
 import { METHODS } from '../../methods/registry';
+import { DTYPES } from '../../model/types';
 import { prune, PruneProgress } from '../../prune/run';
 import { backendOption, collect, hessianPrecisionOption, int, num, activationThresholdOption } from '../parse';
 import { interruptSignal, progressSink } from '../progress';
@@ -31,7 +32,7 @@ export function register(program: Command): void {
     .option('--seed <n>', 'seed of the random sampling (default 0)', int('--seed'))
     .option('--include <glob>', 'only prune tensors matching (canonical names, e.g. blocks.*.mlp.* or **.attn.q; repeatable)', collect)
     .option('--exclude <glob>', 'do not prune tensors matching (e.g. blocks.0.**; repeatable)', collect)
-    .addOption(new Option('--dtype <t>', 'output dtype (default: as the input)').choices(['f32', 'f16', 'bf16']))
+    .addOption(new Option('--dtype <t>', 'output dtype (default: as the input)').choices([...DTYPES]))
     .addOption(hessianPrecisionOption())
     .addOption(activationThresholdOption())
     .option('--batch <n>', 'calibration sequences per forward call (memory vs speed)', int('--batch'))

@@ -227,6 +227,15 @@ function boundedRange(budget: Budget) {
   };
 }
 
+/** UTF-16 bytes of the strings in `v` (the messages), without recursing past a sane depth. */
+function textBytes(v: unknown, depth = 0): number {
+  if (typeof v === 'string') return 2 * v.length;
+  if (typeof v !== 'object' || v === null || depth > 32) return 8;
+  let n = 0;
+  for (const x of Array.isArray(v) ? v : Object.values(v)) n += textBytes(x, depth + 1);
+  return n;
+}
+
 export interface CompiledChatTemplate {
   render(context: Record<string, unknown>): string;
 }
@@ -240,7 +249,7 @@ export function compileChatTemplate(source: string, file: string, limits?: ChatT
   const parsed = new jinja.Template(source).parsed;
   return {
     render(context) {
-      const budget = new Budget(limits ?? defaultChatLimits(2 * JSON.stringify(context).length), file);
+      const budget = new Budget(limits ?? defaultChatLimits(textBytes(context)), file);
       const env = new jinja.Environment();
       // The globals of @huggingface/jinja's setupGlobals, with a bounded range().
       const globals: Record<string, unknown> = {

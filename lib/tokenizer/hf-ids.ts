@@ -8,6 +8,13 @@ import { FormatError } from '../errors';
 
 type Json = Record<string, unknown>;
 
+/** A short, safe rendering of a value from the file (it may be nested 20000 deep). */
+function show(v: unknown): string {
+  if (typeof v === 'number' || typeof v === 'boolean' || v === null) return String(v);
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
+  return Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : String(typeof v);
+}
+
 function isObject(v: unknown): v is Json {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -21,7 +28,7 @@ function modelEntries(file: string, model: unknown): { count: number; ids: Itera
     if (model.unk_id !== undefined && model.unk_id !== null) {
       const u = model.unk_id;
       if (typeof u !== 'number' || !Number.isInteger(u) || u < 0 || u >= vocab.length)
-        throw new FormatError(file, `model.unk_id ${JSON.stringify(u)} is not an index of the ${vocab.length}-entry vocabulary`);
+        throw new FormatError(file, `model.unk_id ${show(u)} is not an index of the ${vocab.length}-entry vocabulary`);
     }
     return { count: vocab.length, ids: [] };
   }
@@ -41,12 +48,12 @@ export function checkTokenizerIds(file: string, json: Json, vocabSize?: number):
   const boundText = vocabSize !== undefined ? `the model's vocabulary of ${vocabSize} tokens` : `the ${bound} entries the file holds`;
   const check = (id: unknown, what: string): void => {
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= bound)
-      throw new FormatError(file, `${what} has id ${JSON.stringify(id)}: ids must be integers in [0, ${bound}), ${boundText}`);
+      throw new FormatError(file, `${what} has id ${show(id)}: ids must be integers in [0, ${bound}), ${boundText}`);
   };
-  for (const [piece, id] of entries.ids) check(id, `vocabulary entry ${JSON.stringify(piece.slice(0, 40))}`);
+  for (const [piece, id] of entries.ids) check(id, `vocabulary entry ${show(piece)}`);
   added.forEach((t: unknown, i) => {
     if (!isObject(t) || typeof t.content !== 'string') throw new FormatError(file, `added_tokens[${i}] must be an object with a string "content"`);
-    check(t.id, `added token ${JSON.stringify(t.content.slice(0, 40))}`);
+    check(t.id, `added token ${show(t.content)}`);
   });
   return bound;
 }

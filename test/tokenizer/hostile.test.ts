@@ -125,6 +125,11 @@ describe('ids outside the vocabulary', () => {
     expect(() => checkTokenizerIds('u.json', unigram)).toThrow(/u\.json: model\.unk_id 5 is not an index of the 2-entry vocabulary/);
     expect(() => checkTokenizerIds('v.json', { model: { type: 'BPE', vocab: 'nope' } })).toThrow(/v\.json: "model\.vocab" must be an object/);
     expect(() => checkTokenizerIds('w.json', { model: null })).toThrow(/w\.json: "model" must be an object/);
+    // Fuzz finding: an id that is a list nested 20000 deep (rendering it overflowed the stack).
+    let deep: unknown = 1;
+    for (let i = 0; i < 20000; i++) deep = [deep];
+    (j.model as { vocab: Record<string, unknown> }).vocab.z = deep;
+    expect(() => checkTokenizerIds('t.json', j, 32)).toThrow(/vocabulary entry "z" has id a list: ids must be integers/);
   });
 });
 

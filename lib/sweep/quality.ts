@@ -2,6 +2,11 @@
 // for every position of every query, KL(dense || pruned) of the next-token
 // distributions and whether their top-1 tokens agree; plus perplexity on the
 // evaluation text with the standard protocol (lib/eval/perplexity).
+//
+// A non-finite result: the dense model's is an error (lib/eval/nonfinite.ts names the
+// first block whose output is not finite: nothing can be compared with it); a pruned
+// cell's is a result (a diverged model), kept with a note saying where it diverges.
+import { describeSite, locateNonFinite, nextTokenTargets } from '../eval/nonfinite';
 import { perplexity } from '../eval/perplexity';
 import { klTop1 } from '../forward/compare';
 import { ForwardModel } from '../forward/model';
@@ -72,6 +77,17 @@ export async function queryQuality(pruned: ForwardModel, dense: DenseReference, 
 
 export interface CellQuality extends QueryQuality {
   perplexity: number;
+  /** Where a non-finite perplexity first appears in the forward pass (only then). */
+  nonFinite?: string;
+}
+
+/** For a non-finite cell: the first stage of the forward pass of the first non-finite window that is not finite. */
+async function divergence(fm: ForwardModel, data: SweepData, windowNll: readonly number[]): Promise<string | undefined> {
+  const w = windowNll.findIndex((x) => !Number.isFinite(x));
+  if (w < 0) return undefined;
+  const L = data.evalSeqLen;
+  const ids = data.evalTokens.subarray(w * L, (w + 1) * L);
+  return `perplexity window ${w} has mean NLL ${String(windowNll[w])}: ${describeSite(await locateNonFinite(fm, ids, nextTokenTargets(ids)), fm.numLayers)}`;
 }
 
 /**
@@ -82,8 +98,9 @@ export interface CellQuality extends QueryQuality {
  */
 export async function cellQuality(fm: ForwardModel, data: SweepData, dense: DenseReference, signal?: AbortSignal): Promise<CellQuality> {
   if (!data.queriesAreWindows) {
-    const perplexity = await evalPerplexity(fm, data);
-    return { perplexity, ...(await queryQuality(fm, dense, data.queries, signal)) };
+    const r = await perplexity(fm, data.evalTokens, { seqLen: data.evalSeqLen, maxWindows: data.windows, nonFinite: 'keep' });
+    const nonFinite = Number.isFinite(r.perplexity) ? undefined : await divergence(fm, data, r.windowNll);
+    return { perplexity: r.perplexity, ...(await queryQuality(fm, dense, data.queries, signal)), ...(nonFinite ? { nonFinite } : {}) };
   }
   const L = data.evalSeqLen;
   const vocab = fm.config.vocabSize;
@@ -104,10 +121,13 @@ export async function cellQuality(fm: ForwardModel, data: SweepData, dense: Dens
   }
   const n = windowNll.length;
   const positions = n * L;
-  return { perplexity: Math.exp(windowNll.reduce((a, b) => a + b, 0) / n), kl: klSum / positions, top1Agreement: agree / positions, positions };
+  const ppl = Math.exp(windowNll.reduce((a, b) => a + b, 0) / n);
+  const nonFinite = Number.isFinite(ppl) ? undefined : await divergence(fm, data, windowNll);
+  return { perplexity: ppl, kl: klSum / positions, top1Agreement: agree / positions, positions, ...(nonFinite ? { nonFinite } : {}) };
 }
 
-export async function evalPerplexity(fm: ForwardModel, data: SweepData): Promise<number> {
-  const r = await perplexity(fm, data.evalTokens, { seqLen: data.evalSeqLen, maxWindows: data.windows });
+/** The dense model's perplexity: a non-finite one is a NonFiniteError naming where it appears. */
+export async function densePerplexity(fm: ForwardModel, data: SweepData): Promise<number> {
+  const r = await perplexity(fm, data.evalTokens, { seqLen: data.evalSeqLen, maxWindows: data.windows, nonFinite: 'error' });
   return r.perplexity;
 }

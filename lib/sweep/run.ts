@@ -16,7 +16,7 @@ import { writeReport } from '../report';
 import type { DenseResult, SweepCell, SweepResults } from '../report/types';
 import { prepareData, SweepData } from './data';
 import { CellSpec, checkSweepOptions, SweepOptions } from './options';
-import { cellQuality, DenseReference, evalPerplexity } from './quality';
+import { cellQuality, DenseReference, densePerplexity } from './quality';
 import { DenseStats, gatherDenseStats, pruneWithDenseStats } from './stats-once';
 import { DEFAULT_ACTIVATION_THRESHOLD, StatisticsSettings } from '../prune/statistics';
 import { reportSettings } from './settings';
@@ -176,7 +176,7 @@ async function runCell(
       granularity: result.granularity,
       query_positions: q.positions,
       computed_at: new Date().toISOString(),
-      ...(result.notes.length > 0 ? { notes: result.notes } : {}),
+      ...(result.notes.length > 0 || q.nonFinite ? { notes: [...result.notes, ...(q.nonFinite ? [q.nonFinite] : [])] } : {}),
     };
   } finally {
     model.close();
@@ -219,7 +219,7 @@ export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
     let dense = o.resume ? store.readDense() : undefined;
     if (!dense || typeof dense.perplexity !== 'number') {
       const s = process.hrtime.bigint();
-      const ppl = await evalPerplexity(denseFm, data);
+      const ppl = await densePerplexity(denseFm, data);
       dense = { perplexity: ppl, seconds: since(s) };
       await store.writeDense(dense);
     }

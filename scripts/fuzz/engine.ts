@@ -60,6 +60,8 @@ export interface TargetTally {
   runs: number;
   outcomes: Record<OutcomeClass, number>;
   newFailures: number;
+  /** The longest case that finished by itself (not killed), to see how close to the time limit loads come. */
+  slowest?: { ms: number; iteration: number; mutations: string[] };
 }
 
 export interface FuzzReport {
@@ -102,6 +104,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
       const tally = tallies[target]!;
       tally.runs++;
       tally.outcomes[outcome.class]++;
+      if (outcome.class !== 'timeout' && (!tally.slowest || outcome.ms > tally.slowest.ms)) tally.slowest = { ms: Math.round(outcome.ms), iteration, mutations: c.mutations };
       const log: CaseLog = { target, iteration, seedName: c.seed.name, mutations: c.mutations, digest: digestOf(c.files), outcome: outcome.class };
       if (o.record) cases.push(log);
       o.onCase?.(log);

@@ -67,7 +67,7 @@ export function mutateJsonValue(root: unknown, r: Rng, paths = jsonPaths(root)):
   const p = r.pick(candidates);
   const cur = getPath(root, p);
   const at = showPath(p);
-  switch (r.weighted([3, 3, 2, 1, 1, 1, 1])) {
+  switch (r.weighted([6, 6, 4, 2, 2, 2, 1])) {
     case 0: {
       const v = wrongTypeJson(r);
       setPath(root, p, v);
@@ -98,7 +98,7 @@ export function mutateJsonValue(root: unknown, r: Rng, paths = jsonPaths(root)):
     }
     case 6: {
       // Deep nesting: recursive walkers (normalizer sequences, template processors) overflow their stack.
-      const depth = r.pick([1000, 20000, 200000]);
+      const depth = r.pick([1000, 20000]);
       setPath(root, p, verbatim('['.repeat(depth) + ']'.repeat(depth)));
       return `${at} := arrays nested ${depth} deep`;
     }

@@ -9,16 +9,17 @@ function table(rows: string[][]): string {
 }
 
 export function formatReport(r: FuzzReport): string {
-  const head = ['target', 'runs', ...OUTCOME_CLASSES, 'new'];
+  const head = ['target', 'runs', ...OUTCOME_CLASSES, 'new', 'slowest ms'];
   const rows = [head];
   const total = { runs: 0, byClass: OUTCOME_CLASSES.map(() => 0), newFailures: 0 };
   for (const [target, t] of Object.entries(r.targets)) {
-    rows.push([target, String(t.runs), ...OUTCOME_CLASSES.map((c) => String(t.outcomes[c])), String(t.newFailures)]);
+    rows.push([target, String(t.runs), ...OUTCOME_CLASSES.map((c) => String(t.outcomes[c])), String(t.newFailures), String(t.slowest?.ms ?? '-')]);
     total.runs += t.runs;
     OUTCOME_CLASSES.forEach((c, i) => (total.byClass[i] += t.outcomes[c]));
     total.newFailures += t.newFailures;
   }
-  rows.push(['all', String(total.runs), ...total.byClass.map(String), String(total.newFailures)]);
+  const slowest = Math.max(...Object.values(r.targets).map((t) => t.slowest?.ms ?? 0));
+  rows.push(['all', String(total.runs), ...total.byClass.map(String), String(total.newFailures), String(slowest)]);
   const lines = [`fuzz: seed ${r.seed}, ${r.seconds.toFixed(1)} s, runner started ${r.runnerStarts} time(s)`, table(rows)];
   if (r.findings.length > 0) {
     lines.push('', 'failures (one line per signature):');

@@ -49,9 +49,11 @@ export function smallDemoTokenizer(keep = 320): Buffer {
 
 const CHAT_TEMPLATE = "{% for m in messages %}{{ bos_token }}[{{ m['role'] }}] {{ m['content'] }}{{ eos_token }}{% endfor %}";
 
-function tokenizerConfig(chat: boolean): Buffer {
+/** The demo's tokenizer_config.json with a chat template: a string, or (newer configs) a list of named templates. */
+function tokenizerConfig(chat: boolean | 'list'): Buffer {
   const doc = JSON.parse(fs.readFileSync(path.join(DEMO, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
-  if (chat) doc.chat_template = CHAT_TEMPLATE;
+  if (chat === 'list') doc.chat_template = [{ name: 'default', template: CHAT_TEMPLATE }, { name: 'tool_use', template: '{{ messages }}' }];
+  else if (chat) doc.chat_template = CHAT_TEMPLATE;
   return Buffer.from(JSON.stringify(doc));
 }
 
@@ -239,6 +241,9 @@ function generatedSeeds(): Seed[] {
     llama2c('tiny-v1.bin', tinyLlama2cV1()),
     llama2c('tiny-legacy-classifier.bin', separateClassifier(buildLlama2cLegacy(TINY, 16))),
     { name: 'small-demo-tokenizer', target: 'tokenizer', weight: 4, spec: { kind: 'hf-tokenizer', json: 'tokenizer.json', config: 'tokenizer_config.json' }, files: { 'tokenizer.json': { kind: 'tokenizer', data: smallDemoTokenizer() }, 'tokenizer_config.json': { kind: 'tokenizer-config', data: tokenizerConfig(true) } } },
+    { name: 'small-demo-tokenizer-template-list', target: 'tokenizer', weight: 1, spec: { kind: 'hf-tokenizer', json: 'tokenizer.json', config: 'tokenizer_config.json' }, files: { 'tokenizer.json': { kind: 'tokenizer', data: smallDemoTokenizer() }, 'tokenizer_config.json': { kind: 'tokenizer-config', data: tokenizerConfig('list') } } },
+    // No --tokenizer: the loader finds tokenizer.bin beside the checkpoint itself.
+    { name: 'tiny-legacy-found-tokenizer', target: 'llama2c', weight: 1, spec: { kind: 'model', path: 'model.bin' }, files: { 'model.bin': { kind: 'llama2c', data: buildLlama2cLegacy(TINY, 16) }, 'tokenizer.bin': { kind: 'llama2c-tokenizer', data: tok32 } } },
     { name: 'tiny-tok32.bin', target: 'tokenizer', weight: 2, spec: { kind: 'llama2c-tokenizer', path: 'tok.bin', vocabSize: TINY.vocab }, files: { 'tok.bin': { kind: 'llama2c-tokenizer', data: tok32 } } },
   ];
 }

@@ -75,6 +75,7 @@ export const sparsegpt = (opts: Omit<SparseGptOptions, 'sparsity' | 'pattern'> =
       sparsity: selection.sparsity,
       pattern: selection.pattern,
       selection: opts.selection ?? (granularity === 'row' ? 'row' : 'block'),
+      backend: selection.backend ?? opts.backend,
     });
   },
 });

@@ -27,7 +27,7 @@ export interface StatisticsSettings {
   /** Default DEFAULT_ACTIVATION_THRESHOLD. */
   activationThreshold?: number;
   hessianPrecision?: HessianPrecision;
-  /** Backend of the statistics kernels. */
+  /** Backend of the statistics kernels (column statistics and Hessian). */
   backend?: Backend;
 }
 
@@ -58,7 +58,7 @@ export function createCollectors(fm: ForwardModel, layers: LinearLayer[], s: Sta
     // The per-column statistics (sum, sum of squares, tokens, |x| > threshold counts) are
     // cheap and what every report shows; the Hessian only when the method reads it.
     const st: StrategyStats = { columns: new ColumnStats(width, { threshold: s.activationThreshold ?? DEFAULT_ACTIVATION_THRESHOLD }) };
-    if (s.needs.includes('hessian')) st.hessian = new HessianAccumulator(width, { precision: s.hessianPrecision });
+    if (s.needs.includes('hessian')) st.hessian = new HessianAccumulator(width, { precision: s.hessianPrecision, backend: s.backend });
     stats.set(l.input, st);
   }
   return stats;
@@ -66,7 +66,7 @@ export function createCollectors(fm: ForwardModel, layers: LinearLayer[], s: Sta
 
 async function feed(st: StrategyStats, x: Float32Array, rows: number, backend: Backend | undefined): Promise<void> {
   if (st.columns) await st.columns.add(x, rows, { backend });
-  if (st.hessian) await st.hessian.add(x, rows);
+  if (st.hessian) await st.hessian.add(x, rows); // on the backend it was created with
 }
 
 /**

@@ -7,6 +7,13 @@ import * as path from 'node:path';
 
 import { installedBackends, planBackend } from '../../lib/backend';
 import { BackendError } from '../../lib/errors';
+import { loadModel } from '../../lib/formats/load';
+import { ForwardModel } from '../../lib/forward/model';
+import { HessianAccumulator } from '../../lib/methods/hessian';
+import { asMatrix } from '../../lib/prune/pipeline';
+import { selectLayers } from '../../lib/prune/layers';
+import { createCollectors } from '../../lib/prune/statistics';
+import { sparsegpt, wanda } from '../../lib/strategies';
 import { prune, PruneOptions } from '../../lib/prune/run';
 import { runCli } from '../support/cli';
 import { tempDir, tempLeftovers } from './helpers';
@@ -89,5 +96,30 @@ describe('prune --backend on a machine without a CUDA device', () => {
     const r = await runCli(['eval', '--model', model, '--tokens', calib, '--backend', 'gpu']);
     expect(r.code).not.toBe(0);
     expect(r.err).toMatch(/--backend.*'gpu'.*(auto|cpu|cuda)/);
+  });
+});
+
+describe('the device reaches every native call of a run', () => {
+  // On a machine without a device the native code rejects 'cuda' itself (E_BACKEND):
+  // a call that still went to the CPU by default would resolve instead.
+  noDevice('forward pass, column statistics, Hessian and SparseGPT each reject cuda here', async () => {
+    const m = await loadModel(model);
+    try {
+      const fm = new ForwardModel(m, { backend: 'cuda' });
+      await expect(fm.embed([1, 2], 1, 2)).rejects.toThrow(BackendError);
+      const layers = selectLayers(m.config, m.tensors).blocks[0];
+      const stats = createCollectors(fm, layers, { needs: ['hessian'], backend: 'cuda' }).get('attnIn')!;
+      const x = new Float32Array(m.config.hiddenSize).fill(1);
+      await expect(stats.columns!.add(x, 1, { backend: 'cuda' })).rejects.toThrow(BackendError);
+      expect(stats.hessian!.backend).toBe('cuda');
+      await expect(stats.hessian!.add(x, 1)).rejects.toThrow(BackendError);
+      const h = new HessianAccumulator(m.config.hiddenSize, { backend: 'cpu' });
+      await h.add(x, 1);
+      const q = asMatrix(m.tensors.get(layers[0].name)!);
+      await expect(sparsegpt().prune(q, { hessian: h }, { sparsity: 0.5, backend: 'cuda' })).rejects.toThrow(BackendError);
+      await expect(wanda().prune(q, { columns: stats.columns }, { sparsity: 0.5, backend: 'cuda' })).rejects.toThrow(BackendError);
+    } finally {
+      m.close();
+    }
   });
 });

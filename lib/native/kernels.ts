@@ -2,9 +2,11 @@
 // (native/bindings/kernel_bindings.cc, stats_bindings.cc, convert_bindings.cc,
 // runtime_bindings.cc, bench_bindings.cc). Everything else in lib/ goes through this
 // file (and its siblings, joined in ./addon.ts), never through untyped bindings.
+import type { DType } from '../model/types';
 import { addon } from './binding';
 
-export type NativeDType = 'f32' | 'f16' | 'bf16';
+/** The dtype names the addon takes: shears' one DType (lib/model/types.ts). */
+export type NativeDType = DType;
 /**
  * Where an op runs, the same for every op that takes it: 'auto' (the default: CUDA
  * when the CUDA build is loaded and a device answers, else the CPU), 'cpu', or 'cuda'

@@ -18,10 +18,6 @@
 #include "core/backend.h"
 #include "core/error.h"
 
-namespace shears {
-std::string cuda_status();
-}
-
 using namespace shears;
 
 namespace {
@@ -397,6 +393,43 @@ void test_column_stats(Backend& cpu, Backend& gpu, Rng& r) {
       }
 }
 
+// SparseGPT's ops: the CUDA backend hands them to the CPU backend (same bits, same
+// errors), but they are reached through the CUDA backend's interface like the others.
+void test_sparsegpt(Backend& cpu, Backend& gpu, Rng& r) {
+  for (auto [rows, cols] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {40, 24}, {300, 67}, {64, 256}}) {
+    auto x = floats(static_cast<size_t>(rows * cols), Normal, r);
+    const std::string shape = std::to_string(rows) + "x" + std::to_string(cols);
+    for (bool f64 : {true, false}) {
+      const size_t n = static_cast<size_t>(cols * cols), esz = f64 ? 8 : 4;
+      std::vector<uint8_t> sa(n * esz), sb(n * esz);
+      cpu.hessian_add(x.data(), rows, cols, HessianSum{sa.data(), f64});
+      Outcome o = run([&] { gpu.hessian_add(x.data(), rows, cols, HessianSum{sb.data(), f64}); });
+      std::string what = std::string("hessianAdd ") + shape + (f64 ? " f64" : " f32");
+      expect(o.code == "ok", what + " ran: " + o.message);
+      expect_same(sb.data(), sa.data(), sa.size(), what);
+      const int64_t wr = 33;
+      auto w0 = floats(static_cast<size_t>(wr * cols), Normal, r);
+      std::vector<float> wa = w0, wb = w0;
+      std::vector<uint8_t> ma(mask_bytes(wr, cols)), mb(ma.size());
+      std::vector<uint32_t> pa(wr), pb(wr);
+      SparseGptParams sp;
+      sp.sparsity = 0.5;
+      sp.block_size = 16;
+      Outcome oa = run([&] { cpu.sparsegpt({wa.data(), DType::F32, wr, cols}, {sa.data(), f64}, double(rows), sp, {ma.data(), pa.data()}); });
+      Outcome ob = run([&] { gpu.sparsegpt({wb.data(), DType::F32, wr, cols}, {sb.data(), f64}, double(rows), sp, {mb.data(), pb.data()}); });
+      what = std::string("sparsegpt ") + shape + (f64 ? " f64" : " f32");
+      expect(oa == ob, what + " same outcome: cpu [" + oa.code + "] " + oa.message + ", cuda [" + ob.code + "] " + ob.message);
+      expect_same(wb.data(), wa.data(), wa.size() * 4, what + " W");
+      expect_same(mb.data(), ma.data(), ma.size(), what + " mask");
+    }
+    x[x.size() / 2] = std::nanf("");
+    std::vector<double> sa(static_cast<size_t>(cols * cols)), sb(sa.size());
+    Outcome oa = run([&] { cpu.hessian_add(x.data(), rows, cols, HessianSum{sa.data(), true}); });
+    Outcome ob = run([&] { gpu.hessian_add(x.data(), rows, cols, HessianSum{sb.data(), true}); });
+    expect(oa == ob && oa.code == kNonFinite, "hessianAdd " + shape + " NaN: the same error (" + ob.message + ")");
+  }
+}
+
 void test_errors(Backend& cpu, Backend& gpu, Rng& r) {
   auto same = [&](const std::string& what, const std::function<void(Backend&)>& f) {
     Outcome a = run([&] { f(cpu); }), b = run([&] { f(gpu); });
@@ -504,7 +537,7 @@ int main(int argc, char** argv) {
   const std::pair<const char*, void (*)(Backend&, Backend&, Rng&)> groups[] = {
       {"score", test_score},     {"select", test_select},   {"selectGlobal", test_global},
       {"applyMask", test_apply}, {"prune", test_prune},     {"columnStats", test_column_stats},
-      {"errors", test_errors},   {"large", test_large}};
+      {"sparsegpt", test_sparsegpt}, {"errors", test_errors}, {"large", test_large}};
   for (auto& [name, fn] : groups) {
     if (!large && std::string(name) == "large") continue;
     int f0 = failed, p0 = passed;

@@ -12,8 +12,10 @@ cd "$(dirname "$0")/.."
 BUILD_DIR=build-asan
 ADDON="$PWD/$BUILD_DIR/Release/shears.node"
 LOG="$BUILD_DIR/test-asan.log"
-# Suites that drive the native code; test/fuzz holds the fuzzer's regression cases.
-DEFAULT_SUITES=(test/kernels test/sparsegpt test/forward test/formats test/prune test/tokenizer test/fuzz)
+# Every suite that drives the native code (all but test/cuda, test/report and test/loader);
+# test/fuzz holds the fuzzer's regression cases.
+DEFAULT_SUITES=(test/kernels test/sparsegpt test/forward test/formats test/prune test/tokenizer
+  test/models test/eval test/calibration test/sweep test/demo-model test/smoke test/fuzz)
 
 node "$(node -p "require.resolve('cmake-js/bin/cmake-js')")" compile --out "$BUILD_DIR" --CDSHEARS_SANITIZE=ON
 

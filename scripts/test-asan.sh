@@ -28,7 +28,9 @@ runtime() {
 }
 ASAN_LIB=$(runtime libasan.so)
 UBSAN_LIB=$(runtime libubsan.so)
-if ! ldd "$ADDON" | grep -q libasan; then
+# Read ldd's whole output first: grep -q quitting early would fail the pipe under pipefail.
+deps=$(ldd "$ADDON")
+if [[ $deps != *libasan* ]]; then
   echo "test:asan: $ADDON is not linked against libasan (stale build folder? remove $BUILD_DIR)" >&2
   exit 2
 fi

@@ -52,6 +52,14 @@ describe('planBackend', () => {
   });
 });
 
+test('shears backends says what --backend auto uses here', async () => {
+  const r = await runCli(['backends', '--json']);
+  expect(r.code).toBe(0);
+  const info = JSON.parse(r.out);
+  expect([info.auto, info.autoNote]).toEqual([planBackend('auto').device, planBackend('auto').note]);
+  expect(info.auto).toBe(onThisMachine.cudaAvailable ? 'cuda' : 'cpu');
+});
+
 // The rest needs a machine without a CUDA device (the test machines): with one, auto is cuda.
 const noDevice = onThisMachine.cudaAvailable ? test.skip : test;
 
@@ -83,6 +91,10 @@ describe('prune --backend on a machine without a CUDA device', () => {
     const sweep = await runCli(['sweep', '--model', model, '--methods', 'magnitude', '--levels', '0.5', '--eval-tokens', evalFile, '--out', path.join(tempDir(), 's'), '--backend', 'cuda']);
     expect(sweep.code).not.toBe(0);
     expect(sweep.err).toMatch(/--backend cuda: no CUDA device is available/);
+    const ok = await runCli(['sweep', '--model', model, '--methods', 'magnitude', '--levels', '0.5', '--eval-tokens', evalFile, '--eval-seq-len', '16', '--out', path.join(tempDir(), 's'), '--json']);
+    const results = JSON.parse(ok.out);
+    expect(results.settings.backend).toEqual({ requested: 'auto', device: 'cpu', note: `CPU: ${onThisMachine.cudaStatus}` });
+    expect(results.cells.map((c: { backend: string }) => c.backend)).toEqual(['cpu']);
     const ev = (b: string) => runCli(['eval', '--model', model, '--tokens', evalFile, '--seq-len', '16', '--json', '--backend', b]);
     const bad = await ev('cuda');
     expect(bad.code).not.toBe(0);

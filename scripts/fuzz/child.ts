@@ -25,6 +25,8 @@ const stray = (e: unknown): void => {
   current = undefined;
 };
 process.on('uncaughtException', stray);
+// Ctrl-C reaches the whole process group: the supervisor decides when this process ends.
+process.on('SIGINT', () => undefined);
 process.on('unhandledRejection', stray);
 
 process.on('message', (job: Job) => {

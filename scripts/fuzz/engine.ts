@@ -31,6 +31,8 @@ export interface FuzzOptions extends RunnerOptions {
   /** Keep the per-case log (for the determinism check). */
   record?: boolean;
   onCase?: (c: CaseLog) => void;
+  /** Asked between cases: true ends the run early (Ctrl-C), with the summary so far. */
+  shouldStop?: () => boolean;
 }
 
 export interface CaseLog {
@@ -93,6 +95,7 @@ export async function runFuzz(o: FuzzOptions): Promise<FuzzReport> {
     for (let i = 0; ; i++) {
       if (o.iterations !== undefined && i >= o.iterations) break;
       if (o.seconds !== undefined && Date.now() - t0 >= o.seconds * 1000) break;
+      if (o.shouldStop?.()) break;
       const target = o.targets[i % o.targets.length];
       const iteration = Math.floor(i / o.targets.length);
       const pool = seeds.get(target) ?? [];

@@ -76,6 +76,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const seed = o.seed ?? String(Date.now() % 1000000);
+  // Ctrl-C ends the run after the case in flight and still prints the summary.
+  let stop = false;
+  process.once('SIGINT', () => (stop = true));
   const report = await runFuzz({
     targets: o.target === 'all' ? [...TARGETS] : [o.target as Target],
     seconds: positive('seconds', o.seconds),
@@ -87,6 +90,7 @@ async function main(argv: string[]): Promise<number> {
     maxPerSignature: positive('max-per-signature', o.maxPerSignature),
     known: knownSignatures(),
     shared: o.shared,
+    shouldStop: () => stop,
   });
   console.log(o.json ? reportJson(report) : formatReport(report));
   const failures = report.findings.filter((f) => o.failOn === 'any' || f.isNew);

@@ -9,7 +9,7 @@
 // to give the next block's inputs. recompute: false (`--stats once`): the recording run
 // itself advances the hidden states, so every block sees the dense model's activations.
 import { CalibrationSet } from '../calibration/sample';
-import { CaptureName } from '../forward/captures';
+import { BlockCaptures, CaptureName } from '../forward/captures';
 import { ForwardModel } from '../forward/model';
 import { Backend, ColumnStats } from '../kernels';
 import { HessianAccumulator, HessianPrecision } from '../methods/hessian';
@@ -103,7 +103,7 @@ export async function calibrationPass(fm: ForwardModel, cal: CalibrationSet, blo
           copy.set(hidden);
           hidden = copy;
         }
-        const c: Partial<Record<CaptureName, Float32Array>> = {};
+        const c: BlockCaptures = {};
         for (const k of inputs) c[k] = caps[k]!.subarray(0, (caps[k]!.length / (batch * L)) * rows);
         await clock.time('forward', () => fm.runBlock(b, hidden, { batch: rows / L, seq: L, capture: c }));
         await clock.time('statistics', async () => {

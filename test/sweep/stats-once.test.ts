@@ -13,6 +13,7 @@ import { LoadedModel } from '../../lib/model/types';
 import { runPipeline } from '../../lib/prune/pipeline';
 import { Strategy, sparsegpt, wanda } from '../../lib/strategies';
 import { gatherDenseStats, pruneWithDenseStats } from '../../lib/sweep/stats-once';
+import { runCli } from '../support/cli';
 import { tempDir } from '../prune/helpers';
 import { SPEC, writeCalibTokens, writeTinyModel } from '../prune/tiny';
 
@@ -95,4 +96,20 @@ describe('--stats once and the pipeline share the calibration pass', () => {
     expect(stats.blocks).toHaveLength(SPEC.layers);
     for (const b of stats.blocks) expect([...b.keys()].sort()).toEqual(['attnIn', 'downIn', 'mlpIn', 'oIn']);
   });
+});
+
+test('shears sweep --stats once --hessian-precision f32 --activation-threshold 0.5: accepted and part of the settings a resume must match', async () => {
+  const dir = tempDir();
+  const tokens = writeCalibTokens(path.join(dir, 'tokens.json'));
+  const out = path.join(dir, 'sweep');
+  const args = ['sweep', '--model', model, '--methods', 'sparsegpt', '--levels', '0.5', '--calib-tokens', tokens, '--calib-samples', '4', '--seq-len', '16'];
+  const rest = ['--eval-tokens', tokens, '--eval-seq-len', '16', '--max-windows', '2', '--stats', 'once', '--out', out];
+  const r = await runCli([...args, ...rest, '--hessian-precision', 'f32', '--activation-threshold', '0.5']);
+  expect(r.err).not.toMatch(/^shears:/m);
+  expect(r.code).toBe(0);
+  const saved = JSON.parse(fs.readFileSync(path.join(out, 'sweep.json'), 'utf8'));
+  expect(JSON.stringify(saved)).toMatch(/"hessian_precision":"f32".*"activation_threshold":0.5/);
+  const bad = await runCli([...args, ...rest, '--force', '--activation-threshold', '-1']);
+  expect(bad.code).not.toBe(0);
+  expect(bad.err).toMatch(/--activation-threshold must be a finite number >= 0, got -1/);
 });

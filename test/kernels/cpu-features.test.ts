@@ -117,9 +117,12 @@ test('an unknown or unsupported level is a typed error and keeps the level', () 
 });
 
 describe('the environment sets the cap at load', () => {
+  const capVars = ['SHEARS_CPU', 'SHEARS_NO_SIMD', 'SHEARS_NO_AVX2', 'SHEARS_MATMUL_ISA'];
+  // The parent's environment (LD_PRELOAD of an ASan run included) without its own cap.
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !capVars.includes(k)));
   const activeWith = (env: Record<string, string>): string =>
     execFileSync(process.execPath, ['-e', `process.stdout.write(require(${JSON.stringify(addon().path)}).cpuFeatures().active)`], {
-      env: { PATH: process.env.PATH ?? '', ...env },
+      env: { ...inherited, ...env },
       encoding: 'utf8',
     });
   const best = cpuFeatures().best;

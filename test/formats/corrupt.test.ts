@@ -10,38 +10,17 @@ import {
   buildLlama2cTokenizer,
   GgufKV,
   GgufTensorIn,
-  ggufLlamaNames,
   llamaConfig,
   llamaKVs,
   llamaTensors,
-  randomData,
   TINY,
+  tinyGGUFTensors,
   writeHFDir,
 } from './fixtures';
+import { expectFormatError } from './expect-format-error';
 import { tempDir } from './helpers';
 
-async function expectFormatError(p: string, file: string, fragment: string | RegExp): Promise<void> {
-  let err: (Error & { code?: string; file?: string }) | undefined;
-  try {
-    const m = await loadModel(p);
-    m.close();
-  } catch (e) {
-    err = e as Error & { code?: string; file?: string };
-  }
-  expect(err).toBeDefined();
-  expect(err!.name).toBe('FormatError');
-  expect(err!.code).toBe('E_FORMAT');
-  expect(err!.file).toBe(file);
-  expect(err!.message).toContain(file);
-  expect(err!.message).toMatch(fragment);
-}
-
-function ggufTensors(type = 0): GgufTensorIn[] {
-  return ggufLlamaNames(TINY).map(([name, shape], i) => {
-    const d = randomData('F32', shape.reduce((a, b) => a * b, 1), i);
-    return { name, ne: [...shape].reverse(), type, data: new Uint8Array(d.buffer) };
-  });
-}
+const ggufTensors = (type = 0): GgufTensorIn[] => tinyGGUFTensors(TINY, type);
 
 function writeFile(name: string, data: Buffer): string {
   const p = path.join(tempDir(), name);

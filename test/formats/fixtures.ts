@@ -191,9 +191,8 @@ export interface GgufTensorIn {
   offset?: number;
 }
 
-/** Builds a GGUF file: kvs, tensors with 32-byte alignment. */
-export function buildGGUF(kvs: GgufKV[], tensors: GgufTensorIn[], version = 3): Buffer {
-  const parts: Buffer[] = [Buffer.from('GGUF', 'latin1'), u32(version), u64(tensors.length), u64(kvs.length)];
+function ggufKVBytes(kvs: GgufKV[]): Buffer[] {
+  const parts: Buffer[] = [];
   for (const kv of kvs) {
     parts.push(ggufString(kv.key), u32(kv.type));
     if (kv.type === 9) {
@@ -201,17 +200,20 @@ export function buildGGUF(kvs: GgufKV[], tensors: GgufTensorIn[], version = 3): 
       parts.push(u32(kv.itemType!), u64(arr.length), ...arr.map((v) => ggufScalar(kv.itemType!, v)));
     } else parts.push(ggufScalar(kv.type, kv.value));
   }
+  return parts;
+}
+
+/** Tensor infos, and the data section (offsets relative to its start, 32-byte aligned). */
+function ggufTensorParts(tensors: GgufTensorIn[]): { infos: Buffer[]; data: Buffer[] } {
   let off = 0;
   const offsets: number[] = [];
   for (const t of tensors) {
     offsets.push(off);
     off = Math.ceil((off + t.data.length) / 32) * 32;
   }
-  tensors.forEach((t, i) => {
-    parts.push(ggufString(t.name), u32(t.ne.length), ...t.ne.map((d) => u64(d)), u32(t.type), u64(t.offset ?? offsets[i]));
-  });
-  let head = Buffer.concat(parts);
-  head = Buffer.concat([head, Buffer.alloc(Math.ceil(head.length / 32) * 32 - head.length)]);
+  const infos = tensors.map((t, i) =>
+    Buffer.concat([ggufString(t.name), u32(t.ne.length), ...t.ne.map((d) => u64(d)), u32(t.type), u64(t.offset ?? offsets[i])]),
+  );
   const data: Buffer[] = [];
   let pos = 0;
   tensors.forEach((t, i) => {
@@ -219,7 +221,44 @@ export function buildGGUF(kvs: GgufKV[], tensors: GgufTensorIn[], version = 3): 
     data.push(bufOf(t.data));
     pos = offsets[i] + t.data.length;
   });
-  return Buffer.concat([head, ...data]);
+  return { infos, data };
+}
+
+function pad32(n: number): Buffer {
+  return Buffer.alloc(Math.ceil(n / 32) * 32 - n);
+}
+
+/** Builds a GGUF file: kvs, tensors with 32-byte alignment. */
+export function buildGGUF(kvs: GgufKV[], tensors: GgufTensorIn[], version = 3): Buffer {
+  const { infos, data } = ggufTensorParts(tensors);
+  const head = Buffer.concat([Buffer.from('GGUF', 'latin1'), u32(version), u64(tensors.length), u64(kvs.length), ...ggufKVBytes(kvs), ...infos]);
+  return Buffer.concat([head, pad32(head.length), ...data]);
+}
+
+/**
+ * Writes a GGUF like buildGGUF with one more metadata entry at the end: a uint8 array of
+ * `arrayBytes` zeros under `key` (or a string of that many NUL bytes), streamed in chunks
+ * (a 300 MB file never sits in memory).
+ */
+export function writeGGUFWithBigArray(file: string, kvs: GgufKV[], tensors: GgufTensorIn[], key: string, arrayBytes: number, kind: 'uint8-array' | 'string' = 'uint8-array'): void {
+  const { infos, data } = ggufTensorParts(tensors);
+  const fd = fs.openSync(file, 'w');
+  try {
+    let pos = 0;
+    const put = (b: Buffer) => {
+      fs.writeSync(fd, b);
+      pos += b.length;
+    };
+    put(Buffer.concat([Buffer.from('GGUF', 'latin1'), u32(3), u64(tensors.length), u64(kvs.length + 1), ...ggufKVBytes(kvs)]));
+    put(Buffer.concat([ggufString(key), ...(kind === 'string' ? [u32(8)] : [u32(9), u32(0)]), u64(arrayBytes)]));
+    const chunk = Buffer.alloc(8 * 2 ** 20);
+    for (let left = arrayBytes; left > 0; left -= chunk.length) put(left >= chunk.length ? chunk : chunk.subarray(0, left));
+    put(Buffer.concat(infos));
+    put(pad32(pos));
+    for (const d of data) put(d);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Metadata of a tiny llama GGUF. */
@@ -257,6 +296,14 @@ export function ggufLlamaNames(s: TinyLlamaSpec): [string, number[]][] {
   }
   out.push(['output_norm.weight', [s.hidden]]);
   return out;
+}
+
+/** The GGUF tensors of a tiny llama with random float32 data (`type` is written as given). */
+export function tinyGGUFTensors(s: TinyLlamaSpec, type = 0): GgufTensorIn[] {
+  return ggufLlamaNames(s).map(([name, shape], i) => {
+    const d = randomData('F32', shape.reduce((a, b) => a * b, 1), i);
+    return { name, ne: [...shape].reverse(), type, data: new Uint8Array(d.buffer) };
+  });
 }
 
 /** llama2.c legacy checkpoint of a tiny model (shared classifier), random weights. */

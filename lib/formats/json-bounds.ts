@@ -10,15 +10,25 @@ export const MAX_JSON_VALUES = 1 << 22;
 /** config.json and model.safetensors.index.json are kilobytes to a few MB. */
 export const MAX_JSON_FILE_BYTES = 64 * 2 ** 20;
 
+/** serde_json's recursion limit (safetensors and HF tokenizers parse with it); deeper is never a real model file. */
+export const MAX_JSON_DEPTH = 128;
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const COMMA = 0x2c;
 const OPEN_ARRAY = 0x5b;
 const OPEN_OBJECT = 0x7b;
+const CLOSE_ARRAY = 0x5d;
+const CLOSE_OBJECT = 0x7d;
 
-/** An upper bound on the values a JSON text holds: commas and openings outside strings, plus one. */
-export function jsonValueBound(b: Uint8Array): number {
-  let n = 1;
+/**
+ * What JSON.parse would build from `b`, found by one byte scan: an upper bound on the
+ * values (commas and openings outside strings, plus one) and the deepest nesting.
+ */
+export function jsonShape(b: Uint8Array): { values: number; depth: number } {
+  let values = 1;
+  let depth = 0;
+  let deepest = 0;
   let inString = false;
   for (let i = 0; i < b.length; i++) {
     const c = b[i];
@@ -26,22 +36,31 @@ export function jsonValueBound(b: Uint8Array): number {
       if (c === BACKSLASH) i++;
       else if (c === QUOTE) inString = false;
     } else if (c === QUOTE) inString = true;
-    else if (c === COMMA || c === OPEN_ARRAY || c === OPEN_OBJECT) n++;
+    else if (c === COMMA) values++;
+    else if (c === OPEN_ARRAY || c === OPEN_OBJECT) {
+      values++;
+      if (++depth > deepest) deepest = depth;
+    } else if (c === CLOSE_ARRAY || c === CLOSE_OBJECT) depth--;
   }
-  return n;
+  return { values, depth: deepest };
 }
 
 /** Parses `bytes` (UTF-8 JSON) that must hold an object; `what` names it in errors. */
 export function parseJsonObject(file: string, bytes: Uint8Array, what: string): Record<string, unknown> {
-  const values = jsonValueBound(bytes);
-  if (values > MAX_JSON_VALUES) throw new FormatError(file, `${what} holds about ${values} JSON values, more than the ${MAX_JSON_VALUES} accepted: corrupt or hostile`);
+  const shape = jsonShape(bytes);
+  if (shape.values > MAX_JSON_VALUES)
+    throw new FormatError(file, `${what} holds about ${shape.values} JSON values, more than the ${MAX_JSON_VALUES} accepted: corrupt or hostile`);
+  // Deep nesting would also overflow the stack of every recursive walk (messages stringify values).
+  if (shape.depth > MAX_JSON_DEPTH)
+    throw new FormatError(file, `${what} nests JSON ${shape.depth} levels deep, more than the ${MAX_JSON_DEPTH} accepted: corrupt or hostile`);
   let v: unknown;
   try {
     v = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
   } catch (e) {
     throw new FormatError(file, `${what} is invalid JSON: ${(e as Error).message}`, { cause: e });
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new FormatError(file, `${what} is not a JSON object (got ${Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v})`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new FormatError(file, `${what} is not a JSON object (got ${Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v})`);
   return v as Record<string, unknown>;
 }
 

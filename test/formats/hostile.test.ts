@@ -235,6 +235,9 @@ describe('Hugging Face config.json and safetensors', () => {
     await rejectsQuickly(dir, config(dir), /is not a JSON object \(got an array\)/);
     fs.writeFileSync(config(dir), `{"model_type": "llama", "x": [${'0,'.repeat(5_000_000)}0]}`);
     await rejectsQuickly(dir, config(dir), /holds about 5000004 JSON values, more than the 4194304 accepted/);
+    // Fuzz finding F3: nesting 20000 deep overflowed the stack of the messages' JSON.stringify.
+    fs.writeFileSync(config(dir), `{"model_type": "llama", "vocab_size": ${'['.repeat(20000)}${']'.repeat(20000)}}`);
+    await rejectsQuickly(dir, config(dir), /the file nests JSON 20001 levels deep, more than the 128 accepted/);
   });
 
   test('safetensors: header over 100 MB, too many values, gaps, trailing bytes, bad metadata, dtype/shape mismatch', async () => {
@@ -257,6 +260,11 @@ describe('Hugging Face config.json and safetensors', () => {
     await rejectsQuickly(dir, st, /header length 100000001 exceeds the format's 100 MB limit/);
     withHeader({ ...header, __metadata__: { a: 'b' }, x: { dtype: 'F32', shape: Array(5_000_000).fill(0), data_offsets: [0, 0] } });
     await rejectsQuickly(dir, st, /safetensors header holds about 5000\d{3} JSON values/);
+    const deep = Buffer.from(`{"x": {"dtype": ${'['.repeat(200)}${']'.repeat(200)}}}`);
+    const deepLen = Buffer.alloc(8);
+    deepLen.writeBigUInt64LE(BigInt(deep.length));
+    fs.writeFileSync(st, Buffer.concat([deepLen, deep]));
+    await rejectsQuickly(dir, st, /the safetensors header nests JSON 202 levels deep/);
     withHeader({ ...header, __metadata__: { format: 1 } });
     await rejectsQuickly(dir, st, /__metadata__ format is not a string/);
     withHeader(header, Buffer.concat([good.subarray(8 + headerLen), Buffer.alloc(4)]));

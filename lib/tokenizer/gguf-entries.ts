@@ -82,7 +82,9 @@ export function hfToGGUFEntries(json: Record<string, unknown>, config: Record<st
     byId.set(a.id, a.content);
     (a.special ? special : userDefined).add(a.id);
   }
-  const n = Math.max(...byId.keys()) + 1;
+  // Ids 0..n-1, each present: checked on the map itself, so a hostile id (2^31, -1, 1.5)
+  // never sizes an array (and no spread of a 100k-entry list overflows the stack).
+  const n = byId.size;
   const tokens: string[] = new Array(n);
   for (let id = 0; id < n; id++) {
     const t = byId.get(id);

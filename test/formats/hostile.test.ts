@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { loadModel } from '../../lib/formats/load';
 import { writeGGUF } from '../../lib/formats/write-gguf';
 import { GGUFEntry } from '../../lib/model/types';
+import { hfToGGUFEntries } from '../../lib/tokenizer/gguf-entries';
 import { runCli } from '../support/cli';
 import { expectFormatError } from './expect-format-error';
 import {
@@ -322,5 +323,16 @@ describe('through the CLI', () => {
     expect(r.code).not.toBe(0);
     expect(r.err).toContain(path.join(dir, 'config.json'));
     expect(r.err).toContain('num_hidden_layers');
+  });
+});
+
+describe('HF tokenizer -> GGUF entries (convert)', () => {
+  test('an added token id of 2^32 is refused without sizing an array by it', () => {
+    const json = {
+      model: { type: 'BPE', vocab: { a: 0, b: 1 }, merges: [] },
+      normalizer: { type: 'Metaspace' },
+      added_tokens: [{ id: 2 ** 32, content: '<x>', special: true }],
+    };
+    expect(() => hfToGGUFEntries(json, {}, 'tokenizer.json')).toThrow(/tokenizer tokenizer\.json: no token has id 2; GGUF needs contiguous ids/);
   });
 });

@@ -34,11 +34,16 @@ export function normalizeMessage(message: string): string {
     .slice(0, 160);
 }
 
-/** The function an untyped error escaped from: the first frame of `where` with a source file, else the first frame. */
+/**
+ * The function an untyped error escaped from: the first frame of `where` with a source
+ * file; without one (a recursion inside built-ins), the set of built-ins, which does not
+ * depend on where in the recursion the stack ran out.
+ */
 function escapedFrom(where?: string): string {
   const frames = [...(where ?? '').matchAll(/at (?:async )?([\w$.<>]+) \(([^)]*)\)/g)];
-  const own = frames.find((f) => f[2] !== '<anonymous>' && !f[2].startsWith('node:')) ?? frames[0];
-  return own ? ` @${own[1]}` : '';
+  const own = frames.find((f) => f[2] !== '<anonymous>' && !f[2].startsWith('node:'));
+  if (own) return ` @${own[1]}`;
+  return frames.length ? ` @${[...new Set(frames.map((f) => f[1]))].sort().join('+')}` : '';
 }
 
 /**

@@ -39,6 +39,8 @@ export interface SweepRunOptions extends SweepOptions {
   onProgress?: (p: SweepProgress) => void;
   /** Called after each cell is computed and saved (not for cells reused from the cache). */
   onCell?: (cell: SweepCell) => void;
+  /** Called with each warning (also kept in the report's notes): e.g. scratch of stopped runs removed. */
+  onWarning?: (message: string) => void;
 }
 
 export interface SweepOutcome {
@@ -189,7 +191,8 @@ export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
   const checked = checkSweepOptions(o);
   const backend = planBackend(o.backend);
   const store = new SweepStore(o.out);
-  store.open(cacheSettings(o), { resume: o.resume, force: o.force });
+  const warnings = store.open(cacheSettings(o), { resume: o.resume, force: o.force });
+  for (const w of warnings) o.onWarning?.(w);
   o.signal?.throwIfAborted();
 
   progress({ stage: 'prepare' });
@@ -197,6 +200,7 @@ export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
   const denseModel = await loadModel(o.model, { tokenizer: o.tokenizer });
   try {
     const data = await prepareData(denseModel, o, checked.needsCalibration);
+    data.notes.push(...warnings);
     const denseFm = new ForwardModel(denseModel, { backend: backend.device });
     denseFm.validate();
     let denseStats: DenseStats | undefined;

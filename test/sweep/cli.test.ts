@@ -4,7 +4,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+import { spawnSync } from 'node:child_process';
+
 import { parseResults } from '../../lib/report';
+import { currentOwner, scratchPrefix } from '../../lib/util/scratch';
 import { describeShared, sharedPath } from '../support/shared-data';
 import { runCli } from '../support/cli';
 
@@ -43,9 +46,17 @@ describeShared('shears sweep (CLI)', () => {
     expect(again.code).toBe(1);
     expect(again.err).toMatch(/already holds a sweep: use --resume/);
 
+    // Scratch left in the cache by a killed run: removed by the next run, which says so
+    // on stderr and in the results' notes.
+    const dead = { ...currentOwner(), pid: spawnSync(process.execPath, ['-e', '0']).pid! };
+    fs.writeFileSync(path.join(out, 'cells', `${scratchPrefix(dead)}0123abcd`), '{"half": ');
     const resumed = await run([...args, '--resume', '--json']);
     expect(resumed.code).toBe(0);
+    const removed = `removed 1 scratch entry left in ${path.join(out, 'cells')} by stopped runs (process ${dead.pid}, no longer running)`;
+    expect(resumed.err).toContain(`shears: warning: ${removed}\n`);
+    expect(fs.readdirSync(path.join(out, 'cells')).filter((f) => f.startsWith('.shears-tmp-'))).toEqual([]);
     const r = parseResults(resumed.out);
+    expect(r.settings.notes).toContain(removed);
     expect(r.cells).toHaveLength(3);
     expect(r.settings.cells_reused).toBe(3);
     expect(r.settings.cells_computed).toBe(0);

@@ -43,6 +43,7 @@ export function register(program: Command): void {
           resume: opts.resume,
           force: opts.force,
           backend: opts.backend,
+          onWarning: (m) => process.stderr.write(`shears: warning: ${m}\n`),
           signal,
           onProgress: (p: SweepProgress) => {
             const label =

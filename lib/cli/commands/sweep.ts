@@ -50,7 +50,7 @@ export function register(program: Command): void {
         process.stderr.write('\nshears: stopping after saving the finished cells (rerun with --resume to continue)\n'),
       );
       try {
-        const outcome = await sweep({ ...opts, signal, onProgress: (p) => sink.update({ ...describe(p), elapsedSeconds: p.elapsedSeconds }) });
+        const outcome = await sweep({ ...opts, signal, onWarning: (m) => process.stderr.write(`shears: warning: ${m}\n`), onProgress: (p) => sink.update({ ...describe(p), elapsedSeconds: p.elapsedSeconds }) });
         sink.stop();
         if (opts.json) process.stdout.write(`${resultsToJson(outcome.results).replace(/\n\s*/g, '')}\n`);
         else

@@ -69,11 +69,15 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-// (Not through runCli: its stdout mock never calls write callbacks, which runTokenize awaits.)
 test('the clean fixture loads and tokenizes (the cases below differ from it in one field)', async () => {
-  const tok = await loadTokenizer(hfSource(model(tokenizerJson())), { vocabSize: SPEC.vocab });
+  const m = model(tokenizerJson());
+  const tok = await loadTokenizer(hfSource(m), { vocabSize: SPEC.vocab });
   expect(tok.encode('abc', { bos: true })).toEqual([1, 3, 4, 5]);
   expect(tok.vocabSize).toBe(29);
+  const r = await runCli(['tokenize', '--model', m.dir, '--text', 'abc', '--json']);
+  expect(r.err).toBe('');
+  expect(r.code).toBe(0);
+  expect(JSON.parse(r.out)).toEqual(expect.arrayContaining([3, 4, 5]));
 });
 
 describe('ids outside the vocabulary', () => {

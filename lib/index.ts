@@ -23,3 +23,6 @@ export { DEFAULT_ACTIVATION_THRESHOLD, runPipeline } from './prune/pipeline';
 export type { PipelineOptions, PipelineProgress, PipelineResult, PruneGranularity, LayerResult } from './prune/pipeline';
 export { globToRegExp, selectLayers } from './prune/layers';
 export type { LinearLayer } from './prune/layers';
+export { ChatTemplateLimitError } from './prune/chat-limits';
+export { assertFiniteResult, describeSite, locateNonFinite } from './eval/nonfinite';
+export type { NonFiniteSite } from './eval/nonfinite';

@@ -9,13 +9,15 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 
-function prebuildLoads() {
-  if (process.env.SHEARS_BUILD_FROM_SOURCE === '1') return false;
+/** The path of a build that loads here (prebuilds/ or an earlier local build), or undefined. */
+function loadableBuild() {
+  if (process.env.SHEARS_BUILD_FROM_SOURCE === '1') return undefined;
   try {
-    require('node-gyp-build')(root);
-    return true;
+    const file = require('node-gyp-build').resolve(root);
+    require(file);
+    return path.relative(root, file);
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -29,10 +31,13 @@ function run(args) {
   }
 }
 
-if (prebuildLoads()) {
-  console.log('shears: using the prebuilt native addon');
+const found = loadableBuild();
+if (found && found.startsWith('prebuilds')) {
+  console.log(`shears: using the prebuilt native addon ${found}; nothing to compile`);
+} else if (found) {
+  console.log(`shears: using the existing local build ${found}; nothing to compile`);
 } else {
-  console.log('shears: no prebuilt addon fits this machine; compiling from source');
+  console.log('shears: no prebuilt addon fits this machine; compiling from source (needs cmake >= 3.18 and a C++17 compiler)');
   run(['compile']);
 }
 if (process.env.SHEARS_CUDA === '1') require('./build-cuda.js');

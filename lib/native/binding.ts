@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import nodeGypBuild = require('node-gyp-build');
+import { BackendError } from '../errors';
 
 /** The folder of shears' package.json (source tree or installed package). */
 export function packageRoot(): string {
@@ -77,8 +78,28 @@ export function addon(): LoadedAddon {
     if (want === 'cuda') throw new Error(`shears: SHEARS_BACKEND=cuda but ${c.note}`);
     note = `${c.note}; using the CPU build`;
   }
-  const file = nodeGypBuild.resolve(root);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const mod = require(file) as Record<string, unknown>;
-  return (loaded = { module: mod, flavour: 'cpu', path: file, note });
+  const cpu = loadCpuBuild(root);
+  return (loaded = { ...cpu, note });
+}
+
+/** What to run when no addon loads; node-gyp-build's own message only lists where it looked. */
+const REBUILD_HINT =
+  'Reinstall (npm install) or rebuild it (npm rebuild shears); a prebuilt addon ships for linux-x64, ' +
+  'other platforms compile from source, which needs cmake >= 3.18 and a C++17 compiler ' +
+  '(SHEARS_BUILD_FROM_SOURCE=1 npm rebuild shears forces that).';
+
+/** The CPU build under `root` (build/Release, else prebuilds/<platform>-<arch>); BackendError saying what to run otherwise. */
+export function loadCpuBuild(root: string): { module: Record<string, unknown>; flavour: 'cpu'; path: string } {
+  let file: string;
+  try {
+    file = nodeGypBuild.resolve(root);
+  } catch (e) {
+    throw new BackendError(`shears: no native addon for ${process.platform}-${process.arch} in ${root}. ${REBUILD_HINT}`, { cause: e });
+  }
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return { module: require(file) as Record<string, unknown>, flavour: 'cpu', path: file };
+  } catch (e) {
+    throw new BackendError(`shears: the native addon ${file} does not load (${(e as Error).message}). ${REBUILD_HINT}`, { cause: e });
+  }
 }

@@ -7,12 +7,11 @@ import type * as HFT from '@huggingface/tokenizers' with { 'resolution-mode': 'i
 import { ArgumentRangeError, FormatError, ShearsError } from '../errors';
 import { checkTokenizerIds } from './hf-ids';
 import { TokenizerFileError } from './llama2c-file';
-import type { EncodeOptions, Tokenizer } from './types';
+import type { EncodeOptions, HFTokenizerLibrary, Tokenizer } from './types';
 
 // The package is ESM-typed but ships a CommonJS build for require(): load that one.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { Tokenizer: HFTokenizer } = require('@huggingface/tokenizers') as typeof HFT;
-type HFTokenizer = HFT.Tokenizer;
 
 /** A JSON object from `file` (`what` says which kind: tokenizer.json, ...); FormatError naming the file otherwise. */
 export function readJsonFile(file: string, what: string): Record<string, unknown> {
@@ -49,7 +48,8 @@ export class HFTokenizerAdapter implements Tokenizer {
   /** Whether the model's config asks for BOS by default (add_bos_token). */
   readonly addBos: boolean;
   readonly addEos: boolean;
-  readonly hf: HFTokenizer;
+  /** The library's tokenizer, typed by the methods used here (see HFTokenizerLibrary). */
+  readonly hf: HFTokenizerLibrary;
 
   /**
    * `origin`: the tokenizer.json the JSON came from (named in errors). `opts.vocabSize`:

@@ -1,5 +1,5 @@
 // Tokenizers: llama2.c tok*.bin, GGUF SentencePiece vocabularies, HF tokenizer.json.
-export type { Tokenizer, TokenizerKind, EncodeOptions } from './types';
+export type { Tokenizer, TokenizerKind, EncodeOptions, HFTokenizerLibrary } from './types';
 export { loadTokenizer, NoTokenizerError, type LoadTokenizerOptions } from './load';
 export { tokenizerArtifacts, type TokenizerArtifactsOptions } from './artifacts';
 export { runTokenize, defaultBos, type RunTokenizeOptions } from './cli';

@@ -31,3 +31,17 @@ export interface Tokenizer {
   /** The vocabulary entry as the source stores it (GGUF and HF keep U+2581 for spaces). */
   piece(id: number): string;
 }
+
+/**
+ * The part of @huggingface/tokenizers' Tokenizer that HFTokenizerAdapter uses, declared
+ * here so that shears' declarations never import that package's types: its .d.ts files
+ * use extensionless relative imports, which a consumer compiling with
+ * `moduleResolution: nodenext` and `skipLibCheck: false` rejects (TS2834).
+ */
+export interface HFTokenizerLibrary {
+  encode(text: string, options?: { add_special_tokens?: boolean }): { ids: number[] };
+  decode(ids: number[], options?: { skip_special_tokens?: boolean }): string;
+  token_to_id(token: string): number | undefined;
+  id_to_token(id: number): string | undefined;
+  get_vocab(withAddedTokens?: boolean): Map<string, number>;
+}

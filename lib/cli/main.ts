@@ -11,12 +11,14 @@ import { register as registerKernels } from './commands/kernels';
 import { register as registerModelCommands } from './commands/model-commands';
 import { register as registerPrune } from './commands/prune';
 import { register as registerSweep } from './commands/sweep';
+import { shearsVersion } from '../prune/report';
 import { tokenizerArtifacts } from '../tokenizer/artifacts';
 import { installStopHandlers, stopReceived } from './signals';
 
 export function buildProgram(): Command {
   const program = new Command('shears')
     .description('Static pruning of large language models for the queries your users send')
+    .version(shearsVersion(), '-V, --version', 'print the version of shears')
     .option('--debug', 'print stack traces on errors')
     .showHelpAfterError()
     .exitOverride();

@@ -44,15 +44,15 @@ export async function perplexity(
 ): Promise<PerplexityResult> {
   const start = process.hrtime.bigint();
   const L = options.seqLen ?? model.config.contextLength;
-  if (!Number.isInteger(L) || L < 2) throw new ArgumentRangeError(`seqLen must be an integer >= 2, got ${String(L)}`);
+  if (!Number.isInteger(L) || L < 2) throw new ArgumentRangeError(`seqLen (--seq-len) must be an integer >= 2, got ${String(L)}`);
   const ids = Int32Array.from(tokens as ArrayLike<number>);
   let n = Math.floor(ids.length / L);
   if (options.maxWindows !== undefined) {
     if (!Number.isInteger(options.maxWindows) || options.maxWindows < 1)
-      throw new ArgumentRangeError(`maxWindows must be a positive integer, got ${String(options.maxWindows)}`);
+      throw new ArgumentRangeError(`maxWindows (--max-windows) must be a positive integer, got ${String(options.maxWindows)}`);
     n = Math.min(n, options.maxWindows);
   }
-  if (n === 0) throw new ArgumentRangeError(`perplexity needs at least seqLen = ${L} tokens, got ${ids.length}`);
+  if (n === 0) throw new ArgumentRangeError(`perplexity needs at least one window of ${L} tokens (seqLen, --seq-len), got ${ids.length} tokens`);
   const batch = Math.min(options.batch ?? 1, n);
   if (!Number.isInteger(batch) || batch < 1) throw new ArgumentRangeError(`batch must be a positive integer, got ${String(options.batch)}`);
 

@@ -18,9 +18,16 @@ export async function generate(
   maxTokens: number,
   options: GenerateOptions = {},
 ): Promise<number[]> {
-  if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new ArgumentRangeError(`maxTokens must be an integer >= 0, got ${maxTokens}`);
+  if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new ArgumentRangeError(`maxTokens (--max-tokens) must be an integer >= 0, got ${maxTokens}`);
   const ids = Array.from(promptIds);
   if (ids.length === 0) throw new ArgumentRangeError('generate needs at least one prompt token (for example BOS)');
+  // Past the context length the positions are ones the model never saw in training: refused, as prune refuses such a --seq-len.
+  const ctx = model.config.contextLength;
+  if (ids.length + maxTokens > ctx)
+    throw new ArgumentRangeError(
+      `the prompt (${ids.length} tokens) plus maxTokens (--max-tokens) ${maxTokens} exceed the model's context length ${ctx}: ` +
+        `ask for at most ${Math.max(0, ctx - ids.length)} tokens`,
+    );
   const eos = options.eos === undefined ? model.config.eosTokenId : options.eos;
   const H = model.config.hiddenSize;
   const out: number[] = [];

@@ -81,8 +81,8 @@ test('the trailing partial window is ignored, maxWindows and batch are honoured'
 
 test('too few tokens or a bad window length is a clear error', async () => {
   const m = bigramModel();
-  await expect(perplexity(m, [0, 1, 2], { seqLen: 4 })).rejects.toThrow(/at least seqLen = 4 tokens, got 3/);
-  await expect(perplexity(m, tokens, { seqLen: 1 })).rejects.toThrow(/seqLen must be an integer >= 2/);
+  await expect(perplexity(m, [0, 1, 2], { seqLen: 4 })).rejects.toThrow(/at least one window of 4 tokens \(seqLen, --seq-len\), got 3 tokens/);
+  await expect(perplexity(m, tokens, { seqLen: 1 })).rejects.toThrow(/seqLen \(--seq-len\) must be an integer >= 2/);
   await expect(perplexity(m, tokens, { seqLen: 4, maxWindows: 0 })).rejects.toThrow(/maxWindows/);
   await expect(perplexity(m, [0, 1, 9, 2], { seqLen: 4 })).rejects.toThrow(/token id 9 at position 2 is outside the vocabulary \[0, 4\)/);
 });

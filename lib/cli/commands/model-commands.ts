@@ -34,6 +34,9 @@ export function register(program: Command): void {
       const backend = planBackend(o.backend);
       const model = await loadModel(o.model, { tokenizer: o.tokenizer });
       try {
+        // As prune refuses it: windows past the context length score positions the model never saw.
+        if (o.seqLen !== undefined && o.seqLen > model.config.contextLength)
+          throw new ArgumentRangeError(`--seq-len ${o.seqLen} exceeds the model's context length ${model.config.contextLength} (${o.model})`);
         let ids: Int32Array;
         if (o.tokens) ids = readTokenIds(o.tokens, model.config.vocabSize);
         else {
@@ -57,15 +60,15 @@ export function register(program: Command): void {
     .description('greedy generation, for a quick look at a model')
     .requiredOption('--model <path>', 'HF directory, .gguf file or llama2.c .bin')
     .option('--tokenizer <file>', 'llama2.c tokenizer file')
-    .option('--prompt <text>', 'prompt (default: empty, i.e. BOS only)', '')
-    .option('--max-tokens <n>', 'tokens to generate (default 64)', int('--max-tokens'), 64)
+    .option('--prompt <text>', 'prompt (default: empty, i.e. BOS only)')
+    .option('--max-tokens <n>', 'tokens to generate, at most the context length minus the prompt', int('--max-tokens'), 64)
     .option('--temperature <t>', 'only 0 (greedy) is implemented', Number, 0)
-    .action(async (o: { model: string; tokenizer?: string; prompt: string; maxTokens: number; temperature: number }) => {
+    .action(async (o: { model: string; tokenizer?: string; prompt?: string; maxTokens: number; temperature: number }) => {
       if (o.temperature !== 0) throw new NotImplementedError('sampling with --temperature > 0 is not implemented; use --temperature 0 (greedy)');
       const model = await loadModel(o.model, { tokenizer: o.tokenizer });
       try {
         const tok = await loadTokenizer(model.tokenizer, { vocabSize: model.config.vocabSize });
-        const prompt = tok.encode(o.prompt, { bos: true });
+        const prompt = tok.encode(o.prompt ?? '', { bos: true });
         const ids = await generate(new ForwardModel(model), prompt, o.maxTokens);
         process.stdout.write(`${tok.decode([...prompt, ...ids])}\n`);
       } finally {

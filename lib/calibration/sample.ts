@@ -11,6 +11,7 @@
 //  service must not stall it).
 import { SeededRandom } from '../util/random';
 import { CalibrationError } from './read';
+import { reuseWarning } from './reuse';
 import { runInSlices, runNow, SliceOptions, Steps } from './steps';
 
 /** What calibration needs from a tokenizer. */
@@ -63,13 +64,25 @@ export interface CalibrationSet {
   packed: boolean;
   /** Human-readable notes for the report (packing, fewer windows than asked...). */
   notes: string[];
+  /** Set (and in notes) when random windows cover more tokens than the data holds: the caller says it on the terminal. */
+  reuseWarning?: string;
+}
+
+/** The set with the warning (and its note) when its random windows reuse the `available` tokens of `what`. */
+function withReuse(set: CalibrationSet, available: number, what: string): CalibrationSet {
+  const w = reuseWarning(set.samples, set.seqLen, available, what);
+  if (w) {
+    set.reuseWarning = w;
+    set.notes.push(w);
+  }
+  return set;
 }
 
 function checkOptions(o: CalibrationOptions): void {
-  if (!Number.isInteger(o.samples) || o.samples < 1) throw new RangeError(`calibration samples must be a positive integer, got ${o.samples}`);
-  if (!Number.isInteger(o.seqLen) || o.seqLen < 2) throw new RangeError(`sequence length must be an integer >= 2, got ${o.seqLen}`);
+  if (!Number.isInteger(o.samples) || o.samples < 1) throw new RangeError(`calibration samples (--calib-samples) must be a positive integer, got ${o.samples}`);
+  if (!Number.isInteger(o.seqLen) || o.seqLen < 2) throw new RangeError(`sequence length (--seq-len) must be an integer >= 2, got ${o.seqLen}`);
   if (o.sampling !== 'random' && o.sampling !== 'contiguous')
-    throw new RangeError(`calibration sampling must be random or contiguous, got ${String(o.sampling)}`);
+    throw new RangeError(`calibration sampling (--calib-sampling) must be random or contiguous, got ${String(o.sampling)}`);
 }
 
 /** Contiguous windows (or random windows, seeded) from one token stream. */
@@ -101,7 +114,7 @@ function* windowSteps(stream: ArrayLike<number>, o: CalibrationOptions, what: st
     tokens.set(Array.prototype.slice.call(stream, start, start + L) as number[], s * L);
     yield;
   }
-  return { tokens, samples: o.samples, seqLen: L, sampling: o.sampling, seed: o.seed, packed: false, notes };
+  return withReuse({ tokens, samples: o.samples, seqLen: L, sampling: o.sampling, seed: o.seed, packed: false, notes }, stream.length, what);
 }
 
 /**
@@ -171,7 +184,10 @@ function* sampleSteps(documents: string[], tokenizer: CalibrationTokenizer, o: C
     short.size > 0
       ? [`windows drawn from ${used.size} documents longer than ${L} tokens; ${short.size} drawn documents were too short and skipped`]
       : [];
-  return { tokens, samples: o.samples, seqLen: L, sampling: 'random', seed: o.seed, packed: false, notes };
+  let available = 0;
+  for (const i of used) available += cache.get(i)!.length;
+  const set: CalibrationSet = { tokens, samples: o.samples, seqLen: L, sampling: 'random', seed: o.seed, packed: false, notes };
+  return withReuse(set, available, `the ${used.size} documents drawn from ${source}`);
 }
 
 /** Every document (all short, all tokenized in `encoded`) packed into one token stream, windows drawn from it. */

@@ -16,8 +16,15 @@ import { chatRenderer } from './chat';
 /** The calibration set and the file it came from. `a` must name calib or calibTokens. */
 export async function drawCalibration(
   model: LoadedModel,
-  a: CalibrationArgs & { signal?: AbortSignal },
+  a: CalibrationArgs & { signal?: AbortSignal; onWarning?: (message: string) => void },
 ): Promise<{ set: CalibrationSet; source: string }> {
+  const drawn = await drawSet(model, a);
+  // Windows that repeat the data are news on the terminal, not only in the report.
+  if (drawn.set.reuseWarning) a.onWarning?.(drawn.set.reuseWarning);
+  return drawn;
+}
+
+async function drawSet(model: LoadedModel, a: CalibrationArgs & { signal?: AbortSignal }): Promise<{ set: CalibrationSet; source: string }> {
   const signal = a.signal;
   const cfg = model.config;
   const samples = a.calibSamples ?? 128;

@@ -70,6 +70,20 @@ export function checkStatisticsOptions(o: { hessianPrecision?: unknown; activati
     throw new ArgumentRangeError(`--activation-threshold must be a finite number >= 0, got ${String(t)}`);
 }
 
+// Names of single model files other than .gguf: given as --out, they would become a
+// directory of that name (a Hugging Face folder), which no user means.
+const MODEL_FILE_EXTENSION = /\.(safetensors|bin|pt|pth|ckpt|onnx|ggml|json)$/i;
+
+/** Refuses an output path that names a model file shears does not write (--out x.safetensors). */
+export function checkOutPath(out: string): void {
+  const ext = MODEL_FILE_EXTENSION.exec(out);
+  if (ext)
+    throw new ArgumentRangeError(
+      `--out ${out} names a ${ext[1]} file, which shears does not write: --out takes a directory for Hugging Face output ` +
+        `(model.safetensors, config.json and the tokenizer go inside it) or a file ending in .gguf`,
+    );
+}
+
 /** Everything that can be checked without loading the model. Throws before any work. */
 export function checkPruneOptions(o: PruneOptions): Checked {
   const m = methodInfo(o.method);
@@ -107,6 +121,7 @@ export function checkPruneOptions(o: PruneOptions): Checked {
   if (o.calibSampling !== undefined && o.calibSampling !== 'random' && o.calibSampling !== 'contiguous')
     throw new ArgumentRangeError(`--calib-sampling must be random or contiguous, got '${String(o.calibSampling)}'`);
   for (const f of [o.calib, o.calibTokens]) if (f !== undefined && !fs.existsSync(f)) throw new ArgumentRangeError(`calibration file ${f} does not exist`);
+  checkOutPath(o.out);
   const format = targetFormat(o.out);
   checkOutput(o.out, format === 'hf' ? 'dir' : 'file', { force: o.force, inputPath: o.model });
   const reportPath = format === 'hf' ? path.join(o.out, 'prune-report.json') : o.out.replace(/\.gguf$/i, '.prune-report.json');
@@ -114,8 +129,12 @@ export function checkPruneOptions(o: PruneOptions): Checked {
   return { pattern, sparsity, format, reportPath };
 }
 
-/** The matrices to prune, checked once the model is loaded but before any calibration work. */
-export function checkSelection(model: LoadedModel, o: PruneOptions, calibrated: boolean): void {
+/**
+ * The matrices to prune, checked once the model is loaded but before any calibration
+ * work. Returns warnings for the run (and its report): an N:M pattern on rows whose
+ * length is not a multiple of M.
+ */
+export function checkSelection(model: LoadedModel, o: PruneOptions, calibrated: boolean, pattern?: NMPattern): string[] {
   const { blocks, extra } = selectLayers(model.config, model.tensors, { include: o.include, exclude: o.exclude });
   if (blocks.every((b) => b.length === 0) && extra.length === 0) {
     const globs = [...(o.include ?? []).map((g) => `--include ${g}`), ...(o.exclude ?? []).map((g) => `--exclude ${g}`)].join(' ');
@@ -125,4 +144,30 @@ export function checkSelection(model: LoadedModel, o: PruneOptions, calibrated: 
   }
   if (calibrated && extra.length > 0)
     throw new ArgumentRangeError(`method ${o.method} prunes linear layers inside blocks only; --include named ${extra.join(', ')}`);
+  if (!pattern) return [];
+  const names = [...blocks.flat().map((l) => l.name), ...extra];
+  const rowLengths = names.map((n) => model.tensors.get(n)?.shape.at(-1)).filter((c): c is number => c !== undefined);
+  const note = patternTailNote(pattern, rowLengths);
+  return note ? [note] : [];
+}
+
+/**
+ * How an N:M pattern treats rows whose length is not a multiple of M: the kernel
+ * (native/cpu/select_nm.cc) takes the last r < M weights as a short group and keeps N
+ * of them (all when r <= N), so every group still has at most N nonzeros, as sparse
+ * hardware formats pad rows with zeros, but those rows end less sparse than 1 - N/M.
+ */
+export function patternTailNote(pattern: NMPattern, rowLengths: number[]): string | undefined {
+  const { n, m } = pattern;
+  const odd = [...new Set(rowLengths.filter((c) => c % m !== 0))].sort((a, b) => a - b);
+  if (odd.length === 0) return undefined;
+  const tails = odd.map((c) => {
+    const r = c % m;
+    return `${c} (last group ${r} weight${r === 1 ? '' : 's'}, ${Math.max(0, r - n)} pruned)`;
+  });
+  return (
+    `pattern ${n}:${m} on rows whose length is not a multiple of ${m}: ${tails.join(', ')}. ` +
+    `The last group of each such row is shorter and keeps up to ${n} weights, so at most ${n} of every ${m} stay nonzero ` +
+    `but those matrices end slightly below ${(1 - n / m).toFixed(4)} sparsity; reference Wanda/SparseGPT code and 2:4 sparse kernels expect rows that are a multiple of ${m}`
+  );
 }

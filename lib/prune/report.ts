@@ -75,3 +75,26 @@ export function achievedSparsity(layers: LayerResult[]): number {
   }
   return total > 0 ? pruned / total : 0;
 }
+
+/**
+ * Why the achieved sparsity is below the requested one, for the report's notes: each
+ * comparison group (a row by default, a matrix, or all of them) prunes floor(sparsity x
+ * its size) weights, as the Wanda and SparseGPT reference code does (int(cols * ratio)),
+ * so short rows at low sparsity fall short (1% of a 256-wide row is 2.56: 2 are pruned).
+ * The note gives what each row length measured. Undefined when the shortfall is below
+ * the report's 4 decimals, and for N:M patterns (short tail groups have their own note).
+ */
+export function sparsityShortfallNote(requested: number, layers: LayerResult[], granularity: PruneGranularity, pattern: boolean): string | undefined {
+  const achieved = achievedSparsity(layers);
+  if (pattern || requested - achieved < 5e-5) return undefined;
+  const byRowLength = new Map<number, LayerResult[]>();
+  for (const l of layers) byRowLength.set(l.shape[1], [...(byRowLength.get(l.shape[1]) ?? []), l]);
+  const measured = [...byRowLength.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([cols, ls]) => `matrices with rows of ${cols}: ${achievedSparsity(ls).toFixed(4)}`);
+  const group = granularity === 'row' ? 'row' : granularity === 'matrix' ? 'matrix' : 'selection (global)';
+  return (
+    `achieved sparsity ${achieved.toFixed(4)} is below the requested ${requested}: each ${group} prunes floor(${requested} x its size) weights, ` +
+    `rounded down as the Wanda/SparseGPT reference code does (never above the request), which matters for short rows at low sparsity (${measured.join('; ')})`
+  );
+}

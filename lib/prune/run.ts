@@ -18,7 +18,7 @@ import { checkPruneOptions, checkSelection, PruneOptions, PruneProgress } from '
 import { publishTogether, Target, tokenizerForOutput } from './output';
 import { DEFAULT_ACTIVATION_THRESHOLD, runPipeline } from './pipeline';
 import { planBackend } from '../backend';
-import { achievedSparsity, inputChecksum, peakRssBytes, PruneReport, shearsVersion } from './report';
+import { achievedSparsity, inputChecksum, peakRssBytes, PruneReport, shearsVersion, sparsityShortfallNote } from './report';
 import { PhaseClock } from '../util/clock';
 import { untilAborted } from '../util/abortable';
 import { cleanStaleScratch, Scratch } from '../util/scratch';
@@ -66,7 +66,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
     const model = await timed('load', () => untilAborted(load, o.signal, (m) => m.close()));
     try {
       o.signal?.throwIfAborted();
-      checkSelection(model, o, info.calibrated);
+      for (const w of checkSelection(model, o, info.calibrated, checked.pattern)) warn(w);
       const artifacts = await tokenizerForOutput(model, checked.format);
       let calibration: CalibrationSet | undefined;
       let calibSource = '';
@@ -110,6 +110,8 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
           }),
         );
         for (const [k, v] of Object.entries(result.timings)) timings[`prune.${k}`] = v;
+        const shortfall = sparsityShortfallNote(checked.sparsity, result.layers, result.granularity, checked.pattern !== undefined);
+        if (shortfall) warn(shortfall);
         timings.total = elapsed();
         const { signal: _s, onProgress: _p, onWarning: _w, ...args } = o;
         const r: PruneReport = {

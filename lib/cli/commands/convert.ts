@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 
 import { outputFolder } from '../../formats/atomic';
+import { checkOutPath } from '../../prune/options';
 import { ConvertDeps, runConvert } from '../../formats/convert';
 import { cleanStaleScratch } from '../../util/scratch';
 import { TensorDType } from '../../model/types';
@@ -17,6 +18,7 @@ export function register(program: Command, deps: ConvertDeps = {}): void {
     .option('--tokenizer <file>', 'llama2.c tokenizer (tokenizer.bin) for a .bin checkpoint')
     .option('--force', 'replace an existing output')
     .action(async (opts: { model: string; out: string; dtype?: string; tokenizer?: string; force?: boolean }) => {
+      checkOutPath(opts.out);
       const warn = (m: string) => process.stderr.write(`shears: warning: ${m}\n`);
       const folder = outputFolder(opts.out);
       const stale = cleanStaleScratch(folder);

@@ -1,5 +1,6 @@
 // What every rendering of the report shares: tables, summary sentence, figure note.
-import { chartPoints } from './chart';
+import { chartPoints, ZOOM_CAP } from './chart';
+import { LOG_RANGE_RATIO } from './chart-scale';
 import { methodsOf } from './select';
 import { reportTables } from './tables';
 import type { SweepResults } from './types';
@@ -18,7 +19,10 @@ export function reportContent(r: SweepResults, figureFile = 'perplexity.svg'): R
   const methods = methodsOf(r);
   const { omitted } = chartPoints(r);
   let figureNote =
-    'Lines: unstructured sparsity levels; separate markers: N:M patterns; dashed rule: the dense model.';
+    'Top: perplexity on an axis fitted to the data (log scale when it spans more than ' +
+    `${LOG_RANGE_RATIO}×); lines: unstructured sparsity levels; right panel: N:M patterns, one marker per method ` +
+    'side by side (they share one sparsity); dashed rule: the dense model. ' +
+    `Bottom: the same cells as perplexity / dense perplexity, cut at ${ZOOM_CAP}× so the levels where methods differ are readable.`;
   if (omitted.length) figureNote += ` Not plotted (no finite positive perplexity): ${omitted.join('; ')}.`;
   return {
     results: r,

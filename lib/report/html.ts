@@ -1,5 +1,6 @@
 // report.html: one self-contained page (inline CSS and SVG, no scripts, no external
 // requests) with the same tables as report.md.
+import { modelName } from './model-name';
 import { METHOD_TABLES_NOTE, type Table } from './tables';
 import type { ReportContent } from './content';
 
@@ -68,7 +69,7 @@ export function htmlTable(t: Table, id: string, heading: 'h2' | 'h3'): string {
 
 /** `svg` is the figure as rendered by vega; it is inlined as it is. */
 export function renderHtml(c: ReportContent, svg: string): string {
-  const title = `Pruning sweep: ${c.results.model}`;
+  const title = `Pruning sweep: ${modelName(c.results)}`;
   const methodSections = c.tables.methods.map((t, i) => htmlTable(t, `method-${i + 1}`, 'h3'));
   return `<!DOCTYPE html>
 <html lang="en">

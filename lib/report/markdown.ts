@@ -1,5 +1,6 @@
 // report.md: the figure, one table per method, running time, end-to-end quality and
 // the settings, as GitHub-flavoured Markdown tables.
+import { modelName } from './model-name';
 import { METHOD_TABLES_NOTE, type Table } from './tables';
 import type { ReportContent } from './content';
 
@@ -21,7 +22,7 @@ function section(level: string, t: Table): string {
 
 export function renderMarkdown(c: ReportContent): string {
   const parts = [
-    `# Pruning sweep: ${c.results.model}\n`,
+    `# Pruning sweep: ${modelName(c.results)}\n`,
     `${c.summary}\n`,
     '## Perplexity against sparsity\n',
     `![Perplexity against sparsity, one line per method](${c.figureFile})\n`,

@@ -24,7 +24,8 @@ export function methodTable(r: SweepResults, method: string): Table {
     [
       '0 (dense)',
       num(d.perplexity, fmt.perplexity),
-      num(d.sparsity, fmt.fraction),
+      // Nothing of the dense model is pruned: its achieved sparsity is 0 by definition.
+      d.sparsity === undefined ? '0 (not pruned)' : num(d.sparsity, fmt.fraction),
       '0 (reference)',
       '100.0% (reference)',
       num(d.seconds, fmt.seconds, 'not pruned'),

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { parseResults, readResults, svgToPng, validateResults, writeReport } from '../../lib/report';
 import { writeFileAtomic } from '../../lib/report/atomic';
 import type { SweepCell, SweepResults } from '../../lib/report/types';
-import { syntheticResults } from './fixture';
+import { okCell, syntheticResults } from './fixture';
 import { markdownTables } from './parse';
 
 let root: string | undefined;
@@ -16,21 +16,6 @@ beforeAll(async () => {
 afterAll(async () => {
   if (root) await fs.rm(root, { recursive: true, force: true });
 });
-
-function okCell(method: string, pattern: string, level: number, perplexity: number): SweepCell {
-  return {
-    method,
-    pattern: pattern as SweepCell['pattern'],
-    level,
-    sparsity: level,
-    perplexity,
-    kl: 0.1,
-    top1_agreement: 0.9,
-    timings: { total: 1 },
-    peak_rss_bytes: null,
-    status: 'ok',
-  };
-}
 
 test('a diverged cell (Infinity) round-trips through results.json and is not plotted', async () => {
   const r: SweepResults = {
@@ -86,8 +71,9 @@ test('without a 50% cell or 2:4 the summary tables compare at the closest level 
   const settings = tables.find((t) => t.heading === 'Settings')!;
   expect(settings.rows.find((x) => x[0] === 'note')![1]).toBe('{"nested":[1,2]}');
   const svg = await fs.readFile(path.join(dir, 'perplexity.svg'), 'utf8');
-  expect(svg.match(/aria-roledescription="line mark"/g)).toHaveLength(2);
-  expect(svg).toContain('4:8 (point)');
+  // Two methods with lines, each in the fitted panel and in the relative close-up.
+  expect(svg.match(/aria-roledescription="line mark"/g)).toHaveLength(4);
+  expect(svg).toContain('Pattern: 4:8');
 });
 
 test('names with markup are escaped in HTML and pipes in Markdown', async () => {

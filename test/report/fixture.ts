@@ -71,3 +71,19 @@ export function syntheticResults(): SweepResults {
     cells,
   };
 }
+
+/** An ok cell with the given perplexity; the other metrics are fixed placeholders. */
+export function okCell(method: string, pattern: string, level: number, perplexity: number): SweepCell {
+  return {
+    method,
+    pattern: pattern as SweepCell['pattern'],
+    level,
+    sparsity: level,
+    perplexity,
+    kl: 0.1,
+    top1_agreement: 0.9,
+    timings: { total: 1 },
+    peak_rss_bytes: null,
+    status: 'ok',
+  };
+}

@@ -94,24 +94,20 @@ function cases(dir: string): Case[] {
   editJson(path.join(loop, 'tokenizer_config.json'), (j) => (j.chat_template = '{% for i in range(1000000000) %}x{% endfor %}'));
   const chat = at('chat.jsonl');
   fs.writeFileSync(chat, `${JSON.stringify({ messages: [{ role: 'user', content: 'hello there' }] })}\n`);
-  out.push({
-    item: '4',
-    what: 'chat_template {% for i in range(1000000000) %}',
-    args: ['prune', '--model', loop, '--method', 'wanda', '--sparsity', '0.5', '--calib', chat, '--out', at('out-4')],
+  // A wanda prune calibrated on the chat rows: renders the template with the model's config.
+  const chatPrune = (item: string, what: string, model: string): Case => ({
+    item,
+    what,
+    args: ['prune', '--model', model, '--method', 'wanda', '--sparsity', '0.5', '--calib', chat, '--out', at(`out-${item}`)],
     expect: 'error',
     names: 'tokenizer_config.json',
   });
+  out.push(chatPrune('4', 'chat_template {% for i in range(1000000000) %}', loop));
 
   // 5. tokenizer_config.json that is not JSON.
   const badConfig = copyDemo(dir, 'config-syntax');
   fs.writeFileSync(path.join(badConfig, 'tokenizer_config.json'), '{"bos_token": "<s>",');
-  out.push({
-    item: '5',
-    what: 'tokenizer_config.json with a syntax error',
-    args: ['prune', '--model', badConfig, '--method', 'wanda', '--sparsity', '0.5', '--calib', chat, '--out', at('out-5')],
-    expect: 'error',
-    names: 'tokenizer_config.json',
-  });
+  out.push(chatPrune('5', 'tokenizer_config.json with a syntax error', badConfig));
 
   // 6. A post-processor the tokenizer library fails on while encoding.
   const post = copyDemo(dir, 'post-null');

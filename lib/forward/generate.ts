@@ -25,7 +25,7 @@ export async function generate(
   const ctx = model.config.contextLength;
   if (ids.length + maxTokens > ctx)
     throw new ArgumentRangeError(
-      `the prompt (${ids.length} tokens) plus maxTokens (--max-tokens) ${maxTokens} exceed the model's context length ${ctx}: ` +
+      `the prompt (${ids.length} token${ids.length === 1 ? '' : 's'}) plus maxTokens (--max-tokens) ${maxTokens} exceed the model's context length ${ctx}: ` +
         `ask for at most ${Math.max(0, ctx - ids.length)} tokens`,
     );
   const eos = options.eos === undefined ? model.config.eosTokenId : options.eos;

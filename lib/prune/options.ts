@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { BackendRequest, checkBackendRequest } from '../backend';
-import { ArgumentRangeError } from '../errors';
+import { ArgumentRangeError, PatternError } from '../errors';
 import { checkOutput } from '../formats/atomic';
 import { targetFormat } from '../formats/convert';
 import { checkPattern, checkSparsity, NMPattern, parsePattern, patternSparsity } from '../kernels';
@@ -70,6 +70,9 @@ export function checkStatisticsOptions(o: { hessianPrecision?: unknown; activati
     throw new ArgumentRangeError(`--activation-threshold must be a finite number >= 0, got ${String(t)}`);
 }
 
+// The block width prune() runs SparseGPT with (lib/methods/sparsegpt.ts, blockSize's default).
+const SPARSEGPT_BLOCK_COLUMNS = 128;
+
 // Names of single model files other than .gguf: given as --out, they would become a
 // directory of that name (a Hugging Face folder), which no user means.
 const MODEL_FILE_EXTENSION = /\.(safetensors|bin|pt|pth|ckpt|onnx|ggml|json)$/i;
@@ -105,6 +108,11 @@ export function checkPruneOptions(o: PruneOptions): Checked {
     throw new ArgumentRangeError('an N:M pattern is per row: it cannot be combined with global granularity');
   if (o.granularity === 'global' && m.name === 'sparsegpt')
     throw new ArgumentRangeError('sparsegpt reconstructs each layer on its own: global granularity does not apply (use row or matrix)');
+  // Said before any work: the method would refuse it only after calibration.
+  if (pattern && m.name === 'sparsegpt' && SPARSEGPT_BLOCK_COLUMNS % pattern.m !== 0)
+    throw new PatternError(
+      `--pattern ${pattern.n}:${pattern.m} with sparsegpt: SparseGPT prunes N:M inside blocks of ${SPARSEGPT_BLOCK_COLUMNS} columns, so M must divide ${SPARSEGPT_BLOCK_COLUMNS} (for example 2:4 or 4:8)`,
+    );
   checkBackendRequest(o.backend);
   checkStatisticsOptions(o);
   if (m.calibrated && !o.calib && !o.calibTokens)
@@ -168,6 +176,6 @@ export function patternTailNote(pattern: NMPattern, rowLengths: number[]): strin
   return (
     `pattern ${n}:${m} on rows whose length is not a multiple of ${m}: ${tails.join(', ')}. ` +
     `The last group of each such row is shorter and keeps up to ${n} weights, so at most ${n} of every ${m} stay nonzero ` +
-    `but those matrices end slightly below ${(1 - n / m).toFixed(4)} sparsity; reference Wanda/SparseGPT code and 2:4 sparse kernels expect rows that are a multiple of ${m}`
+    `but those matrices end slightly below ${(1 - n / m).toFixed(4)} sparsity; the Wanda/SparseGPT reference code and sparse hardware kernels expect row lengths that are a multiple of M`
   );
 }

@@ -49,7 +49,7 @@ describe('lengths past the context length are refused, as prune refuses --seq-le
   test('generate --max-tokens: the prompt plus the tokens must fit', async () => {
     const r = await runCli(['generate', '--model', DEMO, '--max-tokens', '300']);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/the prompt \(1 tokens\) plus maxTokens \(--max-tokens\) 300 exceed the model's context length 256: ask for at most 255 tokens/);
+    expect(r.err).toMatch(/the prompt \(1 token\) plus maxTokens \(--max-tokens\) 300 exceed the model's context length 256: ask for at most 255 tokens/);
     const ok = await runCli(['generate', '--model', DEMO, '--max-tokens', '3']);
     expect(ok.code).toBe(0);
     expect(ok.out.length).toBeGreaterThan(1);
@@ -121,4 +121,12 @@ test('sparsity below the request (rounded down per row) is explained in a note',
   const exact = await runCli(['prune', '--model', model, '--method', 'magnitude', '--sparsity', '0.5', '--out', path.join(dir, 'exact')]);
   expect(report(path.join(dir, 'exact')).notes.some((n) => n.startsWith('achieved sparsity'))).toBe(false);
   expect(exact.code).toBe(0);
+});
+
+test('sparsegpt with an M that does not divide its 128-column blocks is refused before any work', async () => {
+  const out = path.join(dir, 'sg');
+  const r = await runCli(['prune', '--model', model, '--method', 'sparsegpt', '--pattern', '2:3', '--calib-tokens', calib, '--out', out]);
+  expect(r.code).toBe(1);
+  expect(r.err).toBe('shears: --pattern 2:3 with sparsegpt: SparseGPT prunes N:M inside blocks of 128 columns, so M must divide 128 (for example 2:4 or 4:8)\n');
+  expect(fs.existsSync(out)).toBe(false);
 });

@@ -54,7 +54,7 @@ export function register(program: Command): void {
         if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
         else {
           process.stdout.write(
-            `pruned ${report.layers.length} matrices with ${report.method} (${report.pattern}, ${report.sparsity}): ` +
+            `pruned ${report.layers.length} matrices with ${report.method} (${report.pattern}, ${Number(report.sparsity.toFixed(4))}): ` +
               `achieved sparsity ${report.achieved_sparsity.toFixed(4)} in ${report.timings.total.toFixed(2)} s, ` +
               `peak RSS ${(report.peak_rss_bytes / 2 ** 20).toFixed(0)} MiB, backend ${report.backend.device}\n` +
               `wrote ${report.output.path}\nreport ${report.output.report}\n`,

@@ -9,6 +9,7 @@ import { LoadedModel, TensorDType, TokenizerArtifacts, TokenizerSource } from '.
 import { isDType } from '../tensor';
 import { checkOutput } from './atomic';
 import { loadModel } from './load';
+import { HF_TOKENIZER_FILES } from './tokenizer-out';
 import { writeGGUF } from './write-gguf';
 import { writeHF } from './write-hf';
 
@@ -30,17 +31,7 @@ export interface ConvertDeps {
 
 export type ConvertResult = WriteModelResult;
 
-/** Files of an HF model directory that carry its tokenizer (copied verbatim HF -> HF). */
-export const HF_TOKENIZER_FILES = [
-  'tokenizer.json',
-  'tokenizer_config.json',
-  'special_tokens_map.json',
-  'tokenizer.model',
-  'vocab.json',
-  'merges.txt',
-  'added_tokens.json',
-  'generation_config.json',
-];
+export { HF_TOKENIZER_FILES };
 
 export function targetFormat(out: string): 'hf' | 'gguf' {
   return out.toLowerCase().endsWith('.gguf') ? 'gguf' : 'hf';
@@ -89,8 +80,10 @@ export async function writeModelAs(model: LoadedModel, out: string, opts: WriteM
   } else {
     warn(`tokenizer not converted: converting a ${src.kind} tokenizer to ${format === 'hf' ? 'Hugging Face' : 'GGUF'} is not available here; the model was written without one`);
   }
-  if (format === 'hf') await writeHF(model, out, { dtype: opts.dtype, force: opts.force, tokenizer: artifacts, copyFiles });
-  else await writeGGUF(model, out, { dtype: opts.dtype, force: opts.force, tokenizer: artifacts });
+  // `false` where this function decided (and warned) itself; undefined keeps GGUF entries.
+  const chosen = artifacts ?? (tokenizer === 'kept' ? undefined : false);
+  if (format === 'hf') await writeHF(model, out, { dtype: opts.dtype, force: opts.force, tokenizer: chosen, copyFiles });
+  else await writeGGUF(model, out, { dtype: opts.dtype, force: opts.force, tokenizer: chosen });
   return { out, format, tokenizer, warnings };
 }
 

@@ -2,7 +2,8 @@
 // becomes llama.cpp's 'qwen2' architecture (Q/K in rotate-half order, with its q/k/v
 // biases); everything else 'llama' (Q/K permuted to the interleaved order). Metadata: a
 // GGUF source's own entries are kept (the architecture keys regenerated from the config);
-// tokenizer entries come from opts.tokenizer, else from a GGUF source. 1-D tensors
+// tokenizer entries come from opts.tokenizer, else the model's own (kept from a GGUF
+// source, converted from others: lib/formats/tokenizer-out.ts). 1-D tensors
 // (norms, biases) stay float32, as llama.cpp expects.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -16,6 +17,7 @@ import { DTYPE_BYTES } from './mapped';
 import { numelOf } from './model';
 import { llama3Factors } from './rope-scaling';
 import { bytesOf, outputBytes } from './tensor-out';
+import { defaultTokenizer, warnNoTokenizer } from './tokenizer-out';
 import { WriteOptions } from './write-hf';
 
 const ALIGNMENT = 32;
@@ -48,7 +50,12 @@ function metadata(model: LoadedModel, arch: string, dtype: TensorDType, opts: Wr
     own.push({ key: `${arch}.attention.value_length`, type: 'uint32', value: c.headDim });
   }
   const source = model.format === 'gguf' ? ((model.meta.gguf as GGUFEntry[] | undefined) ?? []) : [];
-  const tokenizer: GGUFEntry[] = opts.tokenizer ? [...opts.tokenizer.ggufEntries] : source.filter((e) => e.key.startsWith('tokenizer.'));
+  const tokenizer: GGUFEntry[] =
+    opts.tokenizer === false
+      ? []
+      : opts.tokenizer
+        ? [...opts.tokenizer.ggufEntries]
+        : source.filter((e) => e.key.startsWith('tokenizer.'));
   // Without tokenizer entries, still record the special ids the config knows.
   for (const [key, id] of [
     ['tokenizer.ggml.bos_token_id', c.bosTokenId],
@@ -89,7 +96,13 @@ export async function writeGGUF(model: LoadedModel, outFile: string, opts: Write
     add('rope_freqs.weight', [factors.length], 'f32', async () => bytesOf(factors));
   }
   const main = opts.dtype ?? model.tensors.get('embed.weight')?.dtype ?? 'f32';
-  const header = encodeGGUFHeader(metadata(model, arch, main, opts), infos);
+  let tokenizer = opts.tokenizer;
+  if (tokenizer === undefined) {
+    const d = await defaultTokenizer(model, 'gguf'); // 'keep': a GGUF source's entries, below
+    if (d.how === 'convert') tokenizer = d.artifacts;
+    else if (d.how === 'none') warnNoTokenizer(model, d.reason, opts.onWarning);
+  }
+  const header = encodeGGUFHeader(metadata(model, arch, main, { ...opts, tokenizer }), infos);
   await writeAtomically(outFile, 'file', { force: opts.force, inputPath: model.path }, async (tmp) => {
     const fd = fs.openSync(tmp, 'wx');
     try {

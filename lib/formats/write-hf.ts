@@ -13,18 +13,26 @@ import { DTYPE_BYTES } from './mapped';
 import { numelOf } from './model';
 import { SAFETENSORS_NAMES } from './safetensors';
 import { outputBytes } from './tensor-out';
+import { defaultTokenizer, warnNoTokenizer } from './tokenizer-out';
 
 export interface WriteOptions {
   /** Output dtype of every tensor (default: each tensor's own). */
   dtype?: TensorDType;
-  /** Tokenizer converted by lib/tokenizer/artifacts.ts. */
-  tokenizer?: TokenizerArtifacts;
+  /**
+   * The tokenizer written with the model. Default: the model's own, carried over (HF ->
+   * HF copies its files, GGUF -> GGUF keeps its entries, other pairs are converted by
+   * lib/tokenizer/artifacts.ts); a model that has none, or one the target format cannot
+   * hold, is written without it and a warning (onWarning). `false`: write no tokenizer.
+   */
+  tokenizer?: TokenizerArtifacts | false;
+  /** Receives the warnings of the write (default: process.emitWarning, code SHEARS_NO_TOKENIZER). */
+  onWarning?: (message: string) => void;
   /** Replace an existing output. */
   force?: boolean;
 }
 
 export interface WriteHFOptions extends WriteOptions {
-  /** Files copied verbatim into the output directory (an HF source's tokenizer files). */
+  /** Files copied verbatim into the output directory (an HF source's tokenizer files); given, they replace the default tokenizer. */
   copyFiles?: string[];
   /** Above this many bytes of weights, write model-0000i-of-0000N.safetensors shards and an index (default 5 GB, as transformers). */
   maxShardBytes?: number;
@@ -171,14 +179,22 @@ export async function writeHF(model: LoadedModel, outDir: string, opts: WriteHFO
   const bias = { qkv: names.some((n) => /\.attn\.[qkv]\.bias$/.test(n)), o: names.some((n) => /\.attn\.o\.bias$/.test(n)) };
   const source = model.format === 'hf' ? (model.meta.hfConfig as Record<string, unknown>) : undefined;
   const config = configToHF(model.config, mainDType(model, opts.dtype), bias, source);
-  const files = opts.tokenizer?.hfFiles ?? {};
+  let copyFiles = opts.copyFiles ?? [];
+  let tokenizer = opts.tokenizer;
+  if (tokenizer === undefined && opts.copyFiles === undefined) {
+    const d = await defaultTokenizer(model, 'hf');
+    if (d.how === 'copy') copyFiles = d.files;
+    else if (d.how === 'convert') tokenizer = d.artifacts;
+    else if (d.how === 'none') warnNoTokenizer(model, d.reason, opts.onWarning);
+  }
+  const files = tokenizer ? tokenizer.hfFiles : {};
   for (const name of Object.keys(files))
     if (name !== path.basename(name) || name === 'config.json' || name.endsWith('.safetensors'))
       throw new ShapeError(`tokenizer file name ${JSON.stringify(name)} is not allowed`);
   await writeAtomically(outDir, 'dir', { force: opts.force, inputPath: model.path }, async (tmp) => {
     fs.writeFileSync(path.join(tmp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
     for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(tmp, name), text);
-    for (const f of opts.copyFiles ?? []) fs.copyFileSync(f, path.join(tmp, path.basename(f)));
+    for (const f of copyFiles) fs.copyFileSync(f, path.join(tmp, path.basename(f)));
     await writeWeights(tmp, tensors, opts.maxShardBytes ?? DEFAULT_SHARD_BYTES);
   });
 }

@@ -4,7 +4,8 @@
 // Top row: perplexity on an axis fitted to the data (unstructured levels as lines; N:M
 // patterns in a panel of their own, one marker per method side by side, since they all
 // share one sparsity). Bottom row: the same cells relative to the dense model, cut at
-// ZOOM_CAP x dense, so the low-sparsity range where methods differ is readable.
+// ZOOM_CAP x dense (cells above it left out), so the low-sparsity range where methods
+// differ is readable.
 import { fittedScale, type YScale } from './chart-scale';
 import { fmt } from './format';
 import { modelName } from './model-name';
@@ -74,7 +75,9 @@ function zoomRow(points: ChartPoint[]): Row | null {
     scale,
     rule: { value: 1, label: 'dense = 1' },
     xDomain: [0, xMax],
-    points: rel,
+    // Only the cells inside the cut: a mark far outside its panel is not drawn at all
+    // (clipping it crashed the PNG rasterizer), and lines end at their last such cell.
+    points: inside,
     height: 270,
     panelTitles: [`Close-up: relative to dense, cells up to ${ZOOM_CAP}× its perplexity`, 'N:M, relative'],
   };
@@ -122,7 +125,7 @@ function panel(row: Row, kind: 'lines' | 'nm', methods: string[], nmWidth: numbe
   if (kind === 'lines') {
     layer.push({
       data: { values: points },
-      mark: { type: 'line', point: { filled: true, size: 50 }, strokeWidth: 2, clip: true },
+      mark: { type: 'line', point: { filled: true, size: 50 }, strokeWidth: 2 },
       encoding: {
         x: {
           field: 'sparsity',
@@ -139,7 +142,7 @@ function panel(row: Row, kind: 'lines' | 'nm', methods: string[], nmWidth: numbe
     const patterns = [...new Set(points.map((p) => p.pattern))];
     layer.push({
       data: { values: points },
-      mark: { type: 'point', shape: 'diamond', filled: true, size: 120, stroke: '#222', strokeWidth: 0.8, clip: true },
+      mark: { type: 'point', shape: 'diamond', filled: true, size: 120, stroke: '#222', strokeWidth: 0.8 },
       encoding: {
         x: { field: 'pattern', type: 'nominal', title: 'Pattern', sort: patterns, axis: { labelAngle: 0 } },
         // One slot per method inside each pattern's band, so no marker hides another.

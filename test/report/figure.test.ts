@@ -3,7 +3,7 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { chartSpec, renderChartSvg, writeReport } from '../../lib/report';
+import { chartSpec, renderChartSvg, svgToPng, writeReport } from '../../lib/report';
 import { fittedScale } from '../../lib/report/chart-scale';
 import { modelBaseName, modelName } from '../../lib/report/model-name';
 import type { SweepCell, SweepResults } from '../../lib/report/types';
@@ -93,4 +93,21 @@ test('titles show the model name; the dense row shows sparsity 0', async () => {
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
+});
+
+test('a line leaving the close-up ends at its last cell inside it, and the PNG renders', async () => {
+  // One level inside 3x dense, one far above, a 2:4 cell above: marks far outside a
+  // clipped panel used to abort the process in the PNG rasterizer.
+  const r: SweepResults = {
+    model: 'm',
+    dense: { perplexity: 10 },
+    settings: {},
+    cells: [cell('magnitude', 'unstructured', 0.2, 12), cell('magnitude', 'unstructured', 0.6, 80), cell('magnitude', '2:4', 0.5, 40)],
+  };
+  const svg = await renderChartSvg(r);
+  expect(svgToPng(svg).length).toBeGreaterThan(1000);
+  const lines = [...svg.matchAll(/aria-roledescription="line mark"[^>]*d="([^"]*)"/g)].map((m) => m[1]);
+  expect(lines).toHaveLength(2);
+  expect(lines[0].split('L')).toHaveLength(2); // fitted panel: both levels
+  expect(lines[1]).not.toContain('L'); // close-up: the 20% cell alone
 });

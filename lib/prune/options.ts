@@ -12,7 +12,8 @@ import { HessianPrecision } from '../methods/hessian';
 import { methodInfo } from '../methods/registry';
 import { LoadedModel, DType } from '../model/types';
 import { selectLayers } from './layers';
-import { PipelineProgress, PruneGranularity } from './pipeline';
+import { PruneGranularity } from './pipeline';
+import type { PruneProgress } from './progress';
 import { CalibrationArgs } from '../calibration/sample';
 
 export interface PruneOptions extends CalibrationArgs {
@@ -49,10 +50,7 @@ export interface PruneOptions extends CalibrationArgs {
   onWarning?: (message: string) => void;
 }
 
-export interface PruneProgress extends Partial<PipelineProgress> {
-  stage: 'load' | 'calibration' | 'prune' | 'write' | 'done';
-  elapsedSeconds: number;
-}
+export type { PruneProgress };
 
 export interface Checked {
   pattern?: NMPattern;

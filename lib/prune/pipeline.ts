@@ -16,16 +16,21 @@ import { Strategy, StrategyStats } from '../strategies';
 import { Mask, Matrix } from '../tensor';
 import { CalibrationSet } from '../calibration/sample';
 import { LinearLayer, selectLayers } from './layers';
+import { blockLabel } from './progress';
 import { BlockStats, calibrationPass } from './statistics';
 import { PhaseClock } from '../util/clock';
 
 export type PruneGranularity = 'row' | 'matrix' | 'global';
 
 export interface PipelineProgress {
+  /** The block being worked on, 1-based (1..blocks); 'done' reports the last block. */
   block: number;
   blocks: number;
   phase: 'statistics' | 'pruning' | 'forward' | 'done';
+  /** The matrix being pruned (phase 'pruning'; canonical name, block index from 0). */
   layer?: string;
+  /** "block 3/8 pruning blocks.2.mlp.up": what the CLI prints. */
+  label: string;
   elapsedSeconds: number;
 }
 
@@ -142,8 +147,12 @@ export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promi
   const clock = new PhaseClock();
   const layers: LayerResult[] = [];
   const notes: string[] = [];
-  const progress = (block: number, phase: PipelineProgress['phase'], layer?: string) =>
-    o.onProgress?.({ block, blocks: model.config.numLayers, phase, layer, elapsedSeconds: clock.elapsed() });
+  const blocksTotal = model.config.numLayers;
+  // Counted from 0 here (as tensor names are), reported from 1; 'done' passes blocksTotal.
+  const progress = (block0: number, phase: PipelineProgress['phase'], layer?: string) => {
+    const block = Math.min(block0 + 1, blocksTotal);
+    o.onProgress?.({ block, blocks: blocksTotal, phase, layer, label: blockLabel(block, blocksTotal, phase, layer), elapsedSeconds: clock.elapsed() });
+  };
   const tensor = (name: string) => model.tensors.get(name)!;
 
   // Methods without activation statistics: no forward pass at all.

@@ -15,6 +15,7 @@ import { loadModel } from '../formats/load';
 import { methodInfo } from '../methods/registry';
 import { tokenizerArtifacts } from '../tokenizer/artifacts';
 import { checkPruneOptions, checkSelection, PruneOptions, PruneProgress } from './options';
+import { pipelineProgress, stageProgress } from './progress';
 import { publishTogether, Target, tokenizerForOutput } from './output';
 import { DEFAULT_ACTIVATION_THRESHOLD, runPipeline } from './pipeline';
 import { planBackend } from '../backend';
@@ -38,7 +39,8 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
   const checked = checkPruneOptions(o);
   const backend = planBackend(o.backend);
   const info = methodInfo(o.method);
-  const progress = (p: Omit<PruneProgress, 'elapsedSeconds'>) => o.onProgress?.({ ...p, elapsedSeconds: elapsed() });
+  let blocks: number | undefined; // known once the model is loaded
+  const progress = (stage: Exclude<PruneProgress['stage'], 'prune'>) => o.onProgress?.(stageProgress(stage, blocks, elapsed()));
   const warnings: string[] = [];
   const warn = (m: string) => {
     warnings.push(m);
@@ -60,10 +62,11 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
   }
 
   async function pruneIn(scratch: Scratch): Promise<PruneReport> {
-    progress({ stage: 'load' });
+    progress('load');
     let offloader: BlockOffloader | undefined;
     const load = loadModel(o.model, { tokenizer: o.tokenizer });
     const model = await timed('load', () => untilAborted(load, o.signal, (m) => m.close()));
+    blocks = model.config.numLayers;
     try {
       o.signal?.throwIfAborted();
       for (const w of checkSelection(model, o, info.calibrated, checked.pattern)) warn(w);
@@ -71,7 +74,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
       let calibration: CalibrationSet | undefined;
       let calibSource = '';
       if (info.calibrated) {
-        progress({ stage: 'calibration' });
+        progress('calibration');
         const drawn = await timed('calibration', () => drawCalibration(model, o));
         calibration = drawn.set;
         calibSource = drawn.source;
@@ -92,12 +95,12 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
           activationThreshold: o.activationThreshold,
           backend: backend.device,
           signal: o.signal,
-          onProgress: (p) => progress({ stage: 'prune', ...p }),
+          onProgress: (p) => o.onProgress?.(pipelineProgress(p, elapsed())),
           onTensorsDone: offloader ? (names) => offloader!.offload(model, names) : undefined,
         }),
       );
       o.signal?.throwIfAborted();
-      progress({ stage: 'write' });
+      progress('write');
       const targets: Target[] =
         checked.format === 'hf' ? [{ path: o.out, kind: 'dir' }] : [{ path: o.out, kind: 'file' }, { path: checked.reportPath, kind: 'file' }];
       const report = await publishTogether(targets, { force: o.force, inputPath: o.model, signal: o.signal }, scratch, async (staged) => {
@@ -160,7 +163,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
         fs.writeFileSync(reportFile, `${JSON.stringify(r, null, 2)}\n`);
         return r;
       });
-      progress({ stage: 'done' });
+      progress('done');
       return report;
     } finally {
       offloader?.close();

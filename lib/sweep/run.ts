@@ -20,19 +20,11 @@ import { cellQuality, DenseReference, densePerplexity } from './quality';
 import { DenseStats, gatherDenseStats, pruneWithDenseStats } from './stats-once';
 import { DEFAULT_ACTIVATION_THRESHOLD, StatisticsSettings } from '../prune/statistics';
 import { reportSettings } from './settings';
+import { SweepProgress, sweepProgress, SweepEvent } from './progress';
 import { SweepStore } from './store';
 import { PhaseClock, secondsSince } from '../util/clock';
 
-export interface SweepProgress {
-  stage: 'prepare' | 'statistics' | 'dense' | 'cell' | 'report' | 'done';
-  /** Index of the cell (in sweep order) and how many there are. */
-  cell?: number;
-  cells?: number;
-  spec?: CellSpec;
-  /** "cached" when a resumed sweep reused the cell's file. */
-  detail?: string;
-  elapsedSeconds: number;
-}
+export type { SweepProgress };
 
 export interface SweepRunOptions extends SweepOptions {
   signal?: AbortSignal;
@@ -151,7 +143,7 @@ async function runCell(
           activationThreshold: o.activationThreshold,
           backend: backend.device,
           signal: o.signal,
-          onProgress: (p) => p.phase !== 'done' && onDetail(`block ${Math.min(p.block + 1, p.blocks)}/${p.blocks} ${p.phase}`),
+          onProgress: (p) => p.phase !== 'done' && onDetail(`block ${p.block}/${p.blocks} ${p.phase}`),
         });
     // The calibration set is drawn once per sweep (and with --stats once, the statistics
     // gathered once): every cell shows that shared time.
@@ -187,7 +179,7 @@ async function runCell(
 
 export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
   const t0 = process.hrtime.bigint();
-  const progress = (p: Omit<SweepProgress, 'elapsedSeconds'>) => o.onProgress?.({ ...p, elapsedSeconds: since(t0) });
+  const progress = (p: SweepEvent) => o.onProgress?.(sweepProgress(p, since(t0)));
   const checked = checkSweepOptions(o);
   const backend = planBackend(o.backend);
   const store = new SweepStore(o.out);
@@ -238,10 +230,10 @@ export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
       if (reusable(cached)) {
         cells.push(cached);
         reused++;
-        progress({ stage: 'cell', cell: i, cells: checked.cells.length, spec, detail: 'cached' });
+        progress({ stage: 'cell', cell: i + 1, cells: checked.cells.length, spec, detail: 'cached' });
         continue;
       }
-      progress({ stage: 'cell', cell: i, cells: checked.cells.length, spec });
+      progress({ stage: 'cell', cell: i + 1, cells: checked.cells.length, spec });
       if (!reference) {
         const s = process.hrtime.bigint();
         reference = await DenseReference.create(denseFm, data.queries, undefined, o.signal);
@@ -252,7 +244,7 @@ export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
       try {
         const at = i;
         cell = await runCell(spec, o, data, reference, denseStats, backend, (detail) =>
-          progress({ stage: 'cell', cell: at, cells: checked.cells.length, spec, detail }),
+          progress({ stage: 'cell', cell: at + 1, cells: checked.cells.length, spec, detail }),
         );
       } catch (e) {
         if (isAbort(e, o.signal)) throw e;

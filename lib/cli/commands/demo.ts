@@ -10,6 +10,7 @@ import { BackendRequest } from '../../backend';
 import { METHODS } from '../../methods/registry';
 import { packageRoot } from '../../native/binding';
 import { sweep, SweepProgress } from '../../sweep/run';
+import { cellLabel } from '../../sweep/progress';
 import { summaryTable } from '../../sweep/summary';
 import { backendOption } from '../parse';
 import { interruptSignal, progressSink } from '../progress';
@@ -46,11 +47,9 @@ export function register(program: Command): void {
           onWarning: (m) => process.stderr.write(`shears: warning: ${m}\n`),
           signal,
           onProgress: (p: SweepProgress) => {
-            const label =
-              p.stage === 'cell' && p.spec && p.cells !== undefined && p.cell !== undefined
-                ? `cell ${p.cell + 1}/${p.cells} ${p.spec.method} ${p.spec.pattern} ${p.spec.level}`
-                : p.stage;
-            sink.update({ fraction: p.cells && p.cell !== undefined ? p.cell / p.cells : 0, label, elapsedSeconds: p.elapsedSeconds });
+            // One line per cell: the label without the per-block detail.
+            const label = p.stage === 'cell' && p.spec && p.cells !== undefined && p.cell !== undefined ? cellLabel(p.cell, p.cells, p.spec) : p.label;
+            sink.update({ fraction: p.cells && p.cell !== undefined ? (p.cell - 1) / p.cells : 0, label, elapsedSeconds: p.elapsedSeconds });
           },
         });
         sink.stop();

@@ -8,10 +8,11 @@ import { prune, PruneProgress } from '../../prune/run';
 import { backendOption, collect, hessianPrecisionOption, int, num, activationThresholdOption } from '../parse';
 import { interruptSignal, progressSink } from '../progress';
 
+// The event's own label, so the library's events and these lines always agree.
 function describe(p: PruneProgress): { fraction: number; label: string } {
-  if (p.stage !== 'prune' || p.block === undefined || !p.blocks) return { fraction: p.stage === 'done' ? 1 : 0, label: p.stage };
-  const block = Math.min(p.block + 1, p.blocks);
-  return { fraction: Math.min(1, p.block / p.blocks), label: `block ${block}/${p.blocks} ${p.phase}${p.layer ? ` ${p.layer}` : ''}` };
+  if (p.stage === 'done') return { fraction: 1, label: p.label };
+  if (p.stage !== 'prune' || !p.blocks) return { fraction: 0, label: p.label };
+  return { fraction: Math.min(1, (p.block - (p.phase === 'done' ? 0 : 1)) / p.blocks), label: p.label };
 }
 
 export function register(program: Command): void {

@@ -9,10 +9,10 @@ import { summaryTable } from '../../sweep/summary';
 import { backendOption, hessianPrecisionOption, int, activationThresholdOption } from '../parse';
 import { interruptSignal, progressSink } from '../progress';
 
+// The event's own label, so the library's events and these lines always agree.
 function describe(p: SweepProgress): { fraction: number; label: string } {
-  if (p.stage !== 'cell' || p.cell === undefined || !p.cells) return { fraction: p.stage === 'done' ? 1 : 0, label: p.stage };
-  const s = p.spec!;
-  return { fraction: p.cell / p.cells, label: `cell ${p.cell + 1}/${p.cells} ${s.method} ${s.pattern} ${s.level}${p.detail ? ` (${p.detail})` : ''}` };
+  if (p.stage !== 'cell' || p.cell === undefined || !p.cells) return { fraction: p.stage === 'done' ? 1 : 0, label: p.label };
+  return { fraction: (p.cell - 1) / p.cells, label: p.label };
 }
 
 export function register(program: Command): void {

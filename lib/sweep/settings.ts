@@ -2,7 +2,8 @@
 // values, not the raw options; nothing that was not used).
 import * as path from 'node:path';
 
-import { LoadedModel } from '../model/types';
+import { GGUFEntry, LoadedModel } from '../model/types';
+import { modelBaseName } from '../report/model-name';
 import { shearsVersion } from '../prune/report';
 import type { SweepSettings } from '../report/types';
 import { SweepData } from './data';
@@ -12,6 +13,17 @@ export const STATS_LABEL = {
   exact: 'exact sequential (statistics gathered per cell from the partly pruned model, as in the reference code)',
   once: 'once (approximate: statistics of the dense model gathered once and reused by every cell; the calibration, statistics and forward times of cells are that shared pass)',
 } as const;
+
+/** Longest model name a title shows (a GGUF's general.name is untrusted input). */
+const MAX_NAME = 120;
+
+/** The model's own name (a GGUF's general.name), else its folder or file base name. */
+export function modelDisplayName(model: LoadedModel, modelPath: string): string {
+  const entries = model.format === 'gguf' ? (model.meta.gguf as GGUFEntry[] | undefined) : undefined;
+  const own = entries?.find((e) => e.key === 'general.name')?.value;
+  const name = typeof own === 'string' && own.trim() !== '' ? own.replace(/\s+/g, ' ').trim() : modelBaseName(modelPath);
+  return name.length > MAX_NAME ? `${name.slice(0, MAX_NAME - 1)}…` : name;
+}
 
 export function reportSettings(
   o: SweepOptions,
@@ -25,6 +37,7 @@ export function reportSettings(
   const windows = Math.min(Math.floor(data.evalTokens.length / data.evalSeqLen), o.maxWindows ?? Infinity);
   return {
     shears_version: shearsVersion(),
+    model_name: modelDisplayName(model, o.model),
     architecture: model.config.architecture,
     format: model.format,
     ...(o.tokenizer ? { tokenizer: abs(o.tokenizer) } : {}),

@@ -45,14 +45,19 @@ export function jsonShape(b: Uint8Array): { values: number; depth: number } {
   return { values, depth: deepest };
 }
 
-/** Parses `bytes` (UTF-8 JSON) that must hold an object; `what` names it in errors. */
-export function parseJsonObject(file: string, bytes: Uint8Array, what: string): Record<string, unknown> {
+/** Refuses JSON bytes that would build too many values or nest too deep; `what` names it in errors. */
+export function checkJsonShape(file: string, bytes: Uint8Array, what: string): void {
   const shape = jsonShape(bytes);
   if (shape.values > MAX_JSON_VALUES)
     throw new FormatError(file, `${what} holds about ${shape.values} JSON values, more than the ${MAX_JSON_VALUES} accepted: corrupt or hostile`);
   // Deep nesting would also overflow the stack of every recursive walk (messages stringify values).
   if (shape.depth > MAX_JSON_DEPTH)
     throw new FormatError(file, `${what} nests JSON ${shape.depth} levels deep, more than the ${MAX_JSON_DEPTH} accepted: corrupt or hostile`);
+}
+
+/** Parses `bytes` (UTF-8 JSON) that must hold an object; `what` names it in errors. */
+export function parseJsonObject(file: string, bytes: Uint8Array, what: string): Record<string, unknown> {
+  checkJsonShape(file, bytes, what);
   let v: unknown;
   try {
     v = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import type * as HFT from '@huggingface/tokenizers' with { 'resolution-mode': 'import' };
 import { ArgumentRangeError, FormatError, ShearsError } from '../errors';
+import { checkJsonShape } from '../formats/json-bounds';
 import { checkTokenizerIds } from './hf-ids';
 import { TokenizerFileError } from './llama2c-file';
 import type { EncodeOptions, HFTokenizerLibrary, Tokenizer } from './types';
@@ -15,15 +16,18 @@ const { Tokenizer: HFTokenizer } = require('@huggingface/tokenizers') as typeof 
 
 /** A JSON object from `file` (`what` says which kind: tokenizer.json, ...); FormatError naming the file otherwise. */
 export function readJsonFile(file: string, what: string): Record<string, unknown> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    bytes = fs.readFileSync(file);
   } catch (e) {
     throw new FormatError(file, `cannot read ${what} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
+  // The same bounds as the model's JSON files: JSON.parse must not build millions of
+  // values or a nesting that overflows every recursive walk after it.
+  checkJsonShape(file, bytes, what);
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(bytes.toString('utf8'));
   } catch (e) {
     throw new FormatError(file, `${what} is not valid JSON (${(e as Error).message})`);
   }

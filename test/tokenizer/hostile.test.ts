@@ -153,6 +153,14 @@ describe('invalid JSON', () => {
     const arr = model(tokenizerJson(), '[]');
     await expect(loadTokenizer(hfSource(arr))).rejects.toThrow(`${arr.config}: tokenizer_config.json must hold a JSON object`);
   });
+
+  test('nesting deeper than the model files accept is refused before JSON.parse (same bound as config.json)', async () => {
+    const deep = `{"x": ${'['.repeat(20000)}${']'.repeat(20000)}}`;
+    const m = model(tokenizerJson(), deep);
+    const err = await loadTokenizer(hfSource(m)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FormatError);
+    expect((err as Error).message).toBe(`${m.config}: tokenizer_config.json nests JSON 20001 levels deep, more than the 128 accepted: corrupt or hostile`);
+  });
 });
 
 describe('tokenizer files copied or converted by writers (convert, prune --out)', () => {

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import type * as HFT from '@huggingface/tokenizers' with { 'resolution-mode': 'import' };
 import { ArgumentRangeError, FormatError, ShearsError } from '../errors';
 import { checkJsonShape } from '../formats/json-bounds';
+import { useFastBpe } from './hf-fast-bpe';
 import { checkTokenizerIds } from './hf-ids';
 import { TokenizerFileError } from './llama2c-file';
 import type { EncodeOptions, HFTokenizerLibrary, Tokenizer } from './types';
@@ -54,21 +55,25 @@ export class HFTokenizerAdapter implements Tokenizer {
   readonly addEos: boolean;
   /** The library's tokenizer, typed by the methods used here (see HFTokenizerLibrary). */
   readonly hf: HFTokenizerLibrary;
+  /** Whether BPE merges run in shears' merger (hf-fast-bpe.ts) instead of the library's loop. */
+  readonly fastBpe: boolean = false;
 
   /**
    * `origin`: the tokenizer.json the JSON came from (named in errors). `opts.vocabSize`:
    * the model's vocabulary size, when known; every id of the file must be below it.
    * `opts.configFile`: where tokenizerConfig came from (named when loading fails).
+   * `opts.fastBpe`: false keeps the library's own BPE merge loop (for comparisons).
    */
   constructor(
     readonly tokenizerJson: Record<string, unknown>,
     readonly tokenizerConfig: Record<string, unknown>,
     readonly origin: string,
-    opts: { vocabSize?: number; configFile?: string } = {},
+    opts: { vocabSize?: number; configFile?: string; fastBpe?: boolean } = {},
   ) {
     checkTokenizerIds(origin, tokenizerJson, opts.vocabSize);
     const withConfig = opts.configFile ? ` together with ${opts.configFile}` : '';
     this.hf = this.library(`load this tokenizer${withConfig}`, () => new HFTokenizer(tokenizerJson, tokenizerConfig));
+    if (opts.fastBpe !== false) this.fastBpe = this.library(`prepare the merges of this tokenizer`, () => useFastBpe(this.hf));
     let max = -1;
     for (const id of this.library('list the vocabulary of this tokenizer', () => this.hf.get_vocab(true)).values()) if (id > max) max = id;
     this.vocabSize = max + 1;

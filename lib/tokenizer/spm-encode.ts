@@ -14,6 +14,7 @@
 // (contiguous calibration encodes a whole file at once) can be encoded in time slices.
 import { ShearsError } from '../errors';
 import { runNow, Steps } from '../calibration/steps';
+import { MergeWord } from './merge-word';
 import type { SpmVocab } from './spm-vocab';
 
 const MIN_SCORE = -1e10; // llama2.c: float best_score = -1e10, merged only if score > it
@@ -111,46 +112,30 @@ export function mergeAll(v: SpmVocab, init: Int32Array): number[] {
 function* mergeSteps(v: SpmVocab, init: Int32Array): Steps<number[]> {
   const n = init.length;
   if (n < 2) return Array.from(init);
-  const id = Int32Array.from(init);
-  const next = new Int32Array(n);
-  const prev = new Int32Array(n);
-  const ver = new Int32Array(n); // bumped when a symbol changes id, -1 when merged away
-  for (let i = 0; i < n; i++) {
-    next[i] = i + 1 < n ? i + 1 : -1;
-    prev[i] = i - 1;
-  }
+  const w = new MergeWord(n);
+  w.sym.set(init);
+  w.start(n);
   const pairs = new PairCache(v);
-  const heap = new PairHeap(3 * n);
   const offer = (l: number, r: number): void => {
-    const m = pairs.merged(id[l], id[r]);
-    if (m >= 0) heap.push(v.scores[m], l, r, m, ver[l], ver[r]);
+    const m = pairs.merged(w.sym[l], w.sym[r]);
+    if (m >= 0) w.offer(v.scores[m], l, r, m);
   };
   for (let i = 0; i + 1 < n; i++) {
     offer(i, i + 1);
     if (i % WORK_PER_STEP === WORK_PER_STEP - 1) yield;
   }
   let work = 0;
-  while (heap.size > 0) {
+  while (w.heap.size > 0) {
     if (++work === WORK_PER_STEP) {
       work = 0;
       yield;
     }
-    const e = heap.pop();
-    const l = heap.left[e];
-    const r = heap.right[e];
-    if (ver[l] !== heap.verL[e] || ver[r] !== heap.verR[e] || next[l] !== r) continue; // stale
-    id[l] = heap.id[e];
-    ver[l]++;
-    ver[r] = -1;
-    const rn = next[r];
-    next[l] = rn;
-    if (rn >= 0) prev[rn] = l;
-    if (prev[l] >= 0) offer(prev[l], l);
-    if (rn >= 0) offer(l, rn);
+    const l = w.step();
+    if (l < 0) continue; // stale
+    if (w.prev[l] >= 0) offer(w.prev[l], l);
+    if (w.next[l] >= 0) offer(l, w.next[l]);
   }
-  const out: number[] = [];
-  for (let i = 0; i >= 0; i = next[i]) out.push(id[i]);
-  return out;
+  return w.positions().map((i) => w.sym[i]);
 }
 
 /** (left id, right id) -> id of their concatenation when it is an eligible piece, else -1. */
@@ -169,70 +154,5 @@ class PairCache {
       this.cache.set(key, m);
     }
     return m;
-  }
-}
-
-/** Binary max-heap of candidate merges: higher score first, then smaller left position. */
-class PairHeap {
-  readonly score: Float32Array;
-  readonly left: Int32Array;
-  readonly right: Int32Array;
-  readonly id: Int32Array;
-  readonly verL: Int32Array;
-  readonly verR: Int32Array;
-  private readonly order: Int32Array; // heap of entry indices
-  private count = 0; // entries ever pushed
-  size = 0;
-
-  constructor(capacity: number) {
-    this.score = new Float32Array(capacity);
-    this.left = new Int32Array(capacity);
-    this.right = new Int32Array(capacity);
-    this.id = new Int32Array(capacity);
-    this.verL = new Int32Array(capacity);
-    this.verR = new Int32Array(capacity);
-    this.order = new Int32Array(capacity);
-  }
-
-  private before(a: number, b: number): boolean {
-    const sa = this.score[a];
-    const sb = this.score[b];
-    return sa > sb || (sa === sb && this.left[a] < this.left[b]);
-  }
-
-  push(score: number, l: number, r: number, id: number, vl: number, vr: number): void {
-    const e = this.count++;
-    this.score[e] = score;
-    this.left[e] = l;
-    this.right[e] = r;
-    this.id[e] = id;
-    this.verL[e] = vl;
-    this.verR[e] = vr;
-    const o = this.order;
-    let i = this.size++;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.before(e, o[p])) break;
-      o[i] = o[p];
-      i = p;
-    }
-    o[i] = e;
-  }
-
-  pop(): number {
-    const o = this.order;
-    const top = o[0];
-    const last = o[--this.size];
-    let i = 0;
-    for (;;) {
-      let c = 2 * i + 1;
-      if (c >= this.size) break;
-      if (c + 1 < this.size && this.before(o[c + 1], o[c])) c++;
-      if (!this.before(o[c], last)) break;
-      o[i] = o[c];
-      i = c;
-    }
-    o[i] = last;
-    return top;
   }
 }

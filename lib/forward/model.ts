@@ -8,6 +8,7 @@
 // (setTensor, or writing into the map) takes effect on the next call: the pipeline
 // swaps a block's weights for pruned copies that way.
 import { ArgumentRangeError, nativeCall, ShapeError } from '../errors';
+import { blockShape, checkBlockShapes } from '../model/shapes';
 import { ModelConfig, Tensor } from '../model/types';
 import { NativeBackend } from '../native/kernels';
 import { forwardNative, NativeBlockSpec, NativeCaptures, NativeHeadSpec, NativeKv, NativeNorm } from '../native/forward';
@@ -41,14 +42,19 @@ export class KvCache {
   length = 0;
   readonly k: Float32Array[];
   readonly v: Float32Array[];
+  readonly layers: number;
+  /**
+   * `widths`: floats per position of each block's keys (KV heads x head dimension; blocks
+   * may differ, 0 for a block without attention).
+   */
   constructor(
-    readonly layers: number,
+    readonly widths: readonly number[],
     readonly batch: number,
     readonly capacity: number,
-    readonly width: number,
   ) {
-    this.k = Array.from({ length: layers }, () => new Float32Array(batch * capacity * width));
-    this.v = Array.from({ length: layers }, () => new Float32Array(batch * capacity * width));
+    this.layers = widths.length;
+    this.k = widths.map((w) => new Float32Array(batch * capacity * w));
+    this.v = widths.map((w) => new Float32Array(batch * capacity * w));
   }
 }
 
@@ -76,19 +82,33 @@ function positiveInt(v: unknown, name: string): number {
 }
 
 export class ForwardModel {
-  readonly config: ModelConfig;
   readonly tensors: Map<string, Tensor>;
   private readonly opts: { backend: NativeBackend };
 
-  constructor(source: ForwardSource, options: ForwardModelOptions = {}) {
-    this.config = source.config;
+  constructor(
+    private readonly source: ForwardSource,
+    options: ForwardModelOptions = {},
+  ) {
     this.tensors = source.tensors;
     this.opts = { backend: options.backend ?? 'auto' };
     const c = this.config;
-    for (const k of ['hiddenSize', 'intermediateSize', 'numLayers', 'numHeads', 'numKvHeads', 'headDim', 'vocabSize'] as const)
-      positiveInt(c[k], `config.${k}`);
-    if (c.numHeads % c.numKvHeads !== 0)
-      throw new ShapeError(`config.numHeads (${c.numHeads}) must be a multiple of config.numKvHeads (${c.numKvHeads})`);
+    for (const k of ['hiddenSize', 'numLayers', 'headDim', 'vocabSize'] as const) positiveInt(c[k], `config.${k}`);
+    for (const k of ['intermediateSize', 'numHeads', 'numKvHeads'] as const)
+      if (!Number.isInteger(c[k]) || c[k] < 0) throw new ArgumentRangeError(`config.${k} must be an integer >= 0, got ${String(c[k])}`);
+    checkBlockShapes(c, 'config.blocks');
+    for (let i = 0; i < c.numLayers; i++) {
+      const b = blockShape(c, i);
+      if (b.numHeads > 0 && (b.numKvHeads === 0 || b.numHeads % b.numKvHeads !== 0))
+        throw new ShapeError(`block ${i}: numHeads (${b.numHeads}) must be a multiple of numKvHeads (${b.numKvHeads})`);
+    }
+  }
+
+  /**
+   * The model's description, read from the source at every call: structured surgery
+   * (lib/prune/surgery.ts) replaces it together with the tensors it reshapes.
+   */
+  get config(): ModelConfig {
+    return this.source.config;
   }
 
   /** The backend every native call of this model is given. */
@@ -127,15 +147,15 @@ export class ForwardModel {
     this.headSpec();
   }
 
-  /** Number of floats each capture buffer needs for `tokens` rows. */
-  captureSizes(tokens: number): Record<CaptureName, number> {
-    const w = captureWidths(this.config);
+  /** Number of floats each capture buffer of block `block` needs for `tokens` rows. */
+  captureSizes(tokens: number, block = 0): Record<CaptureName, number> {
+    const w = captureWidths(this.config, block);
     return Object.fromEntries(CAPTURE_NAMES.map((k) => [k, tokens * w[k]])) as Record<CaptureName, number>;
   }
 
-  /** Fresh capture buffers for `tokens` rows (all four, or the ones named). */
-  allocCaptures(tokens: number, which: readonly CaptureName[] = CAPTURE_NAMES): BlockCaptures {
-    const sizes = this.captureSizes(tokens);
+  /** Fresh capture buffers of block `block` for `tokens` rows (all four, or the ones named). */
+  allocCaptures(tokens: number, which: readonly CaptureName[] = CAPTURE_NAMES, block = 0): BlockCaptures {
+    const sizes = this.captureSizes(tokens, block);
     const out: BlockCaptures = {};
     for (const k of which) out[k] = new Float32Array(sizes[k]);
     return out;
@@ -145,7 +165,9 @@ export class ForwardModel {
   createCache(capacity: number, batch = 1): KvCache {
     positiveInt(capacity, 'capacity');
     positiveInt(batch, 'batch');
-    return new KvCache(this.config.numLayers, batch, capacity, this.config.numKvHeads * this.config.headDim);
+    const c = this.config;
+    const widths = Array.from({ length: c.numLayers }, (_, i) => blockShape(c, i).numKvHeads * c.headDim);
+    return new KvCache(widths, batch, capacity);
   }
 
   /**
@@ -174,7 +196,7 @@ export class ForwardModel {
     checkTypedArray(hidden, 'Float32Array', tokens * this.config.hiddenSize, 'hidden');
     let caps: NativeCaptures | null = null;
     if (capture) {
-      const sizes = this.captureSizes(tokens);
+      const sizes = this.captureSizes(tokens, i);
       caps = {};
       for (const k of CAPTURE_NAMES) {
         const buf = capture[k];
@@ -266,7 +288,10 @@ export class ForwardModel {
     if (!Number.isInteger(i) || i < 0 || i >= c.numLayers)
       throw new ArgumentRangeError(`block index must be an integer in [0, ${c.numLayers}), got ${String(i)}`);
     const p = `blocks.${i}`;
-    const H = c.hiddenSize, I = c.intermediateSize, qd = c.numHeads * c.headDim, kd = c.numKvHeads * c.headDim;
+    const shape = blockShape(c, i);
+    const H = c.hiddenSize, I = shape.intermediateSize, qd = shape.numHeads * c.headDim, kd = shape.numKvHeads * c.headDim;
+    const attn = shape.numHeads > 0;
+    const mlp = I > 0;
     const m = (name: string, rows: number, cols: number) => asMatrix(this.tensor(`${p}.${name}.weight`), `${p}.${name}.weight`, rows, cols);
     const gated = this.tensors.has(`${p}.mlp.gate.weight`);
     const up = gated ? 'mlp.up' : 'mlp.fc1';
@@ -286,31 +311,32 @@ export class ForwardModel {
             : null,
         }
       : null;
+    // A removed sublayer (0 heads, or 0 MLP width) has no tensors: nothing is read for it.
     return {
       hidden: H,
-      heads: c.numHeads,
-      kvHeads: c.numKvHeads,
+      heads: shape.numHeads,
+      kvHeads: shape.numKvHeads,
       headDim: c.headDim,
       intermediate: I,
       activation: c.activation,
       preNorm: c.preNorm,
       rope,
-      attnNorm: this.norm(`${p}.attn_norm`, true)!,
-      mlpNorm: this.norm(`${p}.mlp_norm`, true)!,
-      q: m('attn.q', qd, H),
-      k: m('attn.k', kd, H),
-      v: m('attn.v', kd, H),
-      o: m('attn.o', H, qd),
-      qBias: this.bias(`${p}.attn.q.bias`, qd),
-      kBias: this.bias(`${p}.attn.k.bias`, kd),
-      vBias: this.bias(`${p}.attn.v.bias`, kd),
-      oBias: this.bias(`${p}.attn.o.bias`, H),
-      gate: gated ? m('mlp.gate', I, H) : null,
-      gateBias: gated ? this.bias(`${p}.mlp.gate.bias`, I) : null,
-      up: m(up, I, H),
-      upBias: this.bias(`${p}.${up}.bias`, I),
-      down: m(down, H, I),
-      downBias: this.bias(`${p}.${down}.bias`, H),
+      attnNorm: attn ? this.norm(`${p}.attn_norm`, true) : null,
+      mlpNorm: mlp ? this.norm(`${p}.mlp_norm`, true) : null,
+      q: attn ? m('attn.q', qd, H) : null,
+      k: attn ? m('attn.k', kd, H) : null,
+      v: attn ? m('attn.v', kd, H) : null,
+      o: attn ? m('attn.o', H, qd) : null,
+      qBias: attn ? this.bias(`${p}.attn.q.bias`, qd) : null,
+      kBias: attn ? this.bias(`${p}.attn.k.bias`, kd) : null,
+      vBias: attn ? this.bias(`${p}.attn.v.bias`, kd) : null,
+      oBias: attn ? this.bias(`${p}.attn.o.bias`, H) : null,
+      gate: mlp && gated ? m('mlp.gate', I, H) : null,
+      gateBias: mlp && gated ? this.bias(`${p}.mlp.gate.bias`, I) : null,
+      up: mlp ? m(up, I, H) : null,
+      upBias: mlp ? this.bias(`${p}.${up}.bias`, I) : null,
+      down: mlp ? m(down, H, I) : null,
+      downBias: mlp ? this.bias(`${p}.${down}.bias`, H) : null,
     };
   }
 

@@ -50,16 +50,33 @@ export interface RopeConfig {
   scaling?: RopeScaling;
 }
 
+/**
+ * One block's widths. Structured pruning makes them differ from block to block; a
+ * sublayer it removed entirely has 0 (numHeads 0: no attention, its norm and q/k/v/o are
+ * gone; intermediateSize 0: no MLP). headDim stays the model's: heads go whole.
+ */
+export interface BlockShape {
+  numHeads: number;
+  numKvHeads: number;
+  intermediateSize: number;
+}
+
 export interface ModelConfig {
   architecture: Architecture;
   /** Family name as the source calls it (llama, mistral, qwen2, opt, gpt2). */
   family: string;
   hiddenSize: number;
+  /** The widths of a block; per block, when they differ, in `blocks` (read them with blockShape()). */
   intermediateSize: number;
   numLayers: number;
   numHeads: number;
   numKvHeads: number;
   headDim: number;
+  /**
+   * Per-block widths (numLayers entries) when blocks differ; absent: every block has
+   * numHeads / numKvHeads / intermediateSize. lib/model/shapes.ts reads and checks them.
+   */
+  blocks?: BlockShape[];
   vocabSize: number;
   contextLength: number;
   norm: NormType;

@@ -25,6 +25,7 @@ export interface NativeRope {
 }
 
 /** One block. `gate` present: SwiGLU-style gated MLP; absent: up = fc1, down = fc2. */
+/** heads 0: no attention sublayer (attnNorm, q/k/v/o null); intermediate 0: no MLP (mlpNorm, up/down null). */
 export interface NativeBlockSpec {
   hidden: number;
   heads: number;
@@ -34,21 +35,21 @@ export interface NativeBlockSpec {
   activation: 'silu' | 'relu' | 'gelu' | 'gelu_tanh';
   preNorm: boolean;
   rope: NativeRope | null;
-  attnNorm: NativeNorm;
-  mlpNorm: NativeNorm;
-  q: NativeMatrix;
-  k: NativeMatrix;
-  v: NativeMatrix;
-  o: NativeMatrix;
+  attnNorm: NativeNorm | null;
+  mlpNorm: NativeNorm | null;
+  q: NativeMatrix | null;
+  k: NativeMatrix | null;
+  v: NativeMatrix | null;
+  o: NativeMatrix | null;
   qBias?: NativeVector | null;
   kBias?: NativeVector | null;
   vBias?: NativeVector | null;
   oBias?: NativeVector | null;
   gate?: NativeMatrix | null;
   gateBias?: NativeVector | null;
-  up: NativeMatrix;
+  up: NativeMatrix | null;
   upBias?: NativeVector | null;
-  down: NativeMatrix;
+  down: NativeMatrix | null;
   downBias?: NativeVector | null;
 }
 

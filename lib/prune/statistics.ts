@@ -92,7 +92,7 @@ export async function calibrationPass(fm: ForwardModel, cal: CalibrationSet, blo
       const stats = createCollectors(fm, layers, o);
       const inputs = [...stats.keys()];
       o.onPhase?.(b, 'statistics');
-      const caps = fm.allocCaptures(batch * L, inputs);
+      const caps = fm.allocCaptures(batch * L, inputs, b);
       const scratch = o.recompute ? new Float32Array(batch * L * H) : undefined;
       for (let s = 0; s < K; s += batch) {
         o.signal?.throwIfAborted();

@@ -123,33 +123,38 @@ BlockSpec block_arg(const Napi::Value& v, Keep& keep) {
   Napi::Object o = object_arg(v, "block spec");
   BlockSpec b;
   b.hidden = get_int(o, "hidden", 1, INT32_MAX);
-  b.heads = get_int(o, "heads", 1, INT32_MAX);
-  b.kv_heads = get_int(o, "kvHeads", 1, INT32_MAX);
+  // 0 heads: no attention sublayer; intermediate 0: no MLP (see BlockSpec).
+  b.heads = get_int(o, "heads", 0, INT32_MAX);
+  b.kv_heads = get_int(o, "kvHeads", b.heads > 0 ? 1 : 0, INT32_MAX);
   b.head_dim = get_int(o, "headDim", 1, INT32_MAX);
-  b.intermediate = get_int(o, "intermediate", 1, INT32_MAX);
+  b.intermediate = get_int(o, "intermediate", 0, INT32_MAX);
   b.act = act_arg(o.Get("activation"));
   b.pre_norm = o.Get("preNorm").ToBoolean();
   b.rope = rope_arg(o.Get("rope"));
-  const int64_t qd = b.heads * b.head_dim, kd = b.kv_heads * b.head_dim;
-  b.attn_norm = norm_arg(o.Get("attnNorm"), "attnNorm", b.hidden, keep);
-  b.mlp_norm = norm_arg(o.Get("mlpNorm"), "mlpNorm", b.hidden, keep);
-  b.q = mat(o.Get("q"), "q", keep);
-  b.k = mat(o.Get("k"), "k", keep);
-  b.v = mat(o.Get("v"), "v", keep);
-  b.o = mat(o.Get("o"), "o", keep);
-  b.q_bias = vec(o.Get("qBias"), "qBias", qd, keep);
-  b.k_bias = vec(o.Get("kBias"), "kBias", kd, keep);
-  b.v_bias = vec(o.Get("vBias"), "vBias", kd, keep);
-  b.o_bias = vec(o.Get("oBias"), "oBias", b.hidden, keep);
-  b.gated = !absent(o.Get("gate"));
-  if (b.gated) {
-    b.gate = mat(o.Get("gate"), "gate", keep);
-    b.gate_bias = vec(o.Get("gateBias"), "gateBias", b.intermediate, keep);
+  if (b.has_attention()) {
+    const int64_t qd = b.heads * b.head_dim, kd = b.kv_heads * b.head_dim;
+    b.attn_norm = norm_arg(o.Get("attnNorm"), "attnNorm", b.hidden, keep);
+    b.q = mat(o.Get("q"), "q", keep);
+    b.k = mat(o.Get("k"), "k", keep);
+    b.v = mat(o.Get("v"), "v", keep);
+    b.o = mat(o.Get("o"), "o", keep);
+    b.q_bias = vec(o.Get("qBias"), "qBias", qd, keep);
+    b.k_bias = vec(o.Get("kBias"), "kBias", kd, keep);
+    b.v_bias = vec(o.Get("vBias"), "vBias", kd, keep);
+    b.o_bias = vec(o.Get("oBias"), "oBias", b.hidden, keep);
   }
-  b.up = mat(o.Get("up"), "up", keep);
-  b.down = mat(o.Get("down"), "down", keep);
-  b.up_bias = vec(o.Get("upBias"), "upBias", b.intermediate, keep);
-  b.down_bias = vec(o.Get("downBias"), "downBias", b.hidden, keep);
+  if (b.has_mlp()) {
+    b.mlp_norm = norm_arg(o.Get("mlpNorm"), "mlpNorm", b.hidden, keep);
+    b.gated = !absent(o.Get("gate"));
+    if (b.gated) {
+      b.gate = mat(o.Get("gate"), "gate", keep);
+      b.gate_bias = vec(o.Get("gateBias"), "gateBias", b.intermediate, keep);
+    }
+    b.up = mat(o.Get("up"), "up", keep);
+    b.down = mat(o.Get("down"), "down", keep);
+    b.up_bias = vec(o.Get("upBias"), "upBias", b.intermediate, keep);
+    b.down_bias = vec(o.Get("downBias"), "downBias", b.hidden, keep);
+  }
   return b;
 }
 

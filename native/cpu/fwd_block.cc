@@ -50,47 +50,51 @@ void linear(const float* x, int64_t n, const MatrixView& w, const VecView& bias,
 }  // namespace
 
 void check_block(const BlockSpec& b) {
-  if (b.hidden <= 0 || b.heads <= 0 || b.kv_heads <= 0 || b.head_dim <= 0 || b.intermediate <= 0)
-    fail(kShapeError, "block dimensions must be positive");
-  if (b.heads % b.kv_heads != 0)
-    fail(kShapeError, "heads (" + std::to_string(b.heads) + ") must be a multiple of kv heads (" +
-                          std::to_string(b.kv_heads) + ")");
-  if (b.rope.enabled && (b.rope.dim <= 0 || b.rope.dim % 2 != 0 || b.rope.dim > b.head_dim))
-    fail(kShapeError, "rope dim must be even and in (0, head dim], got " + std::to_string(b.rope.dim));
-  const int64_t qd = b.heads * b.head_dim, kd = b.kv_heads * b.head_dim;
-  check_matrix(b.q, qd, b.hidden, "q");
-  check_matrix(b.k, kd, b.hidden, "k");
-  check_matrix(b.v, kd, b.hidden, "v");
-  check_matrix(b.o, b.hidden, qd, "o");
-  check_vec(b.q_bias, qd, "q bias");
-  check_vec(b.k_bias, kd, "k bias");
-  check_vec(b.v_bias, kd, "v bias");
-  check_vec(b.o_bias, b.hidden, "o bias");
-  if (b.gated) {
-    check_matrix(b.gate, b.intermediate, b.hidden, "gate");
-    check_vec(b.gate_bias, b.intermediate, "gate bias");
+  // heads == 0: the block has no attention sublayer; intermediate == 0: no MLP (structured
+  // pruning removed them, as llama.cpp's deci architecture allows).
+  if (b.hidden <= 0 || b.heads < 0 || b.kv_heads < 0 || b.head_dim <= 0 || b.intermediate < 0)
+    fail(kShapeError, "block dimensions must be positive (heads and intermediate may be 0: sublayer removed)");
+  if (b.has_attention()) {
+    if (b.kv_heads <= 0 || b.heads % b.kv_heads != 0)
+      fail(kShapeError, "heads (" + std::to_string(b.heads) + ") must be a positive multiple of kv heads (" +
+                            std::to_string(b.kv_heads) + ")");
+    if (b.rope.enabled && (b.rope.dim <= 0 || b.rope.dim % 2 != 0 || b.rope.dim > b.head_dim))
+      fail(kShapeError, "rope dim must be even and in (0, head dim], got " + std::to_string(b.rope.dim));
+    const int64_t qd = b.heads * b.head_dim, kd = b.kv_heads * b.head_dim;
+    check_matrix(b.q, qd, b.hidden, "q");
+    check_matrix(b.k, kd, b.hidden, "k");
+    check_matrix(b.v, kd, b.hidden, "v");
+    check_matrix(b.o, b.hidden, qd, "o");
+    check_vec(b.q_bias, qd, "q bias");
+    check_vec(b.k_bias, kd, "k bias");
+    check_vec(b.v_bias, kd, "v bias");
+    check_vec(b.o_bias, b.hidden, "o bias");
+    check_vec(b.attn_norm.weight, b.hidden, "attn norm weight");
+    check_vec(b.attn_norm.bias, b.hidden, "attn norm bias");
   }
-  check_matrix(b.up, b.intermediate, b.hidden, b.gated ? "up" : "fc1");
-  check_matrix(b.down, b.hidden, b.intermediate, b.gated ? "down" : "fc2");
-  check_vec(b.up_bias, b.intermediate, b.gated ? "up bias" : "fc1 bias");
-  check_vec(b.down_bias, b.hidden, b.gated ? "down bias" : "fc2 bias");
-  check_vec(b.attn_norm.weight, b.hidden, "attn norm weight");
-  check_vec(b.attn_norm.bias, b.hidden, "attn norm bias");
-  check_vec(b.mlp_norm.weight, b.hidden, "mlp norm weight");
-  check_vec(b.mlp_norm.bias, b.hidden, "mlp norm bias");
+  if (b.has_mlp()) {
+    if (b.gated) {
+      check_matrix(b.gate, b.intermediate, b.hidden, "gate");
+      check_vec(b.gate_bias, b.intermediate, "gate bias");
+    }
+    check_matrix(b.up, b.intermediate, b.hidden, b.gated ? "up" : "fc1");
+    check_matrix(b.down, b.hidden, b.intermediate, b.gated ? "down" : "fc2");
+    check_vec(b.up_bias, b.intermediate, b.gated ? "up bias" : "fc1 bias");
+    check_vec(b.down_bias, b.hidden, b.gated ? "down bias" : "fc2 bias");
+    check_vec(b.mlp_norm.weight, b.hidden, "mlp norm weight");
+    check_vec(b.mlp_norm.bias, b.hidden, "mlp norm bias");
+  }
 }
 
-void run_block(const BlockSpec& b, float* h, int64_t batch, int64_t seq, const BlockCaptures& cap, const KvCache* kv) {
-  check_block(b);
+namespace {
+
+void run_attention(const BlockSpec& b, float* h, std::vector<float>& x, std::vector<float>& proj, int64_t batch,
+                   int64_t seq, const BlockCaptures& cap, const KvCache* kv) {
   const int64_t start = kv ? kv->start : 0;
-  if (kv && (start < 0 || start + seq > kv->capacity))
-    fail(kRangeError, "KV cache of " + std::to_string(kv->capacity) + " positions cannot take positions " +
-                          std::to_string(start) + " to " + std::to_string(start + seq - 1));
   const int64_t T = batch * seq, H = b.hidden, qd = b.heads * b.head_dim, kd = b.kv_heads * b.head_dim;
   const size_t nh = static_cast<size_t>(T * H);
-  std::vector<float> x(nh), q(static_cast<size_t>(T * qd)), k(static_cast<size_t>(T * kd)),
-      v(static_cast<size_t>(T * kd)), att(static_cast<size_t>(T * qd)), proj(nh);
-
+  std::vector<float> q(static_cast<size_t>(T * qd)), k(static_cast<size_t>(T * kd)), v(static_cast<size_t>(T * kd)),
+      att(static_cast<size_t>(T * qd));
   // Attention. Pre-norm reads the normalized h; post-norm reads h itself.
   if (b.pre_norm)
     norm_rows(b.attn_norm, h, x.data(), T, H);
@@ -121,11 +125,12 @@ void run_block(const BlockSpec& b, float* h, int64_t batch, int64_t seq, const B
   linear(att.data(), T, b.o, b.o_bias, proj.data());
   add_into(h, proj.data(), nh);
   if (!b.pre_norm) norm_rows(b.attn_norm, h, h, T, H);
-  q = std::vector<float>();
-  k = std::vector<float>();
-  v = std::vector<float>();
-  att = std::vector<float>();
+}
 
+void run_mlp(const BlockSpec& b, float* h, std::vector<float>& x, std::vector<float>& proj, int64_t T,
+             const BlockCaptures& cap) {
+  const int64_t H = b.hidden;
+  const size_t nh = static_cast<size_t>(T * H);
   // MLP.
   if (b.pre_norm)
     norm_rows(b.mlp_norm, h, x.data(), T, H);
@@ -147,6 +152,21 @@ void run_block(const BlockSpec& b, float* h, int64_t batch, int64_t seq, const B
   linear(g.data(), T, b.down, b.down_bias, proj.data());
   add_into(h, proj.data(), nh);
   if (!b.pre_norm) norm_rows(b.mlp_norm, h, h, T, H);
+}
+
+}  // namespace
+
+void run_block(const BlockSpec& b, float* h, int64_t batch, int64_t seq, const BlockCaptures& cap, const KvCache* kv) {
+  check_block(b);
+  const int64_t start = kv ? kv->start : 0;
+  if (kv && (start < 0 || start + seq > kv->capacity))
+    fail(kRangeError, "KV cache of " + std::to_string(kv->capacity) + " positions cannot take positions " +
+                          std::to_string(start) + " to " + std::to_string(start + seq - 1));
+  const int64_t T = batch * seq, H = b.hidden;
+  const size_t nh = static_cast<size_t>(T * H);
+  std::vector<float> x(nh), proj(nh);
+  if (b.has_attention()) run_attention(b, h, x, proj, batch, seq, cap, kv);
+  if (b.has_mlp()) run_mlp(b, h, x, proj, T, cap);
 }
 
 }  // namespace shears

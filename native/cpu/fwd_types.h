@@ -46,8 +46,13 @@ struct NormSpec {
   VecView weight, bias;
 };
 
+// heads == 0: the block has no attention sublayer (its norm and q/k/v/o are absent);
+// intermediate == 0: no MLP sublayer. Structured pruning removes them; llama.cpp's deci
+// architecture stores such blocks the same way.
 struct BlockSpec {
   int64_t hidden = 0, heads = 0, kv_heads = 0, head_dim = 0, intermediate = 0;
+  bool has_attention() const { return heads > 0; }
+  bool has_mlp() const { return intermediate > 0; }
   ActKind act = ActKind::Silu;
   bool pre_norm = true;
   RopeSpec rope;

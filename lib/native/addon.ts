@@ -52,6 +52,7 @@ export const ADDON_ARITY: { readonly [K in keyof ShearsAddon]-?: Arity<ShearsAdd
   dequantQ8_0: 2,
   permuteRopeRows: 6,
   transposeBytes: 5,
+  gatherBytes: 7,
 };
 
 /** The loaded addon, typed. */

@@ -19,6 +19,11 @@ export interface FilesNative {
   permuteRopeRows(src: Uint8Array, dst: Uint8Array, heads: number, headDim: number, rowBytes: number, toInterleaved: boolean): Promise<void>;
   /** dst[c, r] = src[r, c] for a [rows, cols] matrix of elemBytes-byte elements. */
   transposeBytes(src: Uint8Array, dst: Uint8Array, rows: number, cols: number, elemBytes: number): Promise<void>;
+  /**
+   * dst[i, j] = src[rowIdx[i], colIdx[j]] for a [rows, cols] matrix of elemBytes-byte
+   * elements (null: every row / column): the kept part of a matrix in structured surgery.
+   */
+  gatherBytes(src: Uint8Array, dst: Uint8Array, rows: number, cols: number, elemBytes: number, rowIdx: Int32Array | null, colIdx: Int32Array | null): Promise<void>;
 }
 
 export function filesNative(): FilesNative {

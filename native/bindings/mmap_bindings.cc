@@ -16,6 +16,8 @@
 //   dequantQ8_0(src Uint8Array, out Float32Array) -> Promise<void>
 //   permuteRopeRows(src, dst Uint8Array, heads, headDim, rowBytes, toInterleaved) -> Promise<void>
 //   transposeBytes(src, dst Uint8Array, rows, cols, elemBytes) -> Promise<void>
+//   gatherBytes(src, dst Uint8Array, rows, cols, elemBytes, rowIdx Int32Array|null, colIdx Int32Array|null)
+//     -> Promise<void>: the kept rows and columns of a matrix (structured surgery)
 #include <fcntl.h>
 #include <napi.h>
 #include <sys/mman.h>
@@ -142,18 +144,64 @@ Napi::Value PermuteRopeRows(const Napi::CallbackInfo& info) {
   });
 }
 
+// A [rows, cols] matrix of elemBytes-byte elements as bytes (arguments 0, 2, 3, 4).
+struct ByteMatrix {
+  Span<uint8_t> src;
+  size_t rows, cols, eb;
+};
+
+ByteMatrix byte_matrix_args(const Napi::CallbackInfo& info) {
+  ByteMatrix m{typed_array<uint8_t>(info[0], "src"), get_size(info[2], "rows"), get_size(info[3], "cols"),
+               get_size(info[4], "elemBytes")};
+  if (m.eb == 0) fail(kRangeError, "elemBytes must be positive");
+  if (m.rows * m.cols * m.eb != m.src.size)
+    fail(kShapeError, "src has " + std::to_string(m.src.size) + " bytes, expected rows*cols*elemBytes = " +
+                          std::to_string(m.rows * m.cols * m.eb));
+  return m;
+}
+
 Napi::Value TransposeBytes(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
-    auto src = typed_array<uint8_t>(info[0], "src");
-    size_t rows = get_size(info[2], "rows"), cols = get_size(info[3], "cols");
-    size_t eb = get_size(info[4], "elemBytes");
-    if (eb == 0) fail(kRangeError, "elemBytes must be positive");
-    if (rows * cols * eb != src.size)
-      fail(kShapeError, "src has " + std::to_string(src.size) + " bytes, expected rows*cols*elemBytes = " +
-                            std::to_string(rows * cols * eb));
+    const ByteMatrix m = byte_matrix_args(info);
+    const auto src = m.src;
+    const size_t rows = m.rows, cols = m.cols, eb = m.eb;
     auto dst = typed_array<uint8_t>(info[1], "dst", src.size);
     return PromiseWorker::Start(info.Env(), "shears.transposeBytes", {info[0], info[1]},
                                 [src, dst, rows, cols, eb] { transpose_bytes(src.data, dst.data, rows, cols, eb); });
+  });
+}
+
+// Indices must be integers in [0, limit); `what` names them in the error.
+void check_indices(const int32_t* idx, size_t n, size_t limit, const char* what) {
+  for (size_t i = 0; i < n; ++i)
+    if (idx[i] < 0 || static_cast<size_t>(idx[i]) >= limit)
+      fail(kRangeError, std::string(what) + "[" + std::to_string(i) + "] = " + std::to_string(idx[i]) + " is outside [0, " +
+                            std::to_string(limit) + ")");
+}
+
+Napi::Value GatherBytes(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    const ByteMatrix m = byte_matrix_args(info);
+    const auto src = m.src;
+    const size_t rows = m.rows, cols = m.cols, eb = m.eb;
+    const bool all_rows = info[5].IsNull() || info[5].IsUndefined(), all_cols = info[6].IsNull() || info[6].IsUndefined();
+    Span<int32_t> ri, ci;
+    if (!all_rows) ri = typed_array<int32_t>(info[5], "rowIdx");
+    if (!all_cols) ci = typed_array<int32_t>(info[6], "colIdx");
+    const size_t n_rows = all_rows ? rows : ri.size, n_cols = all_cols ? cols : ci.size;
+    if (!all_rows) check_indices(ri.data, n_rows, rows, "rowIdx");
+    if (!all_cols) check_indices(ci.data, n_cols, cols, "colIdx");
+    auto dst = typed_array<uint8_t>(info[1], "dst", n_rows * n_cols * eb);
+    if (src.data == dst.data) fail(kRangeError, "gatherBytes: src and dst must not be the same memory");
+    const int32_t* rp = all_rows ? nullptr : ri.data;
+    const int32_t* cp = all_cols ? nullptr : ci.data;
+    std::vector<Napi::Value> keep{info[0], info[1]};
+    if (!all_rows) keep.push_back(info[5]);
+    if (!all_cols) keep.push_back(info[6]);
+    return PromiseWorker::Start(info.Env(), "shears.gatherBytes", keep,
+                                [src, dst, cols, eb, rp, n_rows, cp, n_cols] {
+                                  gather_bytes(src.data, dst.data, cols, eb, rp, n_rows, cp, n_cols);
+                                });
   });
 }
 
@@ -166,6 +214,7 @@ SHEARS_REGISTER(mmap) {
   export_function(env, exports, "dequantQ8_0", DequantQ8_0, 2);
   export_function(env, exports, "permuteRopeRows", PermuteRopeRows, 6);
   export_function(env, exports, "transposeBytes", TransposeBytes, 5);
+  export_function(env, exports, "gatherBytes", GatherBytes, 7);
 }
 
 }  // namespace shears

@@ -55,4 +55,23 @@ void transpose_bytes(const uint8_t* src, uint8_t* dst, size_t rows, size_t cols,
   });
 }
 
+void gather_bytes(const uint8_t* src, uint8_t* dst, size_t cols, size_t elem_bytes, const int32_t* row_idx,
+                  size_t n_rows, const int32_t* col_idx, size_t n_cols) {
+  const size_t src_row = cols * elem_bytes, dst_row = n_cols * elem_bytes;
+  parallel_for(n_rows, 16, [&](size_t, size_t b, size_t e) {
+    for (size_t i = b; i < e; ++i) {
+      const uint8_t* s = src + static_cast<size_t>(row_idx ? row_idx[i] : i) * src_row;
+      uint8_t* d = dst + i * dst_row;
+      if (!col_idx) {
+        std::memcpy(d, s, src_row);
+      } else if (elem_bytes == 2) {
+        for (size_t j = 0; j < n_cols; ++j) std::memcpy(d + 2 * j, s + 2 * static_cast<size_t>(col_idx[j]), 2);
+      } else {
+        for (size_t j = 0; j < n_cols; ++j)
+          std::memcpy(d + j * elem_bytes, s + static_cast<size_t>(col_idx[j]) * elem_bytes, elem_bytes);
+      }
+    }
+  });
+}
+
 }  // namespace shears

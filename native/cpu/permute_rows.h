@@ -18,4 +18,11 @@ void permute_rope_rows(const uint8_t* src, uint8_t* dst, size_t heads, size_t he
 // dst[c, r] = src[r, c] for a row-major [rows, cols] matrix of elem_bytes elements.
 void transpose_bytes(const uint8_t* src, uint8_t* dst, size_t rows, size_t cols, size_t elem_bytes);
 
+// Structured surgery: the kept rows and columns of a row-major [rows, cols] matrix.
+//   dst[i, j] = src[row_idx[i], col_idx[j]]   for i < n_rows, j < n_cols
+// row_idx == nullptr: every row (n_rows == rows); col_idx == nullptr: every column.
+// Indices must be in range (the caller checks them).
+void gather_bytes(const uint8_t* src, uint8_t* dst, size_t cols, size_t elem_bytes, const int32_t* row_idx,
+                  size_t n_rows, const int32_t* col_idx, size_t n_cols);
+
 }  // namespace shears

@@ -1,5 +1,6 @@
 // Assembling a LoadedModel: tensor bookkeeping shared by every reader.
 import { FormatError } from '../errors';
+import { blockShape, checkBlockShapes } from '../model/shapes';
 import { LoadedModel, ModelConfig, Tensor, TensorDType } from '../model/types';
 import { MappedFile } from './mapped';
 
@@ -22,14 +23,16 @@ export class TensorSet {
 
 /** The shapes every canonical tensor must have for `config` (name -> shape). */
 export function expectedShapes(c: ModelConfig, names: Iterable<string>): Map<string, number[]> {
-  const q = c.numHeads * c.headDim;
-  const kv = c.numKvHeads * c.headDim;
   const h = c.hiddenSize;
-  const f = c.intermediateSize;
   const out = new Map<string, number[]>();
   for (const name of names) {
     const m = /^blocks\.(\d+)\.(.+)$/.exec(name);
     const key = m ? m[2] : name;
+    // Per-block widths (config.blocks): a block's tensors take its own.
+    const b = blockShape(c, m && Number(m[1]) < c.numLayers ? Number(m[1]) : 0);
+    const q = b.numHeads * c.headDim;
+    const kv = b.numKvHeads * c.headDim;
+    const f = b.intermediateSize;
     const shape: Record<string, number[]> = {
       'embed.weight': [c.vocabSize, h],
       'lm_head.weight': [c.vocabSize, h],
@@ -85,11 +88,16 @@ export function checkLayerCount(file: string, c: ModelConfig, tensorCount: numbe
  * against the number of tensors first: no per-layer name is built for layers that cannot exist.
  */
 export function checkTensorShapes(file: string, c: ModelConfig, shapes: Map<string, readonly number[]>, fields: ConfigFields = {}): void {
-  checkLayerCount(file, c, shapes.size, tensorsPerLayer(c), fields);
+  // Per-block widths come from arrays the file holds (bounded by its size); a block
+  // without attention or MLP has none of its tensors.
+  if (c.blocks === undefined) checkLayerCount(file, c, shapes.size, tensorsPerLayer(c), fields);
   const required = ['embed.weight', c.tiedEmbeddings ? '' : 'lm_head.weight', 'final_norm.weight'].filter(Boolean);
   for (let i = 0; i < c.numLayers; i++) {
     const b = `blocks.${i}.`;
-    required.push(`${b}attn_norm.weight`, `${b}mlp_norm.weight`, `${b}attn.q.weight`, `${b}attn.k.weight`, `${b}attn.v.weight`, `${b}attn.o.weight`);
+    const shape = blockShape(c, i);
+    if (shape.numHeads > 0) required.push(`${b}attn_norm.weight`, `${b}attn.q.weight`, `${b}attn.k.weight`, `${b}attn.v.weight`, `${b}attn.o.weight`);
+    if (shape.intermediateSize === 0) continue;
+    required.push(`${b}mlp_norm.weight`);
     if (c.architecture === 'llama') required.push(`${b}mlp.gate.weight`, `${b}mlp.up.weight`, `${b}mlp.down.weight`);
     else required.push(`${b}mlp.fc1.weight`, `${b}mlp.fc2.weight`);
   }
@@ -104,8 +112,11 @@ export function checkTensorShapes(file: string, c: ModelConfig, shapes: Map<stri
       throw new FormatError(file, `tensor ${name} has shape [${t.join(', ')}], expected [${shape.join(', ')}] from the config`);
   }
   for (const name of shapes.keys()) {
-    const m = /^blocks\.(\d+)\./.exec(name);
+    const m = /^blocks\.(\d+)\.(attn|mlp)/.exec(name) ?? /^blocks\.(\d+)\./.exec(name);
     if (m && Number(m[1]) >= c.numLayers) throw new FormatError(file, `tensor ${name} is past the ${c.numLayers} layers of the config`);
+    const shape = m ? blockShape(c, Number(m[1])) : undefined;
+    if (shape && ((m![2] === 'attn' && shape.numHeads === 0) || (m![2] === 'mlp' && shape.intermediateSize === 0)))
+      throw new FormatError(file, `tensor ${name} belongs to a sublayer block ${m![1]} does not have (its width is 0)`);
   }
 }
 
@@ -129,10 +140,18 @@ export function checkConfig(file: string, c: ModelConfig, fields: ConfigFields =
     ['vocab size', 'vocabSize', c.vocabSize],
     ['context length', 'contextLength', c.contextLength],
   ];
+  // With per-block widths the model-wide ones are their maxima (0 when every block lost that sublayer).
+  const widths = new Set<string>(c.blocks ? ['intermediateSize', 'numHeads', 'numKvHeads'] : []);
   for (const [what, key, v] of ints)
-    if (!Number.isSafeInteger(v) || v < 1 || v > MAX_CONFIG_INT)
+    if (!Number.isSafeInteger(v) || v < (widths.has(key) ? 0 : 1) || v > MAX_CONFIG_INT)
       throw new FormatError(file, `${label(what, fields, key)} must be a positive integer at most 2^30, got ${String(v)}`);
-  if (c.numHeads % c.numKvHeads !== 0)
+  if (c.blocks) {
+    try {
+      checkBlockShapes(c, 'per-block widths');
+    } catch (e) {
+      throw new FormatError(file, (e as Error).message);
+    }
+  } else if (c.numHeads % c.numKvHeads !== 0)
     throw new FormatError(
       file,
       `heads (${c.numHeads}) must be a multiple of kv heads (${c.numKvHeads})${fields.numHeads ? ` (${fields.numHeads}, ${fields.numKvHeads ?? 'kv heads'})` : ''}`,

@@ -2,6 +2,7 @@
 // other layout, then converted to the output dtype. One tensor at a time, natively.
 import { fromNative, NotImplementedError, ShapeError } from '../errors';
 import { convertDType } from '../kernels';
+import { blockShape } from '../model/shapes';
 import { ModelConfig, RopeLayout, Tensor, TensorDType } from '../model/types';
 import { filesNative } from '../native/files';
 import { DTYPE_BYTES } from './mapped';
@@ -13,11 +14,12 @@ export function bytesOf(a: Float32Array | Uint16Array): Uint8Array {
 /** Heads whose rows must be permuted when `name` moves to `target` layout, or 0. */
 export function ropeHeads(config: ModelConfig, name: string, target: RopeLayout): number {
   if (!config.rope || config.rope.layout === target) return 0;
-  const m = /^blocks\.\d+\.attn\.([qk])\.(weight|bias)$/.exec(name);
+  const m = /^blocks\.(\d+)\.attn\.([qk])\.(weight|bias)$/.exec(name);
   if (!m) return 0;
   if (config.rope.dim !== config.headDim)
     throw new NotImplementedError(`changing the RoPE layout of partially rotary heads (rope dim ${config.rope.dim} < head dim ${config.headDim}) is not supported`);
-  return m[1] === 'q' ? config.numHeads : config.numKvHeads;
+  const b = blockShape(config, Number(m[1])); // blocks may differ in heads
+  return m[2] === 'q' ? b.numHeads : b.numKvHeads;
 }
 
 export async function permuteRope(t: Tensor, heads: number, headDim: number, toInterleaved: boolean): Promise<Float32Array | Uint16Array> {

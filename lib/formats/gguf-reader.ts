@@ -1,81 +1,22 @@
-// GGUF models of the llama and qwen2 architectures -> LoadedModel. F32/F16/BF16 tensors
-// are zero-copy views of the mapping; Q8_0 is dequantized natively to float32.
-// RoPE layout per architecture, as llama.cpp exports them: llama Q/K are interleaved
-// (its converter permutes HF weights); qwen2 keeps HF's rotate-half ("NeoX") order.
+// GGUF models of the llama, qwen2, deci and gpt2 architectures -> LoadedModel.
+// F32/F16/BF16 tensors are zero-copy views of the mapping; Q8_0 is dequantized natively
+// to float32. RoPE layout per architecture, as llama.cpp exports them: llama and deci
+// Q/K are interleaved (its converter permutes HF weights); qwen2 keeps HF's rotate-half
+// ("NeoX") order. deci: per-layer widths into config.blocks, zero stand-ins dropped
+// (lib/formats/gguf-deci.ts); gpt2: the fused attn_qkv split into q, k, v (row views).
 import { FormatError, fromNative } from '../errors';
-import { LoadedModel, ModelConfig, RopeLayout, TensorDType, TokenizerSource } from '../model/types';
+import { BlockShape, LoadedModel, Tensor, TensorDType, TokenizerSource } from '../model/types';
 import { filesNative } from '../native/files';
-import { GGML_TYPES, GGUFFile, ggufValue, parseGGUF } from './gguf';
+import { GGML_TYPES, GGUFFile, GGUFTensorInfo, ggufValue, parseGGUF } from './gguf';
+import { blocksOf, ggufConfig, ggufFields } from './gguf-config';
+import { ZERO_ATTENTION_KEY, ZERO_MLP_KEY, zeroSublayer } from './gguf-deci';
+import { canonicalFromGGUF, fusedQKV, GGUF_ARCHES, GGUFArch, isGGUFArch } from './gguf-names';
 import { GGUFStringArray } from './gguf-strings';
 import { MappedFile } from './mapped';
-import { checkConfig, checkTensorShapes, ConfigFields, makeModel, TensorSet, withFiles } from './model';
+import { checkConfig, checkTensorShapes, makeModel, TensorSet, withFiles } from './model';
 import { inferLlama3 } from './rope-scaling';
 
-/** Architectures read, with the RoPE layout their Q/K are stored in. */
-export const GGUF_ARCHES: Record<string, { layout: RopeLayout; family: string }> = {
-  llama: { layout: 'interleaved', family: 'llama' },
-  qwen2: { layout: 'rotate_half', family: 'qwen2' },
-};
-
-const BLOCK_NAMES: Record<string, string> = {
-  attn_norm: 'attn_norm',
-  attn_q: 'attn.q',
-  attn_k: 'attn.k',
-  attn_v: 'attn.v',
-  attn_output: 'attn.o',
-  ffn_norm: 'mlp_norm',
-  ffn_gate: 'mlp.gate',
-  ffn_up: 'mlp.up',
-  ffn_down: 'mlp.down',
-};
-const TOP_NAMES: Record<string, string> = {
-  token_embd: 'embed',
-  output_norm: 'final_norm',
-  output: 'lm_head',
-};
-
-/** GGUF tensor name -> canonical name (undefined when not a llama tensor). */
-export function canonicalFromGGUF(name: string): string | undefined {
-  const m = /^blk\.(\d+)\.([a-z_]+)\.(weight|bias)$/.exec(name);
-  if (m) return BLOCK_NAMES[m[2]] ? `blocks.${m[1]}.${BLOCK_NAMES[m[2]]}.${m[3]}` : undefined;
-  const t = /^([a-z_]+)\.(weight|bias)$/.exec(name);
-  if (t && TOP_NAMES[t[1]]) return `${TOP_NAMES[t[1]]}.${t[2]}`;
-  return undefined;
-}
-
-/** Canonical name -> GGUF tensor name (llama architecture). */
-export function ggufFromCanonical(name: string): string | undefined {
-  const m = /^blocks\.(\d+)\.(.+)\.(weight|bias)$/.exec(name);
-  if (m) {
-    const g = Object.entries(BLOCK_NAMES).find(([, c]) => c === m[2]);
-    return g ? `blk.${m[1]}.${g[0]}.${m[3]}` : undefined;
-  }
-  const t = /^(.+)\.(weight|bias)$/.exec(name);
-  const g = t && Object.entries(TOP_NAMES).find(([, c]) => c === t[1]);
-  return g && t ? `${g[0]}.${t[2]}` : undefined;
-}
-
-/** The shortest decimal that is the same float32 (1e-5 rather than 9.99999974737875e-6). */
-function shortestFloat32(x: number): number {
-  for (let p = 1; p <= 9; p++) {
-    const d = Number(x.toPrecision(p));
-    if (Math.fround(d) === x) return d;
-  }
-  return x;
-}
-
-function num(f: MappedFile, g: GGUFFile, key: string, fallback?: number): number {
-  const e = g.byKey.get(key);
-  if (e === undefined) {
-    if (fallback === undefined) f.fail(`metadata ${key} is missing`);
-    return fallback;
-  }
-  const v = e.value;
-  const n = typeof v === 'bigint' ? Number(v) : v;
-  if (e.type === 'array' || typeof n !== 'number' || !Number.isFinite(n))
-    f.fail(`metadata ${key} = ${e.type === 'array' ? '(an array)' : String(v)} is not a finite number`);
-  return e.type === 'float32' ? shortestFloat32(n) : n;
-}
+export { canonicalFromGGUF, GGUF_ARCHES, ggufFromCanonical } from './gguf-names';
 
 /** Largest vocabulary decoded for a tokenizer (the largest real ones have about 256k tokens). */
 export const MAX_GGUF_VOCAB = 1 << 21;
@@ -124,23 +65,70 @@ function specialId(g: GGUFFile, key: string, vocab: number): number | undefined 
   return Number.isSafeInteger(id) && id >= 0 && id < vocab ? id : undefined;
 }
 
-/** The GGUF keys of the config numbers, for error messages. */
-function ggufFields(arch: string): ConfigFields {
-  return {
-    hiddenSize: `${arch}.embedding_length`,
-    intermediateSize: `${arch}.feed_forward_length`,
-    numLayers: `${arch}.block_count`,
-    numHeads: `${arch}.attention.head_count`,
-    numKvHeads: `${arch}.attention.head_count_kv`,
-    headDim: `${arch}.attention.key_length`,
-    vocabSize: 'token_embd.weight rows',
-    contextLength: `${arch}.context_length`,
-    normEps: `${arch}.attention.layer_norm_rms_epsilon`,
-    ropeTheta: `${arch}.rope.freq_base`,
-    ropeDim: `${arch}.rope.dimension_count`,
-    bosTokenId: 'tokenizer.ggml.bos_token_id',
-    eosTokenId: 'tokenizer.ggml.eos_token_id',
-  };
+/** Blocks a deci file lists under `key` as zero stand-ins, each checked against its written widths. */
+function standIns(f: MappedFile, g: GGUFFile, key: string, written: BlockShape[] | undefined, fits: (b: BlockShape) => boolean): Set<number> {
+  const e = g.byKey.get(key);
+  if (!e) return new Set();
+  if (!written || e.type !== 'array' || e.itemType !== 'uint32') f.fail(`metadata ${key} must be a uint32 array in a deci file`);
+  const out = new Set<number>();
+  for (const i of Array.from(e.value as Uint32Array)) {
+    if (i >= written.length || !fits(written[i])) f.fail(`metadata ${key} lists block ${i}, which is not a zero stand-in of the widths shears writes`);
+    out.add(i);
+  }
+  return out;
+}
+
+/** Canonical tensors in the file: name -> [shape, GGUF tensor, first row] (GPT-2's attn_qkv gives three). */
+type Source = { shape: number[]; info: GGUFTensorInfo; row0: number };
+
+function canonicalTensors(f: MappedFile, g: GGUFFile, arch: GGUFArch, heads: (block: number) => [number, number], headDim: number): Map<string, Source> {
+  const out = new Map<string, Source>();
+  for (const t of g.tensors) {
+    if (t.name === 'rope_freqs.weight' && arch !== 'gpt2') continue;
+    const shape = [...t.ne].reverse();
+    const qkv = arch === 'gpt2' ? fusedQKV(t.name) : undefined;
+    if (qkv) {
+      const [q, kv] = heads(qkv.block).map((h) => h * headDim);
+      if (shape[0] !== q + 2 * kv) f.fail(`tensor ${t.name} has ${shape[0]} rows, expected ${q} + 2 x ${kv} (q, k, v)`);
+      let row0 = 0;
+      for (const [x, rows] of [['q', q], ['k', kv], ['v', kv]] as const) {
+        out.set(`blocks.${qkv.block}.attn.${x}.${qkv.part}`, { shape: [rows, ...shape.slice(1)], info: t, row0 });
+        row0 += rows;
+      }
+      continue;
+    }
+    const name = canonicalFromGGUF(t.name, arch);
+    if (!name) f.fail(`unexpected tensor ${t.name} for the ${arch} architecture`);
+    if (out.has(name)) f.fail(`tensor ${name} appears twice`);
+    out.set(name, { shape, info: t, row0: 0 });
+  }
+  return out;
+}
+
+const DTYPES = new Map<number, TensorDType>([
+  [0, 'f32'],
+  [1, 'f16'],
+  [30, 'bf16'],
+]);
+
+/** The elements of a tensor: a view of the mapping (F32/F16/BF16), or dequantized Q8_0. */
+async function tensorElements(f: MappedFile, t: GGUFTensorInfo): Promise<{ dtype: TensorDType; data: Float32Array | Uint16Array }> {
+  const dt = DTYPES.get(t.type);
+  if (dt) return { dtype: dt, data: f.tensorData(dt, t.offset, t.numel, `tensor ${t.name}`) };
+  // Q8_0 (the only other type parseGGUF accepts): dequantize to float32.
+  const out = new Float32Array(t.numel);
+  try {
+    await filesNative().dequantQ8_0(f.bytes.subarray(t.offset, t.offset + t.nbytes), out);
+  } catch (e) {
+    throw new FormatError(f.path, `tensor ${t.name} (${GGML_TYPES[t.type].name}): ${fromNative(e).message}`);
+  }
+  return { dtype: 'f32', data: out };
+}
+
+/** Whether every element is zero (+0 or -0). */
+function allZero(t: { dtype: TensorDType; data: Float32Array | Uint16Array }): boolean {
+  if (t.dtype === 'f32') return t.data.every((v) => v === 0);
+  return t.data.every((v) => (v & 0x7fff) === 0);
 }
 
 export async function readGGUF(file: string): Promise<LoadedModel> {
@@ -148,86 +136,72 @@ export async function readGGUF(file: string): Promise<LoadedModel> {
   return withFiles([f], async () => {
     const g = parseGGUF(f);
     const arch = ggufValue(g, 'general.architecture');
-    const kind = typeof arch === 'string' ? GGUF_ARCHES[arch] : undefined;
-    if (!kind)
-      f.fail(`unsupported architecture general.architecture = '${String(arch)}' (shears reads GGUF ${Object.keys(GGUF_ARCHES).map((a) => `'${a}'`).join(' and ')} models)`);
+    if (!isGGUFArch(arch))
+      f.fail(`unsupported architecture general.architecture = '${String(arch)}' (shears reads GGUF ${Object.keys(GGUF_ARCHES).map((a) => `'${a}'`).join(', ')} models)`);
     const embd = g.tensors.find((t) => t.name === 'token_embd.weight');
     if (!embd) f.fail('missing tensor token_embd.weight');
-    const hidden = num(f, g, `${arch}.embedding_length`);
-    const heads = num(f, g, `${arch}.attention.head_count`);
-    const headDim = num(f, g, `${arch}.attention.key_length`, hidden / heads);
     const vocab = embd.ne.length === 2 ? embd.ne[1] : 0;
-    const config: ModelConfig = {
-      architecture: 'llama',
-      family: kind.family,
-      hiddenSize: hidden,
-      intermediateSize: num(f, g, `${arch}.feed_forward_length`),
-      numLayers: num(f, g, `${arch}.block_count`),
-      numHeads: heads,
-      numKvHeads: num(f, g, `${arch}.attention.head_count_kv`, heads),
-      headDim,
-      vocabSize: vocab,
-      contextLength: num(f, g, `${arch}.context_length`),
-      norm: 'rmsnorm',
-      normEps: num(f, g, `${arch}.attention.layer_norm_rms_epsilon`),
-      activation: 'silu',
-      rope: {
-        layout: kind.layout,
-        theta: num(f, g, `${arch}.rope.freq_base`, 10000),
-        dim: num(f, g, `${arch}.rope.dimension_count`, headDim),
-      },
-      positionOffset: 0,
-      tiedEmbeddings: !g.tensors.some((t) => t.name === 'output.weight'),
-      preNorm: true,
-    };
+    const { config, written } = ggufConfig(f, g, arch, vocab, !g.tensors.some((t) => t.name === 'output.weight'));
     const bos = specialId(g, 'tokenizer.ggml.bos_token_id', vocab);
     const eos = specialId(g, 'tokenizer.ggml.eos_token_id', vocab);
     if (bos !== undefined) config.bosTokenId = bos;
     if (eos !== undefined) config.eosTokenId = eos;
-    const fields = ggufFields(String(arch));
+    // deci: zero stand-ins become removed sublayers (their tensors checked, then dropped).
+    const zeroAttn = standIns(f, g, ZERO_ATTENTION_KEY, written, (b) => b.numHeads === 1 && b.numKvHeads === 1);
+    const zeroMlp = standIns(f, g, ZERO_MLP_KEY, written, (b) => b.intermediateSize === 1);
+    if (written) {
+      const shapes = written.map((b, i) => ({
+        numHeads: zeroAttn.has(i) ? 0 : b.numHeads,
+        numKvHeads: zeroAttn.has(i) ? 0 : b.numKvHeads,
+        intermediateSize: zeroMlp.has(i) ? 0 : b.intermediateSize,
+      }));
+      const blocks = blocksOf(shapes);
+      if (blocks) config.blocks = blocks;
+      config.numHeads = Math.max(0, ...shapes.map((b) => b.numHeads));
+      config.numKvHeads = Math.max(0, ...shapes.map((b) => b.numKvHeads));
+      config.intermediateSize = Math.max(0, ...shapes.map((b) => b.intermediateSize));
+    }
+    const fields = ggufFields(arch);
     checkConfig(file, config, fields);
     // Names and shapes first: no tensor is viewed or dequantized for a file that cannot load.
-    const shapes = new Map<string, number[]>();
-    for (const t of g.tensors) {
-      if (t.name === 'rope_freqs.weight') continue;
-      const name = canonicalFromGGUF(t.name);
-      if (!name) f.fail(`unexpected tensor ${t.name} for the ${arch} architecture`);
-      shapes.set(name, [...t.ne].reverse());
-    }
+    const wide = (i: number): [number, number] => (written?.[i] ? [written[i].numHeads, written[i].numKvHeads] : [config.numHeads, config.numKvHeads]);
+    const sources = canonicalTensors(f, g, arch, wide, config.headDim);
+    const zeros = new Map<string, Source>();
+    for (const [set, which] of [[zeroAttn, 'attention'], [zeroMlp, 'mlp']] as const)
+      for (const i of set)
+        for (const z of zeroSublayer(config, i, which)) {
+          const s = sources.get(z.name);
+          if (!s || s.shape.join() !== z.shape.join()) f.fail(`block ${i}: the zero stand-in ${which} must have ${z.name} of shape [${z.shape.join(', ')}]`);
+          sources.delete(z.name);
+          zeros.set(z.name, s);
+        }
+    const shapes = new Map([...sources].map(([n, s]) => [n, s.shape]));
     checkTensorShapes(file, config, shapes, fields);
+    if (arch === 'gpt2') {
+      const pos = shapes.get('pos_embed.weight');
+      if (!pos) f.fail('missing tensor position_embd.weight');
+      if (pos[0] !== config.contextLength) f.fail(`tensor position_embd.weight has ${pos[0]} rows, but gpt2.context_length is ${config.contextLength}`);
+    }
+    for (const [name, s] of zeros)
+      if (!/norm/.test(name) && !allZero(await tensorElements(f, s.info)))
+        f.fail(`tensor ${s.info.name} of a zero stand-in (listed in ${name.includes('attn') ? ZERO_ATTENTION_KEY : ZERO_MLP_KEY}) is not all zeros`);
     const freqs = g.tensors.find((t) => t.name === 'rope_freqs.weight');
-    if (freqs) {
+    if (freqs && config.rope) {
       // Llama-3 scaling, stored as its per-frequency divisors: recover the parameters.
       if (freqs.type !== 0 || freqs.ne.length !== 1) f.fail('rope_freqs.weight must be a 1-D F32 tensor');
       const orig = ggufValue(g, `${arch}.rope.scaling.original_context_length`);
-      const rope = config.rope!;
+      const rope = config.rope;
       const scaling = inferLlama3(file, rope.theta, rope.dim, f.tensorData('f32', freqs.offset, freqs.numel, 'tensor rope_freqs.weight') as Float32Array, orig === undefined ? undefined : Number(orig));
       if (scaling) rope.scaling = scaling;
     }
     const set = new TensorSet(file);
-    const dtypes = new Map<number, TensorDType>([
-      [0, 'f32'],
-      [1, 'f16'],
-      [30, 'bf16'],
-    ]);
-    for (const t of g.tensors) {
-      if (t === freqs) continue;
-      const name = canonicalFromGGUF(t.name);
-      if (!name) f.fail(`unexpected tensor ${t.name} for the ${arch} architecture`);
-      const shape = [...t.ne].reverse();
-      const dt = dtypes.get(t.type);
-      if (dt) {
-        set.add(name, dt, shape, f.tensorData(dt, t.offset, t.numel, `tensor ${t.name}`));
-      } else {
-        // Q8_0 (the only other type parseGGUF accepts): dequantize to float32.
-        const out = new Float32Array(t.numel);
-        try {
-          await filesNative().dequantQ8_0(f.bytes.subarray(t.offset, t.offset + t.nbytes), out);
-        } catch (e) {
-          throw new FormatError(file, `tensor ${t.name} (${GGML_TYPES[t.type].name}): ${fromNative(e).message}`);
-        }
-        set.add(name, 'f32', shape, out);
-      }
+    const elements = new Map<GGUFTensorInfo, { dtype: TensorDType; data: Float32Array | Uint16Array }>();
+    for (const [name, s] of sources) {
+      let e = elements.get(s.info);
+      if (!e) elements.set(s.info, (e = await tensorElements(f, s.info)));
+      const rowLen = s.shape.slice(1).reduce((a, b) => a * b, 1);
+      const data = s.row0 === 0 && s.shape[0] * rowLen === e.data.length ? e.data : e.data.subarray(s.row0 * rowLen, (s.row0 + s.shape[0]) * rowLen);
+      set.add(name, e.dtype, s.shape, data as Tensor['data']);
     }
     return makeModel({
       format: 'gguf',
@@ -239,6 +213,7 @@ export async function readGGUF(file: string): Promise<LoadedModel> {
         ggufVersion: g.version,
         alignment: g.alignment,
         gguf: g.entries,
+        ggufArchitecture: arch,
         sourceTensorTypes: Object.fromEntries(g.tensors.map((t) => [t.name, GGML_TYPES[t.type].name])),
       },
       files: [f],

@@ -1,4 +1,5 @@
 // The facts `shears info` shows about a loaded model.
+import { blockShapes } from '../model/shapes';
 import { LoadedModel, TensorDType } from '../model/types';
 import { numelOf } from './model';
 
@@ -31,6 +32,13 @@ export interface ModelSummary {
   tokenizer: string;
   tokenizerDetail?: string;
   sourceVersion?: string;
+  /** GGUF: the llama.cpp architecture of the file (llama, qwen2, deci, gpt2). */
+  ggufArchitecture?: string;
+  /**
+   * Every block's widths, when blocks differ or lost a sublayer (structured pruning):
+   * intermediate, heads, kvHeads are then the largest; 0 = the sublayer was removed.
+   */
+  blocks?: { block: number; heads: number; kvHeads: number; intermediate: number }[];
 }
 
 export function summarizeModel(m: LoadedModel): ModelSummary {
@@ -75,6 +83,8 @@ export function summarizeModel(m: LoadedModel): ModelSummary {
     if (c.rope.scaling) s.ropeScaling = `llama3 x${c.rope.scaling.factor}`;
   }
   if (version) s.sourceVersion = version;
+  if (typeof m.meta.ggufArchitecture === 'string') s.ggufArchitecture = m.meta.ggufArchitecture;
+  if (c.blocks) s.blocks = blockShapes(c).map((b, block) => ({ block, heads: b.numHeads, kvHeads: b.numKvHeads, intermediate: b.intermediateSize }));
   const stored = m.meta.sourceTensorTypes as Record<string, string> | undefined;
   if (stored) {
     s.storedTypes = {};

@@ -2,12 +2,20 @@
 import { Command } from 'commander';
 
 import { loadModel } from '../../formats/load';
-import { summarizeModel } from '../../formats/summary';
+import { ModelSummary, summarizeModel } from '../../formats/summary';
 
 const counts = (o: Record<string, number | undefined>) =>
   Object.entries(o)
     .map(([d, n]) => `${d}: ${n}`)
     .join(', ');
+
+/** Per-block widths as a compact table (0 shows as "removed"). */
+function blockTable(blocks: NonNullable<ModelSummary['blocks']>): string {
+  const cell = (n: number) => (n === 0 ? 'removed' : String(n));
+  const rows = [['block', 'heads', 'kv heads', 'MLP width'], ...blocks.map((b) => [String(b.block), cell(b.heads), cell(b.heads === 0 ? 0 : b.kvHeads), cell(b.intermediate)])];
+  const widths = rows[0].map((_, j) => Math.max(...rows.map((r) => r[j].length)));
+  return rows.map((r) => `  ${r.map((v, j) => v.padStart(widths[j])).join('  ')}\n`).join('');
+}
 
 export async function runInfo(opts: { model: string; tokenizer?: string; json?: boolean }, out: (s: string) => void): Promise<void> {
   const m = await loadModel(opts.model, { tokenizer: opts.tokenizer });
@@ -20,12 +28,12 @@ export async function runInfo(opts: { model: string; tokenizer?: string; json?: 
     const rows: [string, unknown][] = [
       ['path', s.path],
       ['format', s.sourceVersion ? `${s.format} (${s.sourceVersion})` : s.format],
-      ['architecture', `${s.architecture} (family ${s.family})`],
+      ['architecture', `${s.architecture} (family ${s.family}${s.ggufArchitecture ? `, GGUF ${s.ggufArchitecture}` : ''})`],
       ['parameters', s.parameters.toLocaleString('en-US')],
       ['layers', s.layers],
       ['hidden size', s.hidden],
-      ['intermediate size', s.intermediate],
-      ['heads / kv heads', `${s.heads} / ${s.kvHeads} (head dim ${s.headDim})`],
+      ['intermediate size', s.blocks ? `per block (largest ${s.intermediate})` : s.intermediate],
+      ['heads / kv heads', s.blocks ? `per block (head dim ${s.headDim})` : `${s.heads} / ${s.kvHeads} (head dim ${s.headDim})`],
       ['vocabulary', s.vocab],
       ['context length', s.contextLength],
       ['norm / activation', `${s.norm} / ${s.activation}`],
@@ -35,6 +43,7 @@ export async function runInfo(opts: { model: string; tokenizer?: string; json?: 
       ['tokenizer', s.tokenizerDetail ? `${s.tokenizer} (${s.tokenizerDetail})` : s.tokenizer],
     ];
     for (const [k, v] of rows) out(`${k.padEnd(18)} ${String(v)}\n`);
+    if (s.blocks) out(`per-block widths:\n${blockTable(s.blocks)}`);
   } finally {
     m.close();
   }

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 
 import { withBlockShapes } from '../../lib/model/shapes';
 import { BlockShape, LoadedModel, Tensor } from '../../lib/model/types';
-import { randomData, StTensor, writeHFDir } from './fixtures';
+import { llamaConfig, llamaTensors, randomData, StTensor, TinyLlamaSpec, writeHFDir } from './fixtures';
 
 type Data = Float32Array | Uint16Array;
 
@@ -49,6 +49,17 @@ export function sliceModel(model: LoadedModel, shapes: BlockShape[]): LoadedMode
     else put(name, [...t.shape], t.data.slice());
   }
   return { ...model, config: withBlockShapes(c, shapes), tensors, close: () => undefined };
+}
+
+/** A random Qwen2 HF folder (q/k/v biases), weights scaled by 1/4 (norms near 1). */
+export function writeTinyQwen2(dir: string, s: TinyLlamaSpec = { hidden: 64, heads: 4, kvHeads: 2, inter: 96, layers: 3, vocab: 64, qkvBias: true }): string {
+  const tensors = llamaTensors(s, 'F32', 900);
+  for (const t of tensors) {
+    const norm = /norm\.weight$/.test(t.name);
+    (t.data as Float32Array).forEach((v, j, a) => (a[j] = norm ? 1 + v / 4 : v / 4));
+  }
+  writeHFDir(dir, llamaConfig(s, { architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2' }), tensors, 1, false);
+  return path.resolve(dir);
 }
 
 /** A random GPT-2 HF folder (GPT2Model names, Conv1D [in, out] weights), scaled to keep activations moderate. */

@@ -15,8 +15,8 @@ import { writeGGUF } from '../../lib/formats/write-gguf';
 import { blockShapes } from '../../lib/model/shapes';
 import { BlockShape, LoadedModel } from '../../lib/model/types';
 import { rng } from './fixtures';
-import { plainVocabEntries, sliceModel, writeTinyGPT2 } from './gguf-structured-fixtures';
-import { bitsEqual, isQK, refToRotateHalf, tempDir } from './helpers';
+import { plainVocabEntries, sliceModel, writeTinyGPT2, writeTinyQwen2 } from './gguf-structured-fixtures';
+import { bitsEqual, refToRotateHalf, tempDir } from './helpers';
 
 const DEMO = path.join(__dirname, '..', '..', 'assets', 'demo-model');
 
@@ -53,7 +53,7 @@ async function expectSameWeights(src: LoadedModel, back: LoadedModel): Promise<v
     expect({ name, shape: u.shape }).toEqual({ name, shape: t.shape });
     const block = Number(/^blocks\.(\d+)/.exec(name)?.[1] ?? 0);
     const b = blockShapes(back.config)[block];
-    const qk = isQK(name);
+    const qk = /^blocks\.\d+\.attn\.([qk])\.(weight|bias)$/.exec(name)?.[1];
     const data =
       qk && src.config.rope?.layout !== back.config.rope?.layout ? refToRotateHalf(u.data, qk === 'q' ? b.numHeads : b.numKvHeads, back.config.headDim) : u.data;
     const want = t.dtype === u.dtype ? t.data : await convertDType(t.data, t.dtype, u.dtype);
@@ -161,6 +161,34 @@ describe('structured GGUF: Llama family', () => {
     expect(err).toBeInstanceOf(NotImplementedError);
     expect((err as Error).message).toMatch(/deci architecture does not read tensor blocks\.0\.attn_norm\.bias/);
     expect(fs.existsSync(bad)).toBe(false);
+  });
+});
+
+describe('structured GGUF: Qwen2 (q/k/v biases, rotate-half Q/K)', () => {
+  test('qwen2 while its loader fits; fewer heads as llama, per-block widths as deci, biases permuted with their rows', async () => {
+    const qwen = await loadModel(writeTinyQwen2(path.join(tempDir(), 'qwen2')));
+    try {
+      const cases: [BlockShape[], string][] = [
+        [blockShapes(qwen.config), 'qwen2'],
+        [[0, 1, 2].map(() => ({ numHeads: 2, numKvHeads: 1, intermediateSize: 96 })), 'llama'],
+        [[{ numHeads: 4, numKvHeads: 2, intermediateSize: 48 }, { numHeads: 2, numKvHeads: 1, intermediateSize: 0 }, { numHeads: 0, numKvHeads: 0, intermediateSize: 96 }], 'deci'],
+      ];
+      for (const [shapes, arch] of cases) {
+        const src = sliceModel(qwen, shapes);
+        const file = path.join(tempDir(), `${arch}.gguf`);
+        const back = await roundTrip(src, file);
+        try {
+          expect(ggufOf(file).meta.get('general.architecture')).toBe(arch);
+          expect(back.config.rope!.layout).toBe(arch === 'qwen2' ? 'rotate_half' : 'interleaved');
+          expect(blockShapes(back.config)).toEqual(shapes);
+          await expectSameModel(src, back);
+        } finally {
+          back.close();
+        }
+      }
+    } finally {
+      qwen.close();
+    }
   });
 });
 

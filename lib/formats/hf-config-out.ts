@@ -1,6 +1,7 @@
 // ModelConfig -> Hugging Face config.json, and canonical -> HF tensor names.
 import { Activation, ModelConfig, TensorDType } from '../model/types';
-import { GPT2_LAYER, LLAMA_FAMILIES, LLAMA_LAYER, OPT_LAYER } from './hf-config';
+import { GPT2_LAYER, LLAMA_LAYER, OPT_LAYER } from './hf-config';
+import { HFLayout } from './hf-structure';
 
 const TORCH_DTYPE: Record<TensorDType, string> = { f32: 'float32', f16: 'float16', bf16: 'bfloat16' };
 const LLAMA_CLASSES: Record<string, string> = { llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM' };
@@ -11,23 +12,19 @@ function hfActivation(a: Activation, gpt2: boolean): string {
 }
 
 /**
- * config.json for `c`. `source` (the input's own config.json, same family) is the base,
- * so fields shears does not model survive an HF -> HF conversion.
+ * config.json for a model laid out by hfLayout() (lib/formats/hf-structure.ts: family,
+ * bias flags, the blocks' common widths). `source` (the input's own config.json, same
+ * model_type) is the base, so fields shears does not model survive an HF -> HF conversion.
+ * head_dim is always explicit: after heads are removed it differs from hidden / heads.
  */
-export function configToHF(
-  c: ModelConfig,
-  dtype: TensorDType,
-  bias: { qkv: boolean; o: boolean },
-  source?: Record<string, unknown>,
-): Record<string, unknown> {
+export function configToHF(layout: HFLayout, dtype: TensorDType, source?: Record<string, unknown>): Record<string, unknown> {
+  const c = layout.config;
   const tokens: Record<string, unknown> = {};
   if (c.bosTokenId !== undefined) tokens.bos_token_id = c.bosTokenId;
   if (c.eosTokenId !== undefined) tokens.eos_token_id = c.eosTokenId;
   let own: Record<string, unknown>;
   if (c.architecture === 'llama') {
-    // Llama's attention_bias puts biases on q, k, v and o; q/k/v biases alone are Qwen2.
-    let family = LLAMA_FAMILIES.includes(c.family) ? c.family : 'llama';
-    if (family === 'llama' && bias.qkv && !bias.o) family = 'qwen2';
+    const family = layout.family;
     own = {
       architectures: [LLAMA_CLASSES[family]],
       model_type: family,
@@ -52,7 +49,9 @@ export function configToHF(
         : null,
       hidden_act: hfActivation(c.activation, false),
       tie_word_embeddings: c.tiedEmbeddings,
-      ...(family === 'llama' ? { attention_bias: bias.o, mlp_bias: false } : {}),
+      ...(family === 'llama' ? { attention_bias: layout.attentionBias, mlp_bias: layout.mlpBias } : {}),
+      // MistralConfig's default window is 4096 tokens; shears attends to the whole context.
+      ...(family === 'mistral' ? { sliding_window: source?.model_type === 'mistral' ? (source.sliding_window ?? null) : null } : {}),
       ...(c.rope!.dim !== c.headDim ? { partial_rotary_factor: c.rope!.dim / c.headDim } : {}),
     };
   } else if (c.architecture === 'opt') {

@@ -199,6 +199,10 @@ export const LLAMA_LAYER: Record<string, string> = {
   'mlp.gate_proj.weight': 'mlp.gate.weight',
   'mlp.up_proj.weight': 'mlp.up.weight',
   'mlp.down_proj.weight': 'mlp.down.weight',
+  // Llama's mlp_bias (and what bias compensation adds to down_proj).
+  'mlp.gate_proj.bias': 'mlp.gate.bias',
+  'mlp.up_proj.bias': 'mlp.up.bias',
+  'mlp.down_proj.bias': 'mlp.down.bias',
 };
 export const OPT_LAYER: Record<string, string> = {};
 for (const p of ['weight', 'bias']) {

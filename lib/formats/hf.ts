@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { FormatError, fromNative } from '../errors';
-import { LoadedModel, Tensor, TokenizerSource } from '../model/types';
+import { LoadedModel, ModelConfig, Tensor, TokenizerSource } from '../model/types';
 import { filesNative } from '../native/files';
 import { configFromHF, hfConfigFields, hfTensorRole, positionRows } from './hf-config';
 import { readJsonFile } from './json-bounds';
@@ -47,6 +47,17 @@ async function transposed(f: MappedFile, e: SafetensorsEntry, rows: number, cols
     throw new FormatError(f.path, `tensor ${e.name}: ${fromNative(err).message}`);
   }
   return out;
+}
+
+/** Llama MLP biases (mlp_bias; bias compensation adds down_proj's): [intermediate] for gate/up, [hidden] for down. */
+function checkMlpBiases(dir: string, config: ModelConfig, tensors: Map<string, Tensor>): void {
+  for (const [name, t] of tensors) {
+    const m = /^blocks\.\d+\.mlp\.(gate|up|down)\.bias$/.exec(name);
+    if (!m) continue;
+    const want = m[1] === 'down' ? config.hiddenSize : config.intermediateSize;
+    if (t.shape.length !== 1 || t.shape[0] !== want)
+      throw new FormatError(dir, `tensor ${name} has shape [${t.shape.join(', ')}], expected [${want}] from the config`);
+  }
 }
 
 export async function readHF(dir: string): Promise<LoadedModel> {
@@ -105,6 +116,7 @@ export async function readHF(dir: string): Promise<LoadedModel> {
         }
       }
     }
+    checkMlpBiases(dir, config, set.map);
     const pos = set.map.get('pos_embed.weight') as Tensor | undefined;
     if (pos && (pos.shape.length !== 2 || pos.shape[0] < positionRows(config) || pos.shape[1] !== h))
       throw new FormatError(dir, `tensor pos_embed.weight has shape [${pos.shape.join(', ')}], expected [${positionRows(config)}, ${h}]`);

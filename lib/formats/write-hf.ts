@@ -1,6 +1,8 @@
 // Writes a LoadedModel as a Hugging Face directory: config.json, model.safetensors
 // (streamed one tensor at a time) and tokenizer files. Q/K rows go to HF's rotate-half
 // layout; GPT-2 q/k/v are fused back into Conv1D c_attn and Conv1D weights transposed.
+// Structurally pruned models are written as the stock class of their family can load
+// them, or refused (lib/formats/hf-structure.ts).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -9,6 +11,7 @@ import { LoadedModel, Tensor, TensorDType, TokenizerArtifacts } from '../model/t
 import { filesNative } from '../native/files';
 import { writeAll, writeAtomically } from './atomic';
 import { configToHF, hfNameFor } from './hf-config-out';
+import { hfLayout, withZeroBiases } from './hf-structure';
 import { DTYPE_BYTES } from './mapped';
 import { numelOf } from './model';
 import { SAFETENSORS_NAMES } from './safetensors';
@@ -174,11 +177,12 @@ function mainDType(model: LoadedModel, opt?: TensorDType): TensorDType {
 }
 
 export async function writeHF(model: LoadedModel, outDir: string, opts: WriteHFOptions = {}): Promise<void> {
-  const tensors = plan(model, opts.dtype); // checks names before anything is written
-  const names = [...model.tensors.keys()];
-  const bias = { qkv: names.some((n) => /\.attn\.[qkv]\.bias$/.test(n)), o: names.some((n) => /\.attn\.o\.bias$/.test(n)) };
+  // Before anything is written: a model no stock class loads (per-block widths, heads
+  // removed from OPT/GPT-2...) is refused, and tensor names are checked.
+  const layout = hfLayout(model);
+  const tensors = plan({ ...model, config: layout.config, tensors: withZeroBiases(model.tensors, layout) }, opts.dtype);
   const source = model.format === 'hf' ? (model.meta.hfConfig as Record<string, unknown>) : undefined;
-  const config = configToHF(model.config, mainDType(model, opts.dtype), bias, source);
+  const config = configToHF(layout, mainDType(model, opts.dtype), source);
   let copyFiles = opts.copyFiles ?? [];
   let tokenizer = opts.tokenizer;
   if (tokenizer === undefined && opts.copyFiles === undefined) {

@@ -31,7 +31,8 @@ export function deciBlocks(c: ModelConfig): DeciBlock[] {
     const zeroMlp = b.intermediateSize === 0 && ((b.numHeads > 0 && !zeroAttention) || i === shapes.length - 1);
     return {
       numHeads: heads,
-      numKvHeads: zeroAttention ? 1 : b.numKvHeads,
+      // llama.cpp reads n_head_kv > 0 with n_head = 0 as an attention block: 0 for a removed one.
+      numKvHeads: zeroAttention ? 1 : b.numHeads === 0 ? 0 : b.numKvHeads,
       intermediateSize: zeroMlp ? 1 : b.intermediateSize,
       zeroAttention,
       zeroMlp,

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { runInfo } from '../../lib/cli/commands/info';
+import { ForwardModel } from '../../lib/forward/model';
 import { FormatError } from '../../lib/errors';
 import { parseGGUF } from '../../lib/formats/gguf';
 import { encodeGGUFHeader } from '../../lib/formats/gguf-encode';
@@ -13,6 +14,7 @@ import { MappedFile } from '../../lib/formats/mapped';
 import { writeGGUF } from '../../lib/formats/write-gguf';
 import { BlockShape, GGUFEntry, LoadedModel } from '../../lib/model/types';
 import { sliceModel } from './gguf-structured-fixtures';
+import { runCli } from '../support/cli';
 import { tempDir } from './helpers';
 
 const DEMO = path.join(__dirname, '..', '..', 'assets', 'demo-model');
@@ -88,6 +90,32 @@ describe('deci GGUF: reading', () => {
     await expectFormatError(out, /blk\.3\.ffn_down\.weight of a zero stand-in .* is not all zeros/);
     rewrite(file, out, set('deci.attention.head_count_kv', [2, 0, 3, 0]));
     await expectFormatError(out, /block 2 has 2 query heads and 3 KV heads/);
+  });
+
+  test('deci with one scalar width for all blocks and a block count past the tensors is refused', async () => {
+    const out = path.join(tempDir(), 'scalar.gguf');
+    rewrite(file, out, (es) =>
+      es.map((e) =>
+        e.key === 'deci.block_count' ? { ...e, value: 2 ** 30 } : e.key.startsWith('deci.') && e.type === 'array' && e.key !== 'deci.attention.head_count_kv' ? { key: e.key, type: 'uint32', value: 4 } : e,
+      ),
+    );
+    await expectFormatError(out, /deci\.block_count = 1073741824, but the model holds \d+ tensors/);
+  });
+
+  test('shears eval --tokens on a deci file: the perplexity of the model it was written from', async () => {
+    const dir = tempDir();
+    const ids = Array.from({ length: 64 }, (_, i) => (i * 37 + 5) % 2048);
+    const tokens = path.join(dir, 'ids.json');
+    fs.writeFileSync(tokens, JSON.stringify(ids));
+    const r = await runCli(['eval', '--model', file, '--tokens', tokens, '--seq-len', '32', '--json']);
+    expect(r.code).toBe(0);
+    const fm = new ForwardModel(sliceModel(demo, shapes), { backend: 'cpu' });
+    const means = await Promise.all([0, 1].map(async (w) => {
+      const win = ids.slice(32 * w, 32 * w + 32);
+      return (await fm.nll(await fm.forward(win, 1, 32), [...win.slice(1), -1])).mean;
+    }));
+    const want = Math.exp((means[0] + means[1]) / 2);
+    expect(Math.abs(JSON.parse(r.out).perplexity - want) / want).toBeLessThan(1e-5);
   });
 
   test('shears info: per-block table and JSON', async () => {

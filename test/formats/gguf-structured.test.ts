@@ -9,6 +9,7 @@ import { NotImplementedError } from '../../lib/errors';
 import { ForwardModel } from '../../lib/forward/model';
 import { convertDType } from '../../lib/kernels';
 import { parseGGUF } from '../../lib/formats/gguf';
+import { plainGGUFValue } from '../../lib/formats/gguf-strings';
 import { loadModel } from '../../lib/formats/load';
 import { MappedFile } from '../../lib/formats/mapped';
 import { writeGGUF } from '../../lib/formats/write-gguf';
@@ -35,7 +36,7 @@ function ggufOf(file: string): { names: string[]; meta: Map<string, unknown> } {
   try {
     const g = parseGGUF(f);
     const meta = new Map<string, unknown>();
-    for (const e of g.entries) meta.set(e.key, ArrayBuffer.isView(e.value) ? Array.from(e.value as unknown as ArrayLike<number>) : e.value);
+    for (const e of g.entries) meta.set(e.key, plainGGUFValue(e));
     return { names: g.tensors.map((t) => t.name), meta };
   } finally {
     f.close();
@@ -161,6 +162,41 @@ describe('structured GGUF: Llama family', () => {
     expect(err).toBeInstanceOf(NotImplementedError);
     expect((err as Error).message).toMatch(/deci architecture does not read tensor blocks\.0\.attn_norm\.bias/);
     expect(fs.existsSync(bad)).toBe(false);
+  });
+});
+
+describe('structured GGUF: a GGUF source', () => {
+  test('llama GGUF -> deci keeps the tokenizer and general keys, drops the llama.* keys; a removed attention has 0 KV heads', async () => {
+    const dir = tempDir();
+    const demo = await loadModel(DEMO);
+    const dense = path.join(dir, 'dense.gguf');
+    try {
+      await writeGGUF(demo, dense);
+    } finally {
+      demo.close();
+    }
+    const src = await loadModel(dense);
+    try {
+      const cut = sliceModel(src, [0, 1, 2, 3].map((i) => ({ numHeads: i === 2 ? 0 : 4, numKvHeads: i === 2 ? 0 : 2, intermediateSize: 128 * (i + 1) })));
+      // as a pruner may leave it: no heads, KV heads still stated
+      cut.config.blocks![2].numKvHeads = 2;
+      const file = path.join(dir, 'cut.gguf');
+      await writeGGUF(cut, file);
+      const { meta } = ggufOf(file);
+      expect([...meta.keys()].filter((k) => k.startsWith('llama.'))).toEqual([]);
+      expect(meta.get('general.name')).toBe(ggufOf(dense).meta.get('general.name'));
+      expect(meta.get('tokenizer.ggml.tokens')).toEqual(ggufOf(dense).meta.get('tokenizer.ggml.tokens'));
+      expect(meta.get('deci.attention.head_count_kv')).toEqual([2, 2, 0, 2]);
+      const back = await loadModel(file);
+      try {
+        expect(back.config.blocks![2]).toEqual({ numHeads: 0, numKvHeads: 0, intermediateSize: 384 });
+        expect(back.tokenizer.kind).toBe('gguf-llama');
+      } finally {
+        back.close();
+      }
+    } finally {
+      src.close();
+    }
   });
 });
 

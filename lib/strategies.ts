@@ -1,5 +1,6 @@
-// Typed pruning strategies. A strategy says which calibration statistics it needs
-// and how it scores weights; the numeric work is the native kernels'.
+// The mask-producing half of the method plugins (lib/methods/plugins/): a strategy says
+// which calibration statistics it needs and how it scores or prunes one matrix; the
+// numeric work is the native kernels'.
 import { ColumnStats, Granularity, pruneMatrix, ScoreOptions, SelectionSpec } from './kernels';
 import { HessianAccumulator } from './methods/hessian';
 import { sparsegptPrune, SparseGptOptions } from './methods/sparsegpt';
@@ -21,6 +22,8 @@ export interface Strategy {
   readonly needs: readonly StatisticName[];
   /** Comparison group used when the caller does not choose one (the papers' default). */
   readonly defaultGranularity: Granularity;
+  /** Whether one threshold across several matrices makes sense (false: the method reconstructs each matrix alone). */
+  readonly allowsGlobal: boolean;
   /** Native score parameters for one layer. */
   scoreOptions(stats: StrategyStats): ScoreOptions;
   /** Prunes one matrix in place. */
@@ -37,6 +40,7 @@ function makeStrategy(
     name,
     needs,
     defaultGranularity,
+    allowsGlobal: true,
     scoreOptions,
     prune(w, stats, selection) {
       return pruneMatrix(w, scoreOptions(stats), { granularity: defaultGranularity, ...selection });
@@ -64,6 +68,7 @@ export const sparsegpt = (opts: Omit<SparseGptOptions, 'sparsity' | 'pattern'> =
   name: 'sparsegpt',
   needs: ['hessian'],
   defaultGranularity: 'matrix',
+  allowsGlobal: false,
   scoreOptions() {
     throw new TypeError('sparsegpt chooses weights while it reconstructs them: it has no standalone score (use prune)');
   },

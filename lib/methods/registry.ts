@@ -1,33 +1,56 @@
-// Every pruning method shears knows of, implemented or not. An unimplemented method is
-// listed (so users see the plan) and raises NotImplementedError when chosen.
+// Every pruning method shears knows of: the plugins in ./plugins (one file each, found by
+// listing the folder) and the methods still planned. A planned method is listed (so users
+// see the plan) and raises NotImplementedError when chosen.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
 import { NotImplementedError } from '../errors';
-import { magnitude, sparsegpt, Strategy, wanda } from '../strategies';
+import type { Strategy } from '../strategies';
+import type { MethodKind, MethodPlugin, StructuredMethod, UnstructuredMethod } from './plugin';
 
 export interface MethodInfo {
   name: string;
   description: string;
+  kind: MethodKind;
   implemented: boolean;
   /** Needs calibration data (activations). */
   calibrated: boolean;
+  /** Unstructured methods: a fresh Strategy. */
   create?: () => Strategy;
+  /** The plugin itself (implemented methods). */
+  plugin?: MethodPlugin;
 }
 
+const PLANNED: Omit<MethodInfo, 'implemented'>[] = [
+  { name: 'ria', description: 'relative importance and activations', kind: 'score', calibrated: true },
+  { name: 'owl', description: 'outlier-weighted layer-wise sparsity', kind: 'allocation', calibrated: true },
+  { name: 'gradient', description: 'gradient-based importance', kind: 'score', calibrated: true },
+  { name: 'fisher', description: 'Fisher-information importance', kind: 'score', calibrated: true },
+  { name: 'kmeans', description: 'k-means weight clustering', kind: 'score', calibrated: false },
+  { name: 'random-pattern', description: 'random N:M pattern baseline', kind: 'score', calibrated: false },
+  { name: 'variational-dropout', description: 'variational dropout', kind: 'score', calibrated: true },
+  { name: 'rl-allocation', description: 'RL-driven layer-wise sparsity allocation', kind: 'allocation', calibrated: true },
+  { name: 'query-aware', description: "shears' query-aware probabilistic method", kind: 'score', calibrated: true },
+];
+
+/** The plugins of ./plugins (compiled .js in dist, .ts under ts-jest), in `order`. */
+function loadPlugins(): MethodPlugin[] {
+  const dir = path.join(__dirname, 'plugins');
+  const files = fs.readdirSync(dir).filter((f) => /\.(js|ts)$/.test(f) && !f.endsWith('.d.ts'));
+  const plugins = files.map((f) => (require(path.join(dir, f)) as { method: MethodPlugin }).method).filter((m) => m && typeof m.name === 'string');
+  return plugins.sort((a, b) => a.order - b.order);
+}
+
+function infoOf(p: MethodPlugin): MethodInfo {
+  const base = { name: p.name, description: p.description, kind: p.kind, implemented: true, calibrated: p.calibrated, plugin: p };
+  return p.kind === 'structured' ? base : { ...base, create: (p as UnstructuredMethod).create };
+}
+
+const PLUGINS = loadPlugins();
+
 export const METHODS: readonly MethodInfo[] = [
-  { name: 'magnitude', description: '|W|, per matrix by default (as in the Wanda reference code)', implemented: true, calibrated: false, create: magnitude },
-  { name: 'wanda', description: '|W_ij| * ||X_j||_2, per output row (Sun et al. 2023)', implemented: true, calibrated: true, create: wanda },
-  { name: 'sparsegpt', description: 'OBS pruning with weight reconstruction (Frantar & Alistarh 2023)', implemented: true, calibrated: true, create: () => sparsegpt() },
-  { name: 'ria', description: 'relative importance and activations', implemented: false, calibrated: true },
-  { name: 'owl', description: 'outlier-weighted layer-wise sparsity', implemented: false, calibrated: true },
-  { name: 'bias', description: 'bias-based importance', implemented: false, calibrated: true },
-  { name: 'gradient', description: 'gradient-based importance', implemented: false, calibrated: true },
-  { name: 'fisher', description: 'Fisher-information importance', implemented: false, calibrated: true },
-  { name: 'l1-structured', description: 'L1-norm structured pruning (neurons, heads)', implemented: false, calibrated: false },
-  { name: 'kmeans', description: 'k-means weight clustering', implemented: false, calibrated: false },
-  { name: 'random', description: 'uniformly random baseline', implemented: false, calibrated: false },
-  { name: 'random-pattern', description: 'random N:M pattern baseline', implemented: false, calibrated: false },
-  { name: 'variational-dropout', description: 'variational dropout', implemented: false, calibrated: true },
-  { name: 'rl-allocation', description: 'RL-driven layer-wise sparsity allocation', implemented: false, calibrated: true },
-  { name: 'query-aware', description: "shears' query-aware probabilistic method", implemented: false, calibrated: true },
+  ...PLUGINS.map(infoOf),
+  ...PLANNED.filter((m) => !PLUGINS.some((p) => p.name === m.name)).map((m) => ({ ...m, implemented: false })),
 ];
 
 /** The method called `name`; RangeError if unknown, NotImplementedError if only planned. */
@@ -41,4 +64,10 @@ export function methodInfo(name: string): MethodInfo {
   }
   if (!m.implemented) throw new NotImplementedError(`method '${name}' (${m.description}) is not implemented yet`);
   return m;
+}
+
+/** The structured plugin called `name`, or undefined when `name` masks weights instead. */
+export function structuredMethod(name: string): StructuredMethod | undefined {
+  const p = methodInfo(name).plugin;
+  return p?.kind === 'structured' ? p : undefined;
 }

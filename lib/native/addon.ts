@@ -24,6 +24,7 @@ export const ADDON_ARITY: { readonly [K in keyof ShearsAddon]-?: Arity<ShearsAdd
   columnStats: 4,
   columnNorms: 2,
   countPositive: 1,
+  rowCosineSum: 3,
   convert: 4,
   // runtime
   threads: 0,

@@ -95,6 +95,8 @@ export interface KernelsNative {
   columnStats(x: Float32Array, rows: number, cols: number, acc: NativeColumnAccumulators): Promise<void>;
   columnNorms(sumSq: Float64Array, out: Float32Array): void;
   countPositive(x: Float64Array): number;
+  /** Sum over rows of cos(a[r], b[r]) for two [rows, cols] matrices (ShortGPT's block influence). */
+  rowCosineSum(a: Float32Array, b: Float32Array, cols: number): number;
   convert(src: Float32Array | Uint16Array, srcDtype: NativeDType, dst: Float32Array | Uint16Array, dstDtype: NativeDType): Promise<void>;
   threads(): number;
   /** Resizes the thread pool (0: machine default, at most 1024); safe while ops run. */

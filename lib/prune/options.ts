@@ -10,6 +10,7 @@ import { targetFormat } from '../formats/convert';
 import { checkPattern, checkSparsity, NMPattern, parsePattern, patternSparsity } from '../kernels';
 import { HessianPrecision } from '../methods/hessian';
 import { methodInfo } from '../methods/registry';
+import { Structure, STRUCTURES } from '../methods/plugin';
 import { LoadedModel, DType } from '../model/types';
 import { selectLayers } from './layers';
 import { PruneGranularity } from './pipeline';
@@ -22,7 +23,17 @@ export interface PruneOptions extends CalibrationArgs {
   /** llama2.c tokenizer file, when not beside the checkpoint. */
   tokenizer?: string;
   method: string;
+  /**
+   * Fraction pruned, in [0, 1): of each selected matrix's weights (masking methods), of
+   * the prunable block parameters (structured methods), or of the blocks (--structure layers).
+   */
   sparsity?: number;
+  /** Structured methods: what is removed (default channels; block-influence: layers). */
+  structure?: Structure;
+  /** Structured methods: the same widths in every block (needed for standard HF configs). */
+  uniform?: boolean;
+  /** Structured methods: MLP widths rounded to a multiple of this (default 8). */
+  multipleOf?: number;
   /** "N:M" or {n, m}. */
   pattern?: string | NMPattern;
   granularity?: PruneGranularity;
@@ -85,6 +96,23 @@ export function checkOutPath(out: string): void {
     );
 }
 
+/** --structure, --uniform and --multiple-of belong to structured methods, and only to them. */
+function checkStructureOptions(o: PruneOptions, structured: boolean, pattern: boolean): void {
+  if (!structured) {
+    const given = [o.structure !== undefined && '--structure', o.uniform !== undefined && '--uniform', o.multipleOf !== undefined && '--multiple-of'].filter(Boolean);
+    if (given.length > 0)
+      throw new ArgumentRangeError(`${given.join(', ')} apply to structured methods (l1, random, wanda-sp, flap, block-influence, bias), not to ${o.method}`);
+    return;
+  }
+  if (pattern) throw new ArgumentRangeError(`method ${o.method} removes whole units: --pattern N:M does not apply`);
+  if (o.granularity !== undefined) throw new ArgumentRangeError(`method ${o.method} removes whole units: --granularity does not apply`);
+  if (o.include !== undefined || o.exclude !== undefined) throw new ArgumentRangeError(`method ${o.method} removes whole units: --include / --exclude do not apply`);
+  if (o.structure !== undefined && !STRUCTURES.includes(o.structure))
+    throw new ArgumentRangeError(`--structure must be one of ${STRUCTURES.join(', ')}, got '${String(o.structure)}'`);
+  if (o.multipleOf !== undefined && (!Number.isInteger(o.multipleOf) || o.multipleOf < 1))
+    throw new ArgumentRangeError(`--multiple-of must be a positive integer, got ${String(o.multipleOf)}`);
+}
+
 /** Everything that can be checked without loading the model. Throws before any work. */
 export function checkPruneOptions(o: PruneOptions): Checked {
   const m = methodInfo(o.method);
@@ -104,8 +132,9 @@ export function checkPruneOptions(o: PruneOptions): Checked {
     throw new ArgumentRangeError(`granularity must be row, matrix or global, got '${String(o.granularity)}'`);
   if (o.granularity === 'global' && pattern)
     throw new ArgumentRangeError('an N:M pattern is per row: it cannot be combined with global granularity');
-  if (o.granularity === 'global' && m.name === 'sparsegpt')
-    throw new ArgumentRangeError('sparsegpt reconstructs each layer on its own: global granularity does not apply (use row or matrix)');
+  if (o.granularity === 'global' && m.kind === 'reconstruct')
+    throw new ArgumentRangeError(`${m.name} reconstructs each layer on its own: global granularity does not apply (use row or matrix)`);
+  checkStructureOptions(o, m.kind === 'structured', pattern !== undefined);
   // Said before any work: the method would refuse it only after calibration.
   if (pattern && m.name === 'sparsegpt' && SPARSEGPT_BLOCK_COLUMNS % pattern.m !== 0)
     throw new PatternError(

@@ -139,8 +139,8 @@ export async function pruneBlock(tensors: Map<string, Tensor>, layers: LinearLay
 export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promise<PipelineResult> {
   const granularity: PruneGranularity = o.granularity ?? (o.strategy.defaultGranularity as PruneGranularity);
   if (o.pattern && granularity === 'global') throw new ArgumentRangeError('an N:M pattern is per row: it cannot be combined with global granularity');
-  if (granularity === 'global' && o.strategy.name === 'sparsegpt')
-    throw new ArgumentRangeError('sparsegpt reconstructs each layer on its own: global granularity does not apply (use row or matrix)');
+  if (granularity === 'global' && !o.strategy.allowsGlobal)
+    throw new ArgumentRangeError(`${o.strategy.name} reconstructs each layer on its own: global granularity does not apply (use row or matrix)`);
   const backend = o.backend;
   const selection: SelectionSpec = { sparsity: o.sparsity, pattern: o.pattern, granularity: granularity === 'global' ? undefined : granularity, backend };
   const { blocks, extra } = selectLayers(model.config, model.tensors, { include: o.include, exclude: o.exclude });

@@ -1,4 +1,5 @@
 // prune-report.json: what was asked, what was done, and what it cost.
+import type { StructuredReport } from './structured-report';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -36,6 +37,8 @@ export interface PruneReport {
   backend: BackendPlan;
   /** calibration_tokens / outlier_columns: for calibrated methods (|x| > calibration.activation_threshold at least once). */
   layers: { name: string; shape: number[]; sparsity: number; pruned: number; calibration_tokens?: number; outlier_columns?: number }[];
+  /** Structured methods: sizes and widths before and after (lib/prune/structured-report.ts). */
+  structured?: StructuredReport;
   /** Phase name -> seconds, with total. */
   timings: Record<string, number>;
   peak_rss_bytes: number;

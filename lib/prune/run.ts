@@ -17,7 +17,9 @@ import { tokenizerArtifacts } from '../tokenizer/artifacts';
 import { checkPruneOptions, checkSelection, PruneOptions, PruneProgress } from './options';
 import { pipelineProgress, stageProgress } from './progress';
 import { publishTogether, Target, tokenizerForOutput } from './output';
-import { DEFAULT_ACTIVATION_THRESHOLD, runPipeline } from './pipeline';
+import { DEFAULT_ACTIVATION_THRESHOLD, PipelineResult, runPipeline } from './pipeline';
+import { runStructured, StructuredResult } from './structured';
+import { structuredReport } from './structured-report';
 import { planBackend } from '../backend';
 import { achievedSparsity, inputChecksum, peakRssBytes, PruneReport, shearsVersion, sparsityShortfallNote } from './report';
 import { PhaseClock } from '../util/clock';
@@ -80,25 +82,50 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
         calibSource = drawn.source;
       }
       o.signal?.throwIfAborted();
-      offloader = o.offload === false ? undefined : new BlockOffloader(scratch.path('offload'));
-      const result = await timed('prune', () =>
-        runPipeline(model, {
-          strategy: info.create!(),
-          sparsity: checked.pattern ? undefined : checked.sparsity,
-          pattern: checked.pattern,
-          granularity: o.granularity,
-          include: o.include,
-          exclude: o.exclude,
-          calibration,
-          batch: o.batch,
-          hessianPrecision: o.hessianPrecision,
-          activationThreshold: o.activationThreshold,
-          backend: backend.device,
-          signal: o.signal,
-          onProgress: (p) => o.onProgress?.(pipelineProgress(p, elapsed())),
-          onTensorsDone: offloader ? (names) => offloader!.offload(model, names) : undefined,
-        }),
-      );
+      const plugin = info.plugin;
+      let structured: StructuredResult | undefined;
+      let result: PipelineResult;
+      if (plugin?.kind === 'structured') {
+        // Units are removed whole: the model's shapes change, so nothing is offloaded.
+        structured = await timed('prune', () =>
+          runStructured(model, {
+            method: plugin,
+            structure: o.structure ?? (plugin.structures.includes('channels') ? 'channels' : plugin.structures[0]),
+            sparsity: checked.sparsity,
+            uniform: o.uniform,
+            multipleOf: o.multipleOf,
+            calibration,
+            seed: o.seed,
+            batch: o.batch,
+            signal: o.signal,
+            onProgress: (p) =>
+              o.onProgress?.(
+                pipelineProgress({ ...p, phase: p.phase === 'statistics' ? 'statistics' : 'pruning', elapsedSeconds: elapsed() }, elapsed()),
+              ),
+          }),
+        );
+        result = { layers: [], timings: structured.timings, granularity: o.uniform ? 'matrix' : 'global', notes: structured.notes };
+      } else {
+        offloader = o.offload === false ? undefined : new BlockOffloader(scratch.path('offload'));
+        result = await timed('prune', () =>
+          runPipeline(model, {
+            strategy: info.create!(),
+            sparsity: checked.pattern ? undefined : checked.sparsity,
+            pattern: checked.pattern,
+            granularity: o.granularity,
+            include: o.include,
+            exclude: o.exclude,
+            calibration,
+            batch: o.batch,
+            hessianPrecision: o.hessianPrecision,
+            activationThreshold: o.activationThreshold,
+            backend: backend.device,
+            signal: o.signal,
+            onProgress: (p) => o.onProgress?.(pipelineProgress(p, elapsed())),
+            onTensorsDone: offloader ? (names) => offloader!.offload(model, names) : undefined,
+          }),
+        );
+      }
       o.signal?.throwIfAborted();
       progress('write');
       const targets: Target[] =
@@ -113,7 +140,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
           }),
         );
         for (const [k, v] of Object.entries(result.timings)) timings[`prune.${k}`] = v;
-        const shortfall = sparsityShortfallNote(checked.sparsity, result.layers, result.granularity, checked.pattern !== undefined);
+        const shortfall = structured ? undefined : sparsityShortfallNote(checked.sparsity, result.layers, result.granularity, checked.pattern !== undefined);
         if (shortfall) warn(shortfall);
         timings.total = elapsed();
         const { signal: _s, onProgress: _p, onWarning: _w, ...args } = o;
@@ -121,9 +148,9 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
           shears_version: shearsVersion(),
           created: new Date().toISOString(),
           method: info.name,
-          pattern: checked.pattern ? `${checked.pattern.n}:${checked.pattern.m}` : 'unstructured',
+          pattern: structured ? `structured (${structured.structure})` : checked.pattern ? `${checked.pattern.n}:${checked.pattern.m}` : 'unstructured',
           sparsity: checked.sparsity,
-          achieved_sparsity: achievedSparsity(result.layers),
+          achieved_sparsity: structured ? structured.achievedSparsity : achievedSparsity(result.layers),
           granularity: result.granularity,
           input: {
             path: path.resolve(o.model),
@@ -154,6 +181,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
             pruned: l.pruned,
             ...(l.tokens !== undefined ? { calibration_tokens: l.tokens, outlier_columns: l.outlierColumns } : {}),
           })),
+          ...(structured ? { structured: structuredReport(structured) } : {}),
           timings,
           peak_rss_bytes: peakRssBytes(),
           output: { path: path.resolve(o.out), format: checked.format, tokenizer: written.tokenizer, report: path.resolve(checked.reportPath) },

@@ -7,6 +7,7 @@
 #include "bindings/parse_specs.h"
 #include "bindings/promise_worker.h"
 #include "bindings/registry.h"
+#include "cpu/row_cosine.h"
 
 namespace shears {
 namespace {
@@ -61,12 +62,26 @@ Napi::Value CountPositive(const Napi::CallbackInfo& info) {
   });
 }
 
+// rowCosineSum(a: Float32Array, b: Float32Array, cols): sum over rows of cos(a[r], b[r]).
+Napi::Value RowCosineSum(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    auto a = typed_array<float>(info[0], "a");
+    const double c = info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : 0.0;
+    if (!(c >= 1.0 && c <= 2147483647.0) || c != std::floor(c)) fail(kRangeError, "cols must be a positive integer");
+    const size_t cols = static_cast<size_t>(c);
+    if (cols == 0 || a.size % cols != 0) fail(kShapeError, "a has " + std::to_string(a.size) + " elements, not rows x " + std::to_string(cols));
+    auto b = typed_array<float>(info[1], "b", a.size);
+    return Napi::Number::New(info.Env(), row_cosine_sum(a.data, b.data, a.size / cols, cols));
+  });
+}
+
 }  // namespace
 
 SHEARS_REGISTER(stats) {
   export_function(env, exports, "countPositive", CountPositive, 1);
   export_function(env, exports, "columnStats", ColumnStats, 4);
   export_function(env, exports, "columnNorms", ColumnNorms, 2);
+  export_function(env, exports, "rowCosineSum", RowCosineSum, 3);
 }
 
 }  // namespace shears

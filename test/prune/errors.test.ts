@@ -184,11 +184,12 @@ describe('shears prune (CLI)', () => {
     expect(tempLeftovers(folder)).toEqual([]);
   });
 
-  test('shears methods --json: three implemented, every planned one refused by prune()', async () => {
+  test('shears methods --json: the plugins implemented (masking and structured), every planned one refused by prune()', async () => {
     const r = spawnSync(process.execPath, [CLI, 'methods', '--json'], { cwd: ROOT, encoding: 'utf8' });
     expect(r.status).toBe(0);
     const rows = JSON.parse(r.stdout) as { name: string; implemented: boolean; calibrated: boolean }[];
-    expect(rows.filter((m) => m.implemented).map((m) => m.name)).toEqual(['magnitude', 'wanda', 'sparsegpt']);
+    expect(rows.filter((m) => m.implemented).map((m) => m.name)).toEqual(['magnitude', 'wanda', 'sparsegpt', 'l1', 'random', 'wanda-sp', 'flap', 'block-influence', 'bias']);
+    expect(rows.find((m) => m.name === 'flap')).toMatchObject({ kind: 'structured', calibrated: true });
     expect(rows.find((m) => m.name === 'magnitude')!.calibrated).toBe(false);
     for (const m of rows.filter((x) => !x.implemented))
       await expect(prune({ model, method: m.name, sparsity: 0.5, out: path.join(tempDir(), 'o') })).rejects.toBeInstanceOf(NotImplementedError);

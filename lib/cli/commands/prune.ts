@@ -2,6 +2,7 @@
 // queries, and write the pruned model plus prune-report.json.
 import { Command, Option } from 'commander';
 
+import { STRUCTURES } from '../../methods/plugin';
 import { METHODS } from '../../methods/registry';
 import { DTYPES } from '../../model/types';
 import { prune, PruneProgress } from '../../prune/run';
@@ -21,8 +22,11 @@ export function register(program: Command): void {
     .description('prune a model and write it with a prune-report.json')
     .requiredOption('--model <path>', 'HF directory, .gguf file or llama2.c .bin')
     .option('--tokenizer <file>', 'llama2.c tokenizer (tok*.bin) when not beside the checkpoint')
-    .requiredOption('--method <name>', 'magnitude | wanda | sparsegpt (`shears methods` lists all)')
-    .option('--sparsity <s>', 'fraction of weights to prune, in [0, 1)', num('--sparsity'))
+    .requiredOption('--method <name>', 'magnitude | wanda | sparsegpt | l1 | random | wanda-sp | flap | block-influence | bias (`shears methods` lists all)')
+    .option('--sparsity <s>', 'fraction to prune, in [0, 1): of the weights, or (structured) of the block parameters / of the blocks', num('--sparsity'))
+    .addOption(new Option('--structure <s>', 'structured methods: what is removed (default channels)').choices([...STRUCTURES]))
+    .option('--uniform', 'structured methods: the same widths in every block (standard HF configs need it)')
+    .option('--multiple-of <k>', 'structured methods: MLP widths rounded to a multiple of k (default 8)', int('--multiple-of'))
     .option('--pattern <N:M>', 'semi-structured pattern, e.g. 2:4 (keep at most N of every M)')
     .addOption(new Option('--granularity <g>', 'comparison group (default: the method\'s)').choices(['row', 'matrix', 'global']))
     .option('--calib <file>', 'calibration text: one query per line, a corpus, or JSONL (text or chat messages)')
@@ -53,7 +57,18 @@ export function register(program: Command): void {
         });
         sink.stop();
         if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
-        else {
+        else if (report.structured) {
+          const st = report.structured;
+          const mib = (b: number) => (b / 2 ** 20).toFixed(2);
+          process.stdout.write(
+            `removed ${report.structured.structure} with ${report.method}: ${(st.achieved_sparsity * 100).toFixed(1)}% of block parameters ` +
+              `(asked ${(report.sparsity * 100).toFixed(1)}%), ${st.parameters.before} -> ${st.parameters.after} parameters, ` +
+              `${mib(st.bytes.before)} -> ${mib(st.bytes.after)} MiB in ${report.timings.total.toFixed(2)} s\n` +
+              `widths per block (heads/kv/mlp): ${st.widths.after.map((w) => `${w.heads}/${w.kv_heads}/${w.mlp}`).join(' ')}` +
+              (st.removed_blocks.length ? `; removed blocks ${st.removed_blocks.join(', ')}` : '') +
+              `\nwrote ${report.output.path}\nreport ${report.output.report}\n`,
+          );
+        } else {
           process.stdout.write(
             `pruned ${report.layers.length} matrices with ${report.method} (${report.pattern}, ${Number(report.sparsity.toFixed(4))}): ` +
               `achieved sparsity ${report.achieved_sparsity.toFixed(4)} in ${report.timings.total.toFixed(2)} s, ` +
@@ -72,10 +87,10 @@ export function register(program: Command): void {
     .description('list the pruning methods, implemented or planned')
     .option('--json', 'print JSON')
     .action((opts: { json?: boolean }) => {
-      const rows = METHODS.map(({ name, description, implemented, calibrated }) => ({ name, implemented, calibrated, description }));
+      const rows = METHODS.map(({ name, description, kind, implemented, calibrated }) => ({ name, kind, implemented, calibrated, description }));
       if (opts.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
       else
         for (const r of rows)
-          process.stdout.write(`${r.name.padEnd(20)} ${r.implemented ? 'implemented    ' : 'not implemented'}  ${r.description}\n`);
+          process.stdout.write(`${r.name.padEnd(20)} ${r.kind.padEnd(12)} ${r.implemented ? 'implemented    ' : 'not implemented'}  ${r.description}\n`);
     });
 }

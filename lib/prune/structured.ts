@@ -1,0 +1,396 @@
+// The structured pipeline: one run for every structured plugin (lib/methods/plugin.ts).
+//   1. statistics (calibrated methods): the calibration sequences go through the dense
+//      model once; per block, the columns of what each unit's consumer receives (downIn:
+//      one per MLP channel, oIn: headDim per head) and the cosine of block input/output.
+//   2. scores: the plugin scores every unit of every block (or every block).
+//   3. selection: the lowest-scoring units go until the removed parameters reach
+//      `sparsity` of the prunable block parameters: globally (standardized per unit type
+//      when the plugin asks: adaptive widths, FLAP) or the same fraction in every block
+//      (--uniform). Channel counts are rounded to a multiple of `multipleOf`. Under GQA a
+//      unit of attention is a whole KV group (its KV head and its query heads).
+//   4. surgery (lib/prune/surgery.ts), with the removed units' mean contribution added to
+//      the consumer's bias when the plugin compensates.
+// --structure layers removes round(sparsity x blocks) whole blocks with the lowest scores.
+import { ArgumentRangeError } from '../errors';
+import { CalibrationSet } from '../calibration/sample';
+import { ForwardModel } from '../forward/model';
+import { ColumnStats } from '../kernels';
+import type { BlockUnitScores, Structure, StructuredMethod } from '../methods/plugin';
+import { kernelsNative } from '../native/kernels';
+import { blockShape, blockShapes } from '../model/shapes';
+import { BlockShape, LoadedModel } from '../model/types';
+import { PhaseClock } from '../util/clock';
+import { compensationDelta } from './compensation';
+import { columnNorms, rowNorms, seeded, UnitContext } from './unit-context';
+import { blockParameters, keepBlocks, keepChannels, keepHeads, mlpNames, modelSize } from './surgery';
+
+export interface StructuredOptions {
+  method: StructuredMethod;
+  structure: Structure;
+  /** Fraction of the prunable block parameters removed (layers: of blocks, rounded). */
+  sparsity: number;
+  /** The same widths in every block (standard HF configs need it). */
+  uniform?: boolean;
+  /** MLP widths are rounded to a multiple of this (default 8). */
+  multipleOf?: number;
+  calibration?: CalibrationSet;
+  /** Seed of the random method's draws (default 0). */
+  seed?: number;
+  /** Sequences per forward call in the statistics pass. */
+  batch?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: { phase: 'statistics' | 'scoring' | 'surgery'; block: number; blocks: number; label: string }) => void;
+}
+
+export interface StructuredResult {
+  structure: Structure;
+  method: string;
+  uniform: boolean;
+  /** Parameters and bytes of the whole model, before and after. */
+  before: { parameters: number; bytes: number; blockParameters: number };
+  after: { parameters: number; bytes: number; blockParameters: number };
+  /** Removed fraction of the prunable block parameters (what --sparsity asked for). */
+  achievedSparsity: number;
+  /** Widths of every block, before and after (blocks removed: listed in removedBlocks). */
+  widthsBefore: BlockShape[];
+  widthsAfter: BlockShape[];
+  removedBlocks: number[];
+  /** bias method: how many channels fire with probability in [k/10, (k+1)/10), per decile. */
+  firingHistogram?: number[];
+  notes: string[];
+  timings: Record<string, number>;
+}
+
+interface BlockStats {
+  downIn?: ColumnStats;
+  oIn?: ColumnStats;
+}
+
+/** One removable unit: a channel or an attention unit (a head, or a whole KV group under GQA). */
+interface Unit {
+  block: number;
+  type: 'channel' | 'attention';
+  /** Channel index, or the first query head of the unit. */
+  index: number;
+  /** Query heads of an attention unit. */
+  heads: number[];
+  score: number;
+  cost: number;
+}
+
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+export async function runStructured(model: LoadedModel, o: StructuredOptions): Promise<StructuredResult> {
+  const m = o.method;
+  const clock = new PhaseClock();
+  const notes: string[] = [];
+  if (!m.structures.includes(o.structure))
+    throw new ArgumentRangeError(`method ${m.name} removes ${m.structures.join(' / ')}, not --structure ${o.structure}`);
+  if (!(o.sparsity >= 0 && o.sparsity < 1)) throw new ArgumentRangeError(`--sparsity must be in [0, 1), got ${o.sparsity}`);
+  const multipleOf = o.multipleOf ?? 8;
+  if (!Number.isInteger(multipleOf) || multipleOf < 1) throw new ArgumentRangeError(`--multiple-of must be a positive integer, got ${multipleOf}`);
+  const c0 = model.config;
+  const hasBiases = [...model.tensors.keys()].some((n) => /^blocks\.\d+\.(mlp\.(fc1|up)|attn\.[qkvo])\.bias$/.test(n));
+  const why = m.unsupported?.({ architecture: c0.architecture, hasBiases, activation: c0.activation });
+  if (why) throw new ArgumentRangeError(`method ${m.name} cannot prune ${model.path}: ${why}`);
+  if (m.calibrated && !o.calibration) throw new ArgumentRangeError(`method ${m.name} needs calibration data`);
+
+  const before = { ...modelSize(model), blockParameters: blockParameters(model) };
+  const widthsBefore = blockShapes(c0);
+  const L = c0.numLayers;
+  const progress = (phase: 'statistics' | 'scoring' | 'surgery', b: number) =>
+    o.onProgress?.({ phase, block: b + 1, blocks: L, label: `block ${b + 1}/${L} ${phase}` });
+
+  // 1. Statistics on the dense model.
+  const stats: BlockStats[] = range(L).map(() => ({}));
+  let meanCosine: Float64Array | undefined;
+  if (m.calibrated && o.calibration) {
+    const r = await clock.time('statistics', () => denseStatistics(model, o.calibration!, m, o, progress));
+    r.stats.forEach((s, i) => (stats[i] = s));
+    meanCosine = r.meanCosine;
+  }
+
+  const removedBlocks: number[] = [];
+  let firingHistogram: number[] | undefined;
+  if (o.structure === 'layers') {
+    if (!m.scoreBlocks) throw new ArgumentRangeError(`method ${m.name} does not score whole blocks`);
+    const random = seeded(o.seed ?? 0);
+    const scores = await clock.time('scoring', () =>
+      m.scoreBlocks!({ config: c0, meanCosine, random, meanAbsWeight: (b) => meanAbsWeight(model, b) }),
+    );
+    const n = Math.round(o.sparsity * L);
+    if (n >= L) throw new ArgumentRangeError(`--sparsity ${o.sparsity} would remove all ${L} blocks`);
+    const order = range(L).sort((a, b) => scores[a] - scores[b] || a - b);
+    removedBlocks.push(...order.slice(0, n).sort((a, b) => a - b));
+    if (n === 0 && o.sparsity > 0) notes.push(`--sparsity ${o.sparsity} of ${L} blocks rounds to 0 blocks: nothing removed`);
+    keepBlocks(model, range(L).filter((b) => !removedBlocks.includes(b)));
+  } else {
+    // 2. Scores.
+    const units: Unit[] = [];
+    for (let b = 0; b < L; b++) {
+      o.signal?.throwIfAborted();
+      progress('scoring', b);
+      const ctx = unitContext(model, b, stats[b], seeded((o.seed ?? 0) * 7919 + b));
+      const s = await clock.time('scoring', () => m.scoreUnits!(ctx));
+      units.push(...unitsOf(model, b, s, o.structure));
+    }
+    if (m.needs?.fireThreshold) firingHistogram = histogram(stats);
+    // 3. Selection.
+    const removed = selectUnits(units, o.sparsity, before.blockParameters, { uniform: o.uniform === true, standardize: m.standardize === true });
+    roundChannels(model, units, removed, multipleOf, notes);
+    // 4. Surgery, block by block.
+    for (let b = 0; b < L; b++) {
+      o.signal?.throwIfAborted();
+      const gone = units.filter((u) => u.block === b && removed.has(u));
+      if (gone.length === 0) continue;
+      progress('surgery', b);
+      await clock.time('surgery', () => removeUnits(model, b, gone, m.compensate === true ? stats[b] : undefined));
+    }
+  }
+  const after = { ...modelSize(model), blockParameters: blockParameters(model) };
+  const achievedSparsity = before.blockParameters > 0 ? 1 - after.blockParameters / before.blockParameters : 0;
+  return {
+    structure: o.structure,
+    method: m.name,
+    uniform: o.uniform === true,
+    before,
+    after,
+    achievedSparsity,
+    widthsBefore,
+    widthsAfter: blockShapes(model.config),
+    removedBlocks,
+    firingHistogram,
+    notes,
+    timings: clock.timings,
+  };
+}
+
+function unitContext(model: LoadedModel, b: number, s: BlockStats, random: () => number): UnitContext {
+  const t = (name: string) => {
+    const x = model.tensors.get(name);
+    if (!x) throw new ArgumentRangeError(`block ${b} has no tensor ${name}`);
+    return x;
+  };
+  const names = mlpNames(model, b);
+  return {
+    block: b,
+    config: model.config,
+    shape: blockShape(model.config, b),
+    mlp: { producers: names.producers, consumer: names.consumer },
+    tensor: (n) => model.tensors.get(n),
+    downIn: s.downIn,
+    oIn: s.oIn,
+    columnNorms: (n) => columnNorms(t(n)),
+    rowNorms: (n) => rowNorms(t(n)),
+    random,
+  };
+}
+
+/** Parameters removed with one channel / one query head of block b (its rows, columns and bias entries). */
+function unitCosts(model: LoadedModel, b: number): { channel: number; head: number; kvHead: number } {
+  const c = model.config;
+  const H = c.hiddenSize;
+  const d = c.headDim;
+  const names = mlpNames(model, b);
+  let channel = 0;
+  for (const n of names.producers) if (model.tensors.has(n)) channel += n.endsWith('.bias') ? 1 : H;
+  channel += H; // its column of the consumer
+  const has = (n: string) => model.tensors.has(`blocks.${b}.attn.${n}`);
+  const head = d * H * 2 + (has('q.bias') ? d : 0); // q rows, o columns
+  const kvHead = d * H * 2 + (has('k.bias') ? d : 0) + (has('v.bias') ? d : 0);
+  return { channel, head, kvHead };
+}
+
+function unitsOf(model: LoadedModel, b: number, s: BlockUnitScores, structure: Structure): Unit[] {
+  const out: Unit[] = [];
+  const shape = blockShape(model.config, b);
+  const cost = unitCosts(model, b);
+  if ((structure === 'channels' || structure === 'width') && s.channels)
+    s.channels.forEach((score, j) => out.push({ block: b, type: 'channel', index: j, heads: [], score, cost: cost.channel }));
+  if ((structure === 'heads' || structure === 'width') && s.heads && shape.numHeads > 0) {
+    const ratio = shape.numHeads / shape.numKvHeads;
+    if (ratio > 1) {
+      // GQA: a unit is a KV group (the KV head and its query heads), so heads / KV heads stays an integer.
+      for (let g = 0; g < shape.numKvHeads; g++) {
+        const heads = range(ratio).map((k) => g * ratio + k);
+        out.push({ block: b, type: 'attention', index: heads[0], heads, score: heads.reduce((a, h) => a + s.heads![h], 0), cost: ratio * cost.head + cost.kvHead });
+      }
+    } else {
+      s.heads.forEach((score, h) => out.push({ block: b, type: 'attention', index: h, heads: [h], score, cost: cost.head + cost.kvHead }));
+    }
+  }
+  return out;
+}
+
+/**
+ * The units to remove: the lowest scores until `sparsity` of `total` parameters are gone,
+ * every block keeping at least one unit of each type. Uniform: the same fraction of
+ * each type's units in every block.
+ */
+function selectUnits(units: Unit[], sparsity: number, total: number, o: { uniform: boolean; standardize: boolean }): Set<Unit> {
+  const removed = new Set<Unit>();
+  if (sparsity === 0 || units.length === 0) return removed;
+  const key = (u: Unit) => `${u.block}:${u.type}`;
+  const groups = new Map<string, Unit[]>();
+  for (const u of units) groups.set(key(u), [...(groups.get(key(u)) ?? []), u]);
+  if (o.uniform) {
+    // Each block loses the same fraction of each type: a budget share proportional to what it holds.
+    const prunable = units.reduce((a, u) => a + u.cost, 0);
+    const fraction = Math.min(1, (sparsity * total) / prunable);
+    for (const g of groups.values()) {
+      const n = Math.min(g.length - 1, Math.round(fraction * g.length));
+      g.slice()
+        .sort((a, b) => a.score - b.score || a.index - b.index)
+        .slice(0, n)
+        .forEach((u) => removed.add(u));
+    }
+    return removed;
+  }
+  const value = standardizer(units, o.standardize);
+  const budget = sparsity * total;
+  const left = new Map([...groups].map(([k, g]) => [k, g.length]));
+  let spent = 0;
+  for (const u of units.slice().sort((a, b) => value(a) - value(b) || a.block - b.block || a.index - b.index)) {
+    if (spent >= budget) break;
+    if (left.get(key(u))! <= 1) continue; // never the last unit of a type in a block
+    if (spent + u.cost > budget * 1.0001 + 0.5 * u.cost) continue;
+    removed.add(u);
+    left.set(key(u), left.get(key(u))! - 1);
+    spent += u.cost;
+  }
+  return removed;
+}
+
+/** Scores comparable across unit types (z-scores per type, FLAP) or as they are. */
+function standardizer(units: Unit[], on: boolean): (u: Unit) => number {
+  if (!on) return (u) => u.score;
+  const moments = new Map<string, { mean: number; std: number }>();
+  for (const type of ['channel', 'attention']) {
+    const xs = units.filter((u) => u.type === type).map((u) => u.score);
+    if (xs.length === 0) continue;
+    const mean = xs.reduce((a, x) => a + x, 0) / xs.length;
+    const std = Math.sqrt(xs.reduce((a, x) => a + (x - mean) ** 2, 0) / xs.length) || 1;
+    moments.set(type, { mean, std });
+  }
+  return (u) => (u.score - moments.get(u.type)!.mean) / moments.get(u.type)!.std;
+}
+
+/** Adjusts each block's removed channels so that its kept MLP width is a multiple of k. */
+function roundChannels(model: LoadedModel, units: Unit[], removed: Set<Unit>, k: number, notes: string[]): void {
+  if (k <= 1) return;
+  let changed = 0;
+  for (let b = 0; b < model.config.numLayers; b++) {
+    const ch = units.filter((u) => u.block === b && u.type === 'channel').sort((x, y) => x.score - y.score || x.index - y.index);
+    if (ch.length === 0) continue;
+    const gone = ch.filter((u) => removed.has(u)).length;
+    if (gone === 0) continue;
+    const kept = ch.length - gone;
+    const target = Math.min(ch.length, Math.max(k, Math.round(kept / k) * k));
+    if (target === kept) continue;
+    changed++;
+    ch.forEach((u, i) => (i < ch.length - target ? removed.add(u) : removed.delete(u)));
+  }
+  if (changed > 0) notes.push(`MLP widths of ${changed} block(s) rounded to a multiple of ${k} (--multiple-of)`);
+}
+
+async function removeUnits(model: LoadedModel, b: number, gone: Unit[], stats: BlockStats | undefined): Promise<void> {
+  const shape = blockShape(model.config, b);
+  const ch = gone.filter((u) => u.type === 'channel').map((u) => u.index);
+  if (ch.length > 0) {
+    const names = mlpNames(model, b);
+    const downBias = stats?.downIn ? await compensationDelta(model.tensors.get(`${names.consumer}.weight`)!, stats.downIn, ch) : undefined;
+    await keepChannels(
+      model,
+      b,
+      range(shape.intermediateSize).filter((j) => !ch.includes(j)),
+      { downBias },
+    );
+  }
+  const heads = gone.filter((u) => u.type === 'attention').flatMap((u) => u.heads);
+  if (heads.length > 0) {
+    const d = model.config.headDim;
+    const cols = heads.flatMap((h) => range(d).map((j) => h * d + j));
+    const oBias = stats?.oIn ? await compensationDelta(model.tensors.get(`blocks.${b}.attn.o.weight`)!, stats.oIn, cols) : undefined;
+    await keepHeads(
+      model,
+      b,
+      range(shape.numHeads).filter((h) => !heads.includes(h)),
+      { oBias },
+    );
+  }
+}
+
+/** How many channels fire with probability in each tenth of [0, 1] (bias method report). */
+function histogram(stats: BlockStats[]): number[] {
+  const h = new Array<number>(10).fill(0);
+  for (const s of stats) {
+    if (!s.downIn?.exceed) continue;
+    const n = Math.max(1, s.downIn.count);
+    for (const f of s.downIn.exceed) h[Math.min(9, Math.floor((f / n) * 10))]++;
+  }
+  return h;
+}
+
+async function meanAbsWeight(model: LoadedModel, b: number): Promise<number> {
+  let sum = 0;
+  let n = 0;
+  for (const [name, t] of model.tensors) {
+    if (!name.startsWith(`blocks.${b}.`) || t.shape.length !== 2) continue;
+    const norms = await columnNorms(t);
+    sum += norms.l1.reduce((a, x) => a + x, 0);
+    n += t.data.length;
+  }
+  return n > 0 ? sum / n : 0;
+}
+
+/** One pass of the calibration set through the dense model: consumer-input columns and block cosines. */
+async function denseStatistics(
+  model: LoadedModel,
+  cal: CalibrationSet,
+  m: StructuredMethod,
+  o: StructuredOptions,
+  progress: (phase: 'statistics', b: number) => void,
+): Promise<{ stats: BlockStats[]; meanCosine?: Float64Array }> {
+  const fm = new ForwardModel(model);
+  const c = model.config;
+  const Lq = cal.seqLen;
+  const K = cal.samples;
+  const H = c.hiddenSize;
+  const batch = Math.max(1, Math.min(o.batch ?? Math.floor(4096 / Lq), K));
+  const hidden = await fm.embed(cal.tokens, K, Lq);
+  const wantColumns = m.needs?.consumerColumns === true;
+  const wantCos = m.needs?.blockCosine === true;
+  const threshold = m.needs?.fireThreshold?.(c.activation);
+  const out: BlockStats[] = [];
+  const cos = new Float64Array(c.numLayers);
+  for (let b = 0; b < c.numLayers; b++) {
+    progress('statistics', b);
+    const shape = blockShape(c, b);
+    const s: BlockStats = {};
+    const inputs: ('downIn' | 'oIn')[] = [];
+    if (wantColumns && shape.intermediateSize > 0) {
+      s.downIn = new ColumnStats(shape.intermediateSize, threshold !== undefined ? { threshold } : {});
+      inputs.push('downIn');
+    }
+    if (wantColumns && shape.numHeads > 0) {
+      s.oIn = new ColumnStats(shape.numHeads * c.headDim);
+      inputs.push('oIn');
+    }
+    const caps = inputs.length > 0 ? fm.allocCaptures(batch * Lq, inputs, b) : undefined;
+    let cosSum = 0;
+    for (let k = 0; k < K; k += batch) {
+      o.signal?.throwIfAborted();
+      const rows = Math.min(batch, K - k) * Lq;
+      const h = hidden.subarray(k * Lq * H, k * Lq * H + rows * H);
+      const input = wantCos ? h.slice() : undefined;
+      const cap = caps ? Object.fromEntries(inputs.map((n) => [n, caps[n]!.subarray(0, (caps[n]!.length / (batch * Lq)) * rows)])) : undefined;
+      await fm.runBlock(b, h, { batch: rows / Lq, seq: Lq, capture: cap });
+      if (s.downIn) await s.downIn.add(cap!.downIn!, rows);
+      if (s.oIn) await s.oIn.add(cap!.oIn!, rows);
+      if (input) cosSum += kernelsNative().rowCosineSum(input, h, H);
+    }
+    cos[b] = cosSum / (K * Lq);
+    out.push(s);
+  }
+  return { stats: out, meanCosine: wantCos ? cos : undefined };
+}

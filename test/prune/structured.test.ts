@@ -1,0 +1,131 @@
+// Structured pruning end to end on the embedded demo model (a trained Llama with GQA):
+// every structured plugin through prune(), the sizes and widths it reports, outputs that
+// load back with the new shapes, and the refusals. Quality: on held-out text the
+// calibrated methods beat the random baseline at 20% of the block parameters.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { perplexity } from '../../lib/eval/perplexity';
+import { loadModel } from '../../lib/formats/load';
+import { ForwardModel } from '../../lib/forward';
+import { blockShapes } from '../../lib/model/shapes';
+import { prune, PruneOptions } from '../../lib/prune/run';
+import { loadTokenizer } from '../../lib/tokenizer/load';
+
+const DEMO = path.join(__dirname, '..', '..', 'assets', 'demo-model');
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shears-structured-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const base = (method: string, out: string, extra: Partial<PruneOptions> = {}): PruneOptions => ({
+  model: DEMO,
+  method,
+  sparsity: 0.2,
+  calib: path.join(DEMO, 'calib.txt'),
+  calibSamples: 16,
+  seqLen: 128,
+  out: path.join(dir, out),
+  ...extra,
+});
+
+/** Perplexity of a written model on the first 12 windows of the demo's held-out text. */
+async function heldOut(model: string): Promise<number> {
+  const m = await loadModel(model);
+  try {
+    const tok = await loadTokenizer(m.tokenizer, { vocabSize: m.config.vocabSize });
+    const ids = tok.encode(fs.readFileSync(path.join(DEMO, 'eval.txt'), 'utf8').slice(0, 60_000), { bos: true });
+    return (await perplexity(new ForwardModel(m), ids, { maxWindows: 12 })).perplexity;
+  } finally {
+    m.close();
+  }
+}
+
+describe('MLP channels, 20% of the block parameters, --uniform', () => {
+  const ppl: Record<string, number> = {};
+  test.each(['l1', 'random', 'wanda-sp', 'flap'])('%s', async (method) => {
+    const r = await prune(base(method, `${method}-channels`, { uniform: true, calib: method === 'l1' || method === 'random' ? undefined : path.join(DEMO, 'calib.txt') }));
+    const st = r.structured!;
+    expect(st.structure).toBe('channels');
+    // One 8-wide step of MLP width per block is the resolution: within 2 points of 20%.
+    expect(Math.abs(st.achieved_sparsity - 0.2)).toBeLessThan(0.02);
+    expect(r.achieved_sparsity).toBe(st.achieved_sparsity);
+    expect(st.parameters.after).toBeLessThan(st.parameters.before);
+    expect(st.bytes.after).toBeLessThan(st.bytes.before);
+    const widths = new Set(st.widths.after.map((w) => w.mlp));
+    expect(widths.size).toBe(1);
+    expect([...widths][0] % 8).toBe(0);
+    expect(st.widths.after.every((w) => w.heads === 4 && w.kv_heads === 2)).toBe(true);
+    // The output loads with the new widths, and the report file says the same.
+    const m = await loadModel(r.output.path);
+    try {
+      expect(m.config.intermediateSize).toBe([...widths][0]);
+      expect(m.tensors.get('blocks.0.mlp.down.weight')!.shape).toEqual([256, [...widths][0]]);
+      // FLAP compensates: the mean output of the removed channels is the down projection's bias.
+      expect(m.tensors.has('blocks.0.mlp.down.bias')).toBe(method === 'flap');
+    } finally {
+      m.close();
+    }
+    expect(JSON.parse(fs.readFileSync(r.output.report, 'utf8')).structured.widths.after).toEqual(st.widths.after);
+    ppl[method] = await heldOut(r.output.path);
+    expect(Number.isFinite(ppl[method])).toBe(true);
+  });
+
+  test('wanda-sp and flap beat random and l1 on held-out text', () => {
+    // Measured here: dense 70.0, l1 91.9, random 100.1, wanda-sp 77.8, flap 78.0 (40 windows).
+    expect(ppl['wanda-sp']).toBeLessThan(Math.min(ppl.random, ppl.l1));
+    expect(ppl.flap).toBeLessThan(Math.min(ppl.random, ppl.l1));
+  });
+});
+
+test('width without --uniform: adaptive widths per block, GQA kept valid, written as GGUF and read back', async () => {
+  const r = await prune(base('flap', 'flap-width.gguf', { structure: 'width' }));
+  const st = r.structured!;
+  expect(Math.abs(st.achieved_sparsity - 0.2)).toBeLessThan(0.02);
+  for (const w of st.widths.after) {
+    expect(w.heads % w.kv_heads).toBe(0);
+    expect(w.mlp % 8).toBe(0);
+  }
+  const m = await loadModel(r.output.path);
+  try {
+    expect(blockShapes(m.config).map((b) => [b.numHeads, b.numKvHeads, b.intermediateSize])).toEqual(st.widths.after.map((w) => [w.heads, w.kv_heads, w.mlp]));
+  } finally {
+    m.close();
+  }
+});
+
+test('block-influence removes the block whose output is most like its input', async () => {
+  const r = await prune(base('block-influence', 'bi.gguf', { structure: 'layers', sparsity: 0.25 }));
+  expect(r.structured!.removed_blocks).toHaveLength(1);
+  expect(r.structured!.widths.after).toHaveLength(3);
+  const m = await loadModel(r.output.path);
+  try {
+    expect(m.config.numLayers).toBe(3);
+  } finally {
+    m.close();
+  }
+});
+
+test('random is seeded: the same seed removes the same channels, another seed others', async () => {
+  const a = await prune(base('random', 'ra', { calib: undefined, seed: 1, uniform: true }));
+  const b = await prune(base('random', 'rb', { calib: undefined, seed: 1, uniform: true }));
+  const c = await prune(base('random', 'rc', { calib: undefined, seed: 2, uniform: true }));
+  const bytes = (p: string) => fs.readFileSync(path.join(p, 'model.safetensors'));
+  expect(bytes(a.output.path).equals(bytes(b.output.path))).toBe(true);
+  expect(bytes(a.output.path).equals(bytes(c.output.path))).toBe(false);
+});
+
+describe('refusals: a clear error, nothing written', () => {
+  test.each<[string, Partial<PruneOptions>, RegExp]>([
+    ['bias on a model without biases', { method: 'bias' }, /NA: the model has no biases/],
+    ['heads with block-influence', { method: 'block-influence', structure: 'heads' }, /removes layers, not --structure heads/],
+    ['every block', { method: 'block-influence', structure: 'layers', sparsity: 0.9 }, /would remove all 4 blocks/],
+    ['--structure with a masking method', { method: 'wanda', structure: 'channels' }, /apply to structured methods/],
+    ['an N:M pattern with a structured method', { method: 'flap', sparsity: undefined, pattern: '2:4' }, /--pattern N:M does not apply/],
+    ['--multiple-of 0', { method: 'l1', multipleOf: 0, calib: undefined }, /--multiple-of must be a positive integer/],
+  ])('%s', async (label, extra, message) => {
+    const out = `refused-${label.replace(/\W+/g, '-')}`;
+    const o = base(extra.method ?? 'flap', out, extra);
+    await expect(prune(o)).rejects.toThrow(message);
+    expect(fs.existsSync(o.out)).toBe(false);
+  });
+});

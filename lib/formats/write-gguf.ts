@@ -105,6 +105,7 @@ function planTensors(model: LoadedModel, arch: GGUFArch, main: TensorDType, opts
   };
   const dtypeOf = (shape: number[]) => (shape.length === 1 ? 'f32' : (opts.dtype ?? main));
   const tensorDtype = (t: Tensor) => (t.shape.length === 1 ? 'f32' : (opts.dtype ?? t.dtype));
+  const missingBiases = arch === 'gpt2' ? gpt2MissingBiases(model) : []; // first: it refuses partial q/k/v biases
   for (const t of model.tensors.values()) {
     const qkv = arch === 'gpt2' ? /^blocks\.(\d+)\.attn\.([qkv])\.(weight|bias)$/.exec(t.name) : null;
     if (qkv) {
@@ -134,7 +135,7 @@ function planTensors(model: LoadedModel, arch: GGUFArch, main: TensorDType, opts
       if (b.zeroAttention) for (const z of zeroSublayer(c, i, 'attention')) constant(ggufFromCanonical(z.name, arch)!, z.shape, z.ones);
       if (b.zeroMlp) for (const z of zeroSublayer(c, i, 'mlp')) constant(ggufFromCanonical(z.name, arch)!, z.shape, z.ones);
     });
-  if (arch === 'gpt2') for (const z of gpt2MissingBiases(model)) constant(z.name, z.shape, false);
+  for (const z of missingBiases) constant(z.name, z.shape, false);
   if (c.rope?.scaling) {
     // llama.cpp keeps Llama-3 scaling as the frequency divisors themselves.
     const factors = llama3Factors(c.rope.theta, c.rope.dim, c.rope.scaling);

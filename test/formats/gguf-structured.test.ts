@@ -253,6 +253,25 @@ describe('structured GGUF: GPT-2', () => {
     }
   });
 
+  test('gpt2 without some biases: llama.cpp requires them, written as zeros (same forward); a partial q/k/v bias is refused', async () => {
+    const src = sliceModel(gpt2, blockShapes(gpt2.config));
+    for (const n of ['blocks.0.attn.q.bias', 'blocks.0.attn.k.bias', 'blocks.0.attn.v.bias', 'blocks.1.attn.o.bias', 'final_norm.bias']) src.tensors.delete(n);
+    const file = path.join(tempDir(), 'nb.gguf');
+    const back = await roundTrip(src, file);
+    try {
+      expect(ggufOf(file).names).toEqual(expect.arrayContaining(['blk.0.attn_qkv.bias', 'blk.1.attn_output.bias', 'output_norm.bias']));
+      expect(back.tensors.get('blocks.1.attn.o.bias')!.data.every((v) => v === 0)).toBe(true);
+      const [a, b] = [await meanNll(src), await meanNll(back)];
+      expect(Math.abs(a - b) / a).toBeLessThan(1e-6);
+    } finally {
+      back.close();
+    }
+    src.tensors.delete('blocks.1.attn.k.bias');
+    const err = await writeGGUF(src, path.join(tempDir(), 'p.gguf'), { tokenizer: false }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NotImplementedError);
+    expect((err as Error).message).toMatch(/block 1 has some of the q\/k\/v biases but not all/);
+  });
+
   test('gpt2 with fewer MLP channels (uniform) is written; per-block widths or pruned heads are refused', async () => {
     const narrow = sliceModel(gpt2, [0, 1].map(() => ({ numHeads: 4, numKvHeads: 4, intermediateSize: 24 })));
     const file = path.join(tempDir(), 'n.gguf');

@@ -156,6 +156,28 @@ export function hfLayout(model: HFLayoutSource): HFLayout {
   return { config, ...chosen, zeroBiases };
 }
 
+/**
+ * For a structured prune whose output is an HF directory: refuses, before any pruning,
+ * what hfLayout would refuse after it whatever the scores (heads removed from OPT or
+ * GPT-2; per-block widths, which a run without --uniform gives unless it removes whole
+ * blocks only).
+ */
+export function checkHFStructuredRun(config: ModelConfig, o: { structure: 'channels' | 'heads' | 'width' | 'layers'; uniform: boolean }): void {
+  const heads = o.structure === 'heads' || o.structure === 'width';
+  if (heads && (config.architecture === 'opt' || config.architecture === 'gpt2')) {
+    const name = config.architecture === 'opt' ? 'OPT' : 'GPT-2';
+    throw new HFStructureError(
+      `--structure ${o.structure} removes attention heads, and a Hugging Face ${name} config cannot describe fewer heads ` +
+        `(no head_dim: transformers derives it as hidden size / heads): use --structure channels, or ${SUGGEST}`,
+    );
+  }
+  if (o.structure !== 'layers' && !o.uniform)
+    throw new HFStructureError(
+      `--structure ${o.structure} without --uniform gives each block its own widths, and a Hugging Face config.json ` +
+        `gives every block the same: add --uniform, or ${SUGGEST}`,
+    );
+}
+
 /** `tensors` with the layout's zero biases added (in the dtype of the weights beside them). */
 export function withZeroBiases(tensors: Map<string, Tensor>, layout: HFLayout): Map<string, Tensor> {
   if (layout.zeroBiases.length === 0) return tensors;

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { FormatError, ShapeError } from '../../lib/errors';
-import { HFStructureError } from '../../lib/formats/hf-structure';
+import { checkHFStructuredRun, HFStructureError } from '../../lib/formats/hf-structure';
 import { loadModel } from '../../lib/formats/load';
 import { writeHF } from '../../lib/formats/write-hf';
 import { withBlockShapes } from '../../lib/model/shapes';
@@ -63,6 +63,16 @@ describe('HF outputs that a stock config cannot describe', () => {
     const err = await refused(m);
     expect(err).toBeInstanceOf(ShapeError);
     expect(err.message).toMatch(/blocks\.0\.mlp\.gate\.weight has shape \[40, 16\], expected \[24, 16\]/);
+  });
+
+  test('checkHFStructuredRun refuses, before pruning, runs whose HF output could not be written', () => {
+    const llama = tiny().config;
+    const opt = randomModel({ architecture: 'opt' }).config;
+    expect(() => checkHFStructuredRun(opt, { structure: 'width', uniform: true })).toThrow(/--structure width removes attention heads.*OPT.*--structure channels/);
+    expect(() => checkHFStructuredRun(llama, { structure: 'channels', uniform: false })).toThrow(/without --uniform.*add --uniform, or write a \.gguf/);
+    for (const structure of ['channels', 'heads', 'width'] as const) expect(() => checkHFStructuredRun(llama, { structure, uniform: true })).not.toThrow();
+    expect(() => checkHFStructuredRun(opt, { structure: 'channels', uniform: true })).not.toThrow();
+    expect(() => checkHFStructuredRun(opt, { structure: 'layers', uniform: false })).not.toThrow();
   });
 
   test('the reader checks the shapes of Llama MLP biases', async () => {

@@ -9,6 +9,7 @@ import { checkSparsity, parsePattern, patternSparsity } from '../kernels';
 import { HessianPrecision } from '../methods/hessian';
 import { checkStatisticsOptions } from '../prune/options';
 import { methodInfo } from '../methods/registry';
+import { Structure, STRUCTURES } from '../methods/plugin';
 import type { SweepPattern } from '../report/types';
 import { CalibrationArgs } from '../calibration/sample';
 
@@ -49,6 +50,12 @@ export interface SweepOptions extends CalibrationArgs {
   hessianPrecision?: HessianPrecision;
   /** |x| above which an activation counts as an outlier in the statistics (default 6). */
   activationThreshold?: number;
+  /** Structured methods: what is removed (default channels; layers for block-influence). A level is then the fraction of block parameters (of blocks) removed. */
+  structure?: Structure;
+  /** Structured methods: the same widths in every block. */
+  uniform?: boolean;
+  /** Structured methods: MLP widths rounded to a multiple of this (default 8). */
+  multipleOf?: number;
 }
 
 export interface CellSpec {
@@ -117,6 +124,13 @@ export function checkSweepOptions(o: SweepOptions): CheckedSweep {
   if (o.stats !== undefined && o.stats !== 'exact' && o.stats !== 'once') throw new ArgumentRangeError(`--stats must be exact or once, got '${String(o.stats)}'`);
   checkBackendRequest(o.backend);
   checkStatisticsOptions(o);
+  if (o.structure !== undefined && !STRUCTURES.includes(o.structure))
+    throw new ArgumentRangeError(`--structure must be one of ${STRUCTURES.join(', ')}, got '${String(o.structure)}'`);
+  if (o.multipleOf !== undefined && (!Number.isInteger(o.multipleOf) || o.multipleOf < 1))
+    throw new ArgumentRangeError(`--multiple-of must be a positive integer, got ${String(o.multipleOf)}`);
+  const structured = infos.filter((m) => m.kind === 'structured');
+  if (structured.length > 0 && patterns.some((p) => p !== 'unstructured'))
+    throw new ArgumentRangeError(`${structured.map((m) => m.name).join(', ')} remove whole units: N:M patterns do not apply`);
   const needsCalibration = infos.some((m) => m.calibrated);
   if (o.calib && o.calibTokens) throw new ArgumentRangeError('give --calib or --calib-tokens, not both');
   if (needsCalibration && !o.calib && !o.calibTokens)

@@ -10,6 +10,9 @@ import { loadModel } from '../formats/load';
 import { ForwardModel } from '../forward/model';
 import { parsePattern } from '../kernels';
 import { methodInfo } from '../methods/registry';
+import type { StructuredMethod } from '../methods/plugin';
+import { runStructured } from '../prune/structured';
+import type { LoadedModel } from '../model/types';
 import { achievedSparsity, peakRssBytes } from '../prune/report';
 import { runPipeline } from '../prune/pipeline';
 import { writeReport } from '../report';
@@ -83,6 +86,9 @@ function cacheSettings(o: SweepOptions): Record<string, unknown> {
     stats: o.stats ?? 'exact',
     hessian_precision: o.hessianPrecision ?? 'f64',
     activation_threshold: o.activationThreshold ?? DEFAULT_ACTIVATION_THRESHOLD,
+    structure: o.structure ?? null,
+    uniform: o.uniform ?? false,
+    multiple_of: o.multipleOf ?? 8,
   };
 }
 
@@ -123,6 +129,7 @@ async function runCell(
   // A new memory mapping is pristine: pruning writes only to its copy-on-write pages.
   const model = await timed('load', () => loadModel(o.model, { tokenizer: o.tokenizer }));
   try {
+    if (info.plugin?.kind === 'structured') return await structuredCell(spec, info.plugin, model, o, data, dense, backend, clock, t0, onDetail);
     const pattern = spec.pattern === 'unstructured' ? undefined : parsePattern(spec.pattern);
     const strategy = info.create!();
     const sparsity = pattern ? undefined : spec.level;
@@ -177,6 +184,75 @@ async function runCell(
   }
 }
 
+/**
+ * A structured cell: units removed (lib/prune/structured.ts) from a pristine model, then
+ * evaluated like any cell. `sparsity` is the achieved fraction of block parameters
+ * removed; `parameters` the model's parameters after. A method that cannot apply to the
+ * model (bias without biases) gives an NA cell with its reason.
+ */
+async function structuredCell(
+  spec: CellSpec,
+  method: StructuredMethod,
+  model: LoadedModel,
+  o: SweepRunOptions,
+  data: SweepData,
+  dense: DenseReference,
+  backend: BackendPlan,
+  clock: PhaseClock,
+  t0: bigint,
+  onDetail: (detail: string) => void,
+): Promise<SweepCell> {
+  const structure = o.structure ?? (method.structures.includes('channels') ? 'channels' : method.structures[0]);
+  if (!method.structures.includes(structure)) return na(spec, `NA: ${method.name} removes ${method.structures.join(' / ')}, not ${structure}`);
+  const hasBiases = [...model.tensors.keys()].some((n) => /^blocks\.\d+\.(mlp\.(fc1|up)|attn\.[qkvo])\.bias$/.test(n));
+  const why = method.unsupported?.({ architecture: model.config.architecture, hasBiases, activation: model.config.activation });
+  if (why) return na(spec, why);
+  const r = await clock.time('pruning', () =>
+    runStructured(model, {
+      method,
+      structure,
+      sparsity: spec.level,
+      uniform: o.uniform,
+      multipleOf: o.multipleOf,
+      calibration: method.calibrated ? data.calibration : undefined,
+      seed: o.seed,
+      batch: o.batch,
+      signal: o.signal,
+      onProgress: (p) => onDetail(p.label),
+    }),
+  );
+  const { timings } = clock;
+  timings.calibration = method.calibrated ? (data.timings.calibration ?? 0) : 0;
+  timings.statistics = r.timings.statistics ?? 0;
+  timings.forward = 0;
+  o.signal?.throwIfAborted();
+  onDetail('evaluating');
+  const q = await clock.time('eval', () => cellQuality(new ForwardModel(model, { backend: backend.device }), data, dense, o.signal));
+  timings.total = since(t0);
+  return {
+    ...spec,
+    sparsity: r.achievedSparsity,
+    perplexity: q.perplexity,
+    kl: q.kl,
+    top1_agreement: q.top1Agreement,
+    timings: timings as SweepCell['timings'],
+    peak_rss_bytes: peakRssBytes(),
+    status: 'ok',
+    backend: backend.device,
+    stats: method.calibrated ? 'dense-model statistics (structured)' : 'none (no activation statistics)',
+    structure,
+    uniform: r.uniform,
+    parameters: r.after.parameters,
+    parameters_before: r.before.parameters,
+    widths: r.widthsAfter.map((b) => [b.numHeads, b.numKvHeads, b.intermediateSize]),
+    ...(r.removedBlocks.length > 0 ? { removed_blocks: r.removedBlocks } : {}),
+    ...(r.firingHistogram ? { firing_probability_histogram: r.firingHistogram } : {}),
+    query_positions: q.positions,
+    computed_at: new Date().toISOString(),
+    ...(r.notes.length > 0 || q.nonFinite ? { notes: [...r.notes, ...(q.nonFinite ? [q.nonFinite] : [])] } : {}),
+  };
+}
+
 export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
   const t0 = process.hrtime.bigint();
   const progress = (p: SweepEvent) => o.onProgress?.(sweepProgress(p, since(t0)));
@@ -196,7 +272,7 @@ export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
     const denseFm = new ForwardModel(denseModel, { backend: backend.device });
     denseFm.validate();
     let denseStats: DenseStats | undefined;
-    const needs = new Set(checked.methods.flatMap((m) => methodInfo(m).create!().needs));
+    const needs = new Set(checked.methods.flatMap((m) => methodInfo(m).create?.().needs ?? []));
     const pending = checked.cells.some((c) => !(o.resume && reusable(store.readCell(c))));
     if (o.stats === 'once' && data.calibration && needs.size > 0 && pending) {
       progress({ stage: 'statistics' });

@@ -2,6 +2,7 @@
 // evaluated end to end, rendered as a report (results.json/csv, report.md/html, chart).
 import { Command, Option } from 'commander';
 
+import { STRUCTURES } from '../../methods/plugin';
 import { resultsToJson } from '../../report/json';
 import { parseList, parseLevels } from '../../sweep/options';
 import { sweep, SweepProgress } from '../../sweep/run';
@@ -22,6 +23,9 @@ export function register(program: Command): void {
     .requiredOption('--model <path>', 'HF directory, .gguf file or llama2.c .bin')
     .option('--tokenizer <file>', 'llama2.c tokenizer (tok*.bin) when not beside the checkpoint')
     .requiredOption('--methods <list>', 'comma-separated methods, e.g. magnitude,wanda,sparsegpt', parseList)
+    .addOption(new Option('--structure <s>', 'structured methods: what is removed; a level is then the fraction of block parameters (layers: of blocks) removed').choices([...STRUCTURES]))
+    .option('--uniform', 'structured methods: the same widths in every block')
+    .option('--multiple-of <k>', 'structured methods: MLP widths rounded to a multiple of k (default 8)', int('--multiple-of'))
     .option('--levels <list>', 'unstructured sparsity levels (default 0.01,0.05,0.1,0.2,...,0.9,0.95,0.99)', parseLevels)
     .option('--patterns <list>', 'unstructured and/or N:M patterns, e.g. unstructured,2:4,4:8 (default unstructured)', parseList)
     .option('--calib <file>', 'calibration text: one query per line, a corpus, or JSONL')

@@ -6,7 +6,8 @@
 //   without attention (block 0: zero stand-in; block 3: llama.cpp's own n_head = 0) and
 //   one without MLP (zero stand-in) -> deci; a random Qwen2 (q/k/v biases) as qwen2,
 //   with fewer heads as llama, per-block as deci; GPT-2, and with fewer MLP channels -> gpt2;
-//   o-projection and down-projection biases (as bias compensation adds) in llama and deci.
+//   o-projection and down-projection biases (as bias compensation adds) in llama and deci;
+//   stories260K (GGUF) from ../shared/data when present, dense and cut.
 // For each: shears' mean NLL of the next-token predictions (its forward pass on the file
 // read back) and llama.cpp's, teacher-forced one token at a time (F32 KV cache, flash
 // attention off: its CPU kernel rounds to f16, about 2e-3 nats per token on these models), and the
@@ -131,6 +132,16 @@ async function main(): Promise<void> {
     { name: 'demo dense (llama)', model: demo, ids: demoIds },
     { name: 'demo uniform heads 2/1, MLP 320 (llama)', model: sliceModel(demo, uniform(2, 1, 320)), ids: demoIds },
     { name: 'demo per-block widths (deci)', model: sliceModel(demo, varied), ids: demoIds },
+    {
+      name: 'demo per-block widths, query heads per KV head 2, 1, 4, 1 (deci)',
+      model: sliceModel(demo, [
+        { numHeads: 4, numKvHeads: 2, intermediateSize: 512 },
+        { numHeads: 2, numKvHeads: 2, intermediateSize: 256 },
+        { numHeads: 4, numKvHeads: 1, intermediateSize: 384 },
+        { numHeads: 1, numKvHeads: 1, intermediateSize: 128 },
+      ]),
+      ids: demoIds,
+    },
     { name: 'demo removed attention (blocks 0, 3) and MLP (block 1) (deci)', model: sliceModel(demo, perBlock), ids: demoIds },
     { name: 'qwen2 tiny (qwen2)', model: qwen, ids: demoIds, tokenizer: gptTok },
     { name: 'qwen2 tiny, heads 2/1 (llama: q/k/v biases permuted)', model: sliceModel(qwen, [0, 1, 2].map(() => ({ numHeads: 2, numKvHeads: 1, intermediateSize: 96 }))), ids: demoIds, tokenizer: gptTok },
@@ -146,11 +157,33 @@ async function main(): Promise<void> {
     return m;
   };
   cases.splice(
-    4,
+    5,
     0,
     { name: 'demo uniform heads 2/1, MLP 320, o and down biases (llama)', model: withBiases(sliceModel(demo, uniform(2, 1, 320))), ids: demoIds },
     { name: 'demo per-block widths, o and down biases (deci)', model: withBiases(sliceModel(demo, varied)), ids: demoIds },
   );
+  // A real small model beside the checkout (../shared/data), when present: stories260K, a
+  // GGUF source, cut to per-block widths. (BabyLlama is left out: its 105-token vocabulary
+  // has no byte tokens, and llama.cpp aborts on it while node-llama-cpp loads the model,
+  // with std::out_of_range from byte_to_token; the dense model does the same.)
+  const shared = path.join(ROOT, '..', 'shared', 'data', 'models');
+  const realModels: [string, string, { tokenizer?: string }][] = [['stories260K', path.join(shared, 'stories260K', 'stories260K.gguf'), {}]];
+  const opened: LoadedModel[] = [];
+  for (const [label, file, opts] of realModels) {
+    if (!fs.existsSync(file)) continue;
+    const m = await loadModel(file, opts);
+    opened.push(m);
+    const c = m.config;
+    const ratio = c.numHeads / c.numKvHeads;
+    const kvs = (i: number) => Math.max(1, Math.round((c.numKvHeads * (i + 1)) / c.numLayers));
+    const shapes = Array.from({ length: c.numLayers }, (_, i) => ({
+      numHeads: i === 1 ? 0 : kvs(i) * ratio,
+      numKvHeads: i === 1 ? 0 : kvs(i),
+      intermediateSize: i === c.numLayers - 2 ? 0 : Math.round((c.intermediateSize * (c.numLayers - i)) / c.numLayers),
+    }));
+    const ids = (await loadTokenizer(m.tokenizer)).encode(text, { bos: true }).slice(0, Math.min(nTokens, c.contextLength));
+    cases.push({ name: `${label} dense`, model: m, ids }, { name: `${label} per-block widths, block 1 without attention, block ${c.numLayers - 2} without MLP`, model: sliceModel(m, shapes), ids });
+  }
   const rows: string[] = [];
   let failed = false;
   for (const c of cases) {
@@ -179,6 +212,7 @@ async function main(): Promise<void> {
   demo.close();
   gpt2.close();
   qwen.close();
+  for (const m of opened) m.close();
   fs.rmSync(work, { recursive: true, force: true });
   process.exit(failed ? 1 : 0);
 }

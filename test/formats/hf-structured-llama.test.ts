@@ -137,6 +137,16 @@ describe('HF output of structurally pruned Llama models', () => {
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 
+  test('per-block widths that are all equal are written as the model-wide ones', async () => {
+    const m = keepChannels(keepChannels(tiny(), 24, 0), 24, 1);
+    // Widths listed per block (all equal), with a model-wide intermediateSize left stale.
+    const listed = { ...m, config: { ...m.config, intermediateSize: 40, blocks: [0, 1].map(() => ({ numHeads: 4, numKvHeads: 2, intermediateSize: 24 })) } };
+    const { config, back } = await roundTrip(listed);
+    expect(config).toMatchObject({ intermediate_size: 24, num_attention_heads: 4, num_key_value_heads: 2 });
+    expect(back.config.blocks).toBeUndefined();
+    back.close();
+  });
+
   test('a Mistral or Llama model without biases keeps its family, with the explicit head_dim of its remaining heads', async () => {
     for (const family of ['mistral', 'llama']) {
       const { config, back } = await roundTrip(keepKvGroups(tiny({ architecture: 'llama', family }), 1), family);

@@ -163,25 +163,40 @@ async function runCell(
     onDetail('evaluating');
     const q = await timed('eval', () => cellQuality(fm, data, dense, o.signal));
     timings.total = since(t0);
-    return {
-      ...spec,
-      sparsity: achievedSparsity(result.layers),
-      perplexity: q.perplexity,
-      kl: q.kl,
-      top1_agreement: q.top1Agreement,
-      timings: timings as SweepCell['timings'],
-      peak_rss_bytes: peakRssBytes(),
-      status: 'ok',
-      backend: backend.device,
+    return okCell(spec, achievedSparsity(result.layers), q, timings, backend, result.notes, {
       stats: once ? 'once (approximate: dense-model statistics shared by every cell)' : info.calibrated ? 'exact' : 'none (no activation statistics)',
       granularity: result.granularity,
-      query_positions: q.positions,
-      computed_at: new Date().toISOString(),
-      ...(result.notes.length > 0 || q.nonFinite ? { notes: [...result.notes, ...(q.nonFinite ? [q.nonFinite] : [])] } : {}),
-    };
+    });
   } finally {
     model.close();
   }
+}
+
+/** A computed cell: its quality against the dense model, timings, and what the kind of run adds (`extra`). */
+function okCell(
+  spec: CellSpec,
+  sparsity: number,
+  q: Awaited<ReturnType<typeof cellQuality>>,
+  timings: Record<string, number>,
+  backend: BackendPlan,
+  notes: string[],
+  extra: Record<string, unknown>,
+): SweepCell {
+  return {
+    ...spec,
+    sparsity,
+    perplexity: q.perplexity,
+    kl: q.kl,
+    top1_agreement: q.top1Agreement,
+    timings: timings as SweepCell['timings'],
+    peak_rss_bytes: peakRssBytes(),
+    status: 'ok',
+    backend: backend.device,
+    ...extra,
+    query_positions: q.positions,
+    computed_at: new Date().toISOString(),
+    ...(notes.length > 0 || q.nonFinite ? { notes: [...notes, ...(q.nonFinite ? [q.nonFinite] : [])] } : {}),
+  };
 }
 
 /**
@@ -229,16 +244,7 @@ async function structuredCell(
   onDetail('evaluating');
   const q = await clock.time('eval', () => cellQuality(new ForwardModel(model, { backend: backend.device }), data, dense, o.signal));
   timings.total = since(t0);
-  return {
-    ...spec,
-    sparsity: r.achievedSparsity,
-    perplexity: q.perplexity,
-    kl: q.kl,
-    top1_agreement: q.top1Agreement,
-    timings: timings as SweepCell['timings'],
-    peak_rss_bytes: peakRssBytes(),
-    status: 'ok',
-    backend: backend.device,
+  return okCell(spec, r.achievedSparsity, q, timings, backend, r.notes, {
     stats: method.calibrated ? 'dense-model statistics (structured)' : 'none (no activation statistics)',
     structure,
     uniform: r.uniform,
@@ -247,10 +253,7 @@ async function structuredCell(
     widths: r.widthsAfter.map((b) => [b.numHeads, b.numKvHeads, b.intermediateSize]),
     ...(r.removedBlocks.length > 0 ? { removed_blocks: r.removedBlocks } : {}),
     ...(r.firingHistogram ? { firing_probability_histogram: r.firingHistogram } : {}),
-    query_positions: q.positions,
-    computed_at: new Date().toISOString(),
-    ...(r.notes.length > 0 || q.nonFinite ? { notes: [...r.notes, ...(q.nonFinite ? [q.nonFinite] : [])] } : {}),
-  };
+  });
 }
 
 export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {

@@ -7,7 +7,8 @@
 //   one without MLP (zero stand-in) -> deci; a random Qwen2 (q/k/v biases) as qwen2,
 //   with fewer heads as llama, per-block as deci; GPT-2, and with fewer MLP channels -> gpt2;
 //   o-projection and down-projection biases (as bias compensation adds) in llama and deci;
-//   stories260K (GGUF) from ../shared/data when present, dense and cut.
+//   stories260K (GGUF) from ../shared/data when present, dense and cut; and the demo model
+//   pruned by shears itself (flap and wanda-sp widths, block-influence layers), f32.
 // For each: shears' mean NLL of the next-token predictions (its forward pass on the file
 // read back) and llama.cpp's, teacher-forced one token at a time (F32 KV cache, flash
 // attention off: its CPU kernel rounds to f16, about 2e-3 nats per token on these models), and the
@@ -25,6 +26,7 @@ import * as path from 'node:path';
 import { ForwardModel } from '../lib/forward/model';
 import { loadModel } from '../lib/formats/load';
 import { writeGGUF } from '../lib/formats/write-gguf';
+import { prune } from '../lib/prune/run';
 import { BlockShape, LoadedModel, TokenizerArtifacts } from '../lib/model/types';
 import { loadTokenizer, tokenizerArtifacts } from '../lib/tokenizer';
 import { sliceModel, writeTinyGPT2, writeTinyQwen2 } from '../test/formats/gguf-structured-fixtures';
@@ -34,7 +36,8 @@ const TOLERANCE = 1e-4;
 
 interface Case {
   name: string;
-  model: LoadedModel;
+  /** A model to write, or a GGUF file written already (by prune). */
+  model: LoadedModel | string;
   ids: number[];
   tokenizer?: TokenizerArtifacts;
 }
@@ -184,12 +187,34 @@ async function main(): Promise<void> {
     const ids = (await loadTokenizer(m.tokenizer)).encode(text, { bos: true }).slice(0, Math.min(nTokens, c.contextLength));
     cases.push({ name: `${label} dense`, model: m, ids }, { name: `${label} per-block widths, block 1 without attention, block ${c.numLayers - 2} without MLP`, model: sliceModel(m, shapes), ids });
   }
+  // Models pruned by shears itself (lib/prune, structured methods with bias compensation).
+  for (const [method, structure, uniform, sparsity] of [
+    ['flap', 'width', false, 0.3],
+    ['wanda-sp', 'width', true, 0.2],
+    ['block-influence', 'layers', false, 0.25],
+  ] as const) {
+    const out = path.join(work, `pruned-${method}.gguf`);
+    await prune({
+      model: path.join(ROOT, 'assets', 'demo-model'),
+      method,
+      structure,
+      uniform,
+      sparsity,
+      calib: path.join(ROOT, 'assets', 'demo-model', 'calib.txt'),
+      calibSamples: 16,
+      seqLen: 128,
+      dtype: 'f32',
+      out,
+    });
+    cases.push({ name: `demo pruned: ${method} --structure ${structure}${uniform ? ' --uniform' : ''} --sparsity ${sparsity}`, model: out, ids: demoIds });
+  }
   const rows: string[] = [];
   let failed = false;
   for (const c of cases) {
     const file = path.join(work, `${rows.length}.gguf`);
     // float32 weights: llama.cpp multiplies f16 weights with activations rounded to f16.
-    await writeGGUF(c.model, file, { dtype: 'f32', ...(c.tokenizer ? { tokenizer: c.tokenizer } : {}) });
+    if (typeof c.model === 'string') fs.copyFileSync(c.model, file);
+    else await writeGGUF(c.model, file, { dtype: 'f32', ...(c.tokenizer ? { tokenizer: c.tokenizer } : {}) });
     const s = await shearsNll(file, c.ids);
     let l: { mean: number; last: number } | { error: string };
     try {

@@ -135,6 +135,7 @@ export async function runStructured(model: LoadedModel, o: StructuredOptions): P
       units.push(...unitsOf(model, b, s, o.structure));
     }
     if (m.needs?.fireThreshold) firingHistogram = histogram(stats);
+    checkRemovable(model, units, o);
     // 3. Selection.
     const removed = selectUnits(units, o.sparsity, before.blockParameters, { uniform: o.uniform === true, standardize: m.standardize === true });
     roundChannels(model, units, removed, multipleOf, notes);
@@ -184,6 +185,24 @@ function unitContext(model: LoadedModel, b: number, s: BlockStats, random: () =>
     rowNorms: (n) => rowNorms(t(n)),
     random,
   };
+}
+
+/**
+ * Every block keeps at least one unit of each kind; when no block has two, nothing can go:
+ * say why (a model with one KV head per block cannot lose heads without breaking its
+ * grouped-query attention) instead of writing an unchanged model.
+ */
+function checkRemovable(model: LoadedModel, units: Unit[], o: StructuredOptions): void {
+  if (o.sparsity === 0) return;
+  const per = new Map<string, number>();
+  for (const u of units) per.set(`${u.block}:${u.type}`, (per.get(`${u.block}:${u.type}`) ?? 0) + 1);
+  if ([...per.values()].some((n) => n > 1)) return;
+  const s = blockShape(model.config, 0);
+  const why =
+    o.structure === 'heads'
+      ? `every block has a single attention unit (${s.numHeads} query heads sharing ${s.numKvHeads} KV head${s.numKvHeads === 1 ? '' : 's'}: under grouped-query attention a KV head goes only with all of its query heads, and a block keeps at least one)`
+      : `no block has more than one unit of ${o.structure}`;
+  throw new ArgumentRangeError(`--structure ${o.structure} cannot remove anything from ${model.path}: ${why}; try --structure channels or layers`);
 }
 
 /** Parameters removed with one channel / one query head of block b (its rows, columns and bias entries). */

@@ -129,3 +129,15 @@ describe('refusals: a clear error, nothing written', () => {
     expect(fs.existsSync(o.out)).toBe(false);
   });
 });
+
+test('heads on a model with one KV head per block: refused with the GQA reason', async () => {
+  const { runStructured } = await import('../../lib/prune/structured');
+  const { methodInfo } = await import('../../lib/methods/registry');
+  const { randomModel } = await import('../forward/random-model');
+  const m = randomModel({ architecture: 'llama', heads: 4, kvHeads: 1, layers: 2, seed: 12 });
+  const model = { ...m, format: 'hf' as const, path: 'mqa-model', tokenizer: { kind: 'none' as const, reason: '' }, meta: {}, close() {} };
+  const plugin = methodInfo('l1').plugin as import('../../lib/methods/plugin').StructuredMethod;
+  await expect(runStructured(model, { method: plugin, structure: 'heads', sparsity: 0.2 })).rejects.toThrow(
+    /--structure heads cannot remove anything from mqa-model: every block has a single attention unit \(4 query heads sharing 1 KV head/,
+  );
+});

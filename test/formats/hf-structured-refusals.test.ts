@@ -9,6 +9,7 @@ import { checkHFStructuredRun, HFStructureError } from '../../lib/formats/hf-str
 import { loadModel } from '../../lib/formats/load';
 import { writeHF } from '../../lib/formats/write-hf';
 import { withBlockShapes } from '../../lib/model/shapes';
+import { prune } from '../../lib/prune/run';
 import { randomModel } from '../forward/random-model';
 import { llamaConfig, llamaTensors, TINY, writeHFDir } from './fixtures';
 import { tempDir } from './helpers';
@@ -73,6 +74,15 @@ describe('HF outputs that a stock config cannot describe', () => {
     for (const structure of ['channels', 'heads', 'width'] as const) expect(() => checkHFStructuredRun(llama, { structure, uniform: true })).not.toThrow();
     expect(() => checkHFStructuredRun(opt, { structure: 'channels', uniform: true })).not.toThrow();
     expect(() => checkHFStructuredRun(opt, { structure: 'layers', uniform: false })).not.toThrow();
+  });
+
+  test('prune to an HF directory without --uniform: refused, no output and no scratch left', async () => {
+    const dir = tempDir('shears-hf-refused-');
+    const out = path.join(dir, 'pruned');
+    const demo = path.resolve(__dirname, '..', '..', 'assets', 'demo-model');
+    const err = await prune({ model: demo, method: 'l1', structure: 'channels', sparsity: 0.2, out }).catch((e: Error) => e);
+    expect(err).toMatchObject({ code: 'E_HF_STRUCTURE', message: expect.stringMatching(/--uniform/) });
+    expect(fs.readdirSync(dir)).toEqual([]);
   });
 
   test('the reader checks the shapes of Llama MLP biases', async () => {

@@ -142,7 +142,7 @@ export interface PruneOutcome {
   parameters: number;
   bytes: number;
   seconds: number;
-  /** Per-block "heads/kv/mlp" after pruning, '-' for a removed block. */
+  /** Per-block "heads/kv/mlp" of the blocks left, and which blocks went. */
   widths: string;
 }
 
@@ -163,13 +163,13 @@ export async function pruneCase(a: Pick<BenchArgs, 'model' | 'tokenizer' | 'cali
     force: true,
   });
   const s = r.structured!;
-  const removed = new Set(s.removed_blocks);
+  const removed = s.removed_blocks.length ? ` (blocks ${s.removed_blocks.join(', ')} removed)` : '';
   return {
     achievedSparsity: s.achieved_sparsity,
     parameters: s.parameters.after,
     bytes: fs.statSync(out).size,
     seconds: r.timings.total,
-    widths: s.widths.after.map((w, i) => (removed.has(i) ? '-' : `${w.heads}/${w.kv_heads}/${w.mlp}`)).join(' '),
+    widths: s.widths.after.map((w) => `${w.heads}/${w.kv_heads}/${w.mlp}`).join(' ') + removed,
   };
 }
 

@@ -157,6 +157,8 @@ def main():
     np.random.seed(SEED)
     t0 = time.time()
 
+    if not os.path.isfile(os.path.join(CORPUS, "train.txt")):
+        sys.exit("no %s: run `node scripts/demo-model/prepare-corpus.js` first (npm run demo-opt:train does)" % CORPUS)
     train_docs = common.read(os.path.join(CORPUS, "train.txt")).split("\n\n")
     val_text = common.read(os.path.join(CORPUS, "validation.txt"))
     eval_text = common.read(os.path.join(LLAMA_ASSETS, "eval.txt"))

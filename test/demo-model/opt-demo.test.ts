@@ -36,8 +36,9 @@ const metrics = JSON.parse(fs.readFileSync(path.join(ASSETS, 'metrics.json'), 'u
 };
 
 // shears (native, float32) and train.py (torch, float32) on the same float16 weights differ
-// only in summation order; measured gaps are in the README. A wrong position offset, bias,
-// LayerNorm epsilon or tie moves the perplexity by percents.
+// only in summation order: measured on this machine 4.6e-9 relative. 1e-5 leaves room for
+// other CPUs and thread counts; a wrong position offset, bias, LayerNorm epsilon or tie
+// moves the perplexity by far more.
 const REL_TOL = 1e-5;
 
 const sha256Ids = (ids: Int32Array) => createHash('sha256').update(Buffer.from(Uint32Array.from(ids).buffer)).digest('hex');
@@ -181,9 +182,10 @@ describe('shears evaluates the OPT demo model to the figures train.py recorded',
       expect(layers).toHaveLength(rec.layers.length);
       layers.forEach((got, i) => {
         const want = rec.layers[i];
-        // A pre-activation within float32 rounding of 0 may land on the other side in one of
-        // the two implementations: allow a handful of such (token, neuron) flips.
-        expect(Math.abs(got.mean - want.mean_fraction_active)).toBeLessThan(1e-4);
+        // Measured here: the same active (token, neuron) counts up to the 6-decimal rounding
+        // of the recorded fraction (1 or 2 of 4.9M pairs). On another CPU a pre-activation
+        // within float32 rounding of 0 may land on the other side: allow ~50 such flips.
+        expect(Math.abs(got.mean - want.mean_fraction_active)).toBeLessThan(1e-5);
         expect(Math.abs(got.never - want.neurons_never_active)).toBeLessThanOrEqual(1);
         expect(Math.abs(got.below1 - want.neurons_active_below_1pct)).toBeLessThanOrEqual(2);
         expect(Math.abs(got.below10 - want.neurons_active_below_10pct)).toBeLessThanOrEqual(2);

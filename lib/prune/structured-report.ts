@@ -14,6 +14,8 @@ export interface StructuredReport {
   /** Per block, before and after: query heads, KV heads, MLP width (0: sublayer removed). */
   widths: { before: BlockWidths[]; after: BlockWidths[] };
   removed_blocks: number[];
+  /** MLP channels and query heads removed, and their fraction of all channels / heads. */
+  removed_units: { channels: number; channel_fraction: number; heads: number; head_fraction: number };
   /** bias: channels whose firing probability is in [k/10, (k+1)/10), k = 0..9. */
   firing_probability_histogram?: number[];
 }
@@ -36,6 +38,12 @@ export function structuredReport(r: StructuredResult): StructuredReport {
     block_parameters: { before: r.before.blockParameters, after: r.after.blockParameters },
     widths: { before: r.widthsBefore.map(widths), after: r.widthsAfter.map(widths) },
     removed_blocks: r.removedBlocks,
+    removed_units: {
+      channels: r.removedUnits.channels,
+      channel_fraction: r.removedUnits.channelFraction,
+      heads: r.removedUnits.heads,
+      head_fraction: r.removedUnits.headFraction,
+    },
     ...(r.firingHistogram ? { firing_probability_histogram: r.firingHistogram } : {}),
   };
 }

@@ -55,6 +55,8 @@ export interface StructuredResult {
   widthsBefore: BlockShape[];
   widthsAfter: BlockShape[];
   removedBlocks: number[];
+  /** Units removed, and their fraction of the units of that kind (blocks removed whole not counted). */
+  removedUnits: { channels: number; channelFraction: number; heads: number; headFraction: number };
   /** bias method: how many channels fire with probability in [k/10, (k+1)/10), per decile. */
   firingHistogram?: number[];
   notes: string[];
@@ -149,6 +151,17 @@ export async function runStructured(model: LoadedModel, o: StructuredOptions): P
     }
   }
   const after = { ...modelSize(model), blockParameters: blockParameters(model) };
+  const kept = blockShapes(model.config);
+  const sum = (xs: BlockShape[], k: keyof BlockShape) => xs.reduce((a, b) => a + b[k], 0);
+  const removedUnits =
+    o.structure === 'layers'
+      ? { channels: 0, channelFraction: 0, heads: 0, headFraction: 0 }
+      : {
+          channels: sum(widthsBefore, 'intermediateSize') - sum(kept, 'intermediateSize'),
+          channelFraction: 1 - sum(kept, 'intermediateSize') / Math.max(1, sum(widthsBefore, 'intermediateSize')),
+          heads: sum(widthsBefore, 'numHeads') - sum(kept, 'numHeads'),
+          headFraction: 1 - sum(kept, 'numHeads') / Math.max(1, sum(widthsBefore, 'numHeads')),
+        };
   const achievedSparsity = before.blockParameters > 0 ? 1 - after.blockParameters / before.blockParameters : 0;
   return {
     structure: o.structure,
@@ -160,6 +173,7 @@ export async function runStructured(model: LoadedModel, o: StructuredOptions): P
     widthsBefore,
     widthsAfter: blockShapes(model.config),
     removedBlocks,
+    removedUnits,
     firingHistogram,
     notes,
     timings: clock.timings,

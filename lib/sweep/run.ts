@@ -250,6 +250,8 @@ async function structuredCell(
     uniform: r.uniform,
     parameters: r.after.parameters,
     parameters_before: r.before.parameters,
+    channels_removed_fraction: r.removedUnits.channelFraction,
+    heads_removed_fraction: r.removedUnits.headFraction,
     widths: r.widthsAfter.map((b) => [b.numHeads, b.numKvHeads, b.intermediateSize]),
     ...(r.removedBlocks.length > 0 ? { removed_blocks: r.removedBlocks } : {}),
     ...(r.firingHistogram ? { firing_probability_histogram: r.firingHistogram } : {}),

@@ -60,6 +60,29 @@ function checkMlpBiases(dir: string, config: ModelConfig, tensors: Map<string, T
   }
 }
 
+/**
+ * Llama-family biases that the stock class of config.json does not create (Llama without
+ * attention_bias / mlp_bias, Mistral, Qwen2's o and MLP): transformers drops them when it
+ * loads the model, so shears would compute another model. Refused rather than guessed.
+ */
+function checkBiasFlags(file: string, raw: Record<string, unknown>, config: ModelConfig, tensors: Map<string, Tensor>): void {
+  if (config.architecture !== 'llama') return;
+  for (const name of tensors.keys()) {
+    const m = /^blocks\.\d+\.(attn\.([qkvo])|mlp\.(gate|up|down))\.bias$/.exec(name);
+    if (!m) continue;
+    const attn = m[2] !== undefined;
+    const flag = attn ? 'attention_bias' : 'mlp_bias';
+    const created =
+      config.family === 'qwen2' ? attn && m[2] !== 'o' : config.family === 'mistral' ? false : raw[flag] === true;
+    if (!created)
+      throw new FormatError(
+        file,
+        `tensor ${name} is in the weights, but the stock ${config.family} class ${config.family === 'llama' ? `without ${flag}: true ` : ''}has no such bias ` +
+          `(transformers would drop it)${config.family === 'llama' ? `: set ${flag}: true if the model has it, or remove the tensor` : ': remove the tensor'}`,
+      );
+  }
+}
+
 export async function readHF(dir: string): Promise<LoadedModel> {
   const configPath = path.join(dir, 'config.json');
   const raw = readJsonFile(configPath);
@@ -117,6 +140,7 @@ export async function readHF(dir: string): Promise<LoadedModel> {
       }
     }
     checkMlpBiases(dir, config, set.map);
+    checkBiasFlags(configPath, raw, config, set.map);
     const pos = set.map.get('pos_embed.weight') as Tensor | undefined;
     if (pos && (pos.shape.length !== 2 || pos.shape[0] < positionRows(config) || pos.shape[1] !== h))
       throw new FormatError(dir, `tensor pos_embed.weight has shape [${pos.shape.join(', ')}], expected [${positionRows(config)}, ${h}]`);

@@ -85,6 +85,31 @@ describe('HF outputs that a stock config cannot describe', () => {
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 
+  test('the reader refuses biases the stock class of config.json would not create (transformers drops them)', async () => {
+    const root = tempDir('shears-hf-refused-');
+    const cases: [string, Record<string, unknown>, string, RegExp][] = [
+      ['llama', {}, 'model.layers.0.self_attn.o_proj.bias', /blocks\.0\.attn\.o\.bias .* llama class without attention_bias: true has no such bias/],
+      ['llama', { attention_bias: true }, 'model.layers.1.mlp.down_proj.bias', /blocks\.1\.mlp\.down\.bias .* set mlp_bias: true/],
+      ['mistral', {}, 'model.layers.0.self_attn.q_proj.bias', /stock mistral class has no such bias/],
+      ['qwen2', { attention_bias: true }, 'model.layers.0.self_attn.o_proj.bias', /blocks\.0\.attn\.o\.bias .* stock qwen2 class has no such bias/],
+    ];
+    for (const [type, flags, extra, message] of cases) {
+      const dir = path.join(root, `${type}-${extra}`);
+      const n = extra.includes('o_proj') || extra.includes('down_proj') ? TINY.hidden : (TINY.hidden / TINY.heads) * TINY.heads;
+      const tensors = [...llamaTensors(TINY, 'F32'), { name: extra, dtype: 'F32' as const, shape: [n], data: new Float32Array(n) }];
+      writeHFDir(dir, llamaConfig(TINY, { model_type: type, ...flags }), tensors);
+      const err = await loadModel(dir).catch((e: Error) => e);
+      expect(err).toBeInstanceOf(FormatError);
+      expect((err as Error).message).toMatch(message);
+    }
+    // With the flag set, the same Llama o bias is read.
+    const ok = path.join(root, 'ok');
+    writeHFDir(ok, llamaConfig(TINY, { attention_bias: true }), [...llamaTensors(TINY, 'F32'), { name: 'model.layers.0.self_attn.o_proj.bias', dtype: 'F32', shape: [TINY.hidden], data: new Float32Array(TINY.hidden) }]);
+    const m = await loadModel(ok);
+    expect(m.tensors.get('blocks.0.attn.o.bias')?.shape).toEqual([TINY.hidden]);
+    m.close();
+  });
+
   test('the reader checks the shapes of Llama MLP biases', async () => {
     const dir = path.join(tempDir('shears-hf-refused-'), 'model');
     const tensors = llamaTensors(TINY, 'F32');

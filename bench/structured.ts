@@ -25,7 +25,7 @@ import { Structure, STRUCTURES } from '../lib/methods/plugin';
 import { TensorDType } from '../lib/model/types';
 import { prune } from '../lib/prune/run';
 import { loadTokenizer, tokenizerArtifacts } from '../lib/tokenizer';
-import { EngineResult, findLlamaCpp, LlamaCpp, llamaCppEngine, shearsEngine, SpeedOptions, timingIds } from './structured-engines';
+import { EngineResult, findLlamaCpp, LlamaCpp, llamaCppEngine, llamaCppFails, shearsEngine, SpeedOptions, timingIds } from './structured-engines';
 import { emitReport, machineInfo, table } from './machine';
 
 export interface Case {
@@ -185,11 +185,14 @@ export async function measureFile(file: string, lc: LlamaCpp | undefined, speedI
   const shears = await shearsEngine(file, speedIds, pplIds, o);
   if (!lc) return { shears };
   let llamaCpp: EngineResult | { error: string };
-  try {
-    llamaCpp = await llamaCppEngine(lc, file, speedIds, pplIds, o);
-  } catch (e) {
-    llamaCpp = { error: (e as Error).message };
-  }
+  const fails = llamaCppFails(lc, file);
+  if (fails) llamaCpp = { error: fails };
+  else
+    try {
+      llamaCpp = await llamaCppEngine(lc, file, speedIds, pplIds, o);
+    } catch (e) {
+      llamaCpp = { error: (e as Error).message };
+    }
   const relDiff =
     'perplexity' in llamaCpp && llamaCpp.perplexity !== undefined && shears.perplexity !== undefined
       ? Math.abs(llamaCpp.perplexity - shears.perplexity) / shears.perplexity
@@ -286,7 +289,7 @@ async function main(): Promise<void> {
       if (!a.keep) fs.rmSync(out, { force: true });
     }
     if (pplIds && a.dtype !== 'f32') notes.push('f16 weights: llama.cpp rounds activations to f16 in its matmuls, so the perplexities differ by more than 1e-4');
-    const text = `structured pruning: ${a.model}, ${a.threads} threads, prefill 1 x ${a.prefillTokens}, decode ${a.decodeTokens}, median of ${a.reps}, perplexity on ${pplIds?.length ?? 0} tokens\n${rowsTable(rows, dense)}${notes.map((n) => `\nnote: ${n}`).join('')}`;
+    const text = `structured pruning: ${a.model}, ${a.threads} threads, prefill 1 x ${a.prefillTokens}, decode ${a.decodeTokens}, fastest of ${a.reps}, perplexity on ${pplIds?.length ?? 0} tokens\n${rowsTable(rows, dense)}${notes.map((n) => `\nnote: ${n}`).join('')}`;
     emitReport(a.json, text, {
       benchmark: 'structured', machine: machineInfo(), date: new Date().toISOString(), model: a.model, dtype: a.dtype,
       threads: a.threads, prefill_tokens: a.prefillTokens, decode_tokens: a.decodeTokens, reps: a.reps, ppl_tokens: pplIds?.length ?? 0,

@@ -182,7 +182,7 @@ function note(): string {
   return [
     '',
     `GGUF columns: the method's own widths (per-block where it picks them: written as deci), f32 weights; perplexity on the first ${PPL_TOKENS} tokens of the held-out text (shears: one batch; llama.cpp: one token at a time, F32 KV cache, flash attention off), rel. diff = |ppl llama.cpp - ppl shears| / ppl shears.`,
-    'tokens/s: 1 thread in both engines; prefill = 1 x min(256, context) tokens and the last logits, decode = 32 single-token steps; median of the reps after a warm-up.',
+    'tokens/s: 1 thread in both engines; prefill = 1 x min(256, context) tokens and the last logits, decode = 32 single-token steps; fastest of the reps after a warm-up (the machine is shared: the fastest run is the least disturbed).',
     `Calibration: ${CALIB.samples} random windows of min(${CALIB.seqLen}, context) tokens (TinyStories models: characters [0, ${CALIB_END}) of tinystories_val.txt; evaluation from character ${EVAL_FROM}). "prune s" is prune()'s total (load, calibration, scoring, surgery, write).`,
     'HF columns: the same method and level with --uniform, written as a Hugging Face folder and loaded back by shears (perplexity on the same ids).',
   ].join('\n');

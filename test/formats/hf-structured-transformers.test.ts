@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { ForwardModel } from '../../lib/forward/model';
 import { loadModel } from '../../lib/formats/load';
 import { writeHF } from '../../lib/formats/write-hf';
+import { prune, PruneOptions } from '../../lib/prune/run';
 import { randomModel } from '../forward/random-model';
 import { rng } from '../support/random';
 import { tempDir } from './helpers';
@@ -35,6 +36,7 @@ function model(spec: Parameters<typeof randomModel>[0]): Reducible {
 }
 
 const DEMO = path.resolve(__dirname, '..', '..', 'assets', 'demo-model');
+const DEMO_OPT = path.resolve(__dirname, '..', '..', 'assets', 'demo-opt');
 
 /** The demo model (f16, trained) without a KV group, a quarter of its MLP and its last block. */
 async function demoPruned(): Promise<Reducible> {
@@ -42,8 +44,21 @@ async function demoPruned(): Promise<Reducible> {
   return dropBlock(keepChannels(keepKvGroups({ config: { ...demo.config }, tensors: new Map(demo.tensors) }, 1), 384), 3);
 }
 
+/** A model pruned by prune() (--uniform, HF output), as read back by shears. */
+function pruned(model: string, method: string, structure: PruneOptions['structure'], sparsity: number): () => Promise<Reducible> {
+  return async () => {
+    const out = path.join(tempDir('shears-hf-transformers-'), `${method}-${structure}`);
+    const calib = path.join(DEMO, 'calib.txt');
+    await prune({ model, method, structure, sparsity, uniform: true, calib, calibSamples: 16, seqLen: 128, out });
+    return loadModel(out);
+  };
+}
+
 const CASES: [string, () => Reducible | Promise<Reducible>][] = [
   ['demo model (f16): a KV group, 128 MLP channels and the last block removed', demoPruned],
+  ['demo model pruned by flap --structure width --uniform 20% (o and down bias compensation)', pruned(DEMO, 'flap', 'width', 0.2)],
+  ['demo model pruned by block-influence --structure layers 25%', pruned(DEMO, 'block-influence', 'layers', 0.25)],
+  ['OPT demo model pruned by bias --structure channels --uniform 20% (fc2 bias compensation)', pruned(DEMO_OPT, 'bias', 'channels', 0.2)],
   ['llama: a KV group, MLP channels and a block removed', () => dropBlock(keepChannels(keepKvGroups(model({ architecture: 'llama' }), 1), 24), 2)],
   ['llama: o and down biases (attention_bias, mlp_bias)', () => addBias(addBias(keepKvGroups(model({ architecture: 'llama' }), 1), 'blocks.0.attn.o.bias', 32, 1), 'blocks.2.mlp.down.bias', 32, 2)],
   ['llama: 3 of 4 heads, not a divisor of the hidden size (written as mistral)', () => keepKvGroups(model({ architecture: 'llama', kvHeads: 4 }), 3)],

@@ -13,12 +13,17 @@ import { CalibrationSet } from '../calibration/sample';
 import { writeModelAs } from '../formats/convert';
 import { loadModel } from '../formats/load';
 import { methodInfo } from '../methods/registry';
+import type { Structure, StructuredMethod } from '../methods/plugin';
+import { checkHFStructuredRun } from '../formats/hf-structure';
+import { chooseGGUFArch } from '../formats/gguf-arch';
+import type { LoadedModel } from '../model/types';
+import { NotImplementedError } from '../errors';
 import { tokenizerArtifacts } from '../tokenizer/artifacts';
 import { checkPruneOptions, checkSelection, PruneOptions, PruneProgress } from './options';
 import { pipelineProgress, stageProgress } from './progress';
 import { publishTogether, Target, tokenizerForOutput } from './output';
 import { DEFAULT_ACTIVATION_THRESHOLD, PipelineResult, runPipeline } from './pipeline';
-import { runStructured, StructuredResult } from './structured';
+import { checkStructuredRun, runStructured, StructuredResult } from './structured';
 import { structuredReport } from './structured-report';
 import { planBackend } from '../backend';
 import { achievedSparsity, inputChecksum, peakRssBytes, PruneReport, shearsVersion, sparsityShortfallNote } from './report';
@@ -32,6 +37,25 @@ import { drawCalibration } from './calibrate';
 
 export { checkPruneOptions };
 export type { PruneOptions, PruneProgress };
+
+/** --structure, or the method's first: channels where it scores them (block-influence: layers). */
+function structureOf(m: StructuredMethod, o: PruneOptions): Structure {
+  return o.structure ?? (m.structures.includes('channels') ? 'channels' : m.structures[0]);
+}
+
+/**
+ * A structured run whose output could not be written is refused before any work: HF
+ * needs uniform widths (and OPT/GPT-2 their heads); GGUF needs an architecture llama.cpp
+ * has (none for OPT), and GPT-2's takes one width for every block.
+ */
+function checkStructuredOutput(model: LoadedModel, structure: Structure, uniform: boolean, format: 'hf' | 'gguf'): void {
+  if (format === 'hf') return checkHFStructuredRun(model.config, { structure, uniform });
+  chooseGGUFArch(model);
+  if (model.config.architecture === 'gpt2' && (structure === 'heads' || structure === 'width' || (structure === 'channels' && !uniform)))
+    throw new NotImplementedError(
+      `GGUF output of ${model.path}: llama.cpp's gpt2 architecture takes one MLP width for every block and all of its heads: use --structure channels --uniform (or layers), or write HF`,
+    );
+}
 
 export async function prune(o: PruneOptions): Promise<PruneReport> {
   const clock = new PhaseClock();
@@ -72,6 +96,10 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
     try {
       o.signal?.throwIfAborted();
       for (const w of checkSelection(model, o, info.calibrated, checked.pattern)) warn(w);
+      if (info.plugin?.kind === 'structured') {
+        checkStructuredRun(model, info.plugin, structureOf(info.plugin, o));
+        checkStructuredOutput(model, structureOf(info.plugin, o), o.uniform === true, checked.format);
+      }
       const artifacts = await tokenizerForOutput(model, checked.format);
       let calibration: CalibrationSet | undefined;
       let calibSource = '';
@@ -90,7 +118,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
         structured = await timed('prune', () =>
           runStructured(model, {
             method: plugin,
-            structure: o.structure ?? (plugin.structures.includes('channels') ? 'channels' : plugin.structures[0]),
+            structure: structureOf(plugin, o),
             sparsity: checked.sparsity,
             uniform: o.uniform,
             multipleOf: o.multipleOf,

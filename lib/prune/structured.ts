@@ -82,19 +82,30 @@ interface Unit {
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
+/** Why `m` cannot remove `structure` from `model` ("NA: ..." when the model lacks what it reads), or undefined. */
+export function structuredUnsupported(model: LoadedModel, m: StructuredMethod, structure: Structure): string | undefined {
+  if (!m.structures.includes(structure)) return `NA: ${m.name} removes ${m.structures.join(' / ')}, not ${structure}`;
+  const c = model.config;
+  const hasBiases = [...model.tensors.keys()].some((n) => /^blocks\.\d+\.(mlp\.(fc1|up)|attn\.[qkvo])\.bias$/.test(n));
+  return m.unsupported?.({ architecture: c.architecture, hasBiases, activation: c.activation });
+}
+
+/** structuredUnsupported as an error naming the model. */
+export function checkStructuredRun(model: LoadedModel, m: StructuredMethod, structure: Structure): void {
+  if (!m.structures.includes(structure)) throw new ArgumentRangeError(`method ${m.name} removes ${m.structures.join(' / ')}, not --structure ${structure}`);
+  const why = structuredUnsupported(model, m, structure);
+  if (why) throw new ArgumentRangeError(`method ${m.name} cannot prune ${model.path}: ${why}`);
+}
+
 export async function runStructured(model: LoadedModel, o: StructuredOptions): Promise<StructuredResult> {
   const m = o.method;
   const clock = new PhaseClock();
   const notes: string[] = [];
-  if (!m.structures.includes(o.structure))
-    throw new ArgumentRangeError(`method ${m.name} removes ${m.structures.join(' / ')}, not --structure ${o.structure}`);
+  checkStructuredRun(model, m, o.structure);
   if (!(o.sparsity >= 0 && o.sparsity < 1)) throw new ArgumentRangeError(`--sparsity must be in [0, 1), got ${o.sparsity}`);
   const multipleOf = o.multipleOf ?? 8;
   if (!Number.isInteger(multipleOf) || multipleOf < 1) throw new ArgumentRangeError(`--multiple-of must be a positive integer, got ${multipleOf}`);
   const c0 = model.config;
-  const hasBiases = [...model.tensors.keys()].some((n) => /^blocks\.\d+\.(mlp\.(fc1|up)|attn\.[qkvo])\.bias$/.test(n));
-  const why = m.unsupported?.({ architecture: c0.architecture, hasBiases, activation: c0.activation });
-  if (why) throw new ArgumentRangeError(`method ${m.name} cannot prune ${model.path}: ${why}`);
   if (m.calibrated && !o.calibration) throw new ArgumentRangeError(`method ${m.name} needs calibration data`);
 
   const before = { ...modelSize(model), blockParameters: blockParameters(model) };

@@ -11,7 +11,7 @@ import { ForwardModel } from '../forward/model';
 import { parsePattern } from '../kernels';
 import { methodInfo } from '../methods/registry';
 import type { StructuredMethod } from '../methods/plugin';
-import { runStructured } from '../prune/structured';
+import { runStructured, structuredUnsupported } from '../prune/structured';
 import type { LoadedModel } from '../model/types';
 import { achievedSparsity, peakRssBytes } from '../prune/report';
 import { runPipeline } from '../prune/pipeline';
@@ -218,9 +218,7 @@ async function structuredCell(
   onDetail: (detail: string) => void,
 ): Promise<SweepCell> {
   const structure = o.structure ?? (method.structures.includes('channels') ? 'channels' : method.structures[0]);
-  if (!method.structures.includes(structure)) return na(spec, `NA: ${method.name} removes ${method.structures.join(' / ')}, not ${structure}`);
-  const hasBiases = [...model.tensors.keys()].some((n) => /^blocks\.\d+\.(mlp\.(fc1|up)|attn\.[qkvo])\.bias$/.test(n));
-  const why = method.unsupported?.({ architecture: model.config.architecture, hasBiases, activation: model.config.activation });
+  const why = structuredUnsupported(model, method, structure);
   if (why) return na(spec, why);
   const r = await clock.time('pruning', () =>
     runStructured(model, {

@@ -127,6 +127,7 @@ describe('refusals: a clear error, nothing written', () => {
     ['--structure with a masking method', { method: 'wanda', structure: 'channels' }, /apply to structured methods/],
     ['an N:M pattern with a structured method', { method: 'flap', sparsity: undefined, pattern: '2:4' }, /--pattern N:M does not apply/],
     ['--multiple-of 0', { method: 'l1', multipleOf: 0, calib: undefined }, /--multiple-of must be a positive integer/],
+    ['adaptive widths to a Hugging Face folder', { method: 'flap', structure: 'width' }, /without --uniform gives each block its own widths.*add --uniform/],
   ])('%s', async (label, extra, message) => {
     const out = `refused-${label.replace(/\W+/g, '-')}`;
     const o = base(extra.method ?? 'flap', out, extra);
@@ -142,6 +143,14 @@ test('heads on a model with one KV head per block: refused with the GQA reason',
   await expect(runStructured(model, { method: plugin, structure: 'heads', sparsity: 0.2 })).rejects.toThrow(
     /--structure heads cannot remove anything from mqa-model: every block has a single attention unit \(4 query heads sharing 1 KV head/,
   );
+});
+
+test('OPT to GGUF is refused before any pruning (llama.cpp has no OPT architecture)', async () => {
+  const o = { ...base('l1', 'opt.gguf', { calib: undefined }), model: path.join(__dirname, '..', '..', 'assets', 'demo-opt') };
+  const stages: string[] = [];
+  await expect(prune({ ...o, onProgress: (p) => stages.push(p.stage) })).rejects.toThrow(/llama\.cpp has no architecture for opt/);
+  expect(stages).not.toContain('prune');
+  expect(fs.existsSync(o.out)).toBe(false);
 });
 
 describe('bias on the OPT demo model (trained, biases, ReLU)', () => {

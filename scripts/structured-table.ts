@@ -1,6 +1,6 @@
 // The structured pruning table of issue 10 ("Done when"): on the demo model, stories260K
-// and BabyLlama, every structured method at 10/20/30% width (block-influence: 1 and 2
-// blocks) is pruned twice: to GGUF (per-block widths where the method picks them; f32
+// and BabyLlama, every structured method at 10/20/30% width (bias: MLP channels;
+// block-influence: 1 and 2 blocks) is pruned twice: to GGUF (per-block widths where the method picks them; f32
 // weights), which shears loads back and llama.cpp loads, both giving a perplexity on the
 // same held-out token ids and tokens/s on the same thread count; and with --uniform to a
 // Hugging Face folder, which shears loads back (perplexity on the same ids). A case that
@@ -8,7 +8,7 @@
 // tinystories_val.txt and are evaluated on a later part (no overlap); the demo model on
 // its calib.txt / eval.txt.
 //   node -r ./scripts/fuzz/ts-hook.js scripts/structured-table.ts [--llama-cpp DIR] [--out docs/structured-results.md]
-//     [--models demo,stories260K,babyllama] [--methods l1,random,wanda-sp,flap,block-influence] [--reps 3]
+//     [--models demo,stories260K,babyllama] [--methods l1,random,wanda-sp,flap,bias,block-influence] [--reps 3]
 // llama.cpp: --llama-cpp DIR or SHEARS_LLAMA_CPP_DIR (a folder where `npm install
 // node-llama-cpp@3.21.1` ran); without it the llama.cpp columns are '-'.
 import * as fs from 'node:fs';
@@ -17,6 +17,7 @@ import * as path from 'node:path';
 
 import { ForwardModel } from '../lib/forward/model';
 import { loadModel } from '../lib/formats/load';
+import { structuredMethod } from '../lib/methods/registry';
 import { Case, denseGguf, evalIds, Measured, measureFile, pruneCase, ROOT } from '../bench/structured';
 import { findLlamaCpp, LlamaCpp, SpeedOptions, timingIds } from '../bench/structured-engines';
 import { machineInfo } from '../bench/machine';
@@ -99,7 +100,11 @@ async function runModel(spec: ModelSpec, methods: string[], lc: LlamaCpp | undef
   for (const method of methods) {
     if (method === 'block-influence')
       for (const k of [1, 2]) cases.push({ c: { method, structure: 'layers', sparsity: k / blocks, uniform: false }, level: `${k} block${k > 1 ? 's' : ''}` });
-    else for (const s of [0.1, 0.2, 0.3]) cases.push({ c: { method, structure: 'width', sparsity: s, uniform: false }, level: `${Math.round(s * 100)}%` });
+    else {
+      // width (MLP channels and heads) where the method can remove both; bias: MLP channels only.
+      const structure = structuredMethod(method)?.structures.includes('width') === false ? 'channels' : 'width';
+      for (const s of [0.1, 0.2, 0.3]) cases.push({ c: { method, structure, sparsity: s, uniform: false }, level: `${Math.round(s * 100)}% ${structure}` });
+    }
   }
   for (const { c, level } of cases) {
     const row: Row = { model: spec.name, method: c.method, level };
@@ -150,7 +155,7 @@ function markdown(rows: Row[]): string {
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const opt = (k: string) => (argv.includes(k) ? argv[argv.indexOf(k) + 1] : undefined);
-  const methods = (opt('--methods') ?? 'l1,random,wanda-sp,flap,block-influence').split(',');
+  const methods = (opt('--methods') ?? 'l1,random,wanda-sp,flap,bias,block-influence').split(',');
   const wanted = opt('--models')?.split(',');
   const reps = Number(opt('--reps') ?? 3);
   const found = await findLlamaCpp(opt('--llama-cpp'));

@@ -11,6 +11,7 @@ import { checkPattern, checkSparsity, NMPattern, parsePattern, patternSparsity }
 import { HessianPrecision } from '../methods/hessian';
 import { methodInfo } from '../methods/registry';
 import { Structure, STRUCTURES } from '../methods/plugin';
+import { HEAD_UNITS, HeadUnit } from './structured';
 import { LoadedModel, DType } from '../model/types';
 import { selectLayers } from './layers';
 import { PruneGranularity } from './pipeline';
@@ -34,6 +35,8 @@ export interface PruneOptions extends CalibrationArgs {
   uniform?: boolean;
   /** Structured methods: MLP widths rounded to a multiple of this (default 8). */
   multipleOf?: number;
+  /** Structured methods under GQA: a unit of attention is a whole KV group ('group', default) or one query head of every group ('query'). */
+  headUnit?: HeadUnit;
   /** "N:M" or {n, m}. */
   pattern?: string | NMPattern;
   granularity?: PruneGranularity;
@@ -99,7 +102,12 @@ export function checkOutPath(out: string): void {
 /** --structure, --uniform and --multiple-of belong to structured methods, and only to them. */
 function checkStructureOptions(o: PruneOptions, structured: boolean, pattern: boolean): void {
   if (!structured) {
-    const given = [o.structure !== undefined && '--structure', o.uniform !== undefined && '--uniform', o.multipleOf !== undefined && '--multiple-of'].filter(Boolean);
+    const given = [
+      o.structure !== undefined && '--structure',
+      o.uniform !== undefined && '--uniform',
+      o.multipleOf !== undefined && '--multiple-of',
+      o.headUnit !== undefined && '--head-unit',
+    ].filter(Boolean);
     if (given.length > 0)
       throw new ArgumentRangeError(`${given.join(', ')} apply to structured methods (l1, random, wanda-sp, flap, block-influence, bias), not to ${o.method}`);
     return;
@@ -111,6 +119,8 @@ function checkStructureOptions(o: PruneOptions, structured: boolean, pattern: bo
     throw new ArgumentRangeError(`--structure must be one of ${STRUCTURES.join(', ')}, got '${String(o.structure)}'`);
   if (o.multipleOf !== undefined && (!Number.isInteger(o.multipleOf) || o.multipleOf < 1))
     throw new ArgumentRangeError(`--multiple-of must be a positive integer, got ${String(o.multipleOf)}`);
+  if (o.headUnit !== undefined && !HEAD_UNITS.includes(o.headUnit))
+    throw new ArgumentRangeError(`--head-unit must be one of ${HEAD_UNITS.join(', ')}, got '${String(o.headUnit)}'`);
 }
 
 /** Everything that can be checked without loading the model. Throws before any work. */

@@ -122,6 +122,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
             sparsity: checked.sparsity,
             uniform: o.uniform,
             multipleOf: o.multipleOf,
+            headUnit: o.headUnit,
             calibration,
             seed: o.seed,
             batch: o.batch,

@@ -33,6 +33,11 @@ export interface StructuredOptions {
   uniform?: boolean;
   /** MLP widths are rounded to a multiple of this (default 8). */
   multipleOf?: number;
+  /**
+   * Under grouped-query attention, one unit of attention: a whole KV group with its query
+   * heads ('group', default), or one query head from every group ('query': the KV heads stay).
+   */
+  headUnit?: HeadUnit;
   calibration?: CalibrationSet;
   /** Seed of the random method's draws (default 0). */
   seed?: number;
@@ -41,6 +46,9 @@ export interface StructuredOptions {
   signal?: AbortSignal;
   onProgress?: (p: { phase: 'statistics' | 'scoring' | 'surgery'; block: number; blocks: number; label: string }) => void;
 }
+
+export type HeadUnit = 'group' | 'query';
+export const HEAD_UNITS: readonly HeadUnit[] = ['group', 'query'];
 
 export interface StructuredResult {
   structure: Structure;
@@ -145,7 +153,7 @@ export async function runStructured(model: LoadedModel, o: StructuredOptions): P
       progress('scoring', b);
       const ctx = unitContext(model, b, stats[b], seeded((o.seed ?? 0) * 7919 + b));
       const s = await clock.time('scoring', () => m.scoreUnits!(ctx));
-      units.push(...unitsOf(model, b, s, o.structure));
+      units.push(...unitsOf(model, b, s, o.structure, o.headUnit ?? 'group'));
     }
     if (m.needs?.fireThreshold) firingHistogram = histogram(stats);
     checkRemovable(model, units, o);
@@ -245,7 +253,7 @@ function unitCosts(model: LoadedModel, b: number): { channel: number; head: numb
   return { channel, head, kvHead };
 }
 
-function unitsOf(model: LoadedModel, b: number, s: BlockUnitScores, structure: Structure): Unit[] {
+function unitsOf(model: LoadedModel, b: number, s: BlockUnitScores, structure: Structure, headUnit: HeadUnit): Unit[] {
   const out: Unit[] = [];
   const shape = blockShape(model.config, b);
   const cost = unitCosts(model, b);
@@ -253,7 +261,19 @@ function unitsOf(model: LoadedModel, b: number, s: BlockUnitScores, structure: S
     s.channels.forEach((score, j) => out.push({ block: b, type: 'channel', index: j, heads: [], score, cost: cost.channel }));
   if ((structure === 'heads' || structure === 'width') && s.heads && shape.numHeads > 0) {
     const ratio = shape.numHeads / shape.numKvHeads;
-    if (ratio > 1) {
+    if (ratio > 1 && headUnit === 'query') {
+      // GQA, one query head from every group: unit r holds the r-th lowest-scored query head
+      // of each group, so every group keeps as many query heads as the others.
+      const byGroup = range(shape.numKvHeads).map((g) =>
+        range(ratio)
+          .map((k) => g * ratio + k)
+          .sort((x, y) => s.heads![x] - s.heads![y] || x - y),
+      );
+      for (let r = 0; r < ratio; r++) {
+        const heads = byGroup.map((hs) => hs[r]).sort((x, y) => x - y);
+        out.push({ block: b, type: 'attention', index: r, heads, score: heads.reduce((a, h) => a + s.heads![h], 0), cost: heads.length * cost.head });
+      }
+    } else if (ratio > 1) {
       // GQA: a unit is a KV group (the KV head and its query heads), so heads / KV heads stays an integer.
       for (let g = 0; g < shape.numKvHeads; g++) {
         const heads = range(ratio).map((k) => g * ratio + k);

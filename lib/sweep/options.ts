@@ -10,6 +10,7 @@ import { HessianPrecision } from '../methods/hessian';
 import { checkStatisticsOptions } from '../prune/options';
 import { methodInfo } from '../methods/registry';
 import { Structure, STRUCTURES } from '../methods/plugin';
+import type { HeadUnit } from '../prune/structured';
 import type { SweepPattern } from '../report/types';
 import { CalibrationArgs } from '../calibration/sample';
 
@@ -56,6 +57,8 @@ export interface SweepOptions extends CalibrationArgs {
   uniform?: boolean;
   /** Structured methods: MLP widths rounded to a multiple of this (default 8). */
   multipleOf?: number;
+  /** Structured methods under GQA: KV groups ('group', default) or one query head of every group ('query'). */
+  headUnit?: HeadUnit;
 }
 
 export interface CellSpec {
@@ -128,6 +131,8 @@ export function checkSweepOptions(o: SweepOptions): CheckedSweep {
     throw new ArgumentRangeError(`--structure must be one of ${STRUCTURES.join(', ')}, got '${String(o.structure)}'`);
   if (o.multipleOf !== undefined && (!Number.isInteger(o.multipleOf) || o.multipleOf < 1))
     throw new ArgumentRangeError(`--multiple-of must be a positive integer, got ${String(o.multipleOf)}`);
+  if (o.headUnit !== undefined && o.headUnit !== 'group' && o.headUnit !== 'query')
+    throw new ArgumentRangeError(`--head-unit must be group or query, got '${String(o.headUnit)}'`);
   const structured = infos.filter((m) => m.kind === 'structured');
   if (structured.length > 0 && patterns.some((p) => p !== 'unstructured'))
     throw new ArgumentRangeError(`${structured.map((m) => m.name).join(', ')} remove whole units: N:M patterns do not apply`);

@@ -89,6 +89,7 @@ function cacheSettings(o: SweepOptions): Record<string, unknown> {
     structure: o.structure ?? null,
     uniform: o.uniform ?? false,
     multiple_of: o.multipleOf ?? 8,
+    head_unit: o.headUnit ?? 'group',
   };
 }
 
@@ -227,6 +228,7 @@ async function structuredCell(
       sparsity: spec.level,
       uniform: o.uniform,
       multipleOf: o.multipleOf,
+      headUnit: o.headUnit,
       calibration: method.calibrated ? data.calibration : undefined,
       seed: o.seed,
       batch: o.batch,

@@ -98,6 +98,20 @@ test('width without --uniform: adaptive widths per block, GQA kept valid, writte
   }
 });
 
+test('--head-unit query: one query head of every KV group goes, the KV heads stay', async () => {
+  const r = await prune(base('wanda-sp', 'query-heads.gguf', { structure: 'heads', uniform: true, headUnit: 'query', sparsity: 0.15 }));
+  // 4 query heads over 2 KV heads: removing one head of each group leaves 2 over 2.
+  expect(r.structured!.widths.after.every((w) => w.heads === 2 && w.kv_heads === 2)).toBe(true);
+  expect(r.structured!.removed_units.head_fraction).toBe(0.5);
+  const m = await loadModel(r.output.path);
+  try {
+    expect(m.tensors.get('blocks.0.attn.k.weight')!.shape[0]).toBe(2 * m.config.headDim);
+    expect(m.tensors.get('blocks.0.attn.q.weight')!.shape[0]).toBe(2 * m.config.headDim);
+  } finally {
+    m.close();
+  }
+});
+
 test('block-influence removes the block whose output is most like its input', async () => {
   const r = await prune(base('block-influence', 'bi.gguf', { structure: 'layers', sparsity: 0.25 }));
   expect(r.structured!.removed_blocks).toHaveLength(1);

@@ -6,6 +6,7 @@ import { STRUCTURES } from '../../methods/plugin';
 import { METHODS } from '../../methods/registry';
 import { DTYPES } from '../../model/types';
 import { prune, PruneProgress } from '../../prune/run';
+import { HEAD_UNITS } from '../../prune/structured';
 import { backendOption, collect, hessianPrecisionOption, int, num, activationThresholdOption } from '../parse';
 import { interruptSignal, progressSink } from '../progress';
 
@@ -27,6 +28,7 @@ export function register(program: Command): void {
     .addOption(new Option('--structure <s>', 'structured methods: what is removed (default channels)').choices([...STRUCTURES]))
     .option('--uniform', 'structured methods: the same widths in every block (standard HF configs need it)')
     .option('--multiple-of <k>', 'structured methods: MLP widths rounded to a multiple of k (default 8)', int('--multiple-of'))
+    .addOption(new Option('--head-unit <u>', 'structured methods under GQA: remove whole KV groups (group, default) or one query head of every group (query)').choices([...HEAD_UNITS]))
     .option('--pattern <N:M>', 'semi-structured pattern, e.g. 2:4 (keep at most N of every M)')
     .addOption(new Option('--granularity <g>', 'comparison group (default: the method\'s)').choices(['row', 'matrix', 'global']))
     .option('--calib <file>', 'calibration text: one query per line, a corpus, or JSONL (text or chat messages)')

@@ -3,6 +3,7 @@
 import { Command, Option } from 'commander';
 
 import { STRUCTURES } from '../../methods/plugin';
+import { HEAD_UNITS } from '../../prune/structured';
 import { resultsToJson } from '../../report/json';
 import { parseList, parseLevels } from '../../sweep/options';
 import { sweep, SweepProgress } from '../../sweep/run';
@@ -26,6 +27,7 @@ export function register(program: Command): void {
     .addOption(new Option('--structure <s>', 'structured methods: what is removed; a level is then the fraction of block parameters (layers: of blocks) removed').choices([...STRUCTURES]))
     .option('--uniform', 'structured methods: the same widths in every block')
     .option('--multiple-of <k>', 'structured methods: MLP widths rounded to a multiple of k (default 8)', int('--multiple-of'))
+    .addOption(new Option('--head-unit <u>', 'structured methods under GQA: whole KV groups (group, default) or one query head of every group (query)').choices([...HEAD_UNITS]))
     .option('--levels <list>', 'unstructured sparsity levels (default 0.01,0.05,0.1,0.2,...,0.9,0.95,0.99)', parseLevels)
     .option('--patterns <list>', 'unstructured and/or N:M patterns, e.g. unstructured,2:4,4:8 (default unstructured)', parseList)
     .option('--calib <file>', 'calibration text: one query per line, a corpus, or JSONL')

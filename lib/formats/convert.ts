@@ -80,11 +80,28 @@ export async function writeModelAs(model: LoadedModel, out: string, opts: WriteM
   } else {
     warn(`tokenizer not converted: converting a ${src.kind} tokenizer to ${format === 'hf' ? 'Hugging Face' : 'GGUF'} is not available here; the model was written without one`);
   }
+  if (format === 'gguf' && artifacts) {
+    const note = llamaCppVocabNote(artifacts);
+    if (note) warn(note);
+  }
   // `false` where this function decided (and warned) itself; undefined keeps GGUF entries.
   const chosen = artifacts ?? (tokenizer === 'kept' ? undefined : false);
   if (format === 'hf') await writeHF(model, out, { dtype: opts.dtype, force: opts.force, tokenizer: chosen, copyFiles });
   else await writeGGUF(model, out, { dtype: opts.dtype, force: opts.force, tokenizer: chosen });
   return { out, format, tokenizer, warnings };
+}
+
+/**
+ * llama.cpp's SentencePiece vocabularies need the byte tokens <0x00>..<0xFF>: without them
+ * node-llama-cpp 3.21.1 aborts while loading the file (measured on BabyLlama's 105-token
+ * vocabulary). shears reads such files; the warning says llama.cpp will not.
+ */
+function llamaCppVocabNote(a: TokenizerArtifacts): string | undefined {
+  const model = a.ggufEntries.find((e) => e.key === 'tokenizer.ggml.model')?.value;
+  const tokens = a.ggufEntries.find((e) => e.key === 'tokenizer.ggml.tokens')?.value;
+  if (model !== 'llama' || !tokens || typeof (tokens as Iterable<string>)[Symbol.iterator] !== 'function') return undefined;
+  for (const t of tokens as Iterable<string>) if (t === '<0x0A>') return undefined;
+  return "the vocabulary has no byte tokens (<0x00>..<0xFF>): shears reads this GGUF, but llama.cpp aborts loading a SentencePiece vocabulary without them (it looks up '\\n' as <0x0A>)";
 }
 
 /** `shears convert`: checks the output first, loads, writes, closes. */

@@ -16,6 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { ForwardModel } from '../lib/forward/model';
+import { perplexity } from '../lib/eval/perplexity';
 import { loadModel } from '../lib/formats/load';
 import { structuredMethod } from '../lib/methods/registry';
 import { Case, denseGguf, evalIds, Measured, measureFile, pruneCase, ROOT } from '../bench/structured';
@@ -29,6 +30,8 @@ const CALIB_END = 400_000;
 const EVAL_FROM = 600_000;
 const CALIB = { samples: 32, seqLen: 128 };
 const PPL_TOKENS = 128;
+/** The held-out quality column: shears' perplexity over this many windows of the context length (llama.cpp's teacher-forced check stays on PPL_TOKENS). */
+const HELDOUT_WINDOWS = 16;
 
 interface ModelSpec {
   name: string;
@@ -57,9 +60,9 @@ interface Row {
   model: string;
   method: string;
   level: string;
-  gguf?: { achieved: number; parameters: number; bytes: number; widths: string; seconds: number; measured: Measured };
+  gguf?: { achieved: number; parameters: number; bytes: number; widths: string; seconds: number; measured: Measured; heldOut: number };
   ggufError?: string;
-  hf?: { achieved: number; parameters: number; seconds: number; perplexity: number };
+  hf?: { achieved: number; parameters: number; seconds: number; perplexity: number; heldOut: number };
   hfError?: string;
 }
 
@@ -70,6 +73,16 @@ async function shearsPerplexity(file: string, ids: number[]): Promise<number> {
     const fm = new ForwardModel(m, { backend: 'cpu' });
     const hidden = await fm.forward(ids, 1, ids.length);
     return Math.exp((await fm.nll(hidden, [...ids.slice(1), -1])).mean);
+  } finally {
+    m.close();
+  }
+}
+
+/** shears' perplexity with the standard protocol: non-overlapping windows of the context length over `ids`. */
+async function heldOutPerplexity(file: string, ids: number[]): Promise<number> {
+  const m = await loadModel(file);
+  try {
+    return (await perplexity(new ForwardModel(m, { backend: 'cpu' }), ids, { seqLen: m.config.contextLength })).perplexity;
   } finally {
     m.close();
   }
@@ -86,12 +99,21 @@ async function runModel(spec: ModelSpec, methods: string[], lc: LlamaCpp | undef
   m.close();
   const T = Math.min(256, dense.contextLength);
   const ids = await evalIds(spec.model, spec.tokenizer, spec.eval, spec.evalFrom, Math.min(PPL_TOKENS, dense.contextLength));
+  const heldIds = await evalIds(spec.model, spec.tokenizer, spec.eval, spec.evalFrom, HELDOUT_WINDOWS * dense.contextLength);
   const speed: SpeedOptions = { threads: 1, prefillTokens: T, decodeTokens: 32, reps };
   const speedIds = timingIds(ids, T);
   const rows: Row[] = [];
   const denseRow: Row = {
     model: spec.name, method: 'dense', level: '-',
-    gguf: { achieved: 0, parameters: dense.parameters, bytes: dense.bytes, widths: '', seconds: 0, measured: await measureFile(path.join(dir, 'dense.gguf'), lc, speedIds, ids, speed) },
+    gguf: {
+      achieved: 0,
+      parameters: dense.parameters,
+      bytes: dense.bytes,
+      widths: '',
+      seconds: 0,
+      measured: await measureFile(path.join(dir, 'dense.gguf'), lc, speedIds, ids, speed),
+      heldOut: await heldOutPerplexity(path.join(dir, 'dense.gguf'), heldIds),
+    },
   };
   rows.push(denseRow);
   log(denseRow);
@@ -111,7 +133,15 @@ async function runModel(spec: ModelSpec, methods: string[], lc: LlamaCpp | undef
     const gguf = path.join(dir, `${c.method}-${c.sparsity}.gguf`);
     try {
       const p = await pruneCase(args, c, gguf);
-      row.gguf = { achieved: p.achievedSparsity, parameters: p.parameters, bytes: p.bytes, widths: p.widths, seconds: p.seconds, measured: await measureFile(gguf, lc, speedIds, ids, speed) };
+      row.gguf = {
+        achieved: p.achievedSparsity,
+        parameters: p.parameters,
+        bytes: p.bytes,
+        widths: p.widths,
+        seconds: p.seconds,
+        measured: await measureFile(gguf, lc, speedIds, ids, speed),
+        heldOut: await heldOutPerplexity(gguf, heldIds),
+      };
     } catch (e) {
       row.ggufError = message(e);
     }
@@ -119,7 +149,7 @@ async function runModel(spec: ModelSpec, methods: string[], lc: LlamaCpp | undef
     const hf = path.join(dir, `${c.method}-${c.sparsity}-hf`);
     try {
       const p = await pruneCase(args, { ...c, uniform: true }, hf);
-      row.hf = { achieved: p.achievedSparsity, parameters: p.parameters, seconds: p.seconds, perplexity: await shearsPerplexity(hf, ids) };
+      row.hf = { achieved: p.achievedSparsity, parameters: p.parameters, seconds: p.seconds, perplexity: await shearsPerplexity(hf, ids), heldOut: await heldOutPerplexity(hf, heldIds) };
     } catch (e) {
       row.hfError = message(e);
     }
@@ -134,19 +164,19 @@ const f = (x: number | undefined, d: number) => (x === undefined || !Number.isFi
 
 function markdown(rows: Row[]): string {
   const head =
-    '| model | method | level | achieved | parameters | MiB | ppl shears | ppl llama.cpp | rel. diff | shears prefill tok/s | llama.cpp prefill tok/s | shears decode tok/s | llama.cpp decode tok/s | prune s | widths left (heads/kv/MLP per block) | HF --uniform: achieved | parameters | ppl shears |\n' +
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
+    '| model | method | level | achieved | parameters | MiB | held-out ppl | ppl shears | ppl llama.cpp | rel. diff | shears prefill tok/s | llama.cpp prefill tok/s | shears decode tok/s | llama.cpp decode tok/s | prune s | widths left (heads/kv/MLP per block) | HF --uniform: achieved | parameters | held-out ppl | ppl shears |\n' +
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|';
   const lines = rows.map((r) => {
     const g = r.gguf;
     const s = g?.measured.shears;
     const l = g?.measured.llamaCpp;
     const lOk = l && !('error' in l) ? l : undefined;
     const gguf = g
-      ? [f(g.achieved, 3), String(g.parameters), f(g.bytes / 2 ** 20, 2), f(s?.perplexity, 4), l && 'error' in l ? `error: ${l.error}` : f(lOk?.perplexity, 4),
+      ? [f(g.achieved, 3), String(g.parameters), f(g.bytes / 2 ** 20, 2), f(g.heldOut, 3), f(s?.perplexity, 4), l && 'error' in l ? `error: ${l.error}` : f(lOk?.perplexity, 4),
          g.measured.relDiff === undefined ? '-' : g.measured.relDiff.toExponential(1), f(s?.prefillTokensPerSecond, 0), f(lOk?.prefillTokensPerSecond, 0),
          f(s?.decodeTokensPerSecond, 0), f(lOk?.decodeTokensPerSecond, 0), g.seconds ? f(g.seconds, 2) : '-', g.widths || 'as before']
-      : [`GGUF error: ${r.ggufError}`, '', '', '', '', '', '', '', '', '', '', ''];
-    const hf = r.hf ? [f(r.hf.achieved, 3), String(r.hf.parameters), f(r.hf.perplexity, 4)] : r.hfError ? [`error: ${r.hfError}`, '', ''] : ['-', '-', '-'];
+      : [`GGUF error: ${r.ggufError}`, '', '', '', '', '', '', '', '', '', '', '', ''];
+    const hf = r.hf ? [f(r.hf.achieved, 3), String(r.hf.parameters), f(r.hf.heldOut, 3), f(r.hf.perplexity, 4)] : r.hfError ? [`error: ${r.hfError}`, '', '', ''] : ['-', '-', '-', '-'];
     return `| ${r.model} | ${r.method} | ${r.level} | ${[...gguf, ...hf].join(' | ')} |`;
   });
   return [head, ...lines].join('\n');
@@ -186,6 +216,7 @@ async function main(): Promise<void> {
 function note(): string {
   return [
     '',
+    `held-out ppl: shears' perplexity with the standard protocol (non-overlapping windows of the context length, BOS once) over the first ${HELDOUT_WINDOWS} windows of the held-out text: the quality column (the 128-token columns are there to compare the two engines).`,
     `GGUF columns: the method's own widths (per-block where it picks them: written as deci), f32 weights; perplexity on the first ${PPL_TOKENS} tokens of the held-out text (shears: one batch; llama.cpp: one token at a time, F32 KV cache, flash attention off), rel. diff = |ppl llama.cpp - ppl shears| / ppl shears.`,
     'tokens/s: 1 thread in both engines; prefill = 1 x min(256, context) tokens and the last logits, decode = 32 single-token steps; fastest of the reps after a warm-up (the machine is shared: the fastest run is the least disturbed).',
     `Calibration: ${CALIB.samples} random windows of min(${CALIB.seqLen}, context) tokens (TinyStories models: characters [0, ${CALIB_END}) of tinystories_val.txt; evaluation from character ${EVAL_FROM}). "prune s" is prune()'s total (load, calibration, scoring, surgery, write).`,

@@ -97,8 +97,9 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
       o.signal?.throwIfAborted();
       for (const w of checkSelection(model, o, info.calibrated, checked.pattern)) warn(w);
       if (info.plugin?.kind === 'structured') {
-        checkStructuredRun(model, info.plugin, structureOf(info.plugin, o));
-        checkStructuredOutput(model, structureOf(info.plugin, o), o.uniform === true, checked.format);
+        const structure = structureOf(info.plugin, o);
+        checkStructuredRun(model, info.plugin, structure);
+        checkStructuredOutput(model, structure, o.uniform === true, checked.format);
       }
       const artifacts = await tokenizerForOutput(model, checked.format);
       let calibration: CalibrationSet | undefined;

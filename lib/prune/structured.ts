@@ -296,7 +296,11 @@ function selectUnits(units: Unit[], sparsity: number, total: number, o: { unifor
   if (sparsity === 0 || units.length === 0) return removed;
   const key = (u: Unit) => `${u.block}:${u.type}`;
   const groups = new Map<string, Unit[]>();
-  for (const u of units) groups.set(key(u), [...(groups.get(key(u)) ?? []), u]);
+  for (const u of units) {
+    const g = groups.get(key(u));
+    if (g) g.push(u);
+    else groups.set(key(u), [u]);
+  }
   if (o.uniform) {
     // Each block loses the same fraction of each type: a budget share proportional to what it holds.
     const prunable = units.reduce((a, u) => a + u.cost, 0);
@@ -381,17 +385,19 @@ function roundChannels(model: LoadedModel, units: Unit[], removed: Set<Unit>, k:
 async function removeUnits(model: LoadedModel, b: number, gone: Unit[], stats: BlockStats | undefined): Promise<void> {
   const shape = blockShape(model.config, b);
   const ch = gone.filter((u) => u.type === 'channel').map((u) => u.index);
+  const goneChannels = new Set(ch);
   if (ch.length > 0) {
     const names = mlpNames(model, b);
     const downBias = stats?.downIn ? await compensationDelta(model.tensors.get(`${names.consumer}.weight`)!, stats.downIn, ch) : undefined;
     await keepChannels(
       model,
       b,
-      range(shape.intermediateSize).filter((j) => !ch.includes(j)),
+      range(shape.intermediateSize).filter((j) => !goneChannels.has(j)),
       { downBias },
     );
   }
   const heads = gone.filter((u) => u.type === 'attention').flatMap((u) => u.heads);
+  const goneHeads = new Set(heads);
   if (heads.length > 0) {
     const d = model.config.headDim;
     const cols = heads.flatMap((h) => range(d).map((j) => h * d + j));
@@ -399,7 +405,7 @@ async function removeUnits(model: LoadedModel, b: number, gone: Unit[], stats: B
     await keepHeads(
       model,
       b,
-      range(shape.numHeads).filter((h) => !heads.includes(h)),
+      range(shape.numHeads).filter((h) => !goneHeads.has(h)),
       { oBias },
     );
   }

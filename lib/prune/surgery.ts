@@ -19,17 +19,13 @@ import { convertDType } from '../kernels';
 import { blockShape, blockShapes, withBlockShapes } from '../model/shapes';
 import { BlockShape, ModelConfig, Tensor } from '../model/types';
 import { filesNative } from '../native/files';
+import { DTYPE_BYTES } from '../formats/mapped';
+import { bytesOf } from '../formats/tensor-out';
 
 /** What surgery changes: a LoadedModel, or anything with a config and tensors. */
 export interface SurgeryTarget {
   config: ModelConfig;
   tensors: Map<string, Tensor>;
-}
-
-const BYTES = { f32: 4, f16: 2, bf16: 2 } as const;
-
-function bytesOf(a: Float32Array | Uint16Array): Uint8Array {
-  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 }
 
 /** The kept rows / columns of `t` (a matrix, or a vector when cols is 1) as a new tensor. */
@@ -40,7 +36,7 @@ async function gather(t: Tensor, rows: Int32Array | null, cols: Int32Array | nul
   const nc = cols ? cols.length : c;
   const data = t.dtype === 'f32' ? new Float32Array(nr * nc) : new Uint16Array(nr * nc);
   try {
-    await filesNative().gatherBytes(bytesOf(t.data), bytesOf(data), r, c, BYTES[t.dtype], rows, cols);
+    await filesNative().gatherBytes(bytesOf(t.data), bytesOf(data), r, c, DTYPE_BYTES[t.dtype], rows, cols);
   } catch (e) {
     throw fromNative(e);
   }

@@ -89,10 +89,7 @@ export class PairHeap {
     this.verL = new Int32Array(capacity);
     this.verR = new Int32Array(capacity);
     this.order = new Int32Array(capacity);
-    this.capacity = capacity;
   }
-
-  readonly capacity: number;
 
   /** Empties the heap for the next word (the arrays are kept: allocating them is slow). */
   clear(): void {

@@ -125,9 +125,28 @@ export async function findLlamaCpp(dir = process.env.SHEARS_LLAMA_CPP_DIR): Prom
   const entry = path.join(path.resolve(dir), 'node_modules', 'node-llama-cpp', 'dist', 'index.js');
   if (!fs.existsSync(entry)) return { note: `llama.cpp columns skipped: ${entry} not found` };
   const nlc = await importEsm(entry);
+  skipTokenizerProbe(nlc);
   const llama = await (nlc.getLlama as (o: object) => Promise<LlamaCpp['llama']>)({ gpu: false, build: 'never', logLevel: 'error' });
   return { dir, llama };
 }
+
+/**
+ * node-llama-cpp's LlamaModel.getWarnings, called at the end of every load, round-trips
+ * "\n some test text here" through llama.cpp's tokenizer, which throws an uncaught C++
+ * exception (aborting the process) on a SentencePiece vocabulary without byte tokens
+ * (BabyLlama's). These benchmarks feed llama.cpp token ids only, so the probe is replaced by
+ * the file warnings alone; llama.cpp's own loading and evaluation are untouched.
+ */
+export function skipTokenizerProbe(nlc: Record<string, unknown>): void {
+  const proto = (nlc.LlamaModel as { prototype: Record<string, unknown> }).prototype;
+  proto.getWarnings = function (this: { _fileInsights: { getWarnings(p: string): string[] }; _modelPath: string }) {
+    return this._fileInsights.getWarnings(this._modelPath);
+  };
+}
+
+/** The same replacement, as source for a child process (see llamaCppFails). */
+const SKIP_PROBE_SOURCE =
+  'LlamaModel.prototype.getWarnings = function () { return this._fileInsights.getWarnings(this._modelPath); };';
 
 /**
  * Whether llama.cpp loads `file` and evaluates a token, tried in a child process: llama.cpp
@@ -137,7 +156,8 @@ export async function findLlamaCpp(dir = process.env.SHEARS_LLAMA_CPP_DIR): Prom
 export function llamaCppFails(lc: LlamaCpp, file: string): string | undefined {
   const entry = path.join(path.resolve(lc.dir), 'node_modules', 'node-llama-cpp', 'dist', 'index.js');
   const code =
-    `const { getLlama } = await import(${JSON.stringify(entry)});` +
+    `const { getLlama, LlamaModel } = await import(${JSON.stringify(entry)});` +
+    SKIP_PROBE_SOURCE +
     `const llama = await getLlama({ gpu: false, build: 'never', logLevel: 'error' });` +
     `const m = await llama.loadModel({ modelPath: ${JSON.stringify(file)} });` +
     `const c = await m.createContext({ contextSize: 512, threads: 1 });` +

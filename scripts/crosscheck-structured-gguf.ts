@@ -29,6 +29,7 @@ import { writeGGUF } from '../lib/formats/write-gguf';
 import { prune } from '../lib/prune/run';
 import { BlockShape, LoadedModel, TokenizerArtifacts } from '../lib/model/types';
 import { loadTokenizer, tokenizerArtifacts } from '../lib/tokenizer';
+import { skipTokenizerProbe } from '../bench/structured-engines';
 import { sliceModel, writeTinyGPT2, writeTinyQwen2 } from '../test/formats/gguf-structured-fixtures';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -102,6 +103,7 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const nlc = await importEsm(path.join(path.resolve(nlcDir), 'node_modules', 'node-llama-cpp', 'dist', 'index.js'));
+  skipTokenizerProbe(nlc);
   const llama = await (nlc.getLlama as (o: object) => Promise<unknown>)({ gpu: false, build: 'never' });
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'shears-crosscheck-'));
   const demo = await loadModel(path.join(ROOT, 'assets', 'demo-model'));

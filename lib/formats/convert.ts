@@ -92,16 +92,18 @@ export async function writeModelAs(model: LoadedModel, out: string, opts: WriteM
 }
 
 /**
- * llama.cpp's SentencePiece vocabularies need the byte tokens <0x00>..<0xFF>: without them
- * node-llama-cpp 3.21.1 aborts while loading the file (measured on BabyLlama's 105-token
- * vocabulary). shears reads such files; the warning says llama.cpp will not.
+ * llama.cpp's SentencePiece tokenizer falls back to the byte tokens <0x00>..<0xFF> for
+ * characters outside the vocabulary and throws (ending the process) where they are missing.
+ * llama.cpp itself loads such a file and runs it on token ids, but node-llama-cpp 3.21.1
+ * tokenizes '\n' while loading every model, so it aborts (measured on BabyLlama's 105-token
+ * vocabulary). shears reads such files; the warning says what llama.cpp will do.
  */
 function llamaCppVocabNote(a: TokenizerArtifacts): string | undefined {
   const model = a.ggufEntries.find((e) => e.key === 'tokenizer.ggml.model')?.value;
   const tokens = a.ggufEntries.find((e) => e.key === 'tokenizer.ggml.tokens')?.value;
   if (model !== 'llama' || !tokens || typeof (tokens as Iterable<string>)[Symbol.iterator] !== 'function') return undefined;
-  for (const t of tokens as Iterable<string>) if (t === '<0x0A>') return undefined;
-  return "the vocabulary has no byte tokens (<0x00>..<0xFF>): shears reads this GGUF, but llama.cpp aborts loading a SentencePiece vocabulary without them (it looks up '\\n' as <0x0A>)";
+  for (const t of tokens as Iterable<string>) if (t === '<0x0A>' || t === '\n') return undefined;
+  return "the vocabulary has no byte tokens (<0x00>..<0xFF>): shears reads this GGUF and llama.cpp loads it and runs it on token ids, but llama.cpp's tokenizer aborts the process on any character outside the vocabulary ('\\n' included), and node-llama-cpp 3.21.1 tokenizes '\\n' while loading a model";
 }
 
 /** `shears convert`: checks the output first, loads, writes, closes. */

@@ -48,6 +48,17 @@ function structureOf(m: StructuredMethod, o: PruneOptions): Structure {
  * needs uniform widths (and OPT/GPT-2 their heads); GGUF needs an architecture llama.cpp
  * has (none for OPT), and GPT-2's takes one width for every block.
  */
+/**
+ * Whether a structured run writes a Hugging Face Llama that will hold o or MLP biases (from
+ * bias compensation or from the model): transformers' LlamaConfig then needs a head count
+ * that divides the hidden size (docs/hf-structured.md), so uniform selection keeps one.
+ */
+function hfLlamaWithBiases(model: LoadedModel, m: StructuredMethod, format: 'hf' | 'gguf'): boolean {
+  if (format !== 'hf' || model.config.architecture !== 'llama') return false;
+  if (m.compensate === true) return true;
+  return [...model.tensors.keys()].some((n) => /^blocks\.\d+\.(attn\.o|mlp\.(gate|up|down))\.bias$/.test(n));
+}
+
 function checkStructuredOutput(model: LoadedModel, structure: Structure, uniform: boolean, format: 'hf' | 'gguf'): void {
   if (format === 'hf') return checkHFStructuredRun(model.config, { structure, uniform });
   chooseGGUFArch(model);
@@ -124,6 +135,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
             uniform: o.uniform,
             multipleOf: o.multipleOf,
             headUnit: o.headUnit,
+            keptHeadsDivide: hfLlamaWithBiases(model, plugin, checked.format) ? model.config.hiddenSize : undefined,
             calibration,
             seed: o.seed,
             batch: o.batch,

@@ -38,6 +38,11 @@ export interface StructuredOptions {
    * heads ('group', default), or one query head from every group ('query': the KV heads stay).
    */
   headUnit?: HeadUnit;
+  /**
+   * With --uniform: the number of query heads each block keeps must divide this (the hidden
+   * size, where the output is a Hugging Face Llama with biases, whose config refuses others).
+   */
+  keptHeadsDivide?: number;
   calibration?: CalibrationSet;
   /** Seed of the random method's draws (default 0). */
   seed?: number;
@@ -158,7 +163,12 @@ export async function runStructured(model: LoadedModel, o: StructuredOptions): P
     if (m.needs?.fireThreshold) firingHistogram = histogram(stats);
     checkRemovable(model, units, o);
     // 3. Selection.
-    const removed = selectUnits(units, o.sparsity, before.blockParameters, { uniform: o.uniform === true, standardize: m.standardize === true });
+    const removed = selectUnits(units, o.sparsity, before.blockParameters, {
+      uniform: o.uniform === true,
+      standardize: m.standardize === true,
+      keptHeadsDivide: o.keptHeadsDivide,
+      notes,
+    });
     roundChannels(model, units, removed, multipleOf, notes);
     // 4. Surgery, block by block.
     for (let b = 0; b < L; b++) {
@@ -291,7 +301,12 @@ function unitsOf(model: LoadedModel, b: number, s: BlockUnitScores, structure: S
  * every block keeping at least one unit of each type. Uniform: the same fraction of
  * each type's units in every block.
  */
-function selectUnits(units: Unit[], sparsity: number, total: number, o: { uniform: boolean; standardize: boolean }): Set<Unit> {
+function selectUnits(
+  units: Unit[],
+  sparsity: number,
+  total: number,
+  o: { uniform: boolean; standardize: boolean; keptHeadsDivide?: number; notes: string[] },
+): Set<Unit> {
   const removed = new Set<Unit>();
   if (sparsity === 0 || units.length === 0) return removed;
   const key = (u: Unit) => `${u.block}:${u.type}`;
@@ -302,16 +317,36 @@ function selectUnits(units: Unit[], sparsity: number, total: number, o: { unifor
     else groups.set(key(u), [u]);
   }
   if (o.uniform) {
-    // Each block loses the same fraction of each type: a budget share proportional to what it holds.
-    const prunable = units.reduce((a, u) => a + u.cost, 0);
-    const fraction = Math.min(1, (sparsity * total) / prunable);
-    for (const g of groups.values()) {
-      const n = Math.min(g.length - 1, Math.round(fraction * g.length));
-      g.slice()
-        .sort((a, b) => a.score - b.score || a.index - b.index)
-        .slice(0, n)
-        .forEach((u) => removed.add(u));
+    // Each block loses the same fraction of each type. Attention units are coarse (a block
+    // may hold 2 KV groups), so they are taken first, at the fraction the budget asks of
+    // every unit; the MLP channels, fine-grained, then take what is left of the budget.
+    const budget = sparsity * total;
+    const cost = (us: Unit[]) => us.reduce((a, u) => a + u.cost, 0);
+    const attention = [...groups.values()].filter((g) => g[0].type === 'attention');
+    const channels = [...groups.values()].filter((g) => g[0].type === 'channel');
+    const lowest = (g: Unit[], n: number) => g.slice().sort((a, b) => a.score - b.score || a.index - b.index).slice(0, n);
+    const fraction = Math.min(1, budget / cost(units));
+    const rounded = new Set<string>();
+    let spent = 0;
+    for (const g of attention) {
+      let n = Math.min(g.length - 1, Math.round(fraction * g.length));
+      if (o.keptHeadsDivide) {
+        const m = allowedRemoval(g, n, o.keptHeadsDivide);
+        if (m !== n) rounded.add(`${n} -> ${m}`);
+        n = m;
+      }
+      for (const u of lowest(g, n)) {
+        removed.add(u);
+        spent += u.cost;
+      }
     }
+    const rest = channels.length > 0 ? Math.min(1, Math.max(0, (budget - spent) / cost(channels.flat()))) : 0;
+    for (const g of channels) lowest(g, Math.min(g.length - 1, Math.round(rest * g.length))).forEach((u) => removed.add(u));
+    if (rounded.size > 0)
+      o.notes.push(
+        `attention units removed per block rounded (${[...rounded].join(', ')}) so that the heads kept divide the hidden size ` +
+          `${o.keptHeadsDivide}: transformers' LlamaConfig refuses other head counts, and this Llama output has biases`,
+      );
     return removed;
   }
   const value = standardizer(units, o.standardize);
@@ -327,6 +362,21 @@ function selectUnits(units: Unit[], sparsity: number, total: number, o: { unifor
     spent += u.cost;
   }
   return removed;
+}
+
+/**
+ * The number of a block's attention units to remove nearest to `n` (ties: fewer) whose kept
+ * query heads divide `divisor`; the group's first unit's head count stands for every unit
+ * (uniform blocks hold units of one size). At least one unit is kept; with no count allowed, n.
+ */
+function allowedRemoval(g: Unit[], n: number, divisor: number): number {
+  const per = g[0].heads.length;
+  let best = -1;
+  for (let m = 0; m < g.length; m++) {
+    if (divisor % ((g.length - m) * per) !== 0) continue;
+    if (best < 0 || Math.abs(m - n) < Math.abs(best - n) || (Math.abs(m - n) === Math.abs(best - n) && m < best)) best = m;
+  }
+  return best < 0 ? n : best;
 }
 
 /**

@@ -17,6 +17,7 @@ import { methodInfo } from '../../lib/methods/registry';
 import { runStructured } from '../../lib/prune/structured';
 import { drawCalibration } from '../../lib/prune/calibrate';
 import { randomModel } from '../forward/random-model';
+import { sharedPath, testShared } from '../support/shared-data';
 
 const DEMO = path.join(__dirname, '..', '..', 'assets', 'demo-model');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shears-structured-'));
@@ -93,6 +94,46 @@ test('width without --uniform: adaptive widths per block, GQA kept valid, writte
   const m = await loadModel(r.output.path);
   try {
     expect(blockShapes(m.config).map((b) => [b.numHeads, b.numKvHeads, b.intermediateSize])).toEqual(st.widths.after.map((w) => [w.heads, w.kv_heads, w.mlp]));
+  } finally {
+    m.close();
+  }
+});
+
+test.each([0.1, 0.2, 0.3])('--uniform width at %s: attention in whole KV groups, the MLP takes the rest of the budget', async (s) => {
+  // The demo model has 2 KV groups per block: heads move in steps of half the attention,
+  // and the channels make up the difference, so the achieved fraction stays near the request.
+  const r = await prune(base('wanda-sp', `uniform-width-${s}.gguf`, { structure: 'width', uniform: true, sparsity: s }));
+  const st = r.structured!;
+  expect(Math.abs(st.achieved_sparsity - s)).toBeLessThan(0.02);
+  expect(new Set(st.widths.after.map((w) => `${w.heads}/${w.kv_heads}/${w.mlp}`)).size).toBe(1);
+});
+
+testShared('flap --uniform to a Hugging Face folder: heads kept divide the hidden size, so LlamaConfig takes the biases', async () => {
+  // stories260K: hidden 64, 8 heads over 4 KV groups. 20% asks for 1 of 4 groups (6 heads,
+  // which do not divide 64); with flap's o/down biases the output is a Llama with biases,
+  // so the selection keeps 8 heads (or 4) and the channels take the budget.
+  const r = await prune({
+    model: sharedPath('models', 'stories260K', 'stories260K.gguf'),
+    method: 'flap',
+    structure: 'width',
+    uniform: true,
+    sparsity: 0.2,
+    calib: sharedPath('text', 'tinystories', 'tinystories_sample.txt'),
+    calibSamples: 8,
+    seqLen: 64,
+    out: path.join(dir, 'flap-uniform-hf'),
+  });
+  const st = r.structured!;
+  for (const w of st.widths.after) expect(64 % w.heads).toBe(0);
+  expect(Math.abs(st.achieved_sparsity - 0.2)).toBeLessThan(0.03);
+  expect(r.notes.join(' ')).toMatch(/rounded \(1 -> [02]\) so that the heads kept divide the hidden size 64/);
+  const config = JSON.parse(fs.readFileSync(path.join(r.output.path, 'config.json'), 'utf8'));
+  expect(config.mlp_bias).toBe(true);
+  expect(64 % config.num_attention_heads).toBe(0);
+  const m = await loadModel(r.output.path);
+  try {
+    expect(m.tensors.has('blocks.0.mlp.down.bias')).toBe(true);
+    expect(blockShapes(m.config).map((b) => b.numHeads)).toEqual(st.widths.after.map((w) => w.heads));
   } finally {
     m.close();
   }

@@ -7,6 +7,7 @@ import type { ScoreOptions } from '../kernels';
 import type { BlockShape } from '../model/types';
 import type { Strategy } from '../strategies';
 import type { UnitContext, BlockScoresContext } from '../prune/unit-context';
+import type { BlockCollectContext, BlockCollectors } from './collectors';
 
 /**
  *   score        a per-weight score; the kernels select and mask (magnitude, wanda)
@@ -50,11 +51,11 @@ export interface StructuredMethod extends Declaration {
   kind: 'structured';
   structures: readonly Structure[];
   /**
-   * Per-column statistics of the units' consumers it reads (downIn: what the MLP's last
-   * layer receives, one column per channel; oIn: what attn.o receives, headDim columns per
-   * head). `fireThreshold`: |activation| above which a channel counts as firing.
+   * The collectors it gathers in each block of the dense model over the calibration set
+   * (lib/methods/collectors.ts): column statistics of what the units' consumers receive,
+   * block input/output cosines. Absent: the method reads weights only.
    */
-  needs?: { consumerColumns?: boolean; blockCosine?: boolean; fireThreshold?: (activation: string) => number };
+  collect?(ctx: BlockCollectContext): BlockCollectors;
   /** Scores are standardized per unit type before units of different types or blocks compete (FLAP). */
   standardize?: boolean;
   /** Adds the removed units' mean contribution to the consumer's bias (FLAP, bias). */

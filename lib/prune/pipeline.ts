@@ -201,7 +201,7 @@ export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promi
   const fm = new ForwardModel(model, { backend });
   const pruning: BlockPruning = { strategy: o.strategy, selection, global: granularity === 'global', clock, signal: o.signal };
   await calibrationPass(fm, cal, blocks, {
-    needs: o.strategy.needs,
+    methods: [o.strategy],
     activationThreshold: o.activationThreshold,
     hessianPrecision: o.hessianPrecision,
     backend,

@@ -2,7 +2,8 @@
 // `sweep --stats once` (lib/sweep/stats-once.ts): embed the calibration sequences, then
 // for each block run it over them recording what its linear layers receive and feed the
 // statistics collectors (per-column sums with outlier counts for every calibrated run,
-// X^T X when the method needs it), and hand each block's statistics to the caller.
+// and what each method's collect() adds, as SparseGPT's X^T X), and hand each block's
+// statistics to the caller.
 //
 // recompute: true is the protocol of the reference code: the statistics run works on a
 // copy, the caller prunes the block, and the block is run again with its pruned weights
@@ -12,8 +13,8 @@ import { CalibrationSet } from '../calibration/sample';
 import { BlockCaptures, CaptureName } from '../forward/captures';
 import { ForwardModel } from '../forward/model';
 import { Backend, ColumnStats } from '../kernels';
-import { HessianAccumulator, HessianPrecision } from '../methods/hessian';
-import { StatisticName, StrategyStats } from '../strategies';
+import type { CollectorSettings } from '../methods/collectors';
+import type { Strategy, StrategyStats } from '../strategies';
 import { PhaseClock } from '../util/clock';
 import { LinearLayer } from './layers';
 
@@ -21,14 +22,13 @@ import { LinearLayer } from './layers';
 export const DEFAULT_ACTIVATION_THRESHOLD = 6;
 
 /** How the statistics are gathered: the same for the pipeline and `--stats once`. */
-export interface StatisticsSettings {
-  /** What the method needs (the per-column statistics are always gathered). */
-  needs: readonly StatisticName[];
-  /** Default DEFAULT_ACTIVATION_THRESHOLD. */
-  activationThreshold?: number;
-  hessianPrecision?: HessianPrecision;
-  /** Backend of the statistics kernels (column statistics and Hessian). */
-  backend?: Backend;
+export interface StatisticsSettings extends CollectorSettings {
+  /**
+   * The strategies whose collectors are fed (`--stats once` of a sweep: every method of
+   * it); the per-column statistics are always gathered. activationThreshold: default
+   * DEFAULT_ACTIVATION_THRESHOLD; backend: of the statistics kernels.
+   */
+  methods: readonly Pick<Strategy, 'collect'>[];
 }
 
 /** The statistics of one block: one set per captured layer input. */
@@ -56,17 +56,18 @@ export function createCollectors(fm: ForwardModel, layers: LinearLayer[], s: Sta
     if (stats.has(l.input)) continue;
     const width = fm.tensor(l.name).shape[1];
     // The per-column statistics (sum, sum of squares, tokens, |x| > threshold counts) are
-    // cheap and what every report shows; the Hessian only when the method reads it.
+    // cheap and what every report shows; the rest are the methods' own (the first method
+    // to name a statistic makes it: methods that share a name share its meaning).
     const st: StrategyStats = { columns: new ColumnStats(width, { threshold: s.activationThreshold ?? DEFAULT_ACTIVATION_THRESHOLD }) };
-    if (s.needs.includes('hessian')) st.hessian = new HessianAccumulator(width, { precision: s.hessianPrecision, backend: s.backend });
+    for (const m of s.methods) for (const [k, c] of Object.entries(m.collect?.(width, s) ?? {})) if (!(k in st)) st[k] = c;
     stats.set(l.input, st);
   }
   return stats;
 }
 
 async function feed(st: StrategyStats, x: Float32Array, rows: number, backend: Backend | undefined): Promise<void> {
-  if (st.columns) await st.columns.add(x, rows, { backend });
-  if (st.hessian) await st.hessian.add(x, rows); // on the backend it was created with
+  // A collector made with its own backend (the Hessian) ignores this one.
+  for (const c of Object.values(st)) await c?.add(x, rows, { backend });
 }
 
 /**

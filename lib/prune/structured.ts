@@ -1,7 +1,8 @@
 // The structured pipeline: one run for every structured plugin (lib/methods/plugin.ts).
 //   1. statistics (calibrated methods): the calibration sequences go through the dense
-//      model once; per block, the columns of what each unit's consumer receives (downIn:
-//      one per MLP channel, oIn: headDim per head) and the cosine of block input/output.
+//      model once, feeding the collectors the plugin creates for each block (collect():
+//      the columns of what each unit's consumer receives, downIn one per MLP channel and
+//      oIn headDim per head; the cosine of block input/output).
 //   2. scores: the plugin scores every unit of every block (or every block).
 //   3. selection: the lowest-scoring units go until the removed parameters reach
 //      `sparsity` of the prunable block parameters: globally (standardized per unit type
@@ -14,9 +15,8 @@
 import { ArgumentRangeError } from '../errors';
 import { CalibrationSet } from '../calibration/sample';
 import { ForwardModel } from '../forward/model';
-import { ColumnStats } from '../kernels';
+import type { BlockCollectors } from '../methods/collectors';
 import type { BlockUnitScores, Structure, StructuredMethod } from '../methods/plugin';
-import { kernelsNative } from '../native/kernels';
 import { blockShape, blockShapes } from '../model/shapes';
 import { BlockShape, LoadedModel } from '../model/types';
 import { PhaseClock } from '../util/clock';
@@ -76,10 +76,7 @@ export interface StructuredResult {
   timings: Record<string, number>;
 }
 
-interface BlockStats {
-  downIn?: ColumnStats;
-  oIn?: ColumnStats;
-}
+type BlockStats = BlockCollectors;
 
 /** One removable unit: a channel or an attention unit (a head, or a whole KV group under GQA). */
 interface Unit {
@@ -160,7 +157,7 @@ export async function runStructured(model: LoadedModel, o: StructuredOptions): P
       const s = await clock.time('scoring', () => m.scoreUnits!(ctx));
       units.push(...unitsOf(model, b, s, o.structure, o.headUnit ?? 'group'));
     }
-    if (m.needs?.fireThreshold) firingHistogram = histogram(stats);
+    if (stats.some((st) => st.downIn?.exceed)) firingHistogram = histogram(stats);
     checkRemovable(model, units, o);
     // 3. Selection.
     const removed = selectUnits(units, o.sparsity, before.blockParameters, {
@@ -484,7 +481,10 @@ async function meanAbsWeight(model: LoadedModel, b: number): Promise<number> {
   return n > 0 ? sum / n : 0;
 }
 
-/** One pass of the calibration set through the dense model: consumer-input columns and block cosines. */
+/**
+ * One pass of the calibration set through the dense model, feeding the collectors the
+ * method creates for each block (consumer-input columns, block input/output cosines).
+ */
 async function denseStatistics(
   model: LoadedModel,
   cal: CalibrationSet,
@@ -499,39 +499,24 @@ async function denseStatistics(
   const H = c.hiddenSize;
   const batch = Math.max(1, Math.min(o.batch ?? Math.floor(4096 / Lq), K));
   const hidden = await fm.embed(cal.tokens, K, Lq);
-  const wantColumns = m.needs?.consumerColumns === true;
-  const wantCos = m.needs?.blockCosine === true;
-  const threshold = m.needs?.fireThreshold?.(c.activation);
   const out: BlockStats[] = [];
-  const cos = new Float64Array(c.numLayers);
   for (let b = 0; b < c.numLayers; b++) {
     progress('statistics', b);
-    const shape = blockShape(c, b);
-    const s: BlockStats = {};
-    const inputs: ('downIn' | 'oIn')[] = [];
-    if (wantColumns && shape.intermediateSize > 0) {
-      s.downIn = new ColumnStats(shape.intermediateSize, threshold !== undefined ? { threshold } : {});
-      inputs.push('downIn');
-    }
-    if (wantColumns && shape.numHeads > 0) {
-      s.oIn = new ColumnStats(shape.numHeads * c.headDim);
-      inputs.push('oIn');
-    }
-    const caps = inputs.length > 0 ? fm.allocCaptures(batch * Lq, inputs, b) : undefined;
-    let cosSum = 0;
+    const s: BlockStats = m.collect?.({ config: c, block: b, shape: blockShape(c, b) }) ?? {};
+    const inputs = (['downIn', 'oIn'] as const).filter((n) => s[n]);
+    const caps = inputs.length > 0 ? fm.allocCaptures(batch * Lq, [...inputs], b) : undefined;
     for (let k = 0; k < K; k += batch) {
       o.signal?.throwIfAborted();
       const rows = Math.min(batch, K - k) * Lq;
       const h = hidden.subarray(k * Lq * H, k * Lq * H + rows * H);
-      const input = wantCos ? h.slice() : undefined;
+      const input = s.blockCosine ? h.slice() : undefined;
       const cap = caps ? Object.fromEntries(inputs.map((n) => [n, caps[n]!.subarray(0, (caps[n]!.length / (batch * Lq)) * rows)])) : undefined;
       await fm.runBlock(b, h, { batch: rows / Lq, seq: Lq, capture: cap });
-      if (s.downIn) await s.downIn.add(cap!.downIn!, rows);
-      if (s.oIn) await s.oIn.add(cap!.oIn!, rows);
-      if (input) cosSum += kernelsNative().rowCosineSum(input, h, H);
+      for (const n of inputs) await s[n]!.add(cap![n]!, rows);
+      if (input) s.blockCosine!.add(input, h, H);
     }
-    cos[b] = cosSum / (K * Lq);
     out.push(s);
   }
-  return { stats: out, meanCosine: wantCos ? cos : undefined };
+  const meanCosine = out.some((s) => s.blockCosine) ? Float64Array.from(out, (s) => s.blockCosine?.mean() ?? 0) : undefined;
+  return { stats: out, meanCosine };
 }

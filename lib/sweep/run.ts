@@ -277,13 +277,13 @@ export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
     const denseFm = new ForwardModel(denseModel, { backend: backend.device });
     denseFm.validate();
     let denseStats: DenseStats | undefined;
-    const needs = new Set(checked.methods.flatMap((m) => methodInfo(m).create?.().needs ?? []));
+    const strategies = checked.methods.flatMap((m) => methodInfo(m).create?.() ?? []);
     const pending = checked.cells.some((c) => !(o.resume && reusable(store.readCell(c))));
-    if (o.stats === 'once' && data.calibration && needs.size > 0 && pending) {
+    if (o.stats === 'once' && data.calibration && strategies.some((st) => st.needs.length > 0) && pending) {
       progress({ stage: 'statistics' });
       const s = process.hrtime.bigint();
       const settings: StatisticsSettings = {
-        needs: [...needs],
+        methods: strategies,
         activationThreshold: o.activationThreshold,
         hessianPrecision: o.hessianPrecision,
         backend: backend.device,

@@ -120,7 +120,7 @@ describe('the device reaches every native call of a run', () => {
       const fm = new ForwardModel(m, { backend: 'cuda' });
       await expect(fm.embed([1, 2], 1, 2)).rejects.toThrow(BackendError);
       const layers = selectLayers(m.config, m.tensors).blocks[0];
-      const stats = createCollectors(fm, layers, { needs: ['hessian'], backend: 'cuda' }).get('attnIn')!;
+      const stats = createCollectors(fm, layers, { methods: [sparsegpt()], backend: 'cuda' }).get('attnIn')!;
       const x = new Float32Array(m.config.hiddenSize).fill(1);
       await expect(stats.columns!.add(x, 1, { backend: 'cuda' })).rejects.toThrow(BackendError);
       expect(stats.hessian!.backend).toBe('cuda');

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { CalibrationSet, windowsFromStream } from '../../lib/calibration/sample';
 import type { PruneOptions } from '../../lib/prune/run';
 
 import {
@@ -40,6 +41,16 @@ export function writeCalibTokens(file: string, n = 512, seed = 3): string {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, JSON.stringify(Array.from({ length: n }, () => Math.floor(r() * SPEC.vocab))));
   return file;
+}
+
+/**
+ * The tiny model in `dir` and 4 calibration windows of 16 of its random tokens (contiguous,
+ * seeded): what the calibration-pass tests run on. `calibration()` draws a fresh set.
+ */
+export function tinyCalibrated(dir: string): { model: string; calibration: () => CalibrationSet } {
+  const model = writeTinyModel(path.join(dir, 'tiny'));
+  const ids = JSON.parse(fs.readFileSync(writeCalibTokens(path.join(dir, 'calib.json')), 'utf8')) as number[];
+  return { model, calibration: () => windowsFromStream(ids, { samples: 4, seqLen: 16, sampling: 'contiguous', seed: 0 }, 'calib.json') };
 }
 
 /** The same shapes as a llama2.c checkpoint (uniform random weights) with a tokenizer beside it; returns the .bin. */

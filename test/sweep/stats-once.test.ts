@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { windowsFromStream } from '../../lib/calibration/sample';
+import { CalibrationSet } from '../../lib/calibration/sample';
 import { loadModel } from '../../lib/formats/load';
 import { HessianPrecision } from '../../lib/methods/hessian';
 import { LoadedModel } from '../../lib/model/types';
@@ -15,17 +15,12 @@ import { Strategy, sparsegpt, wanda } from '../../lib/strategies';
 import { gatherDenseStats, pruneWithDenseStats } from '../../lib/sweep/stats-once';
 import { runCli } from '../support/cli';
 import { tempDir } from '../prune/helpers';
-import { SPEC, writeCalibTokens, writeTinyModel } from '../prune/tiny';
+import { SPEC, tinyCalibrated, writeCalibTokens } from '../prune/tiny';
 
 let model: string;
-let ids: number[];
-beforeAll(() => {
-  const dir = tempDir();
-  model = writeTinyModel(path.join(dir, 'tiny'));
-  ids = JSON.parse(fs.readFileSync(writeCalibTokens(path.join(dir, 'calib.json')), 'utf8')) as number[];
-});
+let calibration: () => CalibrationSet;
+beforeAll(() => ({ model, calibration } = tinyCalibrated(tempDir())));
 
-const calibration = () => windowsFromStream(ids, { samples: 4, seqLen: 16, sampling: 'contiguous', seed: 0 }, 'calib.json');
 /** SHA-256 of each block-0 linear weight's bytes, by name. */
 const block0 = (m: LoadedModel) =>
   Object.fromEntries(
@@ -46,7 +41,7 @@ async function withModel<T>(fn: (m: LoadedModel) => Promise<T>): Promise<T> {
 /** Block 0 pruned once with the dense statistics and once by the pipeline (block 0 only). */
 async function bothWays(strategy: () => Strategy, settings: { activationThreshold?: number; hessianPrecision?: HessianPrecision }) {
   const once = await withModel(async (m) => {
-    const stats = await gatherDenseStats(m, calibration(), { needs: strategy().needs, ...settings });
+    const stats = await gatherDenseStats(m, calibration(), { methods: [strategy()], ...settings });
     const { layers } = await pruneWithDenseStats(m, strategy(), stats, { sparsity: 0.5 });
     return { stats, layers: layers.filter((l) => l.name.startsWith('blocks.0.')), weights: block0(m) };
   });
@@ -92,7 +87,7 @@ describe('--stats once and the pipeline share the calibration pass', () => {
   });
 
   test('every block of the model gets statistics', async () => {
-    const stats = await withModel((m) => gatherDenseStats(m, calibration(), { needs: ['columnSumSq'] }));
+    const stats = await withModel((m) => gatherDenseStats(m, calibration(), { methods: [wanda()] }));
     expect(stats.blocks).toHaveLength(SPEC.layers);
     for (const b of stats.blocks) expect([...b.keys()].sort()).toEqual(['attnIn', 'downIn', 'mlpIn', 'oIn']);
   });

@@ -6,6 +6,7 @@
 // likely to matter go, and their mean output W2[:, j] * E[a_j] is folded into the fc2
 // bias. A model without biases cannot be scored: reports and sweeps show "NA".
 import type { StructuredMethod } from '../plugin';
+import { consumerColumns } from '../collectors';
 
 /** |activation| above which a neuron counts as firing. */
 export function fireThreshold(activation: string): number {
@@ -20,7 +21,8 @@ export const method: StructuredMethod = {
   source: 'the seed, Table 3 ("the bias as a major pruning indicator")',
   order: 150,
   structures: ['channels'],
-  needs: { consumerColumns: true, fireThreshold },
+  // Channels only: the MLP's consumer inputs, with firing counts above the threshold.
+  collect: (ctx) => consumerColumns(ctx, { threshold: fireThreshold(ctx.config.activation), heads: false }),
   compensate: true,
   unsupported({ hasBiases, activation }) {
     if (!hasBiases) return 'NA: the model has no biases';

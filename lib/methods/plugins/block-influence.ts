@@ -2,6 +2,7 @@
 // cos(input of block l, output of block l), on the dense model; the blocks that change
 // their input least (lowest BI) are removed.
 import type { StructuredMethod } from '../plugin';
+import { CosineCollector } from '../collectors';
 
 export const method: StructuredMethod = {
   name: 'block-influence',
@@ -11,7 +12,7 @@ export const method: StructuredMethod = {
   source: 'Men et al., ShortGPT: Layers in Large Language Models are More Redundant Than You Expect (2024)',
   order: 140,
   structures: ['layers'],
-  needs: { blockCosine: true },
+  collect: () => ({ blockCosine: new CosineCollector() }),
   async scoreBlocks(ctx) {
     if (!ctx.meanCosine) throw new TypeError('block-influence needs the blocks\' input/output cosines');
     return Float32Array.from(ctx.meanCosine, (c) => 1 - c);

@@ -4,6 +4,7 @@
 // different widths; the removed units' mean contribution W[:, j] * mean(X_j) is added to
 // the consumer's output bias (bias compensation).
 import type { StructuredMethod } from '../plugin';
+import { consumerColumns } from '../collectors';
 import type { ColumnStats } from '../../kernels';
 import { groupSums } from '../../prune/unit-context';
 
@@ -21,7 +22,7 @@ export const method: StructuredMethod = {
   source: 'An et al., Fluctuation-based Adaptive Structured Pruning for Large Language Models (AAAI 2024)',
   order: 130,
   structures: ['channels', 'heads', 'width'],
-  needs: { consumerColumns: true },
+  collect: (ctx) => consumerColumns(ctx),
   standardize: true,
   compensate: true,
   async scoreUnits(ctx) {

@@ -3,6 +3,7 @@
 // input column of that unit over the calibration tokens. Channels: down (fc2) columns;
 // heads: the headDim columns of o.
 import type { StructuredMethod } from '../plugin';
+import { consumerColumns } from '../collectors';
 import { groupSums } from '../../prune/unit-context';
 
 export const method: StructuredMethod = {
@@ -13,7 +14,7 @@ export const method: StructuredMethod = {
   source: 'An et al., Fluctuation-based Adaptive Structured Pruning (FLAP, AAAI 2024), Wanda-sp baseline',
   order: 120,
   structures: ['channels', 'heads', 'width'],
-  needs: { consumerColumns: true },
+  collect: (ctx) => consumerColumns(ctx),
   async scoreUnits(ctx) {
     const out: { channels?: Float32Array; heads?: Float32Array } = {};
     if (ctx.shape.intermediateSize > 0 && ctx.downIn) {

@@ -96,6 +96,7 @@ ${svg.replace(/^<\?xml[^>]*>\s*/, '')}
 <p class="caption">${escapeHtml(METHOD_TABLES_NOTE)}</p>
 ${methodSections.join('\n')}
 </section>
+${c.tables.firing ? htmlTable(c.tables.firing, 'firing', 'h2') : ''}
 ${htmlTable(c.tables.timing, 'timing', 'h2')}
 ${htmlTable(c.tables.endToEnd, 'end-to-end', 'h2')}
 ${htmlTable(c.tables.settings, 'settings', 'h2')}

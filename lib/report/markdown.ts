@@ -30,6 +30,7 @@ export function renderMarkdown(c: ReportContent): string {
     '## Results per method\n',
     `${METHOD_TABLES_NOTE}\n`,
     ...c.tables.methods.map((t) => section('###', t)),
+    ...(c.tables.firing ? [section('##', c.tables.firing)] : []),
     section('##', c.tables.timing),
     section('##', c.tables.endToEnd),
     section('##', c.tables.settings),

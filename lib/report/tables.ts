@@ -154,15 +154,39 @@ export function settingsTable(r: SweepResults): Table {
   };
 }
 
+/**
+ * The bias method's firing probabilities (measured on the dense model, so the same at every
+ * level): per method, how many MLP neurons fire with probability in each tenth of [0, 1].
+ * Undefined when no cell recorded them.
+ */
+export function firingTable(r: SweepResults): Table | undefined {
+  const rows: string[][] = [];
+  for (const m of methodsOf(r)) {
+    const h = r.cells.find((c) => c.method === m && Array.isArray(c.firing_probability_histogram))?.firing_probability_histogram as number[] | undefined;
+    if (h) rows.push([m, ...h.map(String), String(h.reduce((a, b) => a + b, 0))]);
+  }
+  if (rows.length === 0) return undefined;
+  const header = ['Method', ...Array.from({ length: 10 }, (_, k) => `[${k / 10}, ${k === 9 ? '1]' : `${(k + 1) / 10})`}`), 'Neurons'];
+  return {
+    title: 'Firing probability of the MLP neurons',
+    caption:
+      'Neurons of all blocks by the probability that they fire on the calibration tokens (activation above the threshold), measured on the dense model; the bias method removes the least likely to matter first.',
+    header,
+    rows,
+  };
+}
+
 /** Every table of the report, in reading order. */
 export function reportTables(r: SweepResults): {
   methods: Table[];
+  firing?: Table;
   timing: Table;
   endToEnd: Table;
   settings: Table;
 } {
   return {
     methods: methodsOf(r).map((m) => methodTable(r, m)),
+    firing: firingTable(r),
     timing: timingTable(r),
     endToEnd: endToEndTable(r),
     settings: settingsTable(r),

@@ -65,6 +65,8 @@ export interface CellSpec {
   method: string;
   pattern: SweepPattern;
   level: number;
+  /** Structured methods: what the cell removes (shown in labels in place of the pattern). */
+  structure?: Structure;
 }
 
 export interface CheckedSweep {
@@ -167,5 +169,15 @@ export function checkSweepOptions(o: SweepOptions): CheckedSweep {
     ['queries', o.queries],
   ] as const)
     if (f !== undefined && !fs.existsSync(f)) throw new ArgumentRangeError(`--${k} ${f} does not exist`);
-  return { methods, levels, patterns, cells: sweepCells(methods, patterns, levels), needsCalibration };
+  // A structured method removes o.structure, or its first structure (channels when it has them).
+  const structureOf = (m: string): Structure | undefined => {
+    const p = methodInfo(m).plugin;
+    if (p?.kind !== 'structured') return undefined;
+    return o.structure ?? (p.structures.includes('channels') ? 'channels' : p.structures[0]);
+  };
+  const cells = sweepCells(methods, patterns, levels).map((c) => {
+    const structure = structureOf(c.method);
+    return structure ? { ...c, structure } : c;
+  });
+  return { methods, levels, patterns, cells, needsCalibration };
 }

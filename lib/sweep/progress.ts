@@ -21,7 +21,7 @@ export type SweepEvent = Omit<SweepProgress, 'label' | 'elapsedSeconds'>;
 
 /** "cell 3/45 wanda unstructured 0.5", the cell's place and spec without its detail. */
 export function cellLabel(cell: number, cells: number, spec: CellSpec): string {
-  return `cell ${cell}/${cells} ${spec.method} ${spec.pattern} ${spec.level}`;
+  return `cell ${cell}/${cells} ${spec.method} ${spec.structure ?? spec.pattern} ${spec.level}`;
 }
 
 export function sweepProgress(e: SweepEvent, elapsedSeconds: number): SweepProgress {

@@ -218,7 +218,7 @@ async function structuredCell(
   t0: bigint,
   onDetail: (detail: string) => void,
 ): Promise<SweepCell> {
-  const structure = o.structure ?? (method.structures.includes('channels') ? 'channels' : method.structures[0]);
+  const structure = spec.structure ?? o.structure ?? method.structures[0];
   const why = structuredUnsupported(model, method, structure);
   if (why) return na(spec, why);
   const r = await clock.time('pruning', () =>

@@ -45,3 +45,32 @@ test('structured cells: quality against parameters removed, NA for bias without 
   // Structured methods have no N:M patterns.
   await expect(sweep({ model: DEMO, methods: ['flap'], patterns: ['2:4'], calib: path.join(DEMO, 'calib.txt'), eval: evalText, out: path.join(dir, 'nm') })).rejects.toThrow(/N:M patterns do not apply/);
 });
+
+test('bias on the OPT demo model: the report shows the neurons by firing probability, labels name the structure', async () => {
+  const evalText = path.join(dir, 'eval-head-opt.txt');
+  fs.writeFileSync(evalText, fs.readFileSync(path.join(DEMO, 'eval.txt'), 'utf8').slice(0, 20_000));
+  const labels: string[] = [];
+  const out = path.join(dir, 'opt-bias');
+  const { results } = await sweep({
+    model: path.join(__dirname, '..', '..', 'assets', 'demo-opt'),
+    methods: ['bias'],
+    structure: 'channels',
+    levels: [0.1],
+    calib: path.join(DEMO, 'calib.txt'),
+    calibSamples: 8,
+    seqLen: 64,
+    eval: evalText,
+    maxWindows: 2,
+    out,
+    onProgress: (p) => labels.push(p.label),
+  });
+  const h = results.cells[0].firing_probability_histogram as number[];
+  expect(h).toHaveLength(10);
+  expect(h.reduce((a, b) => a + b, 0)).toBe(4 * 1024); // every fc1 neuron of the 4 blocks
+  const md = fs.readFileSync(path.join(out, 'report.md'), 'utf8');
+  expect(md).toContain('## Firing probability of the MLP neurons');
+  expect(md).toContain(`| bias | ${h.join(' | ')} | 4096 |`);
+  expect(fs.readFileSync(path.join(out, 'report.html'), 'utf8')).toContain('Firing probability of the MLP neurons');
+  expect(labels.some((l) => l.startsWith('cell 1/1 bias channels 0.1'))).toBe(true);
+  expect(labels.some((l) => / unstructured /.test(l))).toBe(false);
+});

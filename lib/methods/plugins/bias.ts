@@ -23,6 +23,12 @@ export const method: StructuredMethod = {
   structures: ['channels'],
   // Channels only: the MLP's consumer inputs, with firing counts above the threshold.
   collect: (ctx) => consumerColumns(ctx, { threshold: fireThreshold(ctx.config.activation), heads: false }),
+  // A neuron's expected contribution is measured in the residual stream's own units, the
+  // same in every block: compared raw across blocks (as standardized scores are), not
+  // relative to its block's mean. OPT demo, neurons removed 40% / 50%: 198.00 / 206.18
+  // raw, 200.31 / 244.37 relative to the block mean (which strips block 0, where every
+  // neuron fires, once the dead neurons of the other blocks are gone).
+  standardize: true,
   compensate: true,
   unsupported({ hasBiases, activation }) {
     if (!hasBiases) return 'NA: the model has no biases';

@@ -10,6 +10,7 @@ import { register as registerInfo } from './commands/info';
 import { register as registerKernels } from './commands/kernels';
 import { register as registerModelCommands } from './commands/model-commands';
 import { register as registerPrune } from './commands/prune';
+import { register as registerStats } from './commands/stats';
 import { register as registerSweep } from './commands/sweep';
 import { shearsVersion } from '../prune/report';
 import { tokenizerArtifacts } from '../tokenizer/artifacts';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerModelCommands(program);
   registerConvert(program, { tokenizerArtifacts: (src) => tokenizerArtifacts(src) });
   registerPrune(program);
+  registerStats(program);
   registerDemo(program);
   registerSweep(program);
   registerKernels(program);

@@ -17,6 +17,7 @@ import { selectLayers } from './layers';
 import { PruneGranularity } from './pipeline';
 import type { PruneProgress } from './progress';
 import { CalibrationArgs } from '../calibration/sample';
+import { checkStatsFileFor, statsCanServe } from '../stats/prune-check';
 
 export interface PruneOptions extends CalibrationArgs {
   /** HF directory, .gguf file or llama2.c .bin. */
@@ -58,6 +59,12 @@ export interface PruneOptions extends CalibrationArgs {
   offload?: boolean;
   /** Calibration sequences per forward call. */
   batch?: number;
+  /**
+   * An importance file (`shears stats`: safetensors, or a llama.cpp imatrix .dat/.gguf)
+   * whose per-column statistics replace the calibration pass: every block is pruned with
+   * the dense model's statistics (the `--stats once` protocol).
+   */
+  stats?: string;
   signal?: AbortSignal;
   onProgress?: (p: PruneProgress) => void;
   /** Warnings (tokenizer not converted...). */
@@ -80,6 +87,22 @@ export function checkStatisticsOptions(o: { hessianPrecision?: unknown; activati
   const t = o.activationThreshold;
   if (t !== undefined && (typeof t !== 'number' || !Number.isFinite(t) || t < 0))
     throw new ArgumentRangeError(`--activation-threshold must be a finite number >= 0, got ${String(t)}`);
+}
+
+/** The calibration options shared by prune and stats (a calibration file is required by the caller when it needs one). */
+export function checkCalibrationArgs(o: CalibrationArgs & { batch?: number }): void {
+  if (o.calib && o.calibTokens) throw new ArgumentRangeError('give --calib or --calib-tokens, not both');
+  for (const [k, v] of [
+    ['calib-samples', o.calibSamples],
+    ['seq-len', o.seqLen],
+    ['batch', o.batch],
+  ] as const)
+    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new ArgumentRangeError(`--${k} must be a positive integer, got ${v}`);
+  if (o.seqLen !== undefined && o.seqLen < 2) throw new ArgumentRangeError(`--seq-len must be at least 2, got ${o.seqLen}`);
+  if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new ArgumentRangeError(`--seed must be an integer, got ${o.seed}`);
+  if (o.calibSampling !== undefined && o.calibSampling !== 'random' && o.calibSampling !== 'contiguous')
+    throw new ArgumentRangeError(`--calib-sampling must be random or contiguous, got '${String(o.calibSampling)}'`);
+  for (const f of [o.calib, o.calibTokens]) if (f !== undefined && !fs.existsSync(f)) throw new ArgumentRangeError(`calibration file ${f} does not exist`);
 }
 
 // The block width prune() runs SparseGPT with (lib/methods/sparsegpt.ts, blockSize's default).
@@ -152,20 +175,10 @@ export function checkPruneOptions(o: PruneOptions): Checked {
     );
   checkBackendRequest(o.backend);
   checkStatisticsOptions(o);
-  if (m.calibrated && !o.calib && !o.calibTokens)
-    throw new ArgumentRangeError(`method ${m.name} needs calibration data: give --calib FILE or --calib-tokens IDS.json`);
-  if (o.calib && o.calibTokens) throw new ArgumentRangeError('give --calib or --calib-tokens, not both');
-  for (const [k, v] of [
-    ['calib-samples', o.calibSamples],
-    ['seq-len', o.seqLen],
-    ['batch', o.batch],
-  ] as const)
-    if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new ArgumentRangeError(`--${k} must be a positive integer, got ${v}`);
-  if (o.seqLen !== undefined && o.seqLen < 2) throw new ArgumentRangeError(`--seq-len must be at least 2, got ${o.seqLen}`);
-  if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new ArgumentRangeError(`--seed must be an integer, got ${o.seed}`);
-  if (o.calibSampling !== undefined && o.calibSampling !== 'random' && o.calibSampling !== 'contiguous')
-    throw new ArgumentRangeError(`--calib-sampling must be random or contiguous, got '${String(o.calibSampling)}'`);
-  for (const f of [o.calib, o.calibTokens]) if (f !== undefined && !fs.existsSync(f)) throw new ArgumentRangeError(`calibration file ${f} does not exist`);
+  if (m.calibrated && !o.calib && !o.calibTokens && !o.stats)
+    throw new ArgumentRangeError(`method ${m.name} needs calibration data: give --calib FILE or --calib-tokens IDS.json${statsCanServe(m) ? ' (or --stats FILE from shears stats)' : ''}`);
+  checkCalibrationArgs(o);
+  if (o.stats !== undefined) checkStatsFileFor(o.stats, m, o);
   checkOutPath(o.out);
   const format = targetFormat(o.out);
   checkOutput(o.out, format === 'hf' ? 'dir' : 'file', { force: o.force, inputPath: o.model });

@@ -1,5 +1,6 @@
 // prune-report.json: what was asked, what was done, and what it cost.
 import type { StructuredReport } from './structured-report';
+import type { StatsFileReport } from '../stats/prune-from-file';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -32,6 +33,8 @@ export interface PruneReport {
     activation_threshold: number;
     notes: string[];
   };
+  /** `--stats FILE`: the importance file whose statistics replaced the calibration pass (calibration is then null). */
+  statistics_file?: StatsFileReport;
   args: Record<string, unknown>;
   /** The backend asked for and the device every native call was given (lib/backend.ts). */
   backend: BackendPlan;

@@ -22,7 +22,7 @@ import { tokenizerArtifacts } from '../tokenizer/artifacts';
 import { checkPruneOptions, checkSelection, PruneOptions, PruneProgress } from './options';
 import { pipelineProgress, stageProgress } from './progress';
 import { publishTogether, Target, tokenizerForOutput } from './output';
-import { DEFAULT_ACTIVATION_THRESHOLD, PipelineResult, runPipeline } from './pipeline';
+import { DEFAULT_ACTIVATION_THRESHOLD, PipelineProgress, PipelineResult, runPipeline } from './pipeline';
 import { checkStructuredRun, runStructured, StructuredResult } from './structured';
 import { structuredReport } from './structured-report';
 import { planBackend } from '../backend';
@@ -34,6 +34,7 @@ import { outputFolder, scratchBeside } from '../formats/atomic';
 import { asOutputError } from '../formats/output-error';
 import { BlockOffloader } from './offload';
 import { drawCalibration } from './calibrate';
+import { pruneFromFile, readFileStats } from '../stats/prune-from-file';
 
 export { checkPruneOptions };
 export type { PruneOptions, PruneProgress };
@@ -83,8 +84,8 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
     warnings.push(m);
     o.onWarning?.(m);
   };
-  if (!info.calibrated && (o.calib || o.calibTokens))
-    warn(`method ${info.name} uses no calibration data: ${o.calib ? '--calib' : '--calib-tokens'} was ignored`);
+  if (!info.calibrated && (o.calib || o.calibTokens || o.stats))
+    warn(`method ${info.name} uses no calibration data: ${o.calib ? '--calib' : o.calibTokens ? '--calib-tokens' : '--stats'} was ignored`);
   o.signal?.throwIfAborted();
   const folder = outputFolder(o.out);
   const stale = cleanStaleScratch(folder);
@@ -112,10 +113,12 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
         checkStructuredRun(model, info.plugin, structure);
         checkStructuredOutput(model, structure, o.uniform === true, checked.format);
       }
+      // An importance file replaces the calibration pass; checked against the model before any work.
+      const fileStats = info.calibrated && o.stats ? readFileStats(model, o.stats, { include: o.include, exclude: o.exclude }) : undefined;
       const artifacts = await tokenizerForOutput(model, checked.format);
       let calibration: CalibrationSet | undefined;
       let calibSource = '';
-      if (info.calibrated) {
+      if (info.calibrated && !fileStats) {
         progress('calibration');
         const drawn = await timed('calibration', () => drawCalibration(model, o));
         calibration = drawn.set;
@@ -149,24 +152,30 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
         result = { layers: [], timings: structured.timings, granularity: o.uniform ? 'matrix' : 'global', notes: structured.notes };
       } else {
         offloader = o.offload === false ? undefined : new BlockOffloader(scratch.path('offload'));
+        const common = {
+          sparsity: checked.pattern ? undefined : checked.sparsity,
+          pattern: checked.pattern,
+          granularity: o.granularity,
+          include: o.include,
+          exclude: o.exclude,
+          backend: backend.device,
+          signal: o.signal,
+          onProgress: (p: PipelineProgress) => o.onProgress?.(pipelineProgress(p, elapsed())),
+          onTensorsDone: offloader ? (names: string[]) => offloader!.offload(model, names) : undefined,
+        };
         result = await timed('prune', () =>
-          runPipeline(model, {
-            strategy: info.create!(),
-            sparsity: checked.pattern ? undefined : checked.sparsity,
-            pattern: checked.pattern,
-            granularity: o.granularity,
-            include: o.include,
-            exclude: o.exclude,
-            calibration,
-            batch: o.batch,
-            hessianPrecision: o.hessianPrecision,
-            activationThreshold: o.activationThreshold,
-            backend: backend.device,
-            signal: o.signal,
-            onProgress: (p) => o.onProgress?.(pipelineProgress(p, elapsed())),
-            onTensorsDone: offloader ? (names) => offloader!.offload(model, names) : undefined,
-          }),
+          fileStats
+            ? pruneFromFile(model, info.create!(), fileStats.stats, common)
+            : runPipeline(model, {
+                ...common,
+                strategy: info.create!(),
+                calibration,
+                batch: o.batch,
+                hessianPrecision: o.hessianPrecision,
+                activationThreshold: o.activationThreshold,
+              }),
         );
+        if (fileStats) result.notes.push(...fileStats.notes);
       }
       o.signal?.throwIfAborted();
       progress('write');
@@ -214,6 +223,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
                 notes: calibration.notes,
               }
             : null,
+          ...(fileStats ? { statistics_file: { ...fileStats.report, path: path.resolve(fileStats.report.path) } } : {}),
           args,
           backend,
           layers: result.layers.map((l) => ({

@@ -11,8 +11,8 @@ import { ForwardModel } from '../forward/model';
 import { Backend, NMPattern } from '../kernels';
 import { LoadedModel } from '../model/types';
 import { selectLayers } from '../prune/layers';
-import { LayerResult, pruneBlock } from '../prune/pipeline';
-import { BlockStats, calibrationPass, StatisticsSettings } from '../prune/statistics';
+import { LayerResult, PruneGranularity, pruneBlock } from '../prune/pipeline';
+import { BlockStats, calibrationPass, CalibrationPassOptions, StatisticsSettings } from '../prune/statistics';
 import { Strategy } from '../strategies';
 import { PhaseClock } from '../util/clock';
 
@@ -27,7 +27,7 @@ export async function gatherDenseStats(
   model: LoadedModel,
   cal: CalibrationSet,
   settings: StatisticsSettings,
-  o: { batch?: number; signal?: AbortSignal } = {},
+  o: Pick<CalibrationPassOptions, 'batch' | 'signal' | 'onPhase'> = {},
 ): Promise<DenseStats> {
   const clock = new PhaseClock();
   const fm = new ForwardModel(model, { backend: settings.backend });
@@ -45,18 +45,37 @@ export async function gatherDenseStats(
   return { blocks, timings: { forward: clock.timings.forward ?? 0, statistics: clock.timings.statistics ?? 0 } };
 }
 
-/** Prunes every linear layer of the blocks in place with the dense statistics. */
+/** Which layers, how they compete, and progress (`prune --stats FILE`); the sweep uses the defaults. */
+export interface DenseStatsPruning {
+  include?: string[];
+  exclude?: string[];
+  /** Default: the strategy's own; 'global' is one threshold across each block's matrices, as the pipeline's. */
+  granularity?: PruneGranularity;
+  /** Called before each matrix (block from 0). */
+  onLayer?: (block: number, name: string) => void;
+  /** Called with a block's pruned tensors once they are done. */
+  onBlockDone?: (block: number, names: string[]) => void;
+}
+
+/** Prunes every selected linear layer of the blocks in place with the dense statistics. */
 export async function pruneWithDenseStats(
   model: LoadedModel,
   strategy: Strategy,
   stats: DenseStats,
   selection: { sparsity?: number; pattern?: NMPattern; backend?: Backend },
   signal?: AbortSignal,
+  o: DenseStatsPruning = {},
 ): Promise<{ layers: LayerResult[]; timings: Record<string, number> }> {
-  const { blocks } = selectLayers(model.config, model.tensors);
+  const { blocks } = selectLayers(model.config, model.tensors, { include: o.include, exclude: o.exclude });
   const clock = new PhaseClock();
   const layers: LayerResult[] = [];
-  const pruning = { strategy, selection: { ...selection, granularity: strategy.defaultGranularity }, global: false, clock, signal };
-  for (let b = 0; b < blocks.length; b++) layers.push(...(await pruneBlock(model.tensors, blocks[b], stats.blocks[b], pruning)));
+  const granularity = o.granularity ?? strategy.defaultGranularity;
+  const global = granularity === 'global';
+  const pruning = { strategy, selection: { ...selection, granularity: global ? undefined : granularity }, global, clock, signal };
+  for (let b = 0; b < blocks.length; b++) {
+    if (blocks[b].length === 0) continue;
+    layers.push(...(await pruneBlock(model.tensors, blocks[b], stats.blocks[b], { ...pruning, onLayer: (name) => o.onLayer?.(b, name) })));
+    o.onBlockDone?.(b, blocks[b].map((l) => l.name));
+  }
   return { layers, timings: clock.timings };
 }

@@ -8,7 +8,7 @@ import { DTYPES } from '../../model/types';
 import { prune, PruneProgress } from '../../prune/run';
 import { HEAD_UNITS } from '../../prune/structured';
 import { backendOption, collect, hessianPrecisionOption, int, num, activationThresholdOption } from '../parse';
-import { interruptSignal, progressSink } from '../progress';
+import { addCalibrationOptions, runWithProgress } from '../calibration-options';
 
 // The event's own label, so the library's events and these lines always agree.
 function describe(p: PruneProgress): { fraction: number; label: string } {
@@ -18,7 +18,7 @@ function describe(p: PruneProgress): { fraction: number; label: string } {
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('prune')
     .description('prune a model and write it with a prune-report.json')
     .requiredOption('--model <path>', 'HF directory, .gguf file or llama2.c .bin')
@@ -30,13 +30,9 @@ export function register(program: Command): void {
     .option('--multiple-of <k>', 'structured methods: MLP widths rounded to a multiple of k (default 8)', int('--multiple-of'))
     .addOption(new Option('--head-unit <u>', 'structured methods under GQA: remove whole KV groups (group, default) or one query head of every group (query)').choices([...HEAD_UNITS]))
     .option('--pattern <N:M>', 'semi-structured pattern, e.g. 2:4 (keep at most N of every M)')
-    .addOption(new Option('--granularity <g>', 'comparison group (default: the method\'s)').choices(['row', 'matrix', 'global']))
-    .option('--calib <file>', 'calibration text: one query per line, a corpus, or JSONL (text or chat messages)')
-    .option('--calib-tokens <file>', 'calibration token ids (a JSON array)')
-    .option('--calib-samples <k>', 'number of calibration sequences (default 128)', int('--calib-samples'))
-    .option('--seq-len <l>', 'calibration sequence length (default min(2048, context length))', int('--seq-len'))
-    .addOption(new Option('--calib-sampling <how>', 'random windows (default) or the first windows').choices(['random', 'contiguous']))
-    .option('--seed <n>', 'seed of the random sampling (default 0)', int('--seed'))
+    .addOption(new Option('--granularity <g>', 'comparison group (default: the method\'s)').choices(['row', 'matrix', 'global']));
+  addCalibrationOptions(command)
+    .option('--stats <file>', 'statistics from `shears stats` (.safetensors) or a llama.cpp imatrix (.dat, .gguf) instead of a calibration pass (wanda)')
     .option('--include <glob>', 'only prune tensors matching (canonical names, e.g. blocks.*.mlp.* or **.attn.q; repeatable)', collect)
     .option('--exclude <glob>', 'do not prune tensors matching (e.g. blocks.0.**; repeatable)', collect)
     .addOption(new Option('--dtype <t>', 'output dtype (default: as the input)').choices([...DTYPES]))
@@ -47,15 +43,13 @@ export function register(program: Command): void {
     .requiredOption('--out <path>', 'output: a directory (HF safetensors) or a .gguf file')
     .option('--force', 'replace an existing output')
     .option('--json', 'print the report as one JSON object on stdout')
-    .action(async (opts) => {
-      const sink = progressSink(process.stderr, false);
-      const { signal, dispose } = interruptSignal(() => process.stderr.write('\nshears: stopping (Ctrl-C again to quit at once)\n'));
-      try {
+    .action((opts) =>
+      runWithProgress(async ({ signal, sink, warn }) => {
         const report = await prune({
           ...opts,
           signal,
           onProgress: (p) => sink.update({ ...describe(p), elapsedSeconds: p.elapsedSeconds }),
-          onWarning: (m) => process.stderr.write(`shears: warning: ${m}\n`),
+          onWarning: warn,
         });
         sink.stop();
         if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
@@ -78,11 +72,8 @@ export function register(program: Command): void {
               `wrote ${report.output.path}\nreport ${report.output.report}\n`,
           );
         }
-      } finally {
-        sink.stop();
-        dispose();
-      }
-    });
+      }),
+    );
 
   program
     .command('methods')

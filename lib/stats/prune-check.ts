@@ -1,0 +1,33 @@
+// `prune --stats FILE`, checked before the model is loaded: the file is read as far as
+// its header (entries, shapes, metadata: no values), and the method must read nothing
+// the file lacks. The per-model checks follow once the model is loaded (./for-model.ts).
+import { ArgumentRangeError } from '../errors';
+import type { MethodInfo } from '../methods/registry';
+import { StatsFileError } from './errors';
+import { describeStatistic, SHEARS_PROVIDES } from './format';
+import { openImportance } from './importance';
+
+export function checkStatsFileFor(file: string, m: MethodInfo, o: { calib?: string; calibTokens?: string }): void {
+  if (o.calib || o.calibTokens) throw new ArgumentRangeError(`give --stats or a calibration file (--calib, --calib-tokens), not both: --stats ${file} replaces the calibration pass`);
+  if (m.kind === 'structured')
+    throw new ArgumentRangeError(`--stats applies to methods that mask weights with per-column statistics (as wanda); ${m.name} gathers its own statistics: use --calib`);
+  const src = openImportance(file);
+  try {
+    if (!m.calibrated || !m.create) return;
+    const missing = m.create().needs.filter((n) => !src.provides.includes(n));
+    if (missing.length > 0)
+      throw new StatsFileError(
+        file,
+        `method ${m.name} needs ${missing.map(describeStatistic).join(' and ')}, which this ${src.form} file does not hold ` +
+          `(it has ${src.provides.map(describeStatistic).join(', ')}): run ${m.name} with --calib instead`,
+        'E_STATS_MISSING',
+      );
+  } finally {
+    src.close();
+  }
+}
+
+/** Whether a shears importance file holds everything method `m` reads. */
+export function statsCanServe(m: MethodInfo): boolean {
+  return m.kind !== 'structured' && m.calibrated && m.create !== undefined && m.create().needs.every((n) => SHEARS_PROVIDES.includes(n));
+}

@@ -3,13 +3,14 @@
 // same names with each function's parameter count (optional ones included); the
 // compiler ties it to the interface, and test/native/exports.test.ts ties it to the
 // real exports (names, and `length`, which native/bindings/registry.h sets).
+import { BackwardNative } from './backward';
 import { addon } from './binding';
 import { FilesNative } from './files';
 import { ForwardNative } from './forward';
 import { KernelsNative } from './kernels';
 import { SparseGptNative } from './sparsegpt';
 
-export interface ShearsAddon extends KernelsNative, SparseGptNative, ForwardNative, FilesNative {}
+export interface ShearsAddon extends KernelsNative, SparseGptNative, ForwardNative, BackwardNative, FilesNative {}
 
 /** The number of parameters of F, optional ones included. */
 type Arity<F> = F extends (...args: infer P) => unknown ? Required<P>['length'] : never;
@@ -46,6 +47,8 @@ export const ADDON_ARITY: { readonly [K in keyof ShearsAddon]-?: Arity<ShearsAdd
   fwdLogits: 5,
   fwdArgmax: 5,
   fwdKlTop1: 8,
+  // backward pass
+  bwdModel: 6,
   // files
   mapFile: 1,
   unmapFile: 1,

@@ -10,6 +10,7 @@
 
 #include "core/thread_pool.h"
 #include "cpu/matmul.h"
+#include "cpu/transpose.h"
 
 namespace shears {
 
@@ -17,13 +18,21 @@ namespace {
 
 constexpr int64_t kQueryChunk = 64;
 
-MatrixView f32_matrix(const float* data, int64_t rows, int64_t cols) {
-  MatrixView m;
-  m.data = const_cast<float*>(data);  // read only: the matmul never writes W
-  m.dtype = DType::F32;
-  m.rows = rows;
-  m.cols = cols;
-  return m;
+// Scales a row of scores and takes the softmax over keys [0, last], zero up to `keys`.
+void softmax_prefix(float* row, int64_t last, int64_t keys, float scale) {
+  float mx = -INFINITY;
+  for (int64_t j = 0; j <= last; ++j) {
+    row[j] *= scale;
+    mx = std::max(mx, row[j]);
+  }
+  double sum = 0.0;
+  for (int64_t j = 0; j <= last; ++j) {
+    row[j] = std::exp(row[j] - mx);
+    sum += row[j];
+  }
+  const float inv = static_cast<float>(1.0 / sum);
+  for (int64_t j = 0; j <= last; ++j) row[j] *= inv;
+  for (int64_t j = last + 1; j < keys; ++j) row[j] = 0.0f;
 }
 
 }  // namespace
@@ -64,27 +73,90 @@ void causal_attention(const float* q, const float* k, const float* v, float* out
                      f32_matrix(k + b * capacity * kw + kh * head_dim, keys, head_dim), kw, nullptr, s.data(), keys,
                      false);
       // Softmax over the keys each query may see (positions <= its own), zero beyond.
-      for (int64_t r = 0; r < nq; ++r) {
-        float* row = s.data() + r * keys;
-        const int64_t last = start + q0 + r;
-        float mx = -INFINITY;
-        for (int64_t j = 0; j <= last; ++j) {
-          row[j] *= scale;
-          mx = std::max(mx, row[j]);
-        }
-        double sum = 0.0;
-        for (int64_t j = 0; j <= last; ++j) {
-          row[j] = std::exp(row[j] - mx);
-          sum += row[j];
-        }
-        const float inv = static_cast<float>(1.0 / sum);
-        for (int64_t j = 0; j <= last; ++j) row[j] *= inv;
-        for (int64_t j = last + 1; j < keys; ++j) row[j] = 0.0f;
-      }
+      for (int64_t r = 0; r < nq; ++r) softmax_prefix(s.data() + r * keys, start + q0 + r, keys, scale);
       // O[r] = sum_j P[r][j] v_j
       matmul_strided(s.data(), keys, nq,
                      f32_matrix(vt.data() + static_cast<size_t>((b * kv_heads + kh) * head_dim * total), head_dim, keys),
                      total, nullptr, out + (b * seq + q0) * qw + h * head_dim, qw, false);
+    }
+  });
+}
+
+namespace {
+
+// Softmax of the causal scores in place: row i over keys j <= i, zero beyond (as the forward).
+void causal_softmax(float* s, int64_t seq, float scale) {
+  for (int64_t i = 0; i < seq; ++i) softmax_prefix(s + i * seq, i, seq, scale);
+}
+
+// dP -> scale * P * (dP - rowsum(P dP)), in place; zero above the diagonal.
+void softmax_backward(const float* p, float* dp, int64_t seq, float scale) {
+  for (int64_t i = 0; i < seq; ++i) {
+    const float* pr = p + i * seq;
+    float* dr = dp + i * seq;
+    double dot = 0.0;
+    for (int64_t j = 0; j <= i; ++j) dot += static_cast<double>(pr[j]) * dr[j];
+    const float d = static_cast<float>(dot);
+    for (int64_t j = 0; j <= i; ++j) dr[j] = scale * pr[j] * (dr[j] - d);
+    for (int64_t j = i + 1; j < seq; ++j) dr[j] = 0.0f;
+  }
+}
+
+void transpose_rows(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst) {
+  transpose_to_f32(src, DType::F32, 0, lds, rows, cols, dst, rows, false);
+}
+
+}  // namespace
+
+void causal_attention_backward(const float* q, const float* k, const float* v, const float* dout, float* dq, float* dk,
+                               float* dv, int64_t batch, int64_t seq, int64_t heads, int64_t kv_heads, int64_t head_dim) {
+  const int64_t group = heads / kv_heads, hd = head_dim;
+  const int64_t qw = heads * hd, kw = kv_heads * hd;
+  const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
+  const size_t ss = static_cast<size_t>(seq * seq), hs = static_cast<size_t>(hd * seq);
+  // Each query head's share of its kv head's dK and dV: [batch, heads, seq, hd].
+  std::vector<float> dk_h(static_cast<size_t>(batch * heads) * hs), dv_h(dk_h.size());
+  parallel_for(static_cast<size_t>(batch * heads), 1, [&](size_t, size_t t0, size_t t1) {
+    std::vector<float> p(ss), dp(ss), tr(ss), kt(hs), qt(hs), dot(hs);
+    for (size_t t = t0; t < t1; ++t) {
+      const int64_t b = static_cast<int64_t>(t) / heads, h = static_cast<int64_t>(t) % heads, kh = h / group;
+      const float* qh = q + b * seq * qw + h * hd;
+      const float* kh_ = k + b * seq * kw + kh * hd;
+      const float* vh = v + b * seq * kw + kh * hd;
+      const float* doh = dout + b * seq * qw + h * hd;
+      matmul_strided(qh, qw, seq, f32_matrix(kh_, seq, hd), kw, nullptr, p.data(), seq, false);
+      causal_softmax(p.data(), seq, scale);
+      matmul_strided(doh, qw, seq, f32_matrix(vh, seq, hd), kw, nullptr, dp.data(), seq, false);
+      softmax_backward(p.data(), dp.data(), seq, scale);
+      // dQ = dS K: rows of dS against K^T [hd, seq].
+      transpose_rows(kh_, kw, seq, hd, kt.data());
+      matmul_strided(dp.data(), seq, seq, f32_matrix(kt.data(), hd, seq), seq, nullptr, dq + b * seq * qw + h * hd, qw,
+                     false);
+      // dK_h = dS^T Q.
+      transpose_rows(dp.data(), seq, seq, seq, tr.data());
+      transpose_rows(qh, qw, seq, hd, qt.data());
+      matmul_strided(tr.data(), seq, seq, f32_matrix(qt.data(), hd, seq), seq, nullptr, dk_h.data() + t * hs, hd, false);
+      // dV_h = P^T dO.
+      transpose_rows(p.data(), seq, seq, seq, tr.data());
+      transpose_rows(doh, qw, seq, hd, dot.data());
+      matmul_strided(tr.data(), seq, seq, f32_matrix(dot.data(), hd, seq), seq, nullptr, dv_h.data() + t * hs, hd, false);
+    }
+  });
+  // Sum the group's heads in head order.
+  parallel_for(static_cast<size_t>(batch * seq), 16, [&](size_t, size_t r0, size_t r1) {
+    for (size_t r = r0; r < r1; ++r) {
+      const int64_t b = static_cast<int64_t>(r) / seq, i = static_cast<int64_t>(r) % seq;
+      for (int64_t kh = 0; kh < kv_heads; ++kh)
+        for (int64_t d = 0; d < hd; ++d) {
+          float sk = 0.0f, sv = 0.0f;
+          for (int64_t g = 0; g < group; ++g) {
+            const size_t at = static_cast<size_t>((b * heads + kh * group + g) * seq + i) * static_cast<size_t>(hd) + d;
+            sk += dk_h[at];
+            sv += dv_h[at];
+          }
+          dk[static_cast<int64_t>(r) * kw + kh * hd + d] = sk;
+          dv[static_cast<int64_t>(r) * kw + kh * hd + d] = sv;
+        }
     }
   });
 }

@@ -33,6 +33,10 @@ class CpuForward final : public ForwardBackend {
                  int32_t* arg_b) override {
     return shears::kl_top1(a, b, rows, vocab, kl, arg_a, arg_b);
   }
+  NllTotal model_backward(const ModelSpec& m, const ModelGrads& g, const int32_t* tokens, int64_t batch, int64_t seq,
+                          const int32_t* cancel) override {
+    return shears::model_backward(m, g, tokens, batch, seq, cancel);
+  }
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 
+#include "cpu/bwd_model.h"
 #include "cpu/fwd_head.h"
 #include "cpu/fwd_types.h"
 
@@ -27,12 +28,15 @@ class ForwardBackend {
   virtual void argmax(const float* x, int64_t rows, int64_t cols, int32_t* out) = 0;
   virtual KlTop1 kl_top1(const float* a, const float* b, int64_t rows, int64_t vocab, double* kl, int32_t* arg_a,
                          int32_t* arg_b) = 0;
+  // Whole-model next-token loss and gradients (cpu/bwd_model.h).
+  virtual NllTotal model_backward(const ModelSpec& m, const ModelGrads& g, const int32_t* tokens, int64_t batch,
+                                  int64_t seq, const int32_t* cancel) = 0;
 };
 
 ForwardBackend& cpu_forward_backend();
 // Resolves the name like the kernels do (core/backend.h resolve_backend: "cuda"
 // without a device, or an unknown name, throws E_BACKEND) and returns the CPU forward
-// pass for either choice until a device forward pass exists.
+// pass (and its backward) for either choice until a device forward pass exists.
 ForwardBackend& forward_backend_by_name(const std::string& name);
 
 }  // namespace shears

@@ -88,8 +88,9 @@ void check_block(const BlockSpec& b) {
 
 namespace {
 
+// save (null: not wanted; never with a cache) receives the activations.
 void run_attention(const BlockSpec& b, float* h, std::vector<float>& x, std::vector<float>& proj, int64_t batch,
-                   int64_t seq, const BlockCaptures& cap, const KvCache* kv) {
+                   int64_t seq, const BlockCaptures& cap, const KvCache* kv, BlockActs* save) {
   const int64_t start = kv ? kv->start : 0;
   const int64_t T = batch * seq, H = b.hidden, qd = b.heads * b.head_dim, kd = b.kv_heads * b.head_dim;
   const size_t nh = static_cast<size_t>(T * H);
@@ -101,6 +102,10 @@ void run_attention(const BlockSpec& b, float* h, std::vector<float>& x, std::vec
   else
     std::memcpy(x.data(), h, nh * sizeof(float));
   copy_rows(cap.attn_in, x.data(), nh);
+  if (save) {
+    if (b.pre_norm) save->attn_norm_in.assign(h, h + nh);
+    save->attn_x = x;
+  }
   linear(x.data(), T, b.q, b.q_bias, q.data());
   linear(x.data(), T, b.k, b.k_bias, k.data());
   linear(x.data(), T, b.v, b.v_bias, v.data());
@@ -124,11 +129,18 @@ void run_attention(const BlockSpec& b, float* h, std::vector<float>& x, std::vec
   copy_rows(cap.o_in, att.data(), att.size());
   linear(att.data(), T, b.o, b.o_bias, proj.data());
   add_into(h, proj.data(), nh);
+  if (save && !b.pre_norm) save->attn_norm_in.assign(h, h + nh);
   if (!b.pre_norm) norm_rows(b.attn_norm, h, h, T, H);
+  if (save) {
+    save->q = std::move(q);
+    save->k = std::move(k);
+    save->v = std::move(v);
+    save->att = std::move(att);
+  }
 }
 
 void run_mlp(const BlockSpec& b, float* h, std::vector<float>& x, std::vector<float>& proj, int64_t T,
-             const BlockCaptures& cap) {
+             const BlockCaptures& cap, BlockActs* save) {
   const int64_t H = b.hidden;
   const size_t nh = static_cast<size_t>(T * H);
   // MLP.
@@ -137,26 +149,36 @@ void run_mlp(const BlockSpec& b, float* h, std::vector<float>& x, std::vector<fl
   else
     std::memcpy(x.data(), h, nh * sizeof(float));
   copy_rows(cap.mlp_in, x.data(), nh);
+  if (save) {
+    if (b.pre_norm) save->mlp_norm_in.assign(h, h + nh);
+    save->mlp_x = x;
+  }
   const size_t ni = static_cast<size_t>(T * b.intermediate);
-  std::vector<float> g(ni);
+  std::vector<float> g(ni), u;
   if (b.gated) {
-    std::vector<float> u(ni);
+    u.resize(ni);
     linear(x.data(), T, b.gate, b.gate_bias, g.data());
     linear(x.data(), T, b.up, b.up_bias, u.data());
+    if (save) save->g = g;
     activate(b.act, g.data(), u.data(), static_cast<int64_t>(ni));
   } else {
     linear(x.data(), T, b.up, b.up_bias, g.data());
+    if (save) save->g = g;
     activate(b.act, g.data(), nullptr, static_cast<int64_t>(ni));
   }
   copy_rows(cap.down_in, g.data(), ni);
   linear(g.data(), T, b.down, b.down_bias, proj.data());
   add_into(h, proj.data(), nh);
+  if (save && !b.pre_norm) save->mlp_norm_in.assign(h, h + nh);
   if (!b.pre_norm) norm_rows(b.mlp_norm, h, h, T, H);
+  if (save) {
+    save->u = std::move(u);
+    save->m = std::move(g);
+  }
 }
 
-}  // namespace
-
-void run_block(const BlockSpec& b, float* h, int64_t batch, int64_t seq, const BlockCaptures& cap, const KvCache* kv) {
+void run_block_impl(const BlockSpec& b, float* h, int64_t batch, int64_t seq, const BlockCaptures& cap, const KvCache* kv,
+                    BlockActs* save) {
   check_block(b);
   const int64_t start = kv ? kv->start : 0;
   if (kv && (start < 0 || start + seq > kv->capacity))
@@ -165,8 +187,90 @@ void run_block(const BlockSpec& b, float* h, int64_t batch, int64_t seq, const B
   const int64_t T = batch * seq, H = b.hidden;
   const size_t nh = static_cast<size_t>(T * H);
   std::vector<float> x(nh), proj(nh);
-  if (b.has_attention()) run_attention(b, h, x, proj, batch, seq, cap, kv);
-  if (b.has_mlp()) run_mlp(b, h, x, proj, T, cap);
+  if (b.has_attention()) run_attention(b, h, x, proj, batch, seq, cap, kv, save);
+  if (b.has_mlp()) run_mlp(b, h, x, proj, T, cap, save);
+}
+
+}  // namespace
+
+void run_block(const BlockSpec& b, float* h, int64_t batch, int64_t seq, const BlockCaptures& cap, const KvCache* kv) {
+  run_block_impl(b, h, batch, seq, cap, kv, nullptr);
+}
+
+void run_block_saved(const BlockSpec& b, float* h, int64_t batch, int64_t seq, BlockActs& acts) {
+  acts = BlockActs();
+  run_block_impl(b, h, batch, seq, BlockCaptures(), nullptr, &acts);
+}
+
+namespace {
+
+// Backward of a sublayer's residual and norm, around the sublayer's own backward
+// `inner` (which maps the gradient of its output to `dx`, the gradient of its input x):
+//   pre-norm:  h' = h + f(norm(h))   ->  dh += norm'(dx)      (f sees dh)
+//   post-norm: h' = norm(h + f(h))   ->  dr = norm'(dh'), dh = dr + dx   (f sees dr)
+template <typename Inner>
+void residual_backward(const BlockSpec& b, const NormSpec& norm, const std::vector<float>& norm_in, float* dh, int64_t T,
+                       float* dnorm_w, float* dnorm_b, Inner inner) {
+  const int64_t H = b.hidden;
+  const size_t nh = static_cast<size_t>(T * H);
+  std::vector<float> dx(nh);
+  if (b.pre_norm) {
+    inner(dh, dx.data());
+    norm_backward(norm, norm_in.data(), dx.data(), dh, true, dnorm_w, dnorm_b, T, H);
+  } else {
+    norm_backward(norm, norm_in.data(), dh, dh, false, dnorm_w, dnorm_b, T, H);
+    inner(dh, dx.data());
+    add_into(dh, dx.data(), nh);
+  }
+}
+
+void attention_backward(const BlockSpec& b, const BlockActs& a, float* dh, int64_t batch, int64_t seq,
+                        const BlockGrads& g) {
+  const int64_t T = batch * seq, qd = b.heads * b.head_dim, kd = b.kv_heads * b.head_dim;
+  residual_backward(b, b.attn_norm, a.attn_norm_in, dh, T, g.attn_norm_weight, g.attn_norm_bias,
+                    [&](const float* dout, float* dx) {
+                      std::vector<float> datt(static_cast<size_t>(T * qd));
+                      linear_backward(a.att.data(), dout, T, b.o, datt.data(), false, g.o, g.o_bias);
+                      std::vector<float> dq(datt.size()), dk(static_cast<size_t>(T * kd)), dv(dk.size());
+                      causal_attention_backward(a.q.data(), a.k.data(), a.v.data(), datt.data(), dq.data(), dk.data(),
+                                                dv.data(), batch, seq, b.heads, b.kv_heads, b.head_dim);
+                      if (b.rope.enabled) {
+                        const RopeTable table = rope_table(b.rope, seq);
+                        rope_backward(b.rope, table, dq.data(), T, seq, 0, b.heads, b.head_dim);
+                        rope_backward(b.rope, table, dk.data(), T, seq, 0, b.kv_heads, b.head_dim);
+                      }
+                      const float* x = a.attn_x.data();
+                      linear_backward(x, dq.data(), T, b.q, dx, false, g.q, g.q_bias);
+                      linear_backward(x, dk.data(), T, b.k, dx, true, g.k, g.k_bias);
+                      linear_backward(x, dv.data(), T, b.v, dx, true, g.v, g.v_bias);
+                    });
+}
+
+void mlp_backward(const BlockSpec& b, const BlockActs& a, float* dh, int64_t T, const BlockGrads& g) {
+  residual_backward(b, b.mlp_norm, a.mlp_norm_in, dh, T, g.mlp_norm_weight, g.mlp_norm_bias,
+                    [&](const float* dout, float* dx) {
+                      const size_t ni = static_cast<size_t>(T * b.intermediate);
+                      std::vector<float> dg(ni), du(b.gated ? ni : 0);
+                      linear_backward(a.m.data(), dout, T, b.down, dg.data(), false, g.down, g.down_bias);
+                      activate_backward(b.act, a.g.data(), b.gated ? a.u.data() : nullptr, dg.data(), dg.data(),
+                                        b.gated ? du.data() : nullptr, static_cast<int64_t>(ni));
+                      const float* x = a.mlp_x.data();
+                      if (b.gated) {
+                        linear_backward(x, dg.data(), T, b.gate, dx, false, g.gate, g.gate_bias);
+                        linear_backward(x, du.data(), T, b.up, dx, true, g.up, g.up_bias);
+                      } else {
+                        linear_backward(x, dg.data(), T, b.up, dx, false, g.up, g.up_bias);
+                      }
+                    });
+}
+
+}  // namespace
+
+void block_backward(const BlockSpec& b, const BlockActs& acts, float* dh, int64_t batch, int64_t seq,
+                    const BlockGrads& g) {
+  check_block(b);
+  if (b.has_mlp()) mlp_backward(b, acts, dh, batch * seq, g);
+  if (b.has_attention()) attention_backward(b, acts, dh, batch, seq, g);
 }
 
 }  // namespace shears

@@ -6,6 +6,7 @@
 // Every linear layer adds its bias when it has one.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "cpu/fwd_types.h"
 
@@ -19,5 +20,32 @@ void check_block(const BlockSpec& b);
 // values and receives the new ones), else positions [0, seq).
 void run_block(const BlockSpec& b, float* hidden, int64_t batch, int64_t seq, const BlockCaptures& cap,
                const KvCache* kv = nullptr);
+
+// What the backward needs of one block's forward (no KV cache), [tokens, width] each.
+//   norm_in: what the sublayer's norm read (pre-norm: the sublayer's input; post-norm:
+//   the residual sum it normalizes); x: the input of q/k/v (or gate/up, fc1).
+struct BlockActs {
+  std::vector<float> attn_norm_in, attn_x, q, k, v, att;  // q, k after RoPE; att: input of o
+  std::vector<float> mlp_norm_in, mlp_x, g, u, m;         // g before the activation, m: input of down
+};
+
+// run_block (same bits) that also keeps the activations.
+void run_block_saved(const BlockSpec& b, float* hidden, int64_t batch, int64_t seq, BlockActs& acts);
+
+// Gradients of a block's parameters (float32, each in its parameter's layout; null:
+// absent or not wanted). The backward adds into them.
+struct BlockGrads {
+  float *attn_norm_weight = nullptr, *attn_norm_bias = nullptr;
+  float *q = nullptr, *k = nullptr, *v = nullptr, *o = nullptr;
+  float *q_bias = nullptr, *k_bias = nullptr, *v_bias = nullptr, *o_bias = nullptr;
+  float *mlp_norm_weight = nullptr, *mlp_norm_bias = nullptr;
+  float *gate = nullptr, *up = nullptr, *down = nullptr;
+  float *gate_bias = nullptr, *up_bias = nullptr, *down_bias = nullptr;
+};
+
+// Backward of the block from its saved activations: dh [tokens, hidden] holds the
+// gradient of the block's output and receives that of its input.
+void block_backward(const BlockSpec& b, const BlockActs& acts, float* dh, int64_t batch, int64_t seq,
+                    const BlockGrads& g);
 
 }  // namespace shears

@@ -10,6 +10,7 @@
 #include "core/thread_pool.h"
 #include "cpu/fwd_norm.h"
 #include "cpu/matmul.h"
+#include "cpu/transpose.h"
 
 namespace shears {
 
@@ -38,51 +39,30 @@ std::vector<float> head_input(const HeadSpec& head, const float* hidden, int64_t
 
 }  // namespace
 
-void embed_tokens(const int32_t* tokens, int64_t n, int64_t seq, int64_t start, const MatrixView& table,
-                  const MatrixView* pos, int64_t pos_offset, float* out) {
-  for (int64_t r = 0; r < n; ++r)
-    if (tokens[r] < 0 || tokens[r] >= table.rows)
-      fail(kRangeError, "token id " + std::to_string(tokens[r]) + " at position " + std::to_string(r) +
-                            " is outside the vocabulary [0, " + std::to_string(table.rows) + ")");
-  if (pos && (start + seq - 1 + pos_offset >= pos->rows || pos_offset < 0 || start < 0))
-    fail(kRangeError, "a sequence of " + std::to_string(start + seq) + " tokens needs learned positions up to " +
-                          std::to_string(start + seq - 1 + pos_offset) + ", the table has " + std::to_string(pos->rows) +
-                          " rows");
-  const size_t H = static_cast<size_t>(table.cols);
-  parallel_for(static_cast<size_t>(n), 64, [&](size_t, size_t b, size_t e) {
-    std::vector<float> p(pos ? H : 0);
-    for (size_t r = b; r < e; ++r) {
-      float* y = out + r * H;
-      to_f32(table.data, table.dtype, static_cast<size_t>(tokens[r]) * H, H, y);
-      if (pos) {
-        const size_t prow = static_cast<size_t>(start + static_cast<int64_t>(r) % seq + pos_offset);
-        to_f32(pos->data, pos->dtype, prow * H, H, p.data());
-        for (size_t j = 0; j < H; ++j) y[j] += p[j];
-      }
-    }
-  });
-}
+namespace {
 
-NllTotal nll_rows(const HeadSpec& head, const float* hidden, int64_t rows, const int32_t* targets, float* out) {
-  const int64_t V = head.lm.rows;
-  for (int64_t r = 0; r < rows; ++r)
-    if (targets[r] < -1 || targets[r] >= V)
-      fail(kRangeError, "target " + std::to_string(targets[r]) + " at row " + std::to_string(r) +
-                            " is outside the vocabulary [0, " + std::to_string(V) + ") (-1: no prediction)");
-  const std::vector<float> x = head_input(head, hidden, rows);
-  const int64_t H = head.lm.cols;
+// Per row: logsumexp of the logits and the target's logit (NaN without a target),
+// from tiles of rows x vocab reduced to (max, sum of exp) and merged in tile order.
+struct RowLse {
+  std::vector<double> lse;
+  std::vector<float> target;
+};
+
+RowLse row_lse(const MatrixView& lm, const float* x, int64_t rows, const int32_t* targets) {
+  const int64_t V = lm.rows, H = lm.cols;
   const int64_t rt = (rows + kRowTile - 1) / kRowTile, vt = (V + kVocabTile - 1) / kVocabTile;
   // Per (vocab tile, row): max logit and sum of exp(logit - max) over the tile.
   std::vector<float> tmax(static_cast<size_t>(vt * rows));
   std::vector<double> tsum(static_cast<size_t>(vt * rows));
-  std::vector<float> tgt(static_cast<size_t>(rows), std::numeric_limits<float>::quiet_NaN());
+  RowLse out;
+  out.target.assign(static_cast<size_t>(rows), std::numeric_limits<float>::quiet_NaN());
   parallel_for(static_cast<size_t>(rt * vt), 1, [&](size_t, size_t t0, size_t t1) {
     std::vector<float> z(static_cast<size_t>(kRowTile * kVocabTile));
     for (size_t t = t0; t < t1; ++t) {
       const int64_t ri = static_cast<int64_t>(t) / vt, vi = static_cast<int64_t>(t) % vt;
       const int64_t r0 = ri * kRowTile, nr = std::min(kRowTile, rows - r0);
       const int64_t v0 = vi * kVocabTile, nv = std::min(kVocabTile, V - v0);
-      matmul(x.data() + r0 * H, nr, row_slice(head.lm, v0, nv), nullptr, z.data(), false);
+      matmul(x + r0 * H, nr, row_slice(lm, v0, nv), nullptr, z.data(), false);
       for (int64_t r = 0; r < nr; ++r) {
         const float* zr = z.data() + r * nv;
         float m = -INFINITY;
@@ -92,26 +72,125 @@ NllTotal nll_rows(const HeadSpec& head, const float* hidden, int64_t rows, const
         tmax[static_cast<size_t>(vi * rows + r0 + r)] = m;
         tsum[static_cast<size_t>(vi * rows + r0 + r)] = s;
         const int32_t target = targets[r0 + r];
-        if (target >= v0 && target < v0 + nv) tgt[static_cast<size_t>(r0 + r)] = zr[target - v0];
+        if (target >= v0 && target < v0 + nv) out.target[static_cast<size_t>(r0 + r)] = zr[target - v0];
       }
     }
   });
+  out.lse.resize(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    double m = -INFINITY;
+    for (int64_t vi = 0; vi < vt; ++vi) m = std::max(m, static_cast<double>(tmax[static_cast<size_t>(vi * rows + r)]));
+    double s = 0.0;
+    for (int64_t vi = 0; vi < vt; ++vi)
+      s += tsum[static_cast<size_t>(vi * rows + r)] * std::exp(tmax[static_cast<size_t>(vi * rows + r)] - m);
+    out.lse[static_cast<size_t>(r)] = m + std::log(s);
+  }
+  return out;
+}
+
+void check_targets(const int32_t* targets, int64_t rows, int64_t V) {
+  for (int64_t r = 0; r < rows; ++r)
+    if (targets[r] < -1 || targets[r] >= V)
+      fail(kRangeError, "target " + std::to_string(targets[r]) + " at row " + std::to_string(r) +
+                            " is outside the vocabulary [0, " + std::to_string(V) + ") (-1: no prediction)");
+}
+
+}  // namespace
+
+NllTotal nll_rows(const HeadSpec& head, const float* hidden, int64_t rows, const int32_t* targets, float* out) {
+  check_targets(targets, rows, head.lm.rows);
+  const std::vector<float> x = head_input(head, hidden, rows);
+  const RowLse l = row_lse(head.lm, x.data(), rows, targets);
   NllTotal total;
   for (int64_t r = 0; r < rows; ++r) {
     if (targets[r] < 0) {
       out[r] = std::numeric_limits<float>::quiet_NaN();
       continue;
     }
-    double m = -INFINITY;
-    for (int64_t vi = 0; vi < vt; ++vi) m = std::max(m, static_cast<double>(tmax[static_cast<size_t>(vi * rows + r)]));
-    double s = 0.0;
-    for (int64_t vi = 0; vi < vt; ++vi)
-      s += tsum[static_cast<size_t>(vi * rows + r)] * std::exp(tmax[static_cast<size_t>(vi * rows + r)] - m);
-    const double nll = m + std::log(s) - static_cast<double>(tgt[static_cast<size_t>(r)]);
+    const double nll = l.lse[static_cast<size_t>(r)] - static_cast<double>(l.target[static_cast<size_t>(r)]);
     out[r] = static_cast<float>(nll);
     total.sum += nll;
     total.count += 1;
   }
+  return total;
+}
+
+namespace {
+
+constexpr int64_t kBackwardRows = 128;  // rows per pass of the head backward
+constexpr int64_t kVocabGroups = 16;    // fixed: the sums' order must not depend on threads
+
+// One vocabulary group's part of the head backward for rows [r0, r0 + nr): for each
+// of its vocab tiles, z = x W_t^T, dz, then dlm_t += dz^T x and part += dz W_t.
+void head_group_backward(const MatrixView& lm, const float* x, const float* xt, int64_t r0, int64_t nr,
+                         const int32_t* targets, const RowLse& l, double inv_count, int64_t vt0, int64_t vt1,
+                         float* part, float* dlm) {
+  const int64_t V = lm.rows, H = lm.cols;
+  std::vector<float> z(static_cast<size_t>(nr * kVocabTile)), zt(z.size()), wt(static_cast<size_t>(H * kVocabTile));
+  std::fill(part, part + nr * H, 0.0f);
+  for (int64_t vi = vt0; vi < vt1; ++vi) {
+    const int64_t v0 = vi * kVocabTile, nv = std::min(kVocabTile, V - v0);
+    matmul(x + r0 * H, nr, row_slice(lm, v0, nv), nullptr, z.data(), false);
+    for (int64_t r = 0; r < nr; ++r) {
+      const int32_t t = targets[r0 + r];
+      const double lse = l.lse[static_cast<size_t>(r0 + r)];
+      float* zr = z.data() + r * nv;
+      for (int64_t j = 0; j < nv; ++j) {
+        const double p = t < 0 ? 0.0 : std::exp(static_cast<double>(zr[j]) - lse);
+        zr[j] = static_cast<float>((p - (v0 + j == t ? 1.0 : 0.0)) * inv_count);
+      }
+    }
+    if (dlm) {
+      transpose_to_f32(z.data(), DType::F32, 0, nv, nr, nv, zt.data(), nr, false);
+      matmul_accumulate(zt.data(), nr, nv, f32_matrix(xt, H, nr), nr, dlm + v0 * H, H, false);
+    }
+    // wt[h][j] = W[v0 + j][h]
+    transpose_to_f32(lm.data, lm.dtype, static_cast<size_t>(v0 * H), H, nv, H, wt.data(), nv, false);
+    matmul_accumulate(z.data(), nv, nr, f32_matrix(wt.data(), H, nv), nv, part, H, false);
+  }
+}
+
+}  // namespace
+
+NllTotal nll_backward(const HeadSpec& head, const float* hidden, int64_t rows, const int32_t* targets, float* dhidden,
+                      const HeadGrads& g) {
+  const int64_t V = head.lm.rows, H = head.lm.cols;
+  check_targets(targets, rows, V);
+  const std::vector<float> x = head_input(head, hidden, rows);
+  const RowLse l = row_lse(head.lm, x.data(), rows, targets);
+  NllTotal total;
+  for (int64_t r = 0; r < rows; ++r)
+    if (targets[r] >= 0) {
+      total.sum += l.lse[static_cast<size_t>(r)] - static_cast<double>(l.target[static_cast<size_t>(r)]);
+      total.count += 1;
+    }
+  const double inv_count = total.count > 0 ? 1.0 / static_cast<double>(total.count) : 0.0;
+  const int64_t vt = (V + kVocabTile - 1) / kVocabTile, groups = std::min(kVocabGroups, vt);
+  std::vector<float> dx(static_cast<size_t>(rows * H));
+  std::vector<float> parts(static_cast<size_t>(groups * kBackwardRows * H)), xt(static_cast<size_t>(H * kBackwardRows));
+  for (int64_t r0 = 0; r0 < rows; r0 += kBackwardRows) {
+    const int64_t nr = std::min(kBackwardRows, rows - r0);
+    transpose_to_f32(x.data() + r0 * H, DType::F32, 0, H, nr, H, xt.data(), nr);
+    parallel_for(static_cast<size_t>(groups), 1, [&](size_t, size_t g0, size_t g1) {
+      for (size_t gi = g0; gi < g1; ++gi) {
+        const int64_t gr = static_cast<int64_t>(gi);
+        head_group_backward(head.lm, x.data(), xt.data(), r0, nr, targets, l, inv_count, gr * vt / groups,
+                            (gr + 1) * vt / groups, parts.data() + gi * static_cast<size_t>(kBackwardRows * H), g.lm);
+      }
+    });
+    const size_t n = static_cast<size_t>(nr * H);
+    parallel_for(n, 1 << 14, [&](size_t, size_t i0, size_t i1) {
+      for (size_t i = i0; i < i1; ++i) {
+        float s = 0.0f;
+        for (int64_t gi = 0; gi < groups; ++gi) s += parts[static_cast<size_t>(gi * kBackwardRows * H) + i];
+        dx[static_cast<size_t>(r0 * H) + i] = s;
+      }
+    });
+  }
+  if (head.has_norm)
+    norm_backward(head.norm, hidden, dx.data(), dhidden, false, g.norm_weight, g.norm_bias, rows, H);
+  else
+    std::copy(dx.begin(), dx.end(), dhidden);
   return total;
 }
 

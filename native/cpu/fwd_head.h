@@ -1,5 +1,5 @@
-// The ends of the forward pass: token embedding, and the final norm + LM head.
-//   embed:  out[r] = E[tok[r]] (+ P[start + r % seq + pos_offset] with learned positions)
+// The end of the forward pass: the final norm + LM head (the token embedding, its
+// start, is in fwd_embed.h).
 //   nll:    out[r] = logsumexp(z_r) - z_r[target[r]], z_r = lm(norm(h_r)); target -1: no
 //           prediction (out NaN, not counted). The [rows, vocab] logits are never
 //           materialized: tiles of rows x vocab are reduced to (max, sum of exp) and
@@ -10,18 +10,33 @@
 #pragma once
 #include <cstdint>
 
+#include "cpu/fwd_embed.h"
 #include "cpu/fwd_types.h"
 
 namespace shears {
-
-void embed_tokens(const int32_t* tokens, int64_t n, int64_t seq, int64_t start, const MatrixView& table,
-                  const MatrixView* pos, int64_t pos_offset, float* out);
 
 struct NllTotal {
   double sum = 0.0;
   int64_t count = 0;
 };
 NllTotal nll_rows(const HeadSpec& head, const float* hidden, int64_t rows, const int32_t* targets, float* out);
+
+// Gradients of the head, written by nll_backward (null: not wanted). They are added
+// to (so a tied LM head and the embedding can share one buffer).
+struct HeadGrads {
+  float* norm_weight = nullptr;
+  float* norm_bias = nullptr;
+  float* lm = nullptr;  // [vocab, hidden]
+};
+
+// Backward of the mean NLL over the rows with a target (their count is the divisor):
+// writes dhidden [rows, hidden], adds into g, returns the loss's (sum, count). By
+// tiles, never a [rows, vocab] matrix: per tile of rows, a fixed number of vocabulary
+// groups each recompute their logits, add dz^T x into their own rows of dlm (tile
+// order) and dz W into their own share of dx, and the shares are summed in group order.
+//   dz = (softmax(z) - onehot(target)) / count
+NllTotal nll_backward(const HeadSpec& head, const float* hidden, int64_t rows, const int32_t* targets, float* dhidden,
+                      const HeadGrads& g);
 
 void logits_rows(const HeadSpec& head, const float* hidden, int64_t rows, float* out);
 

@@ -45,8 +45,11 @@ RopeTable rope_table(const RopeSpec& spec, int64_t seq) {
   return t;
 }
 
-void apply_rope(const RopeSpec& spec, const RopeTable& table, float* x, int64_t rows, int64_t seq, int64_t start,
-                int64_t n_heads, int64_t head_dim) {
+namespace {
+
+// Rotates every (a, b) pair of the rows by +angle (sign 1) or -angle (sign -1).
+void rotate(const RopeSpec& spec, const RopeTable& table, float* x, int64_t rows, int64_t seq, int64_t start,
+            int64_t n_heads, int64_t head_dim, float sign) {
   const int64_t half = table.half, width = n_heads * head_dim;
   const bool interleaved = spec.layout == RopeLayout::Interleaved;
   parallel_for(static_cast<size_t>(rows), 32, [&](size_t, size_t r0, size_t r1) {
@@ -58,13 +61,25 @@ void apply_rope(const RopeSpec& spec, const RopeTable& table, float* x, int64_t 
         float* v = x + static_cast<int64_t>(r) * width + h * head_dim;
         for (int64_t i = 0; i < half; ++i) {
           const int64_t ia = interleaved ? 2 * i : i, ib = interleaved ? 2 * i + 1 : i + half;
-          const float a = v[ia], b = v[ib];
-          v[ia] = a * c[i] - b * s[i];
-          v[ib] = a * s[i] + b * c[i];
+          const float a = v[ia], b = v[ib], sn = sign * s[i];
+          v[ia] = a * c[i] - b * sn;
+          v[ib] = a * sn + b * c[i];
         }
       }
     }
   });
+}
+
+}  // namespace
+
+void apply_rope(const RopeSpec& spec, const RopeTable& table, float* x, int64_t rows, int64_t seq, int64_t start,
+                int64_t n_heads, int64_t head_dim) {
+  rotate(spec, table, x, rows, seq, start, n_heads, head_dim, 1.0f);
+}
+
+void rope_backward(const RopeSpec& spec, const RopeTable& table, float* dx, int64_t rows, int64_t seq, int64_t start,
+                   int64_t n_heads, int64_t head_dim) {
+  rotate(spec, table, dx, rows, seq, start, n_heads, head_dim, -1.0f);
 }
 
 }  // namespace shears

@@ -28,4 +28,10 @@ RopeTable rope_table(const RopeSpec& spec, int64_t positions);
 void apply_rope(const RopeSpec& spec, const RopeTable& table, float* x, int64_t rows, int64_t seq, int64_t start,
                 int64_t n_heads, int64_t head_dim);
 
+// Backward of apply_rope, in place on the gradient rows: the rotation is orthogonal,
+// so the gradient turns back by the same angle (cos, -sin). Same frequencies (Llama-3
+// scaling included), layouts and partial rotary dim as the forward.
+void rope_backward(const RopeSpec& spec, const RopeTable& table, float* dx, int64_t rows, int64_t seq, int64_t start,
+                   int64_t n_heads, int64_t head_dim);
+
 }  // namespace shears

@@ -23,4 +23,17 @@ void matmul(const float* x, int64_t n, const MatrixView& w, const float* bias, f
 void matmul_strided(const float* x, int64_t ldx, int64_t n, const MatrixView& w, int64_t ldw, const float* bias, float* y,
                     int64_t ldy, bool parallel = true);
 
+// y += x W^T with the same strides (for gradients that accumulate: dW += dY^T X).
+// Per output, the KC slices' sums are added to y in k order: deterministic too.
+void matmul_accumulate(const float* x, int64_t ldx, int64_t n, const MatrixView& w, int64_t ldw, float* y, int64_t ldy,
+                       bool parallel = true);
+
+// Backward of y = x W^T + b over n rows (matmul_backward.cc), all float32 results:
+//   dx  = dy W        (null: not wanted; accumulate_dx: dx += dy W)
+//   dw += dy^T x      [out, in]   (null: not wanted)
+//   db += sum_r dy[r] [out]       (null: not wanted)
+// Fixed summation orders: the same bits for any thread count.
+void linear_backward(const float* x, const float* dy, int64_t n, const MatrixView& w, float* dx, bool accumulate_dx,
+                     float* dw, float* db);
+
 }  // namespace shears

@@ -1,0 +1,154 @@
+// The next-token loss of a model and its gradient with respect to every parameter the
+// forward pass reads, in one native call off the JavaScript thread
+// (native/cpu/bwd_model.h: block-wise checkpointing, deterministic for any thread
+// count). Weights may be stored f32, f16 or bf16; gradients are always float32.
+import { ArgumentRangeError, NonFiniteError, ShapeError, nativeCall } from '../errors';
+import { ForwardModel } from '../forward/model';
+import { asTable } from '../forward/tensors';
+import { LoadedModel } from '../model/types';
+import { backwardNative, NativeBlockGrads, NativeModelGrads } from '../native/backward';
+import { NativeBlockSpec } from '../native/forward';
+
+export interface GradientResult {
+  /** Mean next-token NLL over the batch * (seq - 1) predictions (position t predicts token t+1 of the same sequence). */
+  loss: number;
+  /** dLoss/dParameter for every parameter tensor of the model, by canonical name, float32, in the tensor's own layout (row-major, same shape). */
+  grads: Map<string, Float32Array>;
+}
+
+type GradKey = keyof NativeBlockGrads & keyof NativeBlockSpec;
+
+/** Each gradient key of a block with the tensor name it belongs to (`up`/`down` are fc1/fc2 in ungated MLPs). */
+function blockTensorNames(prefix: string, gated: boolean): Record<GradKey, string> {
+  const up = gated ? 'mlp.up' : 'mlp.fc1';
+  const down = gated ? 'mlp.down' : 'mlp.fc2';
+  return {
+    q: `${prefix}.attn.q.weight`,
+    k: `${prefix}.attn.k.weight`,
+    v: `${prefix}.attn.v.weight`,
+    o: `${prefix}.attn.o.weight`,
+    qBias: `${prefix}.attn.q.bias`,
+    kBias: `${prefix}.attn.k.bias`,
+    vBias: `${prefix}.attn.v.bias`,
+    oBias: `${prefix}.attn.o.bias`,
+    gate: `${prefix}.mlp.gate.weight`,
+    gateBias: `${prefix}.mlp.gate.bias`,
+    up: `${prefix}.${up}.weight`,
+    upBias: `${prefix}.${up}.bias`,
+    down: `${prefix}.${down}.weight`,
+    downBias: `${prefix}.${down}.bias`,
+  };
+}
+
+function checkTokens(tokens: ArrayLike<number>, batch: number, seq: number, vocab: number): Int32Array {
+  for (const [v, name] of [
+    [batch, 'batch'],
+    [seq, 'seq'],
+  ] as const)
+    if (!Number.isInteger(v) || v < 1) throw new ArgumentRangeError(`${name} must be a positive integer, got ${String(v)}`);
+  if (seq < 2) throw new ArgumentRangeError(`seq must be at least 2 (the loss predicts token t+1 from position t), got ${seq}`);
+  if (tokens.length !== batch * seq) throw new ShapeError(`tokens has ${tokens.length} ids, expected batch*seq = ${batch}*${seq} = ${batch * seq}`);
+  const ids = new Int32Array(tokens.length);
+  for (let i = 0; i < tokens.length; ++i) {
+    const t = tokens[i];
+    if (!Number.isInteger(t) || t < 0 || t >= vocab)
+      throw new ArgumentRangeError(`token id ${String(t)} at position ${i} is outside the vocabulary [0, ${vocab})`);
+    ids[i] = t;
+  }
+  return ids;
+}
+
+/** Zeroed gradient buffers for what the forward pass reads, registered in `grads` by tensor name. */
+function allocate(fm: ForwardModel, specs: NativeBlockSpec[], grads: Map<string, Float32Array>): NativeModelGrads {
+  const c = fm.config;
+  const buffer = (name: string): Float32Array => {
+    let g = grads.get(name);
+    if (!g) {
+      g = new Float32Array(fm.tensor(name).data.length);
+      grads.set(name, g);
+    }
+    return g;
+  };
+  const blocks = specs.map((spec, i): NativeBlockGrads => {
+    const p = `blocks.${i}`;
+    const out: NativeBlockGrads = {};
+    if (spec.attnNorm) {
+      if (spec.attnNorm.weight) out.attnNormWeight = buffer(`${p}.attn_norm.weight`);
+      if (spec.attnNorm.bias) out.attnNormBias = buffer(`${p}.attn_norm.bias`);
+    }
+    if (spec.mlpNorm) {
+      if (spec.mlpNorm.weight) out.mlpNormWeight = buffer(`${p}.mlp_norm.weight`);
+      if (spec.mlpNorm.bias) out.mlpNormBias = buffer(`${p}.mlp_norm.bias`);
+    }
+    const names = blockTensorNames(p, !!spec.gate);
+    for (const key of Object.keys(names) as GradKey[]) if (spec[key]) out[key] = buffer(names[key]);
+    return out;
+  });
+  const head = fm.headSpec();
+  const lmName = fm.tensors.has('lm_head.weight') ? 'lm_head.weight' : 'embed.weight';
+  return {
+    blocks,
+    embed: buffer('embed.weight'),
+    pos: c.rope === null ? buffer('pos_embed.weight') : null,
+    head: {
+      normWeight: head.norm?.weight ? buffer('final_norm.weight') : null,
+      normBias: head.norm?.bias ? buffer('final_norm.bias') : null,
+      lm: buffer(lmName),
+    },
+  };
+}
+
+function aborted(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
+}
+
+/**
+ * Mean next-token NLL of `batch` sequences of `seq` tokens (row-major in `tokens`) and
+ * its gradient for every parameter tensor the forward pass reads (a tied LM head's
+ * gradient is part of embed.weight's). Rejects with ArgumentRangeError for token ids
+ * outside the vocabulary or seq < 2, ShapeError when tokens.length != batch*seq,
+ * NonFiniteError when the loss is not finite, and the signal's reason when aborted
+ * (checked between blocks).
+ */
+export async function lossAndGradients(
+  model: LoadedModel,
+  tokens: ArrayLike<number>,
+  o: { batch: number; seq: number; signal?: AbortSignal },
+): Promise<GradientResult> {
+  const { batch, seq, signal } = o;
+  if (signal?.aborted) throw aborted(signal);
+  const fm = new ForwardModel(model);
+  const c = fm.config;
+  const ids = checkTokens(tokens, batch, seq, c.vocabSize);
+  if (c.rope === null && seq + (c.positionOffset ?? 0) > fm.tensor('pos_embed.weight').shape[0])
+    throw new ArgumentRangeError(
+      `seq ${seq} needs ${seq + (c.positionOffset ?? 0)} learned positions, pos_embed.weight has ${fm.tensor('pos_embed.weight').shape[0]}`,
+    );
+  const blocks = Array.from({ length: c.numLayers }, (_, i) => fm.blockSpec(i));
+  const spec = {
+    blocks,
+    embed: asTable(fm.tensor('embed.weight'), 'embed.weight', c.hiddenSize),
+    pos: c.rope === null ? asTable(fm.tensor('pos_embed.weight'), 'pos_embed.weight', c.hiddenSize) : null,
+    posOffset: c.positionOffset ?? 0,
+    head: fm.headSpec(),
+  };
+  const grads = new Map<string, Float32Array>();
+  const native = allocate(fm, blocks, grads);
+  const cancel = new Int32Array(1);
+  const onAbort = () => {
+    cancel[0] = 1;
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let total: { sum: number; count: number };
+  try {
+    total = await nativeCall(() => backwardNative().bwdModel(spec, ids, batch, seq, native, { backend: fm.backend, cancel }));
+  } catch (e) {
+    if (signal?.aborted && (e as { code?: string }).code === 'E_ABORTED') throw aborted(signal);
+    throw e;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+  const loss = total.sum / total.count;
+  if (!Number.isFinite(loss)) throw new NonFiniteError(`the loss is not finite (${loss}): gradients would be meaningless`);
+  return { loss, grads };
+}

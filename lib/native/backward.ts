@@ -1,0 +1,70 @@
+// Hand-written interface of the backward-pass part of the native addon
+// (native/bindings/backward_bindings.cc). lib/backward/ is its only user.
+import { addon } from './binding';
+import { ForwardOptions, NativeBlockSpec, NativeHeadSpec } from './forward';
+import { NativeMatrix } from './kernels';
+
+/** The whole model as the backward pass reads it (the forward pass's descriptions). */
+export interface NativeModelSpec {
+  blocks: NativeBlockSpec[];
+  embed: NativeMatrix;
+  /** Learned positions (row p + posOffset for position p), or null with RoPE. */
+  pos: NativeMatrix | null;
+  posOffset: number;
+  head: NativeHeadSpec;
+}
+
+/**
+ * One block's gradient buffers (float32, each the size of its parameter), keyed like
+ * NativeBlockSpec. Absent or null: not computed; given for a parameter the block does
+ * not have: a ShapeError.
+ */
+export interface NativeBlockGrads {
+  attnNormWeight?: Float32Array | null;
+  attnNormBias?: Float32Array | null;
+  q?: Float32Array | null;
+  k?: Float32Array | null;
+  v?: Float32Array | null;
+  o?: Float32Array | null;
+  qBias?: Float32Array | null;
+  kBias?: Float32Array | null;
+  vBias?: Float32Array | null;
+  oBias?: Float32Array | null;
+  mlpNormWeight?: Float32Array | null;
+  mlpNormBias?: Float32Array | null;
+  gate?: Float32Array | null;
+  gateBias?: Float32Array | null;
+  up?: Float32Array | null;
+  upBias?: Float32Array | null;
+  down?: Float32Array | null;
+  downBias?: Float32Array | null;
+}
+
+/** Gradient buffers of the model; the native code adds into them (pass zeros). A tied LM head passes `embed` as `head.lm`. */
+export interface NativeModelGrads {
+  blocks: NativeBlockGrads[];
+  embed: Float32Array | null;
+  pos: Float32Array | null;
+  head: { normWeight?: Float32Array | null; normBias?: Float32Array | null; lm?: Float32Array | null };
+}
+
+export interface BackwardOptions extends ForwardOptions {
+  /** cancel[0] set non-zero stops the run between blocks (rejects with code E_ABORTED). */
+  cancel?: Int32Array;
+}
+
+export interface BackwardNative {
+  /** Sum and count of the next-token NLL over batch sequences of seq tokens; gradients added into `grads`. */
+  bwdModel(
+    model: NativeModelSpec,
+    tokens: Int32Array,
+    batch: number,
+    seq: number,
+    grads: NativeModelGrads,
+    opts?: BackwardOptions,
+  ): Promise<{ sum: number; count: number }>;
+}
+
+export function backwardNative(): BackwardNative {
+  return addon().module as unknown as BackwardNative;
+}

@@ -1,0 +1,135 @@
+// Promise-returning binding of the backward pass (lib/native/backward.ts has the
+// argument shapes):
+//   bwdModel(model, tokens, batch, seq, grads, opts) -> {sum, count}
+//     model: {blocks: block spec[], embed, pos|null, posOffset, head}   (as fwdBlock / fwdNll)
+//     grads: {blocks: {attnNormWeight, q, qBias, ...}[], embed|null, pos|null,
+//             head: {normWeight, normBias, lm}}: Float32Arrays, added to
+//     opts:  {backend, cancel: Int32Array(1)}: cancel[0] != 0 stops between blocks (E_ABORTED)
+// Arguments are checked on the JS thread; the arrays are used in place by a libuv worker.
+#include <napi.h>
+
+#include <memory>
+#include <string>
+
+#include "bindings/forward_specs.h"
+#include "bindings/js_args.h"
+#include "bindings/parse_specs.h"
+#include "bindings/promise_worker.h"
+#include "bindings/registry.h"
+#include "cpu/bwd_model.h"
+
+namespace shears {
+namespace {
+
+// grads[key]: a Float32Array of n elements when the parameter exists (present), absent
+// otherwise; an array for a parameter the model lacks is an error.
+float* grad_arg(const Napi::Object& o, const char* key, const std::string& where, bool present, size_t n, Keep& keep) {
+  Napi::Value v = o.Get(key);
+  if (absent(v)) return nullptr;
+  const std::string what = where + "." + key;
+  if (!present) fail(kShapeError, what + " is given but the model has no such parameter");
+  return f32_out(v, what.c_str(), n, keep);
+}
+
+size_t numel(const MatrixView& m) { return m.numel(); }
+
+BlockGrads block_grads_arg(const Napi::Value& v, const BlockSpec& b, const std::string& where, Keep& keep) {
+  Napi::Object o = object_arg(v, where);
+  BlockGrads g;
+  const size_t H = static_cast<size_t>(b.hidden), I = static_cast<size_t>(b.intermediate);
+  const size_t qd = static_cast<size_t>(b.heads * b.head_dim), kd = static_cast<size_t>(b.kv_heads * b.head_dim);
+  const bool at = b.has_attention(), ml = b.has_mlp();
+  g.attn_norm_weight = grad_arg(o, "attnNormWeight", where, at && b.attn_norm.weight.present(), H, keep);
+  g.attn_norm_bias = grad_arg(o, "attnNormBias", where, at && b.attn_norm.bias.present(), H, keep);
+  g.q = grad_arg(o, "q", where, at, at ? numel(b.q) : 0, keep);
+  g.k = grad_arg(o, "k", where, at, at ? numel(b.k) : 0, keep);
+  g.v = grad_arg(o, "v", where, at, at ? numel(b.v) : 0, keep);
+  g.o = grad_arg(o, "o", where, at, at ? numel(b.o) : 0, keep);
+  g.q_bias = grad_arg(o, "qBias", where, at && b.q_bias.present(), qd, keep);
+  g.k_bias = grad_arg(o, "kBias", where, at && b.k_bias.present(), kd, keep);
+  g.v_bias = grad_arg(o, "vBias", where, at && b.v_bias.present(), kd, keep);
+  g.o_bias = grad_arg(o, "oBias", where, at && b.o_bias.present(), H, keep);
+  g.mlp_norm_weight = grad_arg(o, "mlpNormWeight", where, ml && b.mlp_norm.weight.present(), H, keep);
+  g.mlp_norm_bias = grad_arg(o, "mlpNormBias", where, ml && b.mlp_norm.bias.present(), H, keep);
+  g.gate = grad_arg(o, "gate", where, ml && b.gated, ml && b.gated ? numel(b.gate) : 0, keep);
+  g.up = grad_arg(o, "up", where, ml, ml ? numel(b.up) : 0, keep);
+  g.down = grad_arg(o, "down", where, ml, ml ? numel(b.down) : 0, keep);
+  g.gate_bias = grad_arg(o, "gateBias", where, ml && b.gate_bias.present(), I, keep);
+  g.up_bias = grad_arg(o, "upBias", where, ml && b.up_bias.present(), I, keep);
+  g.down_bias = grad_arg(o, "downBias", where, ml && b.down_bias.present(), H, keep);
+  return g;
+}
+
+Napi::Value ModelBackward(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Keep keep;
+    Napi::Object mo = object_arg(info[0], "model");
+    Napi::Value bv = mo.Get("blocks");
+    if (!bv.IsArray()) fail(kShapeError, "model.blocks must be an array");
+    Napi::Array blocks = bv.As<Napi::Array>();
+    ModelSpec m;
+    for (uint32_t i = 0; i < blocks.Length(); ++i) {
+      m.blocks.push_back(block_arg(blocks.Get(i), keep));
+      check_block(m.blocks.back());
+    }
+    m.embed = mat(mo.Get("embed"), "embed", keep);
+    if (!absent(mo.Get("pos"))) {
+      m.has_pos = true;
+      m.pos = mat(mo.Get("pos"), "pos", keep);
+      if (m.pos.cols != m.embed.cols) fail(kShapeError, "pos has " + std::to_string(m.pos.cols) + " columns, embed " + std::to_string(m.embed.cols));
+    }
+    m.pos_offset = int_arg(mo.Get("posOffset"), "posOffset", 0, INT32_MAX);
+    m.head = head_arg(mo.Get("head"), keep);
+    const int64_t H = m.embed.cols;
+    if (m.head.lm.cols != H) fail(kShapeError, "lm head has " + std::to_string(m.head.lm.cols) + " columns, hidden size is " + std::to_string(H));
+    for (const BlockSpec& b : m.blocks)
+      if (b.hidden != H) fail(kShapeError, "a block's hidden size " + std::to_string(b.hidden) + " differs from the embedding's " + std::to_string(H));
+
+    auto tokens = typed_array<int32_t>(info[1], "tokens");
+    keep.push_back(info[1]);
+    const int64_t batch = int_arg(info[2], "batch", 1, INT32_MAX), seq = int_arg(info[3], "seq", 2, INT32_MAX);
+    if (static_cast<int64_t>(tokens.size) != batch * seq)
+      fail(kShapeError, "tokens has " + std::to_string(tokens.size) + " ids, expected batch*seq = " + std::to_string(batch * seq));
+    if (m.has_pos && seq - 1 + m.pos_offset >= m.pos.rows)
+      fail(kRangeError, "a sequence of " + std::to_string(seq) + " tokens needs learned positions up to " +
+                            std::to_string(seq - 1 + m.pos_offset) + ", the table has " + std::to_string(m.pos.rows) + " rows");
+
+    Napi::Object go = object_arg(info[4], "grads");
+    Napi::Value gbv = go.Get("blocks");
+    if (!gbv.IsArray() || gbv.As<Napi::Array>().Length() != blocks.Length())
+      fail(kShapeError, "grads.blocks must be an array of " + std::to_string(blocks.Length()) + " entries");
+    ModelGrads g;
+    for (uint32_t i = 0; i < blocks.Length(); ++i)
+      g.blocks.push_back(block_grads_arg(gbv.As<Napi::Array>().Get(i), m.blocks[i], "grads.blocks[" + std::to_string(i) + "]", keep));
+    g.embed = grad_arg(go, "embed", "grads", true, m.embed.numel(), keep);
+    g.pos = grad_arg(go, "pos", "grads", m.has_pos, m.has_pos ? m.pos.numel() : 0, keep);
+    Napi::Object ho = absent(go.Get("head")) ? Napi::Object::New(info.Env()) : object_arg(go.Get("head"), "grads.head");
+    g.head.norm_weight = grad_arg(ho, "normWeight", "grads.head", m.head.has_norm && m.head.norm.weight.present(), static_cast<size_t>(H), keep);
+    g.head.norm_bias = grad_arg(ho, "normBias", "grads.head", m.head.has_norm && m.head.norm.bias.present(), static_cast<size_t>(H), keep);
+    g.head.lm = grad_arg(ho, "lm", "grads.head", true, m.head.lm.numel(), keep);
+
+    Napi::Object opts = options_arg(info, 5);
+    const int32_t* cancel = nullptr;
+    if (!absent(opts.Get("cancel"))) {
+      cancel = typed_array<int32_t>(opts.Get("cancel"), "opts.cancel", 1).data;
+      keep.push_back(opts.Get("cancel"));
+    }
+    ForwardBackend& be = backend_of(info, 5);
+    auto total = std::make_shared<NllTotal>();
+    return PromiseWorker::Start(
+        info.Env(), "shears.bwdModel", keep,
+        [&be, m, g, tokens, batch, seq, cancel, total] { *total = be.model_backward(m, g, tokens.data, batch, seq, cancel); },
+        [total](Napi::Env env) -> Napi::Value {
+          Napi::Object r = Napi::Object::New(env);
+          r.Set("sum", total->sum);
+          r.Set("count", static_cast<double>(total->count));
+          return r;
+        });
+  });
+}
+
+}  // namespace
+
+SHEARS_REGISTER(backward) { export_function(env, exports, "bwdModel", ModelBackward, 6); }
+
+}  // namespace shears

@@ -1,0 +1,44 @@
+// Loss and gradients of a whole model: the mean next-token NLL over batch sequences
+// of seq tokens (position t predicts token t+1 of its own sequence) and its gradient
+// with respect to every parameter, by block-wise checkpointing:
+//   forward: keep each block's input hidden states (the last block keeps its
+//            activations: it is the first one the backward needs);
+//   backward: from the last block to the first, recompute the block's activations
+//            from its saved input (same bits as the forward), run its backward, free.
+// Peak memory: one block's activations + the saved inputs + the gradients.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "cpu/fwd_block.h"
+#include "cpu/fwd_head.h"
+#include "cpu/fwd_types.h"
+
+namespace shears {
+
+struct ModelSpec {
+  std::vector<BlockSpec> blocks;
+  MatrixView embed;
+  bool has_pos = false;
+  MatrixView pos;  // learned positions (row p + pos_offset for position p)
+  int64_t pos_offset = 0;
+  HeadSpec head;
+};
+
+// Gradients, added to (zero them first); null: not wanted. A tied LM head passes the
+// embedding's gradient as head.lm: the head adds first, then the embedding.
+struct ModelGrads {
+  std::vector<BlockGrads> blocks;
+  float* embed = nullptr;
+  float* pos = nullptr;
+  HeadGrads head;
+};
+
+// tokens [batch * seq], seq >= 2. cancel (may be null): polled between blocks; nonzero
+// stops the run with E_ABORTED. Returns the NLL's sum and count (batch * (seq - 1)).
+NllTotal model_backward(const ModelSpec& m, const ModelGrads& g, const int32_t* tokens, int64_t batch, int64_t seq,
+                        const int32_t* cancel);
+
+inline constexpr const char* kAborted = "E_ABORTED";
+
+}  // namespace shears

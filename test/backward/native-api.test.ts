@@ -1,0 +1,133 @@
+// lossAndGradients (lib/backward/gradients.ts): the loss is the forward pass's, the
+// gradients cover exactly the tensors the forward pass reads, in float32 whatever the
+// stored dtype, with the same bits for any thread count; bad input is a typed error.
+import { lossAndGradients } from '../../lib/backward/gradients';
+import { ArgumentRangeError, ShapeError } from '../../lib/errors';
+import { poolThreads, setPoolThreads, toFloat32 } from '../../lib/kernels';
+import { LoadedModel, Tensor } from '../../lib/model/types';
+import { forwardLoss, loaded, model, randomTokens, withoutSublayer } from './native-helpers';
+
+const SPECS = {
+  llama: { architecture: 'llama', hidden: 16, heads: 4, kvHeads: 2, intermediate: 24, tied: false, seed: 1 },
+  opt: { architecture: 'opt', hidden: 16, intermediate: 24, seed: 4 },
+  gpt2: { architecture: 'gpt2', hidden: 16, intermediate: 24, seed: 6 },
+} as const;
+
+function sameBits(a: Float32Array, b: Float32Array): boolean {
+  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+describe('lossAndGradients', () => {
+  for (const [family, spec] of Object.entries(SPECS))
+    test(`${family}: the loss is the forward pass's mean NLL; one float32 gradient per parameter tensor, same size`, async () => {
+      const m = model(spec);
+      const batch = 3;
+      const seq = 7;
+      const tokens = randomTokens(m.config.vocabSize, batch * seq, 11);
+      const r = await lossAndGradients(m, tokens, { batch, seq });
+      const f = await forwardLoss(m, tokens, batch, seq);
+      // Same kernels in the same order: equal to float32 precision (the bits agree here).
+      expect(Math.abs(r.loss - f)).toBeLessThanOrEqual(1e-6 * Math.abs(f));
+      expect([...r.grads.keys()].sort()).toEqual([...m.tensors.keys()].sort());
+      for (const [name, g] of r.grads) {
+        expect(g).toBeInstanceOf(Float32Array);
+        expect(g.length).toBe(m.tensors.get(name)!.data.length);
+        expect(g.every(Number.isFinite)).toBe(true);
+      }
+      // The learned positions past the sequence get no gradient; those used do.
+      if (family !== 'llama') {
+        const pos = r.grads.get('pos_embed.weight')!;
+        const H = m.config.hiddenSize;
+        const used = (seq + m.config.positionOffset) * H;
+        expect(pos.subarray(used).every((v) => v === 0)).toBe(true);
+        expect(pos.subarray(m.config.positionOffset * H, used).some((v) => v !== 0)).toBe(true);
+      }
+    });
+
+  test('the same bits with 1 and 2 threads (tiles of rows and vocabulary split across threads)', async () => {
+    const m = model({ architecture: 'llama', hidden: 64, heads: 4, kvHeads: 2, intermediate: 176, vocab: 1100, layers: 2, tied: true, seed: 12 });
+    const batch = 3;
+    const seq = 50;
+    const tokens = randomTokens(m.config.vocabSize, batch * seq, 13);
+    const before = poolThreads();
+    try {
+      setPoolThreads(1);
+      const one = await lossAndGradients(m, tokens, { batch, seq });
+      setPoolThreads(2);
+      const two = await lossAndGradients(m, tokens, { batch, seq });
+      expect(two.loss).toBe(one.loss);
+      for (const [name, g] of one.grads) expect([name, sameBits(g, two.grads.get(name)!)]).toEqual([name, true]);
+    } finally {
+      setPoolThreads(before);
+    }
+  });
+
+  test('f16 and bf16 weights: float32 gradients, equal to those of the f32 model holding the same values', async () => {
+    for (const dtype of ['f16', 'bf16'] as const) {
+      const half = model({ ...SPECS.opt, dtype });
+      const tensors = new Map<string, Tensor>();
+      for (const [name, t] of half.tensors)
+        tensors.set(name, { ...t, dtype: 'f32', data: await toFloat32(t.data as Uint16Array, dtype) });
+      const f32 = loaded({ config: half.config, tensors });
+      const tokens = randomTokens(half.config.vocabSize, 2 * 5, 17);
+      const a = await lossAndGradients(half, tokens, { batch: 2, seq: 5 });
+      const b = await lossAndGradients(f32, tokens, { batch: 2, seq: 5 });
+      expect(a.loss).toBe(b.loss);
+      for (const [name, g] of a.grads) {
+        expect(g).toBeInstanceOf(Float32Array);
+        expect([dtype, name, sameBits(g, b.grads.get(name)!)]).toEqual([dtype, name, true]);
+      }
+    }
+  });
+
+  test('blocks without attention or MLP: their gradients are absent, the rest present', async () => {
+    const m = withoutSublayer(withoutSublayer(model({ ...SPECS.llama, layers: 3 }), 1, 'attention'), 2, 'mlp');
+    const r = await lossAndGradients(m, randomTokens(m.config.vocabSize, 8, 5), { batch: 1, seq: 8 });
+    expect([...r.grads.keys()].sort()).toEqual([...m.tensors.keys()].sort());
+    expect(r.grads.has('blocks.1.attn.q.weight')).toBe(false);
+    expect(r.grads.has('blocks.2.mlp.up.weight')).toBe(false);
+  });
+
+  describe('bad input', () => {
+    const m: LoadedModel = model(SPECS.llama);
+    const V = m.config.vocabSize;
+    test('a token id outside the vocabulary', async () => {
+      const tokens = randomTokens(V, 8, 1);
+      tokens[5] = V;
+      await expect(lossAndGradients(m, tokens, { batch: 2, seq: 4 })).rejects.toThrow(ArgumentRangeError);
+      await expect(lossAndGradients(m, tokens, { batch: 2, seq: 4 })).rejects.toThrow(/token id 37 at position 5/);
+      tokens[5] = -1;
+      await expect(lossAndGradients(m, tokens, { batch: 2, seq: 4 })).rejects.toThrow(ArgumentRangeError);
+      tokens[5] = 1.5;
+      await expect(lossAndGradients(m, tokens, { batch: 2, seq: 4 })).rejects.toThrow(ArgumentRangeError);
+    });
+    test('seq < 2, batch or seq not positive integers', async () => {
+      await expect(lossAndGradients(m, [1, 2], { batch: 2, seq: 1 })).rejects.toThrow(/seq must be at least 2/);
+      await expect(lossAndGradients(m, [1, 2], { batch: 0, seq: 2 })).rejects.toThrow(ArgumentRangeError);
+      await expect(lossAndGradients(m, [1, 2], { batch: 1, seq: 2.5 })).rejects.toThrow(ArgumentRangeError);
+    });
+    test('tokens.length != batch * seq', async () => {
+      await expect(lossAndGradients(m, [1, 2, 3, 4, 5], { batch: 2, seq: 3 })).rejects.toThrow(ShapeError);
+    });
+    test('a sequence longer than the learned positions', async () => {
+      const opt = model({ ...SPECS.opt, context: 8 });
+      await expect(lossAndGradients(opt, randomTokens(opt.config.vocabSize, 9, 2), { batch: 1, seq: 9 })).rejects.toThrow(/learned positions/);
+    });
+    test('a missing weight is a ShapeError naming it', async () => {
+      const tensors = new Map(m.tensors);
+      tensors.delete('blocks.1.mlp.down.weight');
+      await expect(lossAndGradients(loaded({ config: m.config, tensors }), [1, 2, 3, 4], { batch: 1, seq: 4 })).rejects.toThrow(
+        /blocks\.1\.mlp\.down\.weight/,
+      );
+    });
+    test('an aborted signal rejects with its reason, before or during the run', async () => {
+      const before = new AbortController();
+      before.abort(new Error('stop now'));
+      await expect(lossAndGradients(m, [1, 2, 3, 4], { batch: 1, seq: 4, signal: before.signal })).rejects.toThrow('stop now');
+      const during = new AbortController();
+      const run = lossAndGradients(model({ ...SPECS.llama, layers: 6 }), randomTokens(V, 4 * 64, 3), { batch: 4, seq: 64, signal: during.signal });
+      during.abort(new Error('stopped while running'));
+      await expect(run).rejects.toThrow('stopped while running');
+    });
+  });
+});

@@ -4,7 +4,7 @@
 import { blockShapes, withBlockShapes } from '../../lib/model/shapes';
 import { Tensor } from '../../lib/model/types';
 import { RefModel } from '../support/reference-forward';
-import { randomModel, RandomModelSpec, rng } from '../forward/random-model';
+import { randomModel, RandomModelSpec } from '../forward/random-model';
 
 /** Keeps the first n rows of a matrix or vector (f32). */
 function firstRows(t: Tensor, n: number): Tensor {
@@ -87,9 +87,3 @@ export const GRAD_CASES: GradCase[] = [
     build: () => narrowBlock(narrowBlock(randomModel({ architecture: 'opt', hidden: 16, intermediate: 24, preNorm: false, seed: 9 }), 0, 4, 0), 1, 2, 8),
   },
 ];
-
-/** `batch` sequences of `seq` random tokens of model m (seeded). */
-export function randomTokens(m: RefModel, batch: number, seq: number, seed: number): number[] {
-  const r = rng(seed);
-  return Array.from({ length: batch * seq }, () => Math.floor(r() * m.config.vocabSize));
-}

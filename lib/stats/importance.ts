@@ -91,6 +91,8 @@ function fromImatrix(m: ImatrixFile): ImportanceSource {
       const unmapped: string[] = [];
       for (const e of m.entries) {
         const weights = weightsOfImatrixName(e.name, arch);
+        // llama-imatrix --process-output also records output.weight: the LM head is no block layer, and never calibrated.
+        if (weights.length === 1 && weights[0] === 'lm_head.weight') continue;
         if (weights.length === 0) unmapped.push(e.name);
         if (e.matrices !== 1 && weights.length > 0)
           throw new FormatError(m.path, `${e.name} holds ${e.matrices} matrices (a mixture of experts); the model's ${weights[0]} is one matrix`);

@@ -11,6 +11,7 @@
 // of x_j^2. The token count itself is not in the file (llama.cpp's own loader guesses it
 // as ncall x its -c), so shears reads an entry as sum = values and count = ncall chunks.
 import { ShapeError } from '../errors';
+import { MAX_GGUF_TENSORS } from './gguf';
 import { ImatrixEntry, ImatrixFile, ImatrixOut, sortedTensors } from './imatrix';
 import { Cursor, decodeUtf8, MappedFile } from './mapped';
 
@@ -18,6 +19,8 @@ import { Cursor, decodeUtf8, MappedFile } from './mapped';
 const MAX_NAME_BYTES = 1024;
 /** Smallest entry: name length, a 1-byte name, ncall, nval and one value. */
 const MIN_ENTRY_BYTES = 4 + 1 + 4 + 4 + 4;
+/** Entries taken, as GGUF tensors (a mixture-of-experts legacy file has one per expert: about a thousand). */
+const MAX_ENTRIES = MAX_GGUF_TENSORS;
 
 /** Reads the entries' names and sizes (values stay in the mapping until asked for). */
 export function readImatrixDat(path: string): ImatrixFile {
@@ -26,6 +29,7 @@ export function readImatrixDat(path: string): ImatrixFile {
     const c = new Cursor(f);
     const n = c.i32('entry count');
     if (n < 1) f.fail(`legacy imatrix entry count ${n}: no data (a legacy imatrix starts with a positive int32 count)`);
+    if (n > MAX_ENTRIES) f.fail(`legacy imatrix entry count ${n} is implausibly large (at most ${MAX_ENTRIES}): not an imatrix file, or corrupt`);
     if (n > Math.floor((f.size - 4) / MIN_ENTRY_BYTES)) f.fail(`legacy imatrix entry count ${n} cannot fit in ${f.size} bytes: not an imatrix file, or corrupt`);
     const entries: ImatrixEntry[] = [];
     const seen = new Set<string>();

@@ -115,10 +115,23 @@ describe('hostile files: a FormatError naming the file, read in bounded memory',
   });
   test('legacy .dat with an absurd entry count, value count and name length', async () => {
     const i32s = (...v: number[]) => Buffer.from(Int32Array.from(v).buffer);
-    await formatError(write('count.dat', i32s(2 ** 30, 4)), /entry count 1073741824 cannot fit/);
+    await formatError(write('count.dat', i32s(2 ** 30, 4)), /entry count 1073741824 is implausibly large/);
+    await formatError(write('fit.dat', i32s(9, 4)), /entry count 9 cannot fit in 8 bytes/);
     await formatError(write('nval.dat', Buffer.concat([i32s(1, 4), Buffer.from('blk.'), i32s(1, 2 ** 30, 0)])), /entry blk\. values \(1073741824 float32\).*past the end/);
     await formatError(write('name.dat', i32s(1, -5, 0, 0, 0, 0)), /entry 0 name length -5/);
     await formatError(write('ncall.dat', Buffer.concat([i32s(1, 4), Buffer.from('blk.'), i32s(0, 1, 0)])), /ncall 0/);
+  });
+  test('a 256 MiB entry of the wrong width is refused from its header: its values are never read', async () => {
+    const file = path.join(dir, 'huge.dat');
+    const nval = 64 * 2 ** 20;
+    const head = Buffer.concat([Buffer.from(Int32Array.of(1, 19).buffer), Buffer.from('blk.0.attn_q.weight'), Buffer.from(Int32Array.of(1, nval).buffer)]);
+    fs.writeFileSync(file, head);
+    fs.truncateSync(file, head.length + nval * 4); // sparse: no data on disk, none read
+    const rss = process.memoryUsage().rss;
+    const e = (await refused({ stats: file })) as Error & { code: string };
+    expect(e.code).toBe('E_STATS_MODEL');
+    expect(e.message).toMatch(/blk\.0\.attn_q\.weight \(blocks\.0\.attn\.q\.weight\) has 67108864 input columns, the model's blocks\.0\.attn\.q\.weight takes 16/);
+    expect(process.memoryUsage().rss - rss).toBeLessThan(64 * 2 ** 20);
   });
   test('legacy .dat with a duplicate entry, and with bytes after the trailer', async () => {
     const e: HandEntry = { name: 'blk.0.attn_q.weight', sumSq: [1, 2], tokens: 16 };

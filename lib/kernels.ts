@@ -2,7 +2,7 @@
 // native and runs off the JavaScript thread; arrays are passed in place. Do not
 // touch an array from JavaScript while an operation on it is pending.
 import { ArgumentRangeError, fromNative, NonFiniteError, PatternError, ShapeError, SparsityError, nativeCall } from './errors';
-import { kernelsNative, NativeBackend, NativeCpuFeatures, NativeCpuLevel, NativeSelection } from './native/kernels';
+import { kernelsNative, NativeBackend, NativeCpuFeatures, NativeCpuLevel, NativeScoreOptions, NativeSelection } from './native/kernels';
 import { checkData, checkDims, checkMatrix, checkTypedArray, DType, emptyMask, Mask, maskBytes, Matrix, MatrixData } from './tensor';
 
 /**
@@ -15,10 +15,19 @@ export type Backend = NativeBackend;
 export type CpuLevel = NativeCpuLevel;
 
 /** score_ij = |W_ij|^p * act_j^q. Magnitude: p=1, q=0. Wanda: p=1, q=1, act = ||X_j||_2. */
+/**
+ * score_ij = |W_ij|^p * (actScale * act_j^q + perWeight.scale * |perWeight.values_ij|^perWeight.exponent);
+ * without perWeight, |W_ij|^p * act_j^q (act_j^0 = 1).
+ */
 export interface ScoreOptions {
   p?: number;
   q?: number;
+  /** Per input column (length cols), >= 0. */
   act?: Float32Array;
+  /** Factor of the per-column term when perWeight is given (default 1). */
+  actScale?: number;
+  /** Per weight (rows x cols), e.g. gradient moments; exponent in (0, 4] (default 1), scale >= 0 (default 1). */
+  perWeight?: { values: Float32Array; exponent?: number; scale?: number };
   backend?: Backend;
 }
 
@@ -64,16 +73,24 @@ export function patternSparsity(p: NMPattern): number {
   return 1 - p.n / p.m;
 }
 
-function checkScoreOptions(o: ScoreOptions, cols: number): { p: number; q: number; act?: Float32Array } {
+function checkScoreOptions(o: ScoreOptions, w: Matrix): NativeScoreOptions {
   const p = o.p ?? 1;
   const q = o.q ?? 0;
   if (!(p > 0 && p <= 4)) throw new ArgumentRangeError(`score exponent p must be in (0, 4], got ${p}`);
   if (!(q >= 0 && q <= 4)) throw new ArgumentRangeError(`score exponent q must be in [0, 4], got ${q}`);
   if (q !== 0) {
     if (o.act === undefined) throw new ShapeError('score exponent q != 0 needs a statistic: act (Float32Array of length cols)');
-    checkData(o.act, 'f32', cols, 'act');
+    checkData(o.act, 'f32', w.cols, 'act');
   }
-  return { p, q, act: q !== 0 ? o.act : undefined };
+  const base = { p, q, act: q !== 0 ? o.act : undefined };
+  if (!o.perWeight) return base;
+  const { values, exponent = 1, scale = 1 } = o.perWeight;
+  const actScale = o.actScale ?? 1;
+  checkData(values, 'f32', w.rows * w.cols, 'perWeight.values');
+  if (!(exponent > 0 && exponent <= 4)) throw new ArgumentRangeError(`per-weight exponent must be in (0, 4], got ${exponent}`);
+  for (const [k, v] of [['per-weight scale', scale], ['actScale', actScale]] as const)
+    if (!(Number.isFinite(v) && v >= 0)) throw new ArgumentRangeError(`${k} must be a finite number >= 0, got ${v}`);
+  return { ...base, actScale, perWeight: values, perWeightExponent: exponent, perWeightScale: scale };
 }
 
 function nativeSelection(spec: SelectionSpec): NativeSelection {
@@ -90,10 +107,18 @@ function nativeSelection(spec: SelectionSpec): NativeSelection {
 /** Scores of every weight, as a new Float32Array [rows * cols]. */
 export async function computeScores(w: Matrix, opts: ScoreOptions = {}): Promise<Float32Array> {
   checkMatrix(w);
-  const so = checkScoreOptions(opts, w.cols);
+  const so = checkScoreOptions(opts, w);
   const out = new Float32Array(w.rows * w.cols);
   await nativeCall(() => kernelsNative().score(w, { ...so, backend: opts.backend }, out));
   return out;
+}
+
+/** sum += g and sumSq += g^2, elementwise (the gradient methods' per-weight moments). */
+export async function accumulateMoments(g: Float32Array, acc: { sum?: Float32Array; sumSq?: Float32Array }): Promise<void> {
+  for (const [k, a] of [['sum', acc.sum], ['sumSq', acc.sumSq]] as const)
+    if (a) checkData(a, 'f32', g.length, k);
+  checkData(g, 'f32', g.length, 'gradient');
+  await nativeCall(() => kernelsNative().accumulateMoments(g, acc.sum, acc.sumSq));
 }
 
 /** Chooses the weights to prune from precomputed scores. Scores must not be NaN. */
@@ -152,7 +177,7 @@ export async function applyMask(w: Matrix, mask: Mask, opts: { backend?: Backend
  */
 export async function pruneMatrix(w: Matrix, score: ScoreOptions, selection: SelectionSpec): Promise<Mask> {
   checkMatrix(w);
-  const so = checkScoreOptions(score, w.cols);
+  const so = checkScoreOptions(score, w);
   const sel = nativeSelection(selection);
   const mask = emptyMask(w.rows, w.cols);
   const backend = selection.backend ?? score.backend;

@@ -10,7 +10,7 @@ import type { HessianAccumulator } from './methods/hessian';
 import type { Mask, Matrix } from './tensor';
 
 /** Statistics a strategy reads: the per-column ones every calibrated run gathers, or its own collectors'. */
-export type StatisticName = 'columnSumSq' | 'columnSum' | 'hessian' | (string & {});
+export type StatisticName = 'columnSumSq' | 'columnSum' | 'hessian' | 'gradient' | (string & {});
 
 /**
  * The statistics of one layer input: the shared per-column ones, and what the strategies'
@@ -34,6 +34,12 @@ export interface Strategy {
   readonly allowsGlobal: boolean;
   /** Collectors for one layer input of `width` columns, beyond the shared per-column statistics. */
   collect?(width: number, s: CollectorSettings): Record<string, Collector>;
+  /**
+   * Collectors for one weight matrix (rows x cols), fed the gradient of each calibration
+   * sequence's loss by the gradient pass (lib/prune/gradient-pass.ts): present, the
+   * pipeline runs that pass on the dense model before pruning (docs/gradient-methods.md).
+   */
+  collectWeights?(rows: number, cols: number): Record<string, Collector>;
   /** Native score parameters for one layer. */
   scoreOptions(stats: StrategyStats): ScoreOptions;
   /** Prunes one matrix in place. */
@@ -43,3 +49,6 @@ export interface Strategy {
 export { magnitude } from './methods/plugins/magnitude';
 export { wanda } from './methods/plugins/wanda';
 export { sparsegpt } from './methods/plugins/sparsegpt';
+export { gradient } from './methods/plugins/gradient';
+export { fisher } from './methods/plugins/fisher';
+export { gradientSensitive } from './methods/plugins/gradient-sensitive';

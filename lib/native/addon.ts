@@ -26,6 +26,7 @@ export const ADDON_ARITY: { readonly [K in keyof ShearsAddon]-?: Arity<ShearsAdd
   columnNorms: 2,
   countPositive: 1,
   rowCosineSum: 3,
+  accumulateMoments: 3,
   convert: 4,
   // runtime
   threads: 0,

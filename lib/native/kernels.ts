@@ -36,6 +36,11 @@ export interface NativeScoreOptions {
   p: number;
   q: number;
   act?: Float32Array;
+  /** With perWeight: |W|^p * (actScale * act^q + perWeightScale * |perWeight|^perWeightExponent). */
+  actScale?: number;
+  perWeight?: Float32Array;
+  perWeightExponent?: number;
+  perWeightScale?: number;
   backend?: NativeBackend;
 }
 
@@ -97,6 +102,8 @@ export interface KernelsNative {
   countPositive(x: Float64Array): number;
   /** Sum over rows of cos(a[r], b[r]) for two [rows, cols] matrices (ShortGPT's block influence). */
   rowCosineSum(a: Float32Array, b: Float32Array, cols: number): number;
+  /** sum += g and sumSq += g^2 elementwise (either may be absent), off the JavaScript thread. */
+  accumulateMoments(g: Float32Array, sum: Float32Array | undefined, sumSq: Float32Array | undefined): Promise<void>;
   convert(src: Float32Array | Uint16Array, srcDtype: NativeDType, dst: Float32Array | Uint16Array, dstDtype: NativeDType): Promise<void>;
   threads(): number;
   /** Resizes the thread pool (0: machine default, at most 1024); safe while ops run. */

@@ -17,6 +17,7 @@ import { Mask, Matrix } from '../tensor';
 import { CalibrationSet } from '../calibration/sample';
 import { LinearLayer, selectLayers } from './layers';
 import { blockLabel } from './progress';
+import { gradientPass } from './gradient-pass';
 import { BlockStats, calibrationPass } from './statistics';
 import { PhaseClock } from '../util/clock';
 
@@ -26,7 +27,7 @@ export interface PipelineProgress {
   /** The block being worked on, 1-based (1..blocks); 'done' reports the last block. */
   block: number;
   blocks: number;
-  phase: 'statistics' | 'pruning' | 'forward' | 'done';
+  phase: 'gradients' | 'statistics' | 'pruning' | 'forward' | 'done';
   /** The matrix being pruned (phase 'pruning'; canonical name, block index from 0). */
   layer?: string;
   /** "block 3/8 pruning blocks.2.mlp.up": what the CLI prints. */
@@ -107,9 +108,19 @@ export interface BlockPruning {
   onLayer?: (name: string) => void;
 }
 
-/** Prunes the layers of one block in place with their statistics. */
-export async function pruneBlock(tensors: Map<string, Tensor>, layers: LinearLayer[], stats: BlockStats, p: BlockPruning): Promise<LayerResult[]> {
+/**
+ * Prunes the layers of one block in place with their statistics: those of each layer's
+ * input, and the layer's own (`weightStats`, by name: the gradient methods' collectors).
+ */
+export async function pruneBlock(
+  tensors: Map<string, Tensor>,
+  layers: LinearLayer[],
+  inputStats: BlockStats,
+  p: BlockPruning,
+  weightStats?: Map<string, StrategyStats>,
+): Promise<LayerResult[]> {
   const tensor = (name: string) => tensors.get(name)!;
+  const stats = new Map(layers.map((l) => [l, { ...inputStats.get(l.input), ...weightStats?.get(l.name) } as StrategyStats]));
   const out: LayerResult[] = [];
   const backend = p.selection.backend;
   if (p.global) {
@@ -117,11 +128,11 @@ export async function pruneBlock(tensors: Map<string, Tensor>, layers: LinearLay
       const mats = layers.map((l) => asMatrix(tensor(l.name)));
       const scores: Float32Array[] = [];
       for (let i = 0; i < mats.length; i++)
-        scores.push(await computeScores(mats[i], { ...p.strategy.scoreOptions(stats.get(layers[i].input)!), backend }));
+        scores.push(await computeScores(mats[i], { ...p.strategy.scoreOptions(stats.get(layers[i])!), backend }));
       const masks = await selectGlobal(mats.map((m, i) => ({ scores: scores[i], rows: m.rows, cols: m.cols })), p.selection.sparsity ?? 0, { backend });
       for (let i = 0; i < mats.length; i++) {
         await applyMask(mats[i], masks[i], { backend });
-        out.push(withStats(result(layers[i].name, tensor(layers[i].name), masks[i]), stats.get(layers[i].input)!));
+        out.push(withStats(result(layers[i].name, tensor(layers[i].name), masks[i]), stats.get(layers[i])!));
       }
     });
     return out;
@@ -129,8 +140,8 @@ export async function pruneBlock(tensors: Map<string, Tensor>, layers: LinearLay
   for (const l of layers) {
     p.signal?.throwIfAborted();
     p.onLayer?.(l.name);
-    const mask = await p.clock.time('pruning', () => p.strategy.prune(asMatrix(tensor(l.name)), stats.get(l.input)!, p.selection));
-    out.push(withStats(result(l.name, tensor(l.name), mask), stats.get(l.input)!));
+    const mask = await p.clock.time('pruning', () => p.strategy.prune(asMatrix(tensor(l.name)), stats.get(l)!, p.selection));
+    out.push(withStats(result(l.name, tensor(l.name), mask), stats.get(l)!));
   }
   return out;
 }
@@ -200,6 +211,23 @@ export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promi
   if (granularity === 'global') notes.push('global: one threshold across the selected matrices of each block (the pipeline is sequential)');
   const fm = new ForwardModel(model, { backend });
   const pruning: BlockPruning = { strategy: o.strategy, selection, global: granularity === 'global', clock, signal: o.signal };
+  // Gradient methods: one backward pass per sequence on the dense model first (one-shot),
+  // then every block is pruned with the dense model's statistics (recompute off).
+  let weightStats: Map<string, StrategyStats> | undefined;
+  if (o.strategy.collectWeights) {
+    notes.push('gradients of the dense model, all layers in one pass (one-shot); activation statistics of the dense model');
+    weightStats = new Map();
+    for (const l of blocks.flat()) {
+      const [rows, cols] = tensor(l.name).shape;
+      weightStats.set(l.name, o.strategy.collectWeights(rows, cols));
+    }
+    await gradientPass(model, cal, weightStats, {
+      clock,
+      signal: o.signal,
+      onSequence: (done, total) =>
+        o.onProgress?.({ block: 0, blocks: blocksTotal, phase: 'gradients', label: `sequence ${done}/${total} gradients`, elapsedSeconds: clock.elapsed() }),
+    });
+  }
   await calibrationPass(fm, cal, blocks, {
     methods: [o.strategy],
     activationThreshold: o.activationThreshold,
@@ -208,10 +236,11 @@ export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promi
     batch: o.batch,
     signal: o.signal,
     clock,
-    recompute: true,
+    recompute: !weightStats,
     onPhase: (b, phase) => progress(b, phase),
     onStatistics: async (b, blockLayers, stats) => {
-      layers.push(...(await pruneBlock(model.tensors, blockLayers, stats, { ...pruning, onLayer: (name) => progress(b, 'pruning', name) })));
+      const p = { ...pruning, onLayer: (name: string) => progress(b, 'pruning', name) };
+      layers.push(...(await pruneBlock(model.tensors, blockLayers, stats, p, weightStats)));
     },
     onBlockDone: (_b, blockLayers) => o.onTensorsDone?.(blockLayers.map((l) => l.name)),
   });

@@ -134,7 +134,8 @@ async function runCell(
     const pattern = spec.pattern === 'unstructured' ? undefined : parsePattern(spec.pattern);
     const strategy = info.create!();
     const sparsity = pattern ? undefined : spec.level;
-    const once = denseStats !== undefined && info.calibrated;
+    // Gradient methods gather their own dense-model statistics in the pipeline (one-shot).
+    const once = denseStats !== undefined && info.calibrated && !strategy.collectWeights;
     const result = once
       ? {
           ...(await pruneWithDenseStats(model, strategy, denseStats, { sparsity, pattern, backend: backend.device }, o.signal)),

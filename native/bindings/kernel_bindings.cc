@@ -37,7 +37,7 @@ Napi::Value Score(const Napi::CallbackInfo& info) {
     std::vector<Napi::Value> keep{info[0].As<Napi::Object>().Get("data")};
     MatrixView w = matrix_arg(info[0], "W");
     Napi::Object so = obj(info, 1, "score options");
-    ScoreParams sp = score_arg(so, w.cols, keep);
+    ScoreParams sp = score_arg(so, w.rows, w.cols, keep);
     float* out = typed_array<float>(info[2], "scores", w.numel()).data;
     keep.push_back(info[2]);
     Backend& be = backend_arg(so);
@@ -110,7 +110,7 @@ Napi::Value Prune(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     std::vector<Napi::Value> keep{info[0].As<Napi::Object>().Get("data")};
     MatrixView w = matrix_arg(info[0], "W");
-    ScoreParams sp = score_arg(obj(info, 1, "score options"), w.cols, keep);
+    ScoreParams sp = score_arg(obj(info, 1, "score options"), w.rows, w.cols, keep);
     Selection sel = selection_arg(obj(info, 2, "selection"));
     MaskOut out = mask_arg(obj(info, 3, "mask"), w.rows, w.cols, keep);
     Backend& be = backend_arg(options_arg(info, 4));

@@ -27,7 +27,7 @@ inline Napi::Object options_arg(const Napi::CallbackInfo& info, size_t i) {
 }
 
 // {p, q, act?}: act is a Float32Array of length cols.
-inline ScoreParams score_arg(const Napi::Object& o, int64_t cols, std::vector<Napi::Value>& keep) {
+inline ScoreParams score_arg(const Napi::Object& o, int64_t rows, int64_t cols, std::vector<Napi::Value>& keep) {
   ScoreParams sp;
   sp.p = get_double(o, "p", 1.0);
   sp.q = get_double(o, "q", 0.0);
@@ -35,6 +35,14 @@ inline ScoreParams score_arg(const Napi::Object& o, int64_t cols, std::vector<Na
   if (!act.IsUndefined() && !act.IsNull()) {
     sp.act = typed_array<float>(act, "act", static_cast<size_t>(cols)).data;
     keep.push_back(act);
+  }
+  Napi::Value pw = o.Get("perWeight");
+  if (!pw.IsUndefined() && !pw.IsNull()) {
+    sp.per_weight = typed_array<float>(pw, "perWeight", static_cast<size_t>(rows * cols)).data;
+    keep.push_back(pw);
+    sp.per_weight_exp = get_double(o, "perWeightExponent", 1.0);
+    sp.per_weight_scale = get_double(o, "perWeightScale", 1.0);
+    sp.act_scale = get_double(o, "actScale", 1.0);
   }
   return sp;
 }

@@ -7,6 +7,7 @@
 #include "bindings/parse_specs.h"
 #include "bindings/promise_worker.h"
 #include "bindings/registry.h"
+#include "cpu/moments.h"
 #include "cpu/row_cosine.h"
 
 namespace shears {
@@ -75,9 +76,31 @@ Napi::Value RowCosineSum(const Napi::CallbackInfo& info) {
   });
 }
 
+// accumulateMoments(g: Float32Array, sum?: Float32Array, sumSq?: Float32Array) -> Promise<void>:
+// sum += g, sumSq += g^2 (gradient methods' per-weight moments), off the JavaScript thread.
+Napi::Value AccumulateMoments(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    auto g = typed_array<float>(info[0], "gradient");
+    std::vector<Napi::Value> keep{info[0]};
+    float* acc[2] = {nullptr, nullptr};
+    const char* names[2] = {"sum", "sumSq"};
+    for (int k = 0; k < 2; ++k) {
+      if (info[1 + k].IsUndefined() || info[1 + k].IsNull()) continue;
+      acc[k] = typed_array<float>(info[1 + k], names[k], g.size).data;
+      keep.push_back(info[1 + k]);
+    }
+    const float* gd = g.data;
+    const size_t n = g.size;
+    float *sum = acc[0], *sum_sq = acc[1];
+    return PromiseWorker::Start(info.Env(), "shears.accumulateMoments", keep,
+                                [gd, n, sum, sum_sq] { accumulate_moments(gd, n, sum, sum_sq); });
+  });
+}
+
 }  // namespace
 
 SHEARS_REGISTER(stats) {
+  export_function(env, exports, "accumulateMoments", AccumulateMoments, 3);
   export_function(env, exports, "countPositive", CountPositive, 1);
   export_function(env, exports, "columnStats", ColumnStats, 4);
   export_function(env, exports, "columnNorms", ColumnNorms, 2);

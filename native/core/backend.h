@@ -16,6 +16,10 @@ struct ScoreParams {
   double p = 1.0;
   double q = 0.0;
   const float* act = nullptr;  // length cols
+  // Per-weight term (rows x cols, e.g. gradient moments): with it the score is
+  // |W|^p * (act_scale * act^q + per_weight_scale * |per_weight|^per_weight_exp).
+  const float* per_weight = nullptr;
+  double per_weight_exp = 1.0, per_weight_scale = 1.0, act_scale = 1.0;
 };
 
 // How weights are compared when choosing which to prune.

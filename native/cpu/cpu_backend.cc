@@ -67,7 +67,7 @@ class CpuBackend final : public Backend {
   const char* name() const override { return "cpu"; }
 
   void score(const MatrixView& w, const ScoreParams& sp, float* scores) override {
-    check_score_params(sp, static_cast<size_t>(w.cols));
+    check_score_params(sp, static_cast<size_t>(w.rows), static_cast<size_t>(w.cols));
     FirstBad bad;
     size_t rows = static_cast<size_t>(w.rows), cols = static_cast<size_t>(w.cols);
     parallel_for(rows, balanced_grain(rows, 8), [&](size_t, size_t b, size_t e) {
@@ -118,7 +118,7 @@ class CpuBackend final : public Backend {
 
   void prune(const MatrixView& w, const ScoreParams& sp, const Selection& sel, MaskOut out) override {
     check_selection(sel);
-    check_score_params(sp, static_cast<size_t>(w.cols));
+    check_score_params(sp, static_cast<size_t>(w.rows), static_cast<size_t>(w.cols));
     size_t rows = static_cast<size_t>(w.rows), cols = static_cast<size_t>(w.cols);
     if (!sel.nm() && sel.granularity == Granularity::Matrix) {
       // A matrix-wide threshold needs every score: materialize them.

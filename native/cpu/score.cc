@@ -34,7 +34,8 @@ static size_t first_nonfinite(const float* x, size_t n) {
 
 size_t score_row(const void* w, DType t, size_t offset, size_t n, const ScoreParams& sp, float* out) {
   const float* a = sp.act;
-  const bool magnitude = sp.p == 1.0 && sp.q == 0.0, wanda = sp.p == 1.0 && sp.q == 1.0;
+  const float* f = sp.per_weight ? sp.per_weight + offset : nullptr;
+  const bool magnitude = !f && sp.p == 1.0 && sp.q == 0.0, wanda = !f && sp.p == 1.0 && sp.q == 1.0;
   // f32 weights are read in place for the common scores; other dtypes are widened first.
   const float* x = out;
   if (t == DType::F32 && (magnitude || wanda)) x = static_cast<const float*>(w) + offset;
@@ -56,6 +57,15 @@ size_t score_row(const void* w, DType t, size_t offset, size_t n, const ScorePar
       if (e == 0.0) return 1.0;
       return std::pow(v, e);
     };
+    if (f) {
+      const double r = sp.per_weight_exp, cf = sp.per_weight_scale, ca = sp.act_scale;
+      for (size_t j = 0; j < n; ++j) {
+        const double column = ca == 0.0 ? 0.0 : ca * (q != 0.0 ? pw(static_cast<double>(a[j]), q) : 1.0);
+        const double weight = cf * pw(std::fabs(static_cast<double>(f[j])), r);
+        out[j] = static_cast<float>(pw(std::fabs(static_cast<double>(x[j])), p) * (column + weight));
+      }
+      return n;
+    }
     for (size_t j = 0; j < n; ++j) {
       double sc = pw(std::fabs(static_cast<double>(x[j])), p);
       if (q != 0.0) sc *= pw(static_cast<double>(a[j]), q);
@@ -76,13 +86,21 @@ void check_statistic(const float* a, size_t n, const char* what) {
   }
 }
 
-void check_score_params(const ScoreParams& sp, size_t cols) {
+void check_score_params(const ScoreParams& sp, size_t rows, size_t cols) {
   if (!(sp.p > 0.0 && sp.p <= 4.0)) fail(kRangeError, "score exponent p must be in (0, 4], got " + std::to_string(sp.p));
   if (!(sp.q >= 0.0 && sp.q <= 4.0)) fail(kRangeError, "score exponent q must be in [0, 4], got " + std::to_string(sp.q));
   if (sp.q != 0.0) {
     if (!sp.act) fail(kShapeError, "score exponent q != 0 needs a per-column statistic");
     check_statistic(sp.act, cols, "statistic");
   }
+  if (!sp.per_weight) return;
+  if (!(sp.per_weight_exp > 0.0 && sp.per_weight_exp <= 4.0))
+    fail(kRangeError, "per-weight exponent must be in (0, 4], got " + std::to_string(sp.per_weight_exp));
+  if (!(std::isfinite(sp.per_weight_scale) && sp.per_weight_scale >= 0.0 && std::isfinite(sp.act_scale) && sp.act_scale >= 0.0))
+    fail(kRangeError, "per-weight and per-column scales must be finite and >= 0");
+  size_t bad = first_nonfinite(sp.per_weight, rows * cols);
+  if (bad != rows * cols)
+    fail(kNonFinite, "per-weight statistic is not finite at row " + std::to_string(bad / cols) + ", column " + std::to_string(bad % cols));
 }
 
 }  // namespace shears

@@ -14,7 +14,8 @@ size_t score_row(const void* w, DType t, size_t offset, size_t n, const ScorePar
 // Throws E_NONFINITE naming `what` if a value is NaN or infinite, E_RANGE if negative.
 void check_statistic(const float* a, size_t n, const char* what);
 
-// Throws E_RANGE unless p in (0, 4] and q in [0, 4] (scores then never become NaN).
-void check_score_params(const ScoreParams& sp, size_t cols);
+// Throws E_RANGE unless p in (0, 4] and q in [0, 4] (scores then never become NaN), and
+// for a per-weight term its exponent in (0, 4], scales >= 0, every value finite.
+void check_score_params(const ScoreParams& sp, size_t rows, size_t cols);
 
 }  // namespace shears

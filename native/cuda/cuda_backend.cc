@@ -244,7 +244,9 @@ class CudaBackend final : public Backend {
   const char* name() const override { return "cuda"; }
 
   void score(const MatrixView& w, const ScoreParams& sp, float* scores) override {
-    check_score_params(sp, static_cast<size_t>(w.cols));
+    // Per-weight terms (gradient methods) have no device kernel yet: the CPU computes them.
+    if (sp.per_weight) return cpu_backend().score(w, sp, scores);
+    check_score_params(sp, static_cast<size_t>(w.rows), static_cast<size_t>(w.cols));
     std::lock_guard<std::mutex> lock(mu_);
     Stream st;
     size_t n = w.numel();
@@ -329,8 +331,9 @@ class CudaBackend final : public Backend {
   }
 
   void prune(const MatrixView& w, const ScoreParams& sp, const Selection& sel, MaskOut out) override {
+    if (sp.per_weight) return cpu_backend().prune(w, sp, sel, out);
     check_selection(sel);
-    check_score_params(sp, static_cast<size_t>(w.cols));
+    check_score_params(sp, static_cast<size_t>(w.rows), static_cast<size_t>(w.cols));
     std::lock_guard<std::mutex> lock(mu_);
     Stream st;
     const int sms = probe().sms;

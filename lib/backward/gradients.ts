@@ -113,9 +113,22 @@ function aborted(signal: AbortSignal): unknown {
 export async function lossAndGradients(
   model: LoadedModel,
   tokens: ArrayLike<number>,
-  o: { batch: number; seq: number; signal?: AbortSignal },
+  o: {
+    batch: number;
+    seq: number;
+    signal?: AbortSignal;
+    /**
+     * Memory for block activations kept from the forward pass instead of recomputed in
+     * the backward (block-wise checkpointing; the gradients have the same bits either
+     * way). Default 256 MiB: small models are not recomputed at all; 0: every block but
+     * the last is recomputed from its saved input.
+     */
+    keepActivationBytes?: number;
+  },
 ): Promise<GradientResult> {
-  const { batch, seq, signal } = o;
+  const { batch, seq, signal, keepActivationBytes } = o;
+  if (keepActivationBytes !== undefined && !(Number.isSafeInteger(keepActivationBytes) && keepActivationBytes >= 0))
+    throw new ArgumentRangeError(`keepActivationBytes must be an integer >= 0, got ${String(keepActivationBytes)}`);
   if (signal?.aborted) throw aborted(signal);
   const fm = new ForwardModel(model);
   const c = fm.config;
@@ -141,7 +154,7 @@ export async function lossAndGradients(
   signal?.addEventListener('abort', onAbort, { once: true });
   let total: { sum: number; count: number };
   try {
-    total = await nativeCall(() => backwardNative().bwdModel(spec, ids, batch, seq, native, { backend: fm.backend, cancel }));
+    total = await nativeCall(() => backwardNative().bwdModel(spec, ids, batch, seq, native, { backend: fm.backend, cancel, keepActivationBytes }));
   } catch (e) {
     if (signal?.aborted && (e as { code?: string }).code === 'E_ABORTED') throw aborted(signal);
     throw e;

@@ -40,7 +40,7 @@ export interface NativeBlockGrads {
   downBias?: Float32Array | null;
 }
 
-/** Gradient buffers of the model; the native code adds into them (pass zeros). A tied LM head passes `embed` as `head.lm`. */
+/** Gradient buffers of the model, written by the native code (zeroed first). A tied LM head passes `embed` as `head.lm`. */
 export interface NativeModelGrads {
   blocks: NativeBlockGrads[];
   embed: Float32Array | null;
@@ -51,6 +51,8 @@ export interface NativeModelGrads {
 export interface BackwardOptions extends ForwardOptions {
   /** cancel[0] set non-zero stops the run between blocks (rejects with code E_ABORTED). */
   cancel?: Int32Array;
+  /** Bytes of block activations kept from the forward instead of recomputed (default 256 MiB; 0: recompute all but the last block). */
+  keepActivationBytes?: number;
 }
 
 export interface BackwardNative {

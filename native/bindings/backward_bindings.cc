@@ -3,8 +3,9 @@
 //   bwdModel(model, tokens, batch, seq, grads, opts) -> {sum, count}
 //     model: {blocks: block spec[], embed, pos|null, posOffset, head}   (as fwdBlock / fwdNll)
 //     grads: {blocks: {attnNormWeight, q, qBias, ...}[], embed|null, pos|null,
-//             head: {normWeight, normBias, lm}}: Float32Arrays, added to
-//     opts:  {backend, cancel: Int32Array(1)}: cancel[0] != 0 stops between blocks (E_ABORTED)
+//             head: {normWeight, normBias, lm}}: Float32Arrays, written (zeroed first)
+//     opts:  {backend, cancel: Int32Array(1), keepActivationBytes}: cancel[0] != 0 stops
+//            between blocks (E_ABORTED); keepActivationBytes (default 256 MiB): see cpu/bwd_model.h
 // Arguments are checked on the JS thread; the arrays are used in place by a libuv worker.
 #include <napi.h>
 
@@ -20,6 +21,10 @@
 
 namespace shears {
 namespace {
+
+// Activations kept from the forward by default: enough for small models to skip the
+// recomputation entirely, a bounded share of memory for large ones.
+constexpr size_t kDefaultKeepBytes = size_t(256) << 20;
 
 // grads[key]: a Float32Array of n elements when the parameter exists (present), absent
 // otherwise; an array for a parameter the model lacks is an error.
@@ -114,11 +119,16 @@ Napi::Value ModelBackward(const Napi::CallbackInfo& info) {
       cancel = typed_array<int32_t>(opts.Get("cancel"), "opts.cancel", 1).data;
       keep.push_back(opts.Get("cancel"));
     }
+    size_t keep_bytes = kDefaultKeepBytes;
+    if (!absent(opts.Get("keepActivationBytes")))
+      keep_bytes = static_cast<size_t>(get_int(opts, "keepActivationBytes", 0, int64_t(1) << 53));
     ForwardBackend& be = backend_of(info, 5);
     auto total = std::make_shared<NllTotal>();
     return PromiseWorker::Start(
         info.Env(), "shears.bwdModel", keep,
-        [&be, m, g, tokens, batch, seq, cancel, total] { *total = be.model_backward(m, g, tokens.data, batch, seq, cancel); },
+        [&be, m, g, tokens, batch, seq, cancel, keep_bytes, total] {
+          *total = be.model_backward(m, g, tokens.data, batch, seq, cancel, keep_bytes);
+        },
         [total](Napi::Env env) -> Napi::Value {
           Napi::Object r = Napi::Object::New(env);
           r.Set("sum", total->sum);

@@ -1,8 +1,11 @@
 #include "cpu/bwd_model.h"
 
+#include <cstring>
 #include <string>
+#include <utility>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "cpu/fwd_embed.h"
 
 namespace shears {
@@ -13,32 +16,91 @@ void poll(const int32_t* cancel) {
   if (cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED) != 0) fail(kAborted, "gradient computation aborted");
 }
 
+// Zeroes every gradient buffer (once each: a tied head shares the embedding's), in
+// parallel. Fresh buffers from JavaScript are untouched zero pages: first touched by
+// an accumulation (a read, then a write) each page would fault twice, serially, with
+// TLB shootdowns; a parallel write-first fill faults once per page across threads.
+void zero_grads(const ModelSpec& m, const ModelGrads& g) {
+  std::vector<std::pair<float*, size_t>> bufs;
+  auto add = [&](float* p, size_t n) {
+    if (!p || n == 0) return;
+    for (auto& b : bufs)
+      if (b.first == p) return;
+    bufs.emplace_back(p, n);
+  };
+  for (size_t i = 0; i < m.blocks.size(); ++i) {
+    const BlockSpec& b = m.blocks[i];
+    const BlockGrads& d = g.blocks[i];
+    const size_t H = static_cast<size_t>(b.hidden), I = static_cast<size_t>(b.intermediate);
+    const size_t qd = static_cast<size_t>(b.heads * b.head_dim), kd = static_cast<size_t>(b.kv_heads * b.head_dim);
+    for (float* p : {d.attn_norm_weight, d.attn_norm_bias, d.o_bias, d.mlp_norm_weight, d.mlp_norm_bias, d.down_bias}) add(p, H);
+    add(d.q, b.q.numel());
+    add(d.k, b.k.numel());
+    add(d.v, b.v.numel());
+    add(d.o, b.o.numel());
+    add(d.q_bias, qd);
+    add(d.k_bias, kd);
+    add(d.v_bias, kd);
+    add(d.gate, b.gate.numel());
+    add(d.up, b.up.numel());
+    add(d.down, b.down.numel());
+    add(d.gate_bias, I);
+    add(d.up_bias, I);
+  }
+  add(g.embed, m.embed.numel());
+  add(g.pos, m.has_pos ? m.pos.numel() : 0);
+  add(g.head.norm_weight, static_cast<size_t>(m.head.lm.cols));
+  add(g.head.norm_bias, static_cast<size_t>(m.head.lm.cols));
+  add(g.head.lm, m.head.lm.numel());
+  for (auto& [p, n] : bufs)
+    parallel_for(n, 1 << 16, [p = p](size_t, size_t b, size_t e) { std::memset(p + b, 0, (e - b) * sizeof(float)); });
+}
+
+// Bytes of BlockActs for T tokens (what run_block_saved keeps).
+size_t activation_bytes(const BlockSpec& b, int64_t T) {
+  int64_t per_token = 0;
+  if (b.has_attention()) per_token += 2 * b.hidden + 2 * b.heads * b.head_dim + 2 * b.kv_heads * b.head_dim;
+  if (b.has_mlp()) per_token += 2 * b.hidden + (b.gated ? 3 : 2) * b.intermediate;
+  return static_cast<size_t>(per_token * T) * sizeof(float);
+}
+
 }  // namespace
 
 NllTotal model_backward(const ModelSpec& m, const ModelGrads& g, const int32_t* tokens, int64_t batch, int64_t seq,
-                        const int32_t* cancel) {
+                        const int32_t* cancel, size_t keep_bytes) {
   const size_t L = m.blocks.size();
   if (g.blocks.size() != L) fail(kShapeError, "gradients for " + std::to_string(g.blocks.size()) + " blocks, the model has " + std::to_string(L));
   if (batch < 1 || seq < 2) fail(kRangeError, "next-token loss needs batch >= 1 and seq >= 2");
   const int64_t T = batch * seq, H = m.embed.cols;
   const size_t nh = static_cast<size_t>(T * H);
   for (const BlockSpec& b : m.blocks) check_block(b);
+  zero_grads(m, g);
+
+  // Which blocks keep their activations from the forward: the last one always (its
+  // backward comes first), then earlier ones while they fit in keep_bytes.
+  std::vector<bool> keep(L, false);
+  size_t kept = 0;
+  for (size_t i = L; i-- > 0;) {
+    kept += activation_bytes(m.blocks[i], T);
+    keep[i] = i + 1 == L || kept <= keep_bytes;
+    if (!keep[i]) break;
+  }
 
   std::vector<float> h(nh);
   embed_tokens(tokens, T, seq, 0, m.embed, m.has_pos ? &m.pos : nullptr, m.pos_offset, h.data());
   std::vector<int32_t> targets(static_cast<size_t>(T));
   for (int64_t r = 0; r < T; ++r) targets[static_cast<size_t>(r)] = r % seq == seq - 1 ? -1 : tokens[r + 1];
 
-  // Forward: block inputs kept, the last block's activations kept.
+  // Forward: the other blocks keep their input only.
   std::vector<std::vector<float>> inputs(L);
-  BlockActs acts;
+  std::vector<BlockActs> acts(L);
   for (size_t i = 0; i < L; ++i) {
     poll(cancel);
-    if (i + 1 < L) {
+    if (keep[i]) {
+      run_block_saved(m.blocks[i], h.data(), batch, seq, acts[i]);
+    } else {
       inputs[i] = h;
       run_block(m.blocks[i], h.data(), batch, seq, BlockCaptures());
-    } else {
-      run_block_saved(m.blocks[i], h.data(), batch, seq, acts);
     }
   }
   poll(cancel);
@@ -46,15 +108,16 @@ NllTotal model_backward(const ModelSpec& m, const ModelGrads& g, const int32_t* 
   const NllTotal total = nll_backward(m.head, h.data(), T, targets.data(), dh.data(), g.head);
   h = std::vector<float>();
 
-  // Backward, last block first; each earlier block recomputed from its input.
+  // Backward, last block first; a block without kept activations is recomputed from
+  // its input (the same bits as in the forward).
   for (size_t i = L; i-- > 0;) {
     poll(cancel);
-    if (i + 1 < L) {
-      run_block_saved(m.blocks[i], inputs[i].data(), batch, seq, acts);
+    if (!keep[i]) {
+      run_block_saved(m.blocks[i], inputs[i].data(), batch, seq, acts[i]);
       inputs[i] = std::vector<float>();
     }
-    block_backward(m.blocks[i], acts, dh.data(), batch, seq, g.blocks[i]);
-    acts = BlockActs();
+    block_backward(m.blocks[i], acts[i], dh.data(), batch, seq, g.blocks[i]);
+    acts[i] = BlockActs();
   }
   embed_backward(tokens, T, seq, dh.data(), H, g.embed, m.has_pos ? g.pos : nullptr, m.pos_offset);
   return total;

@@ -1,11 +1,15 @@
 // Loss and gradients of a whole model: the mean next-token NLL over batch sequences
 // of seq tokens (position t predicts token t+1 of its own sequence) and its gradient
 // with respect to every parameter, by block-wise checkpointing:
-//   forward: keep each block's input hidden states (the last block keeps its
-//            activations: it is the first one the backward needs);
-//   backward: from the last block to the first, recompute the block's activations
-//            from its saved input (same bits as the forward), run its backward, free.
-// Peak memory: one block's activations + the saved inputs + the gradients.
+//   forward: keep each block's input hidden states; the last blocks keep their
+//            activations instead, as many as fit in keep_bytes (the very last always:
+//            its backward comes first);
+//   backward: from the last block to the first, recompute the activations of a block
+//            that did not keep them from its saved input (same bits as the forward),
+//            run its backward, free them.
+// Peak memory: the saved inputs + at most keep_bytes of kept activations (or the last
+// block's) + one recomputed block's activations + the gradients. keep_bytes = 0 is
+// pure checkpointing; the gradients have the same bits whatever keep_bytes is.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -25,8 +29,9 @@ struct ModelSpec {
   HeadSpec head;
 };
 
-// Gradients, added to (zero them first); null: not wanted. A tied LM head passes the
-// embedding's gradient as head.lm: the head adds first, then the embedding.
+// Gradients, written (zeroed first, then accumulated); null: not wanted. A tied LM
+// head passes the embedding's gradient as head.lm: the head adds first, then the
+// embedding.
 struct ModelGrads {
   std::vector<BlockGrads> blocks;
   float* embed = nullptr;
@@ -37,7 +42,7 @@ struct ModelGrads {
 // tokens [batch * seq], seq >= 2. cancel (may be null): polled between blocks; nonzero
 // stops the run with E_ABORTED. Returns the NLL's sum and count (batch * (seq - 1)).
 NllTotal model_backward(const ModelSpec& m, const ModelGrads& g, const int32_t* tokens, int64_t batch, int64_t seq,
-                        const int32_t* cancel);
+                        const int32_t* cancel, size_t keep_bytes);
 
 inline constexpr const char* kAborted = "E_ABORTED";
 

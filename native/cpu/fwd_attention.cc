@@ -117,7 +117,7 @@ void causal_attention_backward(const float* q, const float* k, const float* v, c
   // Each query head's share of its kv head's dK and dV: [batch, heads, seq, hd].
   std::vector<float> dk_h(static_cast<size_t>(batch * heads) * hs), dv_h(dk_h.size());
   parallel_for(static_cast<size_t>(batch * heads), 1, [&](size_t, size_t t0, size_t t1) {
-    std::vector<float> p(ss), dp(ss), tr(ss), kt(hs), qt(hs), dot(hs);
+    std::vector<float> p(ss), dp(ss), tr(ss);
     for (size_t t = t0; t < t1; ++t) {
       const int64_t b = static_cast<int64_t>(t) / heads, h = static_cast<int64_t>(t) % heads, kh = h / group;
       const float* qh = q + b * seq * qw + h * hd;
@@ -128,18 +128,14 @@ void causal_attention_backward(const float* q, const float* k, const float* v, c
       causal_softmax(p.data(), seq, scale);
       matmul_strided(doh, qw, seq, f32_matrix(vh, seq, hd), kw, nullptr, dp.data(), seq, false);
       softmax_backward(p.data(), dp.data(), seq, scale);
-      // dQ = dS K: rows of dS against K^T [hd, seq].
-      transpose_rows(kh_, kw, seq, hd, kt.data());
-      matmul_strided(dp.data(), seq, seq, f32_matrix(kt.data(), hd, seq), seq, nullptr, dq + b * seq * qw + h * hd, qw,
-                     false);
+      // dQ = dS K (K [seq, hd] as stored: matmul_nn).
+      matmul_nn(dp.data(), seq, seq, f32_matrix(kh_, seq, hd), kw, dq + b * seq * qw + h * hd, qw, false, false);
       // dK_h = dS^T Q.
       transpose_rows(dp.data(), seq, seq, seq, tr.data());
-      transpose_rows(qh, qw, seq, hd, qt.data());
-      matmul_strided(tr.data(), seq, seq, f32_matrix(qt.data(), hd, seq), seq, nullptr, dk_h.data() + t * hs, hd, false);
+      matmul_nn(tr.data(), seq, seq, f32_matrix(qh, seq, hd), qw, dk_h.data() + t * hs, hd, false, false);
       // dV_h = P^T dO.
       transpose_rows(p.data(), seq, seq, seq, tr.data());
-      transpose_rows(doh, qw, seq, hd, dot.data());
-      matmul_strided(tr.data(), seq, seq, f32_matrix(dot.data(), hd, seq), seq, nullptr, dv_h.data() + t * hs, hd, false);
+      matmul_nn(tr.data(), seq, seq, f32_matrix(doh, seq, hd), qw, dv_h.data() + t * hs, hd, false, false);
     }
   });
   // Sum the group's heads in head order.

@@ -30,7 +30,7 @@ class ForwardBackend {
                          int32_t* arg_b) = 0;
   // Whole-model next-token loss and gradients (cpu/bwd_model.h).
   virtual NllTotal model_backward(const ModelSpec& m, const ModelGrads& g, const int32_t* tokens, int64_t batch,
-                                  int64_t seq, const int32_t* cancel) = 0;
+                                  int64_t seq, const int32_t* cancel, size_t keep_bytes) = 0;
 };
 
 ForwardBackend& cpu_forward_backend();

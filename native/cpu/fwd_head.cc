@@ -122,11 +122,10 @@ constexpr int64_t kVocabGroups = 16;    // fixed: the sums' order must not depen
 
 // One vocabulary group's part of the head backward for rows [r0, r0 + nr): for each
 // of its vocab tiles, z = x W_t^T, dz, then dlm_t += dz^T x and part += dz W_t.
-void head_group_backward(const MatrixView& lm, const float* x, const float* xt, int64_t r0, int64_t nr,
-                         const int32_t* targets, const RowLse& l, double inv_count, int64_t vt0, int64_t vt1,
-                         float* part, float* dlm) {
+void head_group_backward(const MatrixView& lm, const float* x, int64_t r0, int64_t nr, const int32_t* targets,
+                         const RowLse& l, double inv_count, int64_t vt0, int64_t vt1, float* part, float* dlm) {
   const int64_t V = lm.rows, H = lm.cols;
-  std::vector<float> z(static_cast<size_t>(nr * kVocabTile)), zt(z.size()), wt(static_cast<size_t>(H * kVocabTile));
+  std::vector<float> z(static_cast<size_t>(nr * kVocabTile)), zt(z.size());
   std::fill(part, part + nr * H, 0.0f);
   for (int64_t vi = vt0; vi < vt1; ++vi) {
     const int64_t v0 = vi * kVocabTile, nv = std::min(kVocabTile, V - v0);
@@ -141,12 +140,12 @@ void head_group_backward(const MatrixView& lm, const float* x, const float* xt, 
       }
     }
     if (dlm) {
+      // dlm_t += dz^T x (x rows [nr, H] as stored).
       transpose_to_f32(z.data(), DType::F32, 0, nv, nr, nv, zt.data(), nr, false);
-      matmul_accumulate(zt.data(), nr, nv, f32_matrix(xt, H, nr), nr, dlm + v0 * H, H, false);
+      matmul_nn(zt.data(), nr, nv, f32_matrix(x + r0 * H, nr, H), H, dlm + v0 * H, H, true, false);
     }
-    // wt[h][j] = W[v0 + j][h]
-    transpose_to_f32(lm.data, lm.dtype, static_cast<size_t>(v0 * H), H, nv, H, wt.data(), nv, false);
-    matmul_accumulate(z.data(), nv, nr, f32_matrix(wt.data(), H, nv), nv, part, H, false);
+    // part += dz W_t (W_t [nv, H] as stored).
+    matmul_nn(z.data(), nv, nr, row_slice(lm, v0, nv), H, part, H, true, false);
   }
 }
 
@@ -167,14 +166,13 @@ NllTotal nll_backward(const HeadSpec& head, const float* hidden, int64_t rows, c
   const double inv_count = total.count > 0 ? 1.0 / static_cast<double>(total.count) : 0.0;
   const int64_t vt = (V + kVocabTile - 1) / kVocabTile, groups = std::min(kVocabGroups, vt);
   std::vector<float> dx(static_cast<size_t>(rows * H));
-  std::vector<float> parts(static_cast<size_t>(groups * kBackwardRows * H)), xt(static_cast<size_t>(H * kBackwardRows));
+  std::vector<float> parts(static_cast<size_t>(groups * kBackwardRows * H));
   for (int64_t r0 = 0; r0 < rows; r0 += kBackwardRows) {
     const int64_t nr = std::min(kBackwardRows, rows - r0);
-    transpose_to_f32(x.data() + r0 * H, DType::F32, 0, H, nr, H, xt.data(), nr);
     parallel_for(static_cast<size_t>(groups), 1, [&](size_t, size_t g0, size_t g1) {
       for (size_t gi = g0; gi < g1; ++gi) {
         const int64_t gr = static_cast<int64_t>(gi);
-        head_group_backward(head.lm, x.data(), xt.data(), r0, nr, targets, l, inv_count, gr * vt / groups,
+        head_group_backward(head.lm, x.data(), r0, nr, targets, l, inv_count, gr * vt / groups,
                             (gr + 1) * vt / groups, parts.data() + gi * static_cast<size_t>(kBackwardRows * H), g.lm);
       }
     });

@@ -56,21 +56,22 @@ namespace mm_avx512 {
 namespace {
 
 void dispatch(const float* x, int64_t ldx, int64_t n, const MatrixView& w, int64_t ldw, const float* bias, float* y,
-              int64_t ldy, bool parallel, bool accumulate) {
-  if (n <= 0 || w.rows <= 0) return;
-  if (w.cols <= 0) {
+              int64_t ldy, bool parallel, bool accumulate, bool wt) {
+  const int64_t out = wt ? w.cols : w.rows, in = wt ? w.rows : w.cols;
+  if (n <= 0 || out <= 0) return;
+  if (in <= 0) {
     // An empty input dimension: y is the bias (or zero), or unchanged when accumulating.
     if (accumulate) return;
     for (int64_t r = 0; r < n; ++r)
-      for (int64_t o = 0; o < w.rows; ++o) y[r * ldy + o] = bias ? bias[o] : 0.0f;
+      for (int64_t o = 0; o < out; ++o) y[r * ldy + o] = bias ? bias[o] : 0.0f;
     return;
   }
   switch (cpu_level()) {
 #ifdef SHEARS_X86
-    case CpuLevel::Avx512: return mm_avx512::run(x, ldx, n, w, ldw, bias, y, ldy, parallel, accumulate);
-    case CpuLevel::Avx2: return mm_avx2::run(x, ldx, n, w, ldw, bias, y, ldy, parallel, accumulate);
+    case CpuLevel::Avx512: return mm_avx512::run(x, ldx, n, w, ldw, bias, y, ldy, parallel, accumulate, wt);
+    case CpuLevel::Avx2: return mm_avx2::run(x, ldx, n, w, ldw, bias, y, ldy, parallel, accumulate, wt);
 #endif
-    default: return mm_portable::run(x, ldx, n, w, ldw, bias, y, ldy, parallel, accumulate);
+    default: return mm_portable::run(x, ldx, n, w, ldw, bias, y, ldy, parallel, accumulate, wt);
   }
 }
 
@@ -78,12 +79,17 @@ void dispatch(const float* x, int64_t ldx, int64_t n, const MatrixView& w, int64
 
 void matmul_strided(const float* x, int64_t ldx, int64_t n, const MatrixView& w, int64_t ldw, const float* bias, float* y,
                     int64_t ldy, bool parallel) {
-  dispatch(x, ldx, n, w, ldw, bias, y, ldy, parallel, false);
+  dispatch(x, ldx, n, w, ldw, bias, y, ldy, parallel, false, false);
 }
 
 void matmul_accumulate(const float* x, int64_t ldx, int64_t n, const MatrixView& w, int64_t ldw, float* y, int64_t ldy,
                        bool parallel) {
-  dispatch(x, ldx, n, w, ldw, nullptr, y, ldy, parallel, true);
+  dispatch(x, ldx, n, w, ldw, nullptr, y, ldy, parallel, true, false);
+}
+
+void matmul_nn(const float* x, int64_t ldx, int64_t n, const MatrixView& w, int64_t ldw, float* y, int64_t ldy,
+               bool accumulate, bool parallel) {
+  dispatch(x, ldx, n, w, ldw, nullptr, y, ldy, parallel, accumulate, true);
 }
 
 void matmul(const float* x, int64_t n, const MatrixView& w, const float* bias, float* y, bool parallel) {

@@ -28,6 +28,12 @@ void matmul_strided(const float* x, int64_t ldx, int64_t n, const MatrixView& w,
 void matmul_accumulate(const float* x, int64_t ldx, int64_t n, const MatrixView& w, int64_t ldw, float* y, int64_t ldy,
                        bool parallel = true);
 
+// y (+)= x W for W stored [in, out] (w.rows = in, w.cols = out; row k of W at element
+// k*ldw): the products of the backward (dY W, dY^T X, dS K...) without transposing W.
+// Same kernel, same fixed k order per output.
+void matmul_nn(const float* x, int64_t ldx, int64_t n, const MatrixView& w, int64_t ldw, float* y, int64_t ldy,
+               bool accumulate, bool parallel = true);
+
 // Backward of y = x W^T + b over n rows (matmul_backward.cc), all float32 results:
 //   dx  = dy W        (null: not wanted; accumulate_dx: dx += dy W)
 //   dw += dy^T x      [out, in]   (null: not wanted)

@@ -62,6 +62,25 @@ describe('lossAndGradients', () => {
     }
   });
 
+  test('checkpointing: the same bits whether block activations are kept or recomputed from the block inputs', async () => {
+    const cases = [
+      model({ ...SPECS.llama, layers: 3 }),
+      model({ ...SPECS.opt, layers: 3, preNorm: false }),
+      withoutSublayer(model({ ...SPECS.gpt2, layers: 3 }), 1, 'mlp'),
+    ];
+    // 0: the last block only; 30000 bytes: the last two of these (~13 KB each at 18 tokens); default: all.
+    for (const m of cases) {
+      const tokens = randomTokens(m.config.vocabSize, 2 * 9, 7);
+      const kept = await lossAndGradients(m, tokens, { batch: 2, seq: 9 });
+      for (const keepActivationBytes of [0, 30000]) {
+        const r = await lossAndGradients(m, tokens, { batch: 2, seq: 9, keepActivationBytes });
+        expect(r.loss).toBe(kept.loss);
+        for (const [name, g] of kept.grads) expect([keepActivationBytes, name, sameBits(g, r.grads.get(name)!)]).toEqual([keepActivationBytes, name, true]);
+      }
+    }
+    await expect(lossAndGradients(cases[0], [1, 2, 3], { batch: 1, seq: 3, keepActivationBytes: -1 })).rejects.toThrow(ArgumentRangeError);
+  });
+
   test('f16 and bf16 weights: float32 gradients, equal to those of the f32 model holding the same values', async () => {
     for (const dtype of ['f16', 'bf16'] as const) {
       const half = model({ ...SPECS.opt, dtype });

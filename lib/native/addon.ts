@@ -8,9 +8,11 @@ import { addon } from './binding';
 import { FilesNative } from './files';
 import { ForwardNative } from './forward';
 import { KernelsNative } from './kernels';
+import { OptimNative } from './optim';
 import { SparseGptNative } from './sparsegpt';
+import { VdNative } from './vd';
 
-export interface ShearsAddon extends KernelsNative, SparseGptNative, ForwardNative, BackwardNative, FilesNative {}
+export interface ShearsAddon extends KernelsNative, SparseGptNative, ForwardNative, BackwardNative, FilesNative, OptimNative, VdNative {}
 
 /** The number of parameters of F, optional ones included. */
 type Arity<F> = F extends (...args: infer P) => unknown ? Required<P>['length'] : never;
@@ -50,6 +52,15 @@ export const ADDON_ARITY: { readonly [K in keyof ShearsAddon]-?: Arity<ShearsAdd
   fwdKlTop1: 8,
   // backward pass
   bwdModel: 6,
+  // sparse variational dropout
+  vdLinearForward: 1,
+  vdLinearBackward: 1,
+  vdKl: 1,
+  vdNegKl: 1,
+  vdTrainLayer: 1,
+  vdHistogram: 4,
+  // optimizer (recovery fine-tuning)
+  adamwStep: 4,
   // files
   mapFile: 1,
   unmapFile: 1,

@@ -51,6 +51,7 @@ export function describeStatistic(name: StatisticName): string {
     columnSumSq: 'per-column sums of squares of the layer inputs',
     columnSum: 'per-column sums of the layer inputs',
     hessian: "X^T X of each layer input (SparseGPT's Hessian)",
+    gradient: 'per-weight moments of the calibration loss gradients (sum or sum of squares)',
   };
   return known[name] ?? `the statistic '${name}'`;
 }

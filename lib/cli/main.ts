@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 
 import { register as registerConvert } from './commands/convert';
 import { register as registerDemo } from './commands/demo';
+import { register as registerFinetune } from './commands/finetune';
 import { register as registerInfo } from './commands/info';
 import { register as registerKernels } from './commands/kernels';
 import { register as registerModelCommands } from './commands/model-commands';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerConvert(program, { tokenizerArtifacts: (src) => tokenizerArtifacts(src) });
   registerPrune(program);
   registerStats(program);
+  registerFinetune(program);
   registerDemo(program);
   registerSweep(program);
   registerKernels(program);

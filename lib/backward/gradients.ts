@@ -107,8 +107,8 @@ function aborted(signal: AbortSignal): unknown {
  * its gradient for every parameter tensor the forward pass reads (a tied LM head's
  * gradient is part of embed.weight's). Rejects with ArgumentRangeError for token ids
  * outside the vocabulary or seq < 2, ShapeError when tokens.length != batch*seq,
- * NonFiniteError when the loss is not finite, and the signal's reason when aborted
- * (checked between blocks).
+ * NonFiniteError when the loss is not finite, and the signal's reason when it is
+ * aborted before the promise settles (the native work stops at the next block).
  */
 export async function lossAndGradients(
   model: LoadedModel,
@@ -161,6 +161,8 @@ export async function lossAndGradients(
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
+  // Aborted after the last check between blocks: the caller asked to stop, so no result.
+  if (signal?.aborted) throw aborted(signal);
   const loss = total.sum / total.count;
   if (!Number.isFinite(loss)) throw new NonFiniteError(`the loss is not finite (${loss}): gradients would be meaningless`);
   return { loss, grads };

@@ -84,26 +84,13 @@ void causal_attention(const float* q, const float* k, const float* v, float* out
 
 namespace {
 
-// Softmax of the causal scores in place: row i over keys j <= i, zero beyond (as the forward).
-void causal_softmax(float* s, int64_t seq, float scale) {
-  for (int64_t i = 0; i < seq; ++i) softmax_prefix(s + i * seq, i, seq, scale);
-}
-
-// dP -> scale * P * (dP - rowsum(P dP)), in place; zero above the diagonal.
-void softmax_backward(const float* p, float* dp, int64_t seq, float scale) {
-  for (int64_t i = 0; i < seq; ++i) {
-    const float* pr = p + i * seq;
-    float* dr = dp + i * seq;
-    double dot = 0.0;
-    for (int64_t j = 0; j <= i; ++j) dot += static_cast<double>(pr[j]) * dr[j];
-    const float d = static_cast<float>(dot);
-    for (int64_t j = 0; j <= i; ++j) dr[j] = scale * pr[j] * (dr[j] - d);
-    for (int64_t j = i + 1; j < seq; ++j) dr[j] = 0.0f;
-  }
-}
-
-void transpose_rows(const float* src, int64_t lds, int64_t rows, int64_t cols, float* dst) {
-  transpose_to_f32(src, DType::F32, 0, lds, rows, cols, dst, rows, false);
+// dP -> scale * P * (dP - P.dP) over keys [0, last] of a row, zero up to `keys`.
+void softmax_backward_prefix(const float* p, float* dp, int64_t last, int64_t keys, float scale) {
+  double dot = 0.0;
+  for (int64_t j = 0; j <= last; ++j) dot += static_cast<double>(p[j]) * dp[j];
+  const float d = static_cast<float>(dot);
+  for (int64_t j = 0; j <= last; ++j) dp[j] = scale * p[j] * (dp[j] - d);
+  for (int64_t j = last + 1; j < keys; ++j) dp[j] = 0.0f;
 }
 
 }  // namespace
@@ -113,29 +100,38 @@ void causal_attention_backward(const float* q, const float* k, const float* v, c
   const int64_t group = heads / kv_heads, hd = head_dim;
   const int64_t qw = heads * hd, kw = kv_heads * hd;
   const float scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)));
-  const size_t ss = static_cast<size_t>(seq * seq), hs = static_cast<size_t>(hd * seq);
+  const size_t hs = static_cast<size_t>(hd * seq);
+  const int64_t chunks = (seq + kQueryChunk - 1) / kQueryChunk;
   // Each query head's share of its kv head's dK and dV: [batch, heads, seq, hd].
   std::vector<float> dk_h(static_cast<size_t>(batch * heads) * hs), dv_h(dk_h.size());
   parallel_for(static_cast<size_t>(batch * heads), 1, [&](size_t, size_t t0, size_t t1) {
-    std::vector<float> p(ss), dp(ss), tr(ss);
+    const size_t cs = static_cast<size_t>(kQueryChunk * seq);
+    std::vector<float> p(cs), dp(cs), tr(cs);
     for (size_t t = t0; t < t1; ++t) {
       const int64_t b = static_cast<int64_t>(t) / heads, h = static_cast<int64_t>(t) % heads, kh = h / group;
-      const float* qh = q + b * seq * qw + h * hd;
       const float* kh_ = k + b * seq * kw + kh * hd;
       const float* vh = v + b * seq * kw + kh * hd;
-      const float* doh = dout + b * seq * qw + h * hd;
-      matmul_strided(qh, qw, seq, f32_matrix(kh_, seq, hd), kw, nullptr, p.data(), seq, false);
-      causal_softmax(p.data(), seq, scale);
-      matmul_strided(doh, qw, seq, f32_matrix(vh, seq, hd), kw, nullptr, dp.data(), seq, false);
-      softmax_backward(p.data(), dp.data(), seq, scale);
-      // dQ = dS K (K [seq, hd] as stored: matmul_nn).
-      matmul_nn(dp.data(), seq, seq, f32_matrix(kh_, seq, hd), kw, dq + b * seq * qw + h * hd, qw, false, false);
-      // dK_h = dS^T Q.
-      transpose_rows(dp.data(), seq, seq, seq, tr.data());
-      matmul_nn(tr.data(), seq, seq, f32_matrix(qh, seq, hd), qw, dk_h.data() + t * hs, hd, false, false);
-      // dV_h = P^T dO.
-      transpose_rows(p.data(), seq, seq, seq, tr.data());
-      matmul_nn(tr.data(), seq, seq, f32_matrix(doh, seq, hd), qw, dv_h.data() + t * hs, hd, false, false);
+      float* dkh = dk_h.data() + t * hs;
+      float* dvh = dv_h.data() + t * hs;
+      // Chunks of queries see keys [0, q0 + nq) only, as in the forward; dK and dV
+      // receive the chunks in order.
+      for (int64_t c = 0; c < chunks; ++c) {
+        const int64_t q0 = c * kQueryChunk, nq = std::min(kQueryChunk, seq - q0), keys = q0 + nq;
+        const float* qc = q + (b * seq + q0) * qw + h * hd;
+        const float* doc = dout + (b * seq + q0) * qw + h * hd;
+        matmul_strided(qc, qw, nq, f32_matrix(kh_, keys, hd), kw, nullptr, p.data(), keys, false);
+        for (int64_t r = 0; r < nq; ++r) softmax_prefix(p.data() + r * keys, q0 + r, keys, scale);
+        matmul_strided(doc, qw, nq, f32_matrix(vh, keys, hd), kw, nullptr, dp.data(), keys, false);
+        for (int64_t r = 0; r < nq; ++r)
+          softmax_backward_prefix(p.data() + r * keys, dp.data() + r * keys, q0 + r, keys, scale);
+        // dQ = dS K (K [keys, hd] as stored: matmul_nn).
+        matmul_nn(dp.data(), keys, nq, f32_matrix(kh_, keys, hd), kw, dq + (b * seq + q0) * qw + h * hd, qw, false, false);
+        // dK_h += dS^T Q, dV_h += P^T dO.
+        transpose_to_f32(dp.data(), DType::F32, 0, keys, nq, keys, tr.data(), nq, false);
+        matmul_nn(tr.data(), nq, keys, f32_matrix(qc, nq, hd), qw, dkh, hd, true, false);
+        transpose_to_f32(p.data(), DType::F32, 0, keys, nq, keys, tr.data(), nq, false);
+        matmul_nn(tr.data(), nq, keys, f32_matrix(doc, nq, hd), qw, dvh, hd, true, false);
+      }
     }
   });
   // Sum the group's heads in head order.

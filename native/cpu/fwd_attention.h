@@ -15,7 +15,8 @@ void causal_attention(const float* q, const float* k, const float* v, float* out
 
 // Backward without a cache (start 0, capacity seq): from q, k, v (after RoPE) and the
 // gradient dout of out, writes dq [batch*seq, heads*hd] and dk, dv [batch*seq, kv_heads*hd].
-// Per (sequence, head) the probabilities P are recomputed, then with dS = P (dP - rowsum(P dP)):
+// Per (sequence, head, chunk of queries, as the forward) the probabilities P are
+// recomputed, then with dS = P (dP - rowsum(P dP)):
 //   dP = dO V^T, dQ = scale dS K, dK_h = scale dS^T Q, dV_h = P^T dO.
 // The query heads of a group add into their kv head's dK, dV in head order.
 void causal_attention_backward(const float* q, const float* k, const float* v, const float* dout, float* dq, float* dk,

@@ -106,6 +106,12 @@ describe('native gradients vs central finite differences (float32)', () => {
       console.log(`${c.name}: max |g - fd| / scale = ${worst.toExponential(2)}`);
     });
 
+  test('sequences longer than one 64-query chunk of the attention (seq 70)', async () => {
+    const m = model({ architecture: 'llama', hidden: 16, heads: 4, kvHeads: 2, intermediate: 24, tied: false, context: 128, seed: 10 });
+    const worst = expectWithin(await check(m, 1, 70, 11), ['blocks.0.attn.q.weight', 'blocks.0.attn.k.weight', 'blocks.1.attn.v.weight']);
+    console.log(`seq 70: max |g - fd| / scale = ${worst.toExponential(2)}`);
+  });
+
   test('blocks without attention and without MLP (per-block widths)', async () => {
     let m = model({ architecture: 'llama', hidden: 16, heads: 4, kvHeads: 2, intermediate: 24, layers: 3, tied: false, seed: 8 });
     m = withoutSublayer(withoutSublayer(m, 0, 'attention'), 2, 'mlp');

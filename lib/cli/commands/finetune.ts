@@ -39,12 +39,12 @@ export function register(program: Command): void {
     .option('--json', 'print the report as one JSON object on stdout')
     .action((opts) =>
       runWithProgress(async ({ signal, sink, warn }) => {
+        // The progress label of a step carries its loss: one line per step in logs, the bar's label on a terminal.
         const report = await finetune({
           ...opts,
           signal,
           onProgress: (p) => sink.update({ fraction: fraction(p), label: p.label, elapsedSeconds: p.elapsedSeconds }),
           onWarning: warn,
-          onStep: opts.json ? undefined : (step, loss) => process.stderr.write(`step ${step} loss ${loss.toFixed(5)}\n`),
         });
         sink.stop();
         if (opts.json) {

@@ -41,6 +41,27 @@ std::vector<float> head_input(const HeadSpec& head, const float* hidden, int64_t
 
 namespace {
 
+// One row's logits over a vocab tile [v0, v0 + nv): their max, the sum of exp(z - max),
+// and the target's logit when the tile holds it.
+void tile_stats(const float* zr, int64_t nv, int64_t v0, int32_t target, float& max, double& sum, float& target_logit) {
+  float m = -INFINITY;
+  for (int64_t j = 0; j < nv; ++j) m = std::max(m, zr[j]);
+  double s = 0.0;
+  for (int64_t j = 0; j < nv; ++j) s += std::exp(static_cast<double>(zr[j] - m));
+  max = m;
+  sum = s;
+  if (target >= v0 && target < v0 + nv) target_logit = zr[target - v0];
+}
+
+// logsumexp from the tiles' (max, sum), tile i at index i * stride, merged in tile order.
+double merge_lse(const float* tmax, const double* tsum, int64_t tiles, int64_t stride) {
+  double m = -INFINITY;
+  for (int64_t vi = 0; vi < tiles; ++vi) m = std::max(m, static_cast<double>(tmax[vi * stride]));
+  double s = 0.0;
+  for (int64_t vi = 0; vi < tiles; ++vi) s += tsum[vi * stride] * std::exp(tmax[vi * stride] - m);
+  return m + std::log(s);
+}
+
 // Per row: logsumexp of the logits and the target's logit (NaN without a target),
 // from tiles of rows x vocab reduced to (max, sum of exp) and merged in tile order.
 struct RowLse {
@@ -63,28 +84,13 @@ RowLse row_lse(const MatrixView& lm, const float* x, int64_t rows, const int32_t
       const int64_t r0 = ri * kRowTile, nr = std::min(kRowTile, rows - r0);
       const int64_t v0 = vi * kVocabTile, nv = std::min(kVocabTile, V - v0);
       matmul(x + r0 * H, nr, row_slice(lm, v0, nv), nullptr, z.data(), false);
-      for (int64_t r = 0; r < nr; ++r) {
-        const float* zr = z.data() + r * nv;
-        float m = -INFINITY;
-        for (int64_t j = 0; j < nv; ++j) m = std::max(m, zr[j]);
-        double s = 0.0;
-        for (int64_t j = 0; j < nv; ++j) s += std::exp(static_cast<double>(zr[j] - m));
-        tmax[static_cast<size_t>(vi * rows + r0 + r)] = m;
-        tsum[static_cast<size_t>(vi * rows + r0 + r)] = s;
-        const int32_t target = targets[r0 + r];
-        if (target >= v0 && target < v0 + nv) out.target[static_cast<size_t>(r0 + r)] = zr[target - v0];
-      }
+      for (int64_t r = 0; r < nr; ++r)
+        tile_stats(z.data() + r * nv, nv, v0, targets[r0 + r], tmax[static_cast<size_t>(vi * rows + r0 + r)],
+                   tsum[static_cast<size_t>(vi * rows + r0 + r)], out.target[static_cast<size_t>(r0 + r)]);
     }
   });
   out.lse.resize(static_cast<size_t>(rows));
-  for (int64_t r = 0; r < rows; ++r) {
-    double m = -INFINITY;
-    for (int64_t vi = 0; vi < vt; ++vi) m = std::max(m, static_cast<double>(tmax[static_cast<size_t>(vi * rows + r)]));
-    double s = 0.0;
-    for (int64_t vi = 0; vi < vt; ++vi)
-      s += tsum[static_cast<size_t>(vi * rows + r)] * std::exp(tmax[static_cast<size_t>(vi * rows + r)] - m);
-    out.lse[static_cast<size_t>(r)] = m + std::log(s);
-  }
+  for (int64_t r = 0; r < rows; ++r) out.lse[static_cast<size_t>(r)] = merge_lse(tmax.data() + r, tsum.data() + r, vt, rows);
   return out;
 }
 
@@ -117,35 +123,33 @@ NllTotal nll_rows(const HeadSpec& head, const float* hidden, int64_t rows, const
 
 namespace {
 
-constexpr int64_t kBackwardRows = 128;  // rows per pass of the head backward
-constexpr int64_t kVocabGroups = 16;    // fixed: the sums' order must not depend on threads
+constexpr int64_t kVocabGroups = 16;  // fixed: the sums' order must not depend on threads
 
-// One vocabulary group's part of the head backward for rows [r0, r0 + nr): for each
-// of its vocab tiles, z = x W_t^T, dz, then dlm_t += dz^T x and part += dz W_t.
-void head_group_backward(const MatrixView& lm, const float* x, int64_t r0, int64_t nr, const int32_t* targets,
-                         const RowLse& l, double inv_count, int64_t vt0, int64_t vt1, float* part, float* dlm) {
+// Phase 2 of a row tile for one vocabulary group: z (the tile's logits, [nr, V] at
+// stride V) becomes dz in place over the group's vocab tiles, then dlm_t += dz^T x and
+// part += dz W_t.
+void head_group_backward(const MatrixView& lm, const float* x, float* z, int64_t nr, const int32_t* targets,
+                         const double* lse, double inv_count, int64_t vt0, int64_t vt1, float* part, float* dlm) {
   const int64_t V = lm.rows, H = lm.cols;
-  std::vector<float> z(static_cast<size_t>(nr * kVocabTile)), zt(z.size());
+  std::vector<float> zt(static_cast<size_t>(nr * kVocabTile));
   std::fill(part, part + nr * H, 0.0f);
   for (int64_t vi = vt0; vi < vt1; ++vi) {
     const int64_t v0 = vi * kVocabTile, nv = std::min(kVocabTile, V - v0);
-    matmul(x + r0 * H, nr, row_slice(lm, v0, nv), nullptr, z.data(), false);
     for (int64_t r = 0; r < nr; ++r) {
-      const int32_t t = targets[r0 + r];
-      const double lse = l.lse[static_cast<size_t>(r0 + r)];
-      float* zr = z.data() + r * nv;
+      const int32_t t = targets[r];
+      float* zr = z + r * V + v0;
       for (int64_t j = 0; j < nv; ++j) {
-        const double p = t < 0 ? 0.0 : std::exp(static_cast<double>(zr[j]) - lse);
+        const double p = t < 0 ? 0.0 : std::exp(static_cast<double>(zr[j]) - lse[r]);
         zr[j] = static_cast<float>((p - (v0 + j == t ? 1.0 : 0.0)) * inv_count);
       }
     }
     if (dlm) {
       // dlm_t += dz^T x (x rows [nr, H] as stored).
-      transpose_to_f32(z.data(), DType::F32, 0, nv, nr, nv, zt.data(), nr, false);
-      matmul_nn(zt.data(), nr, nv, f32_matrix(x + r0 * H, nr, H), H, dlm + v0 * H, H, true, false);
+      transpose_to_f32(z + v0, DType::F32, 0, V, nr, nv, zt.data(), nr, false);
+      matmul_nn(zt.data(), nr, nv, f32_matrix(x, nr, H), H, dlm + v0 * H, H, true, false);
     }
     // part += dz W_t (W_t [nv, H] as stored).
-    matmul_nn(z.data(), nv, nr, row_slice(lm, v0, nv), H, part, H, true, false);
+    matmul_nn(z + v0, V, nr, row_slice(lm, v0, nv), H, part, H, true, false);
   }
 }
 
@@ -156,31 +160,48 @@ NllTotal nll_backward(const HeadSpec& head, const float* hidden, int64_t rows, c
   const int64_t V = head.lm.rows, H = head.lm.cols;
   check_targets(targets, rows, V);
   const std::vector<float> x = head_input(head, hidden, rows);
-  const RowLse l = row_lse(head.lm, x.data(), rows, targets);
+  int64_t count = 0;
+  for (int64_t r = 0; r < rows; ++r) count += targets[r] >= 0;
+  const double inv_count = count > 0 ? 1.0 / static_cast<double>(count) : 0.0;
+  const int64_t vt = (V + kVocabTile - 1) / kVocabTile, groups = std::min(kVocabGroups, vt);
+  // One row tile's logits (never all rows'), its tile stats, the groups' shares of dx.
+  std::vector<float> z(static_cast<size_t>(kRowTile * V)), tmax(static_cast<size_t>(vt * kRowTile));
+  std::vector<double> tsum(tmax.size()), lse(static_cast<size_t>(kRowTile));
+  std::vector<float> target(static_cast<size_t>(kRowTile)), parts(static_cast<size_t>(groups * kRowTile * H));
+  std::vector<float> dx(static_cast<size_t>(rows * H));
   NllTotal total;
-  for (int64_t r = 0; r < rows; ++r)
-    if (targets[r] >= 0) {
-      total.sum += l.lse[static_cast<size_t>(r)] - static_cast<double>(l.target[static_cast<size_t>(r)]);
+  // Row tiles as the forward's nll_rows takes them, so the loss has its bits.
+  for (int64_t r0 = 0; r0 < rows; r0 += kRowTile) {
+    const int64_t nr = std::min(kRowTile, rows - r0);
+    const float* xr = x.data() + r0 * H;
+    std::fill(target.begin(), target.end(), std::numeric_limits<float>::quiet_NaN());
+    parallel_for(static_cast<size_t>(vt), 1, [&](size_t, size_t t0, size_t t1) {
+      for (size_t t = t0; t < t1; ++t) {
+        const int64_t vi = static_cast<int64_t>(t), v0 = vi * kVocabTile, nv = std::min(kVocabTile, V - v0);
+        matmul_strided(xr, H, nr, row_slice(head.lm, v0, nv), H, nullptr, z.data() + v0, V, false);
+        for (int64_t r = 0; r < nr; ++r)
+          tile_stats(z.data() + r * V + v0, nv, v0, targets[r0 + r], tmax[static_cast<size_t>(vi * nr + r)],
+                     tsum[static_cast<size_t>(vi * nr + r)], target[static_cast<size_t>(r)]);
+      }
+    });
+    for (int64_t r = 0; r < nr; ++r) {
+      lse[static_cast<size_t>(r)] = merge_lse(tmax.data() + r, tsum.data() + r, vt, nr);
+      if (targets[r0 + r] < 0) continue;
+      total.sum += lse[static_cast<size_t>(r)] - static_cast<double>(target[static_cast<size_t>(r)]);
       total.count += 1;
     }
-  const double inv_count = total.count > 0 ? 1.0 / static_cast<double>(total.count) : 0.0;
-  const int64_t vt = (V + kVocabTile - 1) / kVocabTile, groups = std::min(kVocabGroups, vt);
-  std::vector<float> dx(static_cast<size_t>(rows * H));
-  std::vector<float> parts(static_cast<size_t>(groups * kBackwardRows * H));
-  for (int64_t r0 = 0; r0 < rows; r0 += kBackwardRows) {
-    const int64_t nr = std::min(kBackwardRows, rows - r0);
     parallel_for(static_cast<size_t>(groups), 1, [&](size_t, size_t g0, size_t g1) {
       for (size_t gi = g0; gi < g1; ++gi) {
         const int64_t gr = static_cast<int64_t>(gi);
-        head_group_backward(head.lm, x.data(), r0, nr, targets, l, inv_count, gr * vt / groups,
-                            (gr + 1) * vt / groups, parts.data() + gi * static_cast<size_t>(kBackwardRows * H), g.lm);
+        head_group_backward(head.lm, xr, z.data(), nr, targets + r0, lse.data(), inv_count, gr * vt / groups,
+                            (gr + 1) * vt / groups, parts.data() + gi * static_cast<size_t>(kRowTile * H), g.lm);
       }
     });
     const size_t n = static_cast<size_t>(nr * H);
     parallel_for(n, 1 << 14, [&](size_t, size_t i0, size_t i1) {
       for (size_t i = i0; i < i1; ++i) {
         float s = 0.0f;
-        for (int64_t gi = 0; gi < groups; ++gi) s += parts[static_cast<size_t>(gi * kBackwardRows * H) + i];
+        for (int64_t gi = 0; gi < groups; ++gi) s += parts[static_cast<size_t>(gi * kRowTile * H) + i];
         dx[static_cast<size_t>(r0 * H) + i] = s;
       }
     });

@@ -30,11 +30,12 @@ struct HeadGrads {
 };
 
 // Backward of the mean NLL over the rows with a target (their count is the divisor):
-// writes dhidden [rows, hidden], adds into g, returns the loss's (sum, count). By
-// tiles, never a [rows, vocab] matrix: per tile of rows, a fixed number of vocabulary
-// groups each recompute their logits, add dz^T x into their own rows of dlm (tile
-// order) and dz W into their own share of dx, and the shares are summed in group order.
-//   dz = (softmax(z) - onehot(target)) / count
+// writes dhidden [rows, hidden], adds into g, returns the loss's (sum, count): the
+// same bits as nll_rows. Per tile of rows (never all rows' logits at once): its
+// logits by vocabulary tiles in parallel, logsumexp merged in tile order; then a fixed
+// number of vocabulary groups turn their logits into dz, add dz^T x into their own
+// rows of dlm (tile order) and dz W into their own share of dx, and the shares are
+// summed in group order.   dz = (softmax(z) - onehot(target)) / count
 NllTotal nll_backward(const HeadSpec& head, const float* hidden, int64_t rows, const int32_t* targets, float* dhidden,
                       const HeadGrads& g);
 

@@ -46,8 +46,8 @@ describe('lossAndGradients', () => {
 
   test('the same bits with 1 and 2 threads (tiles of rows and vocabulary split across threads)', async () => {
     const m = model({ architecture: 'llama', hidden: 64, heads: 4, kvHeads: 2, intermediate: 176, vocab: 1100, layers: 2, tied: true, seed: 12 });
-    const batch = 3;
-    const seq = 50;
+    const batch = 4;
+    const seq = 70;
     const tokens = randomTokens(m.config.vocabSize, batch * seq, 13);
     const before = poolThreads();
     try {
@@ -56,6 +56,8 @@ describe('lossAndGradients', () => {
       setPoolThreads(2);
       const two = await lossAndGradients(m, tokens, { batch, seq });
       expect(two.loss).toBe(one.loss);
+      // 280 rows, 3 vocabulary tiles: the head backward's row tiles are the forward's, so is the loss.
+      expect(one.loss).toBe(await forwardLoss(m, tokens, batch, seq));
       for (const [name, g] of one.grads) expect([name, sameBits(g, two.grads.get(name)!)]).toEqual([name, true]);
     } finally {
       setPoolThreads(before);

@@ -112,6 +112,12 @@ describe('native gradients vs central finite differences (float32)', () => {
     console.log(`seq 70: max |g - fd| / scale = ${worst.toExponential(2)}`);
   });
 
+  test('the head over several tiles of rows (256) and of vocabulary (512): 2 x 150 tokens, 600 ids', async () => {
+    const m = model({ architecture: 'llama', hidden: 16, heads: 4, kvHeads: 2, intermediate: 24, vocab: 600, context: 160, tied: false, seed: 12 });
+    const worst = expectWithin(await check(m, 2, 150, 13), ['lm_head.weight', 'final_norm.weight', 'embed.weight']);
+    console.log(`head tiles: max |g - fd| / scale = ${worst.toExponential(2)}`);
+  });
+
   test('blocks without attention and without MLP (per-block widths)', async () => {
     let m = model({ architecture: 'llama', hidden: 16, heads: 4, kvHeads: 2, intermediate: 24, layers: 3, tied: false, seed: 8 });
     m = withoutSublayer(withoutSublayer(m, 0, 'attention'), 2, 'mlp');

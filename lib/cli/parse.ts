@@ -31,6 +31,9 @@ export const hessianPrecisionOption = (): Option =>
   new Option('--hessian-precision <p>', 'SparseGPT statistic precision (default f64)').choices(['f64', 'f32']);
 
 /** The outlier threshold of the activation statistics, shared by prune and sweep. */
+export const alphaOption = (): Option =>
+  new Option('--alpha <a>', 'gradient-sensitive: weight of the gradient term (default 100)').argParser(num('--alpha'));
+
 export const activationThresholdOption = (): Option =>
   new Option('--activation-threshold <x>', 'an activation with |x| above this counts as an outlier in the statistics (default 6)').argParser(
     num('--activation-threshold'),

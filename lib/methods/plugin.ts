@@ -32,10 +32,16 @@ interface Declaration {
   order: number;
 }
 
+/** Settings some methods take (prune and sweep pass them to every method; the others ignore them). */
+export interface MethodOptions {
+  /** gradient-sensitive: weight of the gradient term (default 100). */
+  alpha?: number;
+}
+
 /** Masks weights in place (the model keeps its shapes). */
 export interface UnstructuredMethod extends Declaration {
   kind: 'score' | 'reconstruct';
-  create(): Strategy;
+  create(o?: MethodOptions): Strategy;
 }
 
 /** Unit scores of one block: higher = more important. Absent: the method does not score that unit. */

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 
 import { NotImplementedError } from '../errors';
 import type { Strategy } from '../strategies';
-import type { MethodKind, MethodPlugin, StructuredMethod, UnstructuredMethod } from './plugin';
+import type { MethodKind, MethodOptions, MethodPlugin, StructuredMethod, UnstructuredMethod } from './plugin';
 
 export interface MethodInfo {
   name: string;
@@ -16,7 +16,7 @@ export interface MethodInfo {
   /** Needs calibration data (activations). */
   calibrated: boolean;
   /** Unstructured methods: a fresh Strategy. */
-  create?: () => Strategy;
+  create?: (o?: MethodOptions) => Strategy;
   /** The plugin itself (implemented methods). */
   plugin?: MethodPlugin;
 }

@@ -50,6 +50,8 @@ export interface PruneOptions extends CalibrationArgs {
   hessianPrecision?: HessianPrecision;
   /** |x| above which an activation counts as an outlier in the statistics and the report (default 6). */
   activationThreshold?: number;
+  /** gradient-sensitive: weight of the gradient term (default 100). */
+  alpha?: number;
   /** auto (default: CUDA when a device answers), cpu, or cuda (a BackendError without a device). */
   backend?: BackendRequest;
   /**
@@ -81,7 +83,10 @@ export interface Checked {
 }
 
 /** The statistics settings shared by prune and sweep. */
-export function checkStatisticsOptions(o: { hessianPrecision?: unknown; activationThreshold?: unknown }): void {
+export function checkStatisticsOptions(o: { hessianPrecision?: unknown; activationThreshold?: unknown; alpha?: unknown }): void {
+  const a = o.alpha;
+  if (a !== undefined && (typeof a !== 'number' || !Number.isFinite(a) || a < 0))
+    throw new ArgumentRangeError(`--alpha must be a finite number >= 0, got ${String(a)}`);
   if (o.hessianPrecision !== undefined && o.hessianPrecision !== 'f64' && o.hessianPrecision !== 'f32')
     throw new ArgumentRangeError(`--hessian-precision must be f64 or f32, got '${String(o.hessianPrecision)}'`);
   const t = o.activationThreshold;

@@ -165,10 +165,10 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
         };
         result = await timed('prune', () =>
           fileStats
-            ? pruneFromFile(model, info.create!(), fileStats.stats, common)
+            ? pruneFromFile(model, info.create!({ alpha: o.alpha }), fileStats.stats, common)
             : runPipeline(model, {
                 ...common,
-                strategy: info.create!(),
+                strategy: info.create!({ alpha: o.alpha }),
                 calibration,
                 batch: o.batch,
                 hessianPrecision: o.hessianPrecision,

@@ -51,6 +51,8 @@ export interface SweepOptions extends CalibrationArgs {
   hessianPrecision?: HessianPrecision;
   /** |x| above which an activation counts as an outlier in the statistics (default 6). */
   activationThreshold?: number;
+  /** gradient-sensitive: weight of the gradient term (default 100). */
+  alpha?: number;
   /** Structured methods: what is removed (default channels; layers for block-influence). A level is then the fraction of block parameters (of blocks) removed. */
   structure?: Structure;
   /** Structured methods: the same widths in every block. */

@@ -90,6 +90,8 @@ function cacheSettings(o: SweepOptions): Record<string, unknown> {
     uniform: o.uniform ?? false,
     multiple_of: o.multipleOf ?? 8,
     head_unit: o.headUnit ?? 'group',
+    // Only when given, so that sweeps made before --alpha existed still resume.
+    ...(o.alpha !== undefined ? { alpha: o.alpha } : {}),
   };
 }
 
@@ -132,7 +134,7 @@ async function runCell(
   try {
     if (info.plugin?.kind === 'structured') return await structuredCell(spec, info.plugin, model, o, data, dense, backend, clock, t0, onDetail);
     const pattern = spec.pattern === 'unstructured' ? undefined : parsePattern(spec.pattern);
-    const strategy = info.create!();
+    const strategy = info.create!({ alpha: o.alpha });
     const sparsity = pattern ? undefined : spec.level;
     // Gradient methods gather their own dense-model statistics in the pipeline (one-shot).
     const once = denseStats !== undefined && info.calibrated && !strategy.collectWeights;
@@ -278,7 +280,7 @@ export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
     const denseFm = new ForwardModel(denseModel, { backend: backend.device });
     denseFm.validate();
     let denseStats: DenseStats | undefined;
-    const strategies = checked.methods.flatMap((m) => methodInfo(m).create?.() ?? []);
+    const strategies = checked.methods.flatMap((m) => methodInfo(m).create?.({ alpha: o.alpha }) ?? []);
     const pending = checked.cells.some((c) => !(o.resume && reusable(store.readCell(c))));
     if (o.stats === 'once' && data.calibration && strategies.some((st) => st.needs.length > 0) && pending) {
       progress({ stage: 'statistics' });

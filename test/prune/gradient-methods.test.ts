@@ -13,6 +13,7 @@ import { gatherDenseStats } from '../../lib/sweep/stats-once';
 import { rng } from '../support/random';
 import { tempDir } from './helpers';
 import { tinyCalibrated } from './tiny';
+import { runCli } from '../support/cli';
 
 let model: string;
 let calibration: () => CalibrationSet;
@@ -128,4 +129,21 @@ describe.each([
       m.close();
     }
   });
+});
+
+test('gradient-sensitive with --alpha 0 is Wanda (same masks on block 0, where both see the same inputs); --alpha < 0 refused', async () => {
+  const masks = async (strategy: Strategy) => {
+    const m = await loadModel(model);
+    try {
+      await runPipeline(m, { strategy, sparsity: 0.5, include: ['blocks.0.**'], calibration: calibration() });
+      return [...m.tensors.entries()].filter(([n]) => n.startsWith('blocks.0.') && n.endsWith('.weight') && m.tensors.get(n)!.shape.length === 2).map(([n, t]) => [n, Array.from(t.data as Float32Array, (v) => (v === 0 ? 0 : 1)).join('')]);
+    } finally {
+      m.close();
+    }
+  };
+  expect(await masks(gradientSensitive({ alpha: 0 }))).toEqual(await masks(wanda()));
+  expect(await masks(gradientSensitive())).not.toEqual(await masks(wanda()));
+  const r = await runCli(['prune', '--model', model, '--method', 'gradient-sensitive', '--alpha', '-1', '--sparsity', '0.5', '--calib-tokens', 'x.json', '--out', 'never']);
+  expect(r.code).not.toBe(0);
+  expect(r.err).toMatch(/--alpha must be a finite number >= 0, got -1/);
 });

@@ -7,7 +7,7 @@ import { METHODS } from '../../methods/registry';
 import { DTYPES } from '../../model/types';
 import { prune, PruneProgress } from '../../prune/run';
 import { HEAD_UNITS } from '../../prune/structured';
-import { backendOption, collect, hessianPrecisionOption, int, num, activationThresholdOption } from '../parse';
+import { backendOption, collect, hessianPrecisionOption, int, num, activationThresholdOption, alphaOption } from '../parse';
 import { addCalibrationOptions, runWithProgress } from '../calibration-options';
 
 // The event's own label, so the library's events and these lines always agree.
@@ -38,6 +38,7 @@ export function register(program: Command): void {
     .addOption(new Option('--dtype <t>', 'output dtype (default: as the input)').choices([...DTYPES]))
     .addOption(hessianPrecisionOption())
     .addOption(activationThresholdOption())
+    .addOption(alphaOption())
     .option('--batch <n>', 'calibration sequences per forward call (memory vs speed)', int('--batch'))
     .addOption(backendOption())
     .requiredOption('--out <path>', 'output: a directory (HF safetensors) or a .gguf file')

@@ -8,7 +8,7 @@ import { resultsToJson } from '../../report/json';
 import { parseList, parseLevels } from '../../sweep/options';
 import { sweep, SweepProgress } from '../../sweep/run';
 import { summaryTable } from '../../sweep/summary';
-import { backendOption, hessianPrecisionOption, int, activationThresholdOption } from '../parse';
+import { backendOption, hessianPrecisionOption, int, activationThresholdOption, alphaOption } from '../parse';
 import { interruptSignal, progressSink } from '../progress';
 
 // The event's own label, so the library's events and these lines always agree.
@@ -44,6 +44,7 @@ export function register(program: Command): void {
     .addOption(new Option('--stats <mode>', 'exact: sequential statistics per cell (the protocol); once: dense-model statistics gathered once and reused (fast, approximate)').choices(['exact', 'once']).default('exact'))
     .addOption(hessianPrecisionOption())
     .addOption(activationThresholdOption())
+    .addOption(alphaOption())
     .option('--batch <n>', 'calibration sequences per forward call', int('--batch'))
     .addOption(backendOption())
     .option('--resume', 'finish an interrupted sweep in --out, recomputing only the missing cells')

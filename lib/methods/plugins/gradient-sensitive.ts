@@ -23,5 +23,5 @@ export const method: UnstructuredMethod = {
   calibrated: true,
   source: 'Das et al., Beyond Size: How Gradients Shape Pruning Decisions in Large Language Models (GBLM-Pruner, 2023)',
   order: 45,
-  create: () => gradientSensitive(),
+  create: (o) => gradientSensitive({ alpha: o?.alpha }),
 };

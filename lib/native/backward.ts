@@ -40,7 +40,7 @@ export interface NativeBlockGrads {
   downBias?: Float32Array | null;
 }
 
-/** Gradient buffers of the model, written by the native code (zeroed first). A tied LM head passes `embed` as `head.lm`. */
+/** Gradient buffers of the model, written by the native code (whatever they held). A tied LM head passes `embed` as `head.lm`. */
 export interface NativeModelGrads {
   blocks: NativeBlockGrads[];
   embed: Float32Array | null;

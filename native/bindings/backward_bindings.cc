@@ -3,7 +3,7 @@
 //   bwdModel(model, tokens, batch, seq, grads, opts) -> {sum, count}
 //     model: {blocks: block spec[], embed, pos|null, posOffset, head}   (as fwdBlock / fwdNll)
 //     grads: {blocks: {attnNormWeight, q, qBias, ...}[], embed|null, pos|null,
-//             head: {normWeight, normBias, lm}}: Float32Arrays, written (zeroed first)
+//             head: {normWeight, normBias, lm}}: Float32Arrays, written (whatever they held)
 //     opts:  {backend, cancel: Int32Array(1), keepActivationBytes}: cancel[0] != 0 stops
 //            between blocks (E_ABORTED); keepActivationBytes (default 256 MiB): see cpu/bwd_model.h
 // Arguments are checked on the JS thread; the arrays are used in place by a libuv worker.

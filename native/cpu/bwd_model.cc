@@ -16,10 +16,12 @@ void poll(const int32_t* cancel) {
   if (cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED) != 0) fail(kAborted, "gradient computation aborted");
 }
 
-// Zeroes every gradient buffer (once each: a tied head shares the embedding's), in
-// parallel. Fresh buffers from JavaScript are untouched zero pages: first touched by
-// an accumulation (a read, then a write) each page would fault twice, serially, with
-// TLB shootdowns; a parallel write-first fill faults once per page across threads.
+// Zeroes the gradients that are added to (norms, biases, the embedding tables; each
+// buffer once), in parallel. The weight matrices' gradients (q/k/v/o, MLP, LM head) are
+// written by their one contribution instead: fresh buffers from JavaScript are
+// untouched zero pages, first touched by a write then (one fault per page, spread over
+// the matmul's threads), never read first (a fault for the zero page, then a
+// copy-on-write fault with TLB shootdowns).
 void zero_grads(const ModelSpec& m, const ModelGrads& g) {
   std::vector<std::pair<float*, size_t>> bufs;
   auto add = [&](float* p, size_t n) {
@@ -34,24 +36,17 @@ void zero_grads(const ModelSpec& m, const ModelGrads& g) {
     const size_t H = static_cast<size_t>(b.hidden), I = static_cast<size_t>(b.intermediate);
     const size_t qd = static_cast<size_t>(b.heads * b.head_dim), kd = static_cast<size_t>(b.kv_heads * b.head_dim);
     for (float* p : {d.attn_norm_weight, d.attn_norm_bias, d.o_bias, d.mlp_norm_weight, d.mlp_norm_bias, d.down_bias}) add(p, H);
-    add(d.q, b.q.numel());
-    add(d.k, b.k.numel());
-    add(d.v, b.v.numel());
-    add(d.o, b.o.numel());
     add(d.q_bias, qd);
     add(d.k_bias, kd);
     add(d.v_bias, kd);
-    add(d.gate, b.gate.numel());
-    add(d.up, b.up.numel());
-    add(d.down, b.down.numel());
     add(d.gate_bias, I);
     add(d.up_bias, I);
   }
-  add(g.embed, m.embed.numel());
-  add(g.pos, m.has_pos ? m.pos.numel() : 0);
   add(g.head.norm_weight, static_cast<size_t>(m.head.lm.cols));
   add(g.head.norm_bias, static_cast<size_t>(m.head.lm.cols));
-  add(g.head.lm, m.head.lm.numel());
+  // The head writes a tied embedding's gradient before the embedding adds to it.
+  if (g.embed != g.head.lm) add(g.embed, m.embed.numel());
+  add(g.pos, m.has_pos ? m.pos.numel() : 0);
   for (auto& [p, n] : bufs)
     parallel_for(n, 1 << 16, [p = p](size_t, size_t b, size_t e) { std::memset(p + b, 0, (e - b) * sizeof(float)); });
 }
@@ -105,7 +100,9 @@ NllTotal model_backward(const ModelSpec& m, const ModelGrads& g, const int32_t* 
   }
   poll(cancel);
   std::vector<float> dh(nh);
-  const NllTotal total = nll_backward(m.head, h.data(), T, targets.data(), dh.data(), g.head);
+  HeadGrads head_grads = g.head;
+  head_grads.lm_accumulate = false;  // the head's lm part comes first, even when tied
+  const NllTotal total = nll_backward(m.head, h.data(), T, targets.data(), dh.data(), head_grads);
   h = std::vector<float>();
 
   // Backward, last block first; a block without kept activations is recomputed from

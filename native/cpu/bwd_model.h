@@ -29,9 +29,9 @@ struct ModelSpec {
   HeadSpec head;
 };
 
-// Gradients, written (zeroed first, then accumulated); null: not wanted. A tied LM
-// head passes the embedding's gradient as head.lm: the head adds first, then the
-// embedding.
+// Gradients, written (whatever the buffers held); null: not wanted. A tied LM head
+// passes the embedding's gradient as head.lm: the head writes it, then the embedding
+// adds its part. head.lm_accumulate is ignored.
 struct ModelGrads {
   std::vector<BlockGrads> blocks;
   float* embed = nullptr;

@@ -230,7 +230,7 @@ void attention_backward(const BlockSpec& b, const BlockActs& a, float* dh, int64
   residual_backward(b, b.attn_norm, a.attn_norm_in, dh, T, g.attn_norm_weight, g.attn_norm_bias,
                     [&](const float* dout, float* dx) {
                       std::vector<float> datt(static_cast<size_t>(T * qd));
-                      linear_backward(a.att.data(), dout, T, b.o, datt.data(), false, g.o, g.o_bias);
+                      linear_backward(a.att.data(), dout, T, b.o, datt.data(), false, g.o, g.o_bias, false);
                       std::vector<float> dq(datt.size()), dk(static_cast<size_t>(T * kd)), dv(dk.size());
                       causal_attention_backward(a.q.data(), a.k.data(), a.v.data(), datt.data(), dq.data(), dk.data(),
                                                 dv.data(), batch, seq, b.heads, b.kv_heads, b.head_dim);
@@ -240,9 +240,9 @@ void attention_backward(const BlockSpec& b, const BlockActs& a, float* dh, int64
                         rope_backward(b.rope, table, dk.data(), T, seq, 0, b.kv_heads, b.head_dim);
                       }
                       const float* x = a.attn_x.data();
-                      linear_backward(x, dq.data(), T, b.q, dx, false, g.q, g.q_bias);
-                      linear_backward(x, dk.data(), T, b.k, dx, true, g.k, g.k_bias);
-                      linear_backward(x, dv.data(), T, b.v, dx, true, g.v, g.v_bias);
+                      linear_backward(x, dq.data(), T, b.q, dx, false, g.q, g.q_bias, false);
+                      linear_backward(x, dk.data(), T, b.k, dx, true, g.k, g.k_bias, false);
+                      linear_backward(x, dv.data(), T, b.v, dx, true, g.v, g.v_bias, false);
                     });
 }
 
@@ -251,15 +251,15 @@ void mlp_backward(const BlockSpec& b, const BlockActs& a, float* dh, int64_t T, 
                     [&](const float* dout, float* dx) {
                       const size_t ni = static_cast<size_t>(T * b.intermediate);
                       std::vector<float> dg(ni), du(b.gated ? ni : 0);
-                      linear_backward(a.m.data(), dout, T, b.down, dg.data(), false, g.down, g.down_bias);
+                      linear_backward(a.m.data(), dout, T, b.down, dg.data(), false, g.down, g.down_bias, false);
                       activate_backward(b.act, a.g.data(), b.gated ? a.u.data() : nullptr, dg.data(), dg.data(),
                                         b.gated ? du.data() : nullptr, static_cast<int64_t>(ni));
                       const float* x = a.mlp_x.data();
                       if (b.gated) {
-                        linear_backward(x, dg.data(), T, b.gate, dx, false, g.gate, g.gate_bias);
-                        linear_backward(x, du.data(), T, b.up, dx, true, g.up, g.up_bias);
+                        linear_backward(x, dg.data(), T, b.gate, dx, false, g.gate, g.gate_bias, false);
+                        linear_backward(x, du.data(), T, b.up, dx, true, g.up, g.up_bias, false);
                       } else {
-                        linear_backward(x, dg.data(), T, b.up, dx, false, g.up, g.up_bias);
+                        linear_backward(x, dg.data(), T, b.up, dx, false, g.up, g.up_bias, false);
                       }
                     });
 }

@@ -33,7 +33,8 @@ struct BlockActs {
 void run_block_saved(const BlockSpec& b, float* hidden, int64_t batch, int64_t seq, BlockActs& acts);
 
 // Gradients of a block's parameters (float32, each in its parameter's layout; null:
-// absent or not wanted). The backward adds into them.
+// absent or not wanted). The backward writes the weight matrices' (their only
+// contribution) and adds into the norms' and biases'.
 struct BlockGrads {
   float *attn_norm_weight = nullptr, *attn_norm_bias = nullptr;
   float *q = nullptr, *k = nullptr, *v = nullptr, *o = nullptr;

@@ -129,7 +129,8 @@ constexpr int64_t kVocabGroups = 16;  // fixed: the sums' order must not depend 
 // stride V) becomes dz in place over the group's vocab tiles, then dlm_t += dz^T x and
 // part += dz W_t.
 void head_group_backward(const MatrixView& lm, const float* x, float* z, int64_t nr, const int32_t* targets,
-                         const double* lse, double inv_count, int64_t vt0, int64_t vt1, float* part, float* dlm) {
+                         const double* lse, double inv_count, int64_t vt0, int64_t vt1, float* part, float* dlm,
+                         bool accumulate_dlm) {
   const int64_t V = lm.rows, H = lm.cols;
   std::vector<float> zt(static_cast<size_t>(nr * kVocabTile));
   std::fill(part, part + nr * H, 0.0f);
@@ -146,7 +147,7 @@ void head_group_backward(const MatrixView& lm, const float* x, float* z, int64_t
     if (dlm) {
       // dlm_t += dz^T x (x rows [nr, H] as stored).
       transpose_to_f32(z + v0, DType::F32, 0, V, nr, nv, zt.data(), nr, false);
-      matmul_nn(zt.data(), nr, nv, f32_matrix(x, nr, H), H, dlm + v0 * H, H, true, false);
+      matmul_nn(zt.data(), nr, nv, f32_matrix(x, nr, H), H, dlm + v0 * H, H, accumulate_dlm, false);
     }
     // part += dz W_t (W_t [nv, H] as stored).
     matmul_nn(z + v0, V, nr, row_slice(lm, v0, nv), H, part, H, true, false);
@@ -194,7 +195,8 @@ NllTotal nll_backward(const HeadSpec& head, const float* hidden, int64_t rows, c
       for (size_t gi = g0; gi < g1; ++gi) {
         const int64_t gr = static_cast<int64_t>(gi);
         head_group_backward(head.lm, xr, z.data(), nr, targets + r0, lse.data(), inv_count, gr * vt / groups,
-                            (gr + 1) * vt / groups, parts.data() + gi * static_cast<size_t>(kRowTile * H), g.lm);
+                            (gr + 1) * vt / groups, parts.data() + gi * static_cast<size_t>(kRowTile * H), g.lm,
+                            g.lm_accumulate || r0 > 0);
       }
     });
     const size_t n = static_cast<size_t>(nr * H);

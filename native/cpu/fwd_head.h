@@ -21,16 +21,17 @@ struct NllTotal {
 };
 NllTotal nll_rows(const HeadSpec& head, const float* hidden, int64_t rows, const int32_t* targets, float* out);
 
-// Gradients of the head, written by nll_backward (null: not wanted). They are added
-// to (so a tied LM head and the embedding can share one buffer).
+// Gradients of the head (null: not wanted). The norm's are added to; lm is written
+// unless lm_accumulate (a tied head writes it before the embedding adds its part).
 struct HeadGrads {
   float* norm_weight = nullptr;
   float* norm_bias = nullptr;
   float* lm = nullptr;  // [vocab, hidden]
+  bool lm_accumulate = false;
 };
 
 // Backward of the mean NLL over the rows with a target (their count is the divisor):
-// writes dhidden [rows, hidden], adds into g, returns the loss's (sum, count): the
+// writes dhidden [rows, hidden] and g (as HeadGrads says), returns the loss's (sum, count): the
 // same bits as nll_rows. Per tile of rows (never all rows' logits at once): its
 // logits by vocabulary tiles in parallel, logsumexp merged in tile order; then a fixed
 // number of vocabulary groups turn their logits into dz, add dz^T x into their own

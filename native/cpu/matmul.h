@@ -36,10 +36,11 @@ void matmul_nn(const float* x, int64_t ldx, int64_t n, const MatrixView& w, int6
 
 // Backward of y = x W^T + b over n rows (matmul_backward.cc), all float32 results:
 //   dx  = dy W        (null: not wanted; accumulate_dx: dx += dy W)
-//   dw += dy^T x      [out, in]   (null: not wanted)
+//   dw += dy^T x      [out, in]   (null: not wanted; accumulate_dw false: dw = dy^T x,
+//                                  so fresh memory is first touched by a write)
 //   db += sum_r dy[r] [out]       (null: not wanted)
 // Fixed summation orders: the same bits for any thread count.
 void linear_backward(const float* x, const float* dy, int64_t n, const MatrixView& w, float* dx, bool accumulate_dx,
-                     float* dw, float* db);
+                     float* dw, float* db, bool accumulate_dw = true);
 
 }  // namespace shears

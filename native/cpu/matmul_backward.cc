@@ -24,7 +24,7 @@ void bias_grad(const float* dy, int64_t n, int64_t out, float* db) {
 }  // namespace
 
 void linear_backward(const float* x, const float* dy, int64_t n, const MatrixView& w, float* dx, bool accumulate_dx,
-                     float* dw, float* db) {
+                     float* dw, float* db, bool accumulate_dw) {
   const int64_t out = w.rows, in = w.cols;
   if (n <= 0) return;
   // dx[r][i] = sum_o dy[r][o] W[o][i]: W is already [in = out rows, out = in cols] for matmul_nn.
@@ -33,7 +33,7 @@ void linear_backward(const float* x, const float* dy, int64_t n, const MatrixVie
     // dW[o][i] += sum_r dy[r][o] x[r][i]: rows of dy^T [out, n] times x [n, in].
     std::vector<float> dyt(static_cast<size_t>(out * n));
     transpose_to_f32(dy, DType::F32, 0, out, n, out, dyt.data(), n);
-    matmul_nn(dyt.data(), n, out, f32_matrix(x, n, in), in, dw, in, true);
+    matmul_nn(dyt.data(), n, out, f32_matrix(x, n, in), in, dw, in, accumulate_dw);
   }
   if (db) bias_grad(dy, n, out, db);
 }

@@ -3,7 +3,10 @@
 // stored dtype, with the same bits for any thread count; bad input is a typed error.
 import { lossAndGradients } from '../../lib/backward/gradients';
 import { ArgumentRangeError, ShapeError } from '../../lib/errors';
+import { ForwardModel } from '../../lib/forward/model';
+import { asTable } from '../../lib/forward/tensors';
 import { poolThreads, setPoolThreads, toFloat32 } from '../../lib/kernels';
+import { backwardNative } from '../../lib/native/backward';
 import { LoadedModel, Tensor } from '../../lib/model/types';
 import { forwardLoss, loaded, model, randomTokens, withoutSublayer } from './native-helpers';
 
@@ -81,6 +84,51 @@ describe('lossAndGradients', () => {
       }
     }
     await expect(lossAndGradients(cases[0], [1, 2, 3], { batch: 1, seq: 3, keepActivationBytes: -1 })).rejects.toThrow(ArgumentRangeError);
+  });
+
+  test('bwdModel writes the gradient buffers whatever they held (NaN here), tied head included', async () => {
+    const m = model({ ...SPECS.opt, layers: 2 });
+    const tokens = randomTokens(m.config.vocabSize, 2 * 6, 21);
+    const want = await lossAndGradients(m, tokens, { batch: 2, seq: 6 });
+    const fm = new ForwardModel(m);
+    const c = m.config;
+    const nan = (name: string) => new Float32Array(m.tensors.get(name)!.data.length).fill(NaN);
+    const got = new Map<string, Float32Array>([...m.tensors.keys()].map((n) => [n, nan(n)]));
+    const blocks = Array.from({ length: c.numLayers }, (_, i) => fm.blockSpec(i));
+    const b = (i: number, n: string) => got.get(`blocks.${i}.${n}`)!;
+    const grads = {
+      blocks: blocks.map((_, i) => ({
+        attnNormWeight: b(i, 'attn_norm.weight'),
+        attnNormBias: b(i, 'attn_norm.bias'),
+        q: b(i, 'attn.q.weight'),
+        k: b(i, 'attn.k.weight'),
+        v: b(i, 'attn.v.weight'),
+        o: b(i, 'attn.o.weight'),
+        qBias: b(i, 'attn.q.bias'),
+        kBias: b(i, 'attn.k.bias'),
+        vBias: b(i, 'attn.v.bias'),
+        oBias: b(i, 'attn.o.bias'),
+        mlpNormWeight: b(i, 'mlp_norm.weight'),
+        mlpNormBias: b(i, 'mlp_norm.bias'),
+        up: b(i, 'mlp.fc1.weight'),
+        upBias: b(i, 'mlp.fc1.bias'),
+        down: b(i, 'mlp.fc2.weight'),
+        downBias: b(i, 'mlp.fc2.bias'),
+      })),
+      embed: got.get('embed.weight')!,
+      pos: got.get('pos_embed.weight')!,
+      head: { normWeight: got.get('final_norm.weight')!, normBias: got.get('final_norm.bias')!, lm: got.get('embed.weight')! },
+    };
+    const spec = {
+      blocks,
+      embed: asTable(fm.tensor('embed.weight'), 'embed.weight', c.hiddenSize),
+      pos: asTable(fm.tensor('pos_embed.weight'), 'pos_embed.weight', c.hiddenSize),
+      posOffset: c.positionOffset,
+      head: fm.headSpec(),
+    };
+    const r = await backwardNative().bwdModel(spec, Int32Array.from(tokens), 2, 6, grads);
+    expect(r.sum / r.count).toBe(want.loss);
+    for (const [name, g] of want.grads) expect([name, sameBits(g, got.get(name)!)]).toEqual([name, true]);
   });
 
   test('f16 and bf16 weights: float32 gradients, equal to those of the f32 model holding the same values', async () => {

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 
 import { lossAndGradients } from '../backward/gradients';
 import { CalibrationSet } from '../calibration/sample';
-import { ShearsError } from '../errors';
+import { ArgumentRangeError, ShearsError } from '../errors';
 import { perplexity } from '../eval/perplexity';
 import { readEvalText } from '../eval/text';
 import { outputFolder, scratchBeside } from '../formats/atomic';
@@ -98,12 +98,15 @@ async function trainAndWrite(
   progress('data', 0, 1, 'drawing the training sequences');
   const drawnData = await clock.time('data', () => drawCalibration(model, { ...calib, calib: o.data, calibTokens: o.dataTokens }));
   const data = drawnData.set;
+  const evalSeqLen = o.evalSeqLen ?? data.seqLen;
+  // As `shears eval` refuses it: windows past the context length score positions the model never saw.
+  if (o.eval && evalSeqLen > model.config.contextLength)
+    throw new ArgumentRangeError(`--eval-seq-len ${evalSeqLen} exceeds the model's context length ${model.config.contextLength} (${o.model})`);
   let evalIds: Int32Array | undefined;
   if (o.eval) {
     const tok = await loadTokenizer(model.tokenizer, { vocabSize: model.config.vocabSize });
     evalIds = Int32Array.from(tok.encode(readEvalText(o.eval), { bos: true }));
   }
-  const evalSeqLen = o.evalSeqLen ?? data.seqLen;
   const evaluate = async (when: string) =>
     clock.time('eval', () =>
       perplexity(new ForwardModel(model), evalIds!, {
@@ -139,6 +142,7 @@ async function trainAndWrite(
   let opt: AdamW | undefined;
   const published: { step: number; path: string }[] = [];
   const pending = [...checked.checkpoints];
+  const inputChecksumOf = inputChecksum(model);
   const report = (step: number, out: string, reportPath: string, mask: FinetuneReport['mask'], written: { tokenizer: string }, dtype: string, after?: number): FinetuneReport => ({
     shears_version: shearsVersion(),
     created: new Date().toISOString(),
@@ -178,8 +182,6 @@ async function trainAndWrite(
     output: { path: path.resolve(out), format: checked.format, dtype, tokenizer: written.tokenizer, report: path.resolve(reportPath) },
     notes: [...warnings],
   });
-  const inputChecksumOf = inputChecksum(model);
-
   for (let step = 1; step <= o.steps; ++step) {
     signal?.throwIfAborted();
     const tokens = order.take(checked.batch);

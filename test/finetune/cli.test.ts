@@ -47,11 +47,12 @@ describe('shears finetune', () => {
     ['lr not finite', ['--steps', '2', '--lr', 'Infinity'], /--lr must be a finite number/],
     ['lr not a number', ['--steps', '2', '--lr', 'abc'], /--lr expects a number, got 'abc'/],
     ['ewc lambda without data', ['--steps', '2', '--lr', '0.01', '--ewc-lambda', '5'], /--ewc-lambda needs --ewc-data/],
+    ['an evaluation window past the context', ['--steps', '1', '--lr', '0.01', '--eval', '__tokens__', '--eval-seq-len', '100000'], /--eval-seq-len 100000 exceeds the model's context length/],
     ['negative weight decay', ['--steps', '2', '--lr', '0.01', '--weight-decay', '-1'], /--weight-decay must be a finite number/],
   ];
   it.each(refusals)('refuses %s with a typed error, writing nothing', async (_label, args, message) => {
     const out = path.join(s.dir, 'refused');
-    const r = await runCli([...base(out), ...args]);
+    const r = await runCli([...base(out), ...args.map((a) => (a === '__tokens__' ? s.tokens : a))]);
     expect(r.code).not.toBe(0);
     expect(r.err).toMatch(message);
     expect(fs.existsSync(out)).toBe(false);

@@ -1,0 +1,61 @@
+// Settings of sparse variational dropout (docs/variational-dropout.md), their defaults and checks.
+import { ArgumentRangeError } from '../../errors';
+
+export interface VariationalDropoutOptions {
+  /** Adam steps per layer (default 100). */
+  steps?: number;
+  /** Calibration rows per step (default 256). */
+  batchRows?: number;
+  /** Adam learning rate of theta (default 1e-4). */
+  lrTheta?: number;
+  /** Adam learning rate of log sigma^2 (default 0.05). */
+  lrLogSigma2?: number;
+  /** Weight of KL / tokens against the mean squared error (default 1). */
+  beta?: number;
+  /** beta grows linearly from 0 over this fraction of the steps (default 0: no annealing). */
+  warmup?: number;
+  /** Initial log sigma^2 (default -10, as the paper's code). */
+  logSigma2Init?: number;
+  /** Rows of each layer input kept for training (default 4096; a uniform sample of the calibration tokens). */
+  maxRows?: number;
+  seed?: number;
+  /** The kept weights' new values: the learned means theta (default) or the dense weights. */
+  keep?: 'theta' | 'dense';
+}
+
+export type VdSettings = Required<VariationalDropoutOptions>;
+
+export const VD_DEFAULTS: VdSettings = {
+  steps: 100,
+  batchRows: 256,
+  lrTheta: 1e-4,
+  lrLogSigma2: 0.05,
+  beta: 1,
+  warmup: 0,
+  logSigma2Init: -10,
+  maxRows: 4096,
+  seed: 0,
+  keep: 'theta',
+};
+
+function check(ok: boolean, what: string, v: unknown): void {
+  if (!ok) throw new ArgumentRangeError(`variational-dropout: ${what}, got ${String(v)}`);
+}
+
+const int = (v: number, lo: number) => Number.isInteger(v) && v >= lo;
+const finite = (v: number) => typeof v === 'number' && Number.isFinite(v);
+
+export function vdSettings(o: VariationalDropoutOptions = {}): VdSettings {
+  const s = { ...VD_DEFAULTS, ...Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) } as VdSettings;
+  check(int(s.steps, 0) && s.steps <= 1e6, 'steps must be an integer in [0, 1000000]', s.steps);
+  check(int(s.batchRows, 1), 'batchRows must be a positive integer', s.batchRows);
+  check(int(s.maxRows, 1), 'maxRows must be a positive integer', s.maxRows);
+  check(finite(s.lrTheta) && s.lrTheta >= 0, 'lrTheta must be a finite number >= 0', s.lrTheta);
+  check(finite(s.lrLogSigma2) && s.lrLogSigma2 >= 0, 'lrLogSigma2 must be a finite number >= 0', s.lrLogSigma2);
+  check(finite(s.beta) && s.beta >= 0, 'beta must be a finite number >= 0', s.beta);
+  check(finite(s.warmup) && s.warmup >= 0 && s.warmup <= 1, 'warmup must be in [0, 1]', s.warmup);
+  check(finite(s.logSigma2Init), 'logSigma2Init must be a finite number', s.logSigma2Init);
+  check(int(s.seed, 0) && s.seed <= 2 ** 32, 'seed must be an integer in [0, 2^32]', s.seed);
+  check(s.keep === 'theta' || s.keep === 'dense', "keep must be 'theta' or 'dense'", s.keep);
+  return s;
+}

@@ -2,7 +2,7 @@
 // gradients cover exactly the tensors the forward pass reads, in float32 whatever the
 // stored dtype, with the same bits for any thread count; bad input is a typed error.
 import { lossAndGradients } from '../../lib/backward/gradients';
-import { ArgumentRangeError, ShapeError } from '../../lib/errors';
+import { ArgumentRangeError, NonFiniteError, ShapeError } from '../../lib/errors';
 import { ForwardModel } from '../../lib/forward/model';
 import { asTable } from '../../lib/forward/tensors';
 import { poolThreads, setPoolThreads, toFloat32 } from '../../lib/kernels';
@@ -181,6 +181,11 @@ describe('lossAndGradients', () => {
     test('a sequence longer than the learned positions', async () => {
       const opt = model({ ...SPECS.opt, context: 8 });
       await expect(lossAndGradients(opt, randomTokens(opt.config.vocabSize, 9, 2), { batch: 1, seq: 9 })).rejects.toThrow(/learned positions/);
+    });
+    test('a non-finite weight gives a NonFiniteError, not NaN gradients', async () => {
+      const bad = model(SPECS.llama);
+      (bad.tensors.get('blocks.0.mlp.up.weight')!.data as Float32Array)[3] = NaN;
+      await expect(lossAndGradients(bad, [1, 2, 3, 4], { batch: 1, seq: 4 })).rejects.toThrow(NonFiniteError);
     });
     test('a missing weight is a ShapeError naming it', async () => {
       const tensors = new Map(m.tensors);

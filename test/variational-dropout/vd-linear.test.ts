@@ -1,6 +1,7 @@
 // The variational linear layer (native vdLinearForward / vdLinearBackward) against a
 // float64 reference (./reference.ts), and the reference's gradients against central
 // finite differences: the local reparameterization trick's forward and backward.
+import { poolThreads, setPoolThreads } from '../../lib/kernels';
 import { vdNative } from '../../lib/native/vd';
 import { rng } from '../support/random';
 import { refBackward, refForward, VdCase } from './reference';
@@ -81,7 +82,6 @@ test('backward: native = float64 reference (dx, dTheta, dLogSigma2), accumulatin
 });
 
 test('the same bits for any thread count', async () => {
-  const { setPoolThreads, poolThreads } = await import('../../lib/kernels');
   const c = randomCase(300, 64, 80, 6);
   const run = async () => {
     const args = { n: c.n, in: c.in, out: c.out, x: f32(c.x), theta: f32(c.theta), logSigma2: f32(c.logSigma2), eps: f32(c.eps) };

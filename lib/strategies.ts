@@ -40,6 +40,8 @@ export interface Strategy {
    * pipeline runs that pass on the dense model before pruning (docs/gradient-methods.md).
    */
   collectWeights?(rows: number, cols: number): Record<string, Collector>;
+  /** What the method has to say once every matrix is pruned (e.g. a distribution it learned); the pipeline adds it to the run's notes. */
+  notes?(): string[];
   /** Native score parameters for one layer. */
   scoreOptions(stats: StrategyStats): ScoreOptions;
   /** Prunes one matrix in place. */

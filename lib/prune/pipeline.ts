@@ -245,5 +245,6 @@ export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promi
     onBlockDone: (_b, blockLayers) => o.onTensorsDone?.(blockLayers.map((l) => l.name)),
   });
   progress(model.config.numLayers, 'done');
+  notes.push(...(o.strategy.notes?.() ?? []));
   return { layers, timings: clock.timings, granularity, notes };
 }

@@ -75,3 +75,15 @@ test('--stats once gathers the same collector beside the shared column statistic
     m.close();
   }
 });
+
+test("a method's closing notes (what it learned) reach the run's notes", async () => {
+  const m = await loadModel(model);
+  try {
+    const seen: MaxAbs[] = [];
+    const strategy: Strategy = { ...maxAbsMethod(seen), notes: () => [`max-abs saw ${seen.length} layer inputs`] };
+    const r = await runPipeline(m, { strategy, sparsity: 0.5, calibration: calibration() });
+    expect(r.notes).toContain(`max-abs saw ${4 * SPEC.layers} layer inputs`);
+  } finally {
+    m.close();
+  }
+});

@@ -8,7 +8,8 @@ import type { Collector } from '../collectors';
 export const DEFAULT_MAX_ROWS = 4096;
 
 export class RowSample implements Collector {
-  private readonly data: Float32Array;
+  // Grows by doubling up to maxRows rows: a short calibration set never holds the full reservoir.
+  private data = new Float32Array(0);
   private kept = 0;
   /** Rows offered so far (the calibration tokens the sample stands for). */
   seen = 0;
@@ -20,7 +21,6 @@ export class RowSample implements Collector {
     seed = 0,
   ) {
     if (!Number.isInteger(maxRows) || maxRows < 1) throw new RangeError(`maxRows must be a positive integer, got ${String(maxRows)}`);
-    this.data = new Float32Array(width * maxRows);
     this.state = seed >>> 0;
   }
 
@@ -34,14 +34,21 @@ export class RowSample implements Collector {
 
   add(x: Float32Array, rows: number): Promise<void> {
     const w = this.width;
-    if (x.length !== rows * w) throw new RangeError(`layer input has ${x.length} values, expected ${rows} rows x ${w}`);
+    if (x.length !== rows * w) return Promise.reject(new RangeError(`layer input has ${x.length} values, expected ${rows} rows x ${w}`));
     for (let r = 0; r < rows; r++) {
       this.seen++;
       // Reservoir sampling (Vitter's algorithm R): row `seen` replaces a kept one with probability maxRows / seen.
       const slot = this.kept < this.maxRows ? this.kept++ : Math.floor(this.random() * this.seen);
+      if (slot < this.maxRows && (slot + 1) * w > this.data.length) this.grow(slot + 1);
       if (slot < this.maxRows) this.data.set(x.subarray(r * w, (r + 1) * w), slot * w);
     }
     return Promise.resolve();
+  }
+
+  private grow(rows: number): void {
+    const next = new Float32Array(Math.min(this.maxRows, Math.max(rows, 2 * (this.data.length / this.width), 64)) * this.width);
+    next.set(this.data);
+    this.data = next;
   }
 
   /** The kept rows, [rows, width] (a view: valid until the next add). */

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 
 import { lossAndGradients } from '../backward/gradients';
 import { CalibrationSet } from '../calibration/sample';
-import { ArgumentRangeError, ShearsError } from '../errors';
+import { ArgumentRangeError, NonFiniteError, ShearsError } from '../errors';
 import { perplexity } from '../eval/perplexity';
 import { readEvalText } from '../eval/text';
 import { outputFolder, scratchBeside } from '../formats/atomic';
@@ -185,7 +185,12 @@ async function trainAndWrite(
   for (let step = 1; step <= o.steps; ++step) {
     signal?.throwIfAborted();
     const tokens = order.take(checked.batch);
-    const r = await clock.time('gradients', () => lossAndGradients(model, tokens, { batch: checked.batch, seq: data.seqLen, signal }));
+    const r = await clock.time('gradients', () => lossAndGradients(model, tokens, { batch: checked.batch, seq: data.seqLen, signal })).catch((e: unknown) => {
+      // After step 1 the input model's loss was finite, so the updates diverged: say when, and what to change.
+      if ((e as { code?: string }).code === 'E_NONFINITE')
+        throw new NonFiniteError(`step ${step}: ${(e as Error).message}${step > 1 ? '; the weights diverged: try a smaller --lr' : ` (${o.model} itself)`}`, { cause: e });
+      throw e;
+    });
     if (!opt) opt = await AdamW.create(model, [...r.grads.keys()], keep, hyper, ewc);
     await clock.time('update', () => opt!.update(r.grads));
     losses.push(r.loss);

@@ -6,7 +6,7 @@ import { ArgumentRangeError, NonFiniteError, ShapeError, nativeCall } from '../e
 import { ForwardModel } from '../forward/model';
 import { asTable } from '../forward/tensors';
 import { LoadedModel } from '../model/types';
-import { backwardNative, NativeBlockGrads, NativeModelGrads } from '../native/backward';
+import { BackwardOptions, backwardNative, NativeBlockGrads, NativeBlockMoments, NativeModelGrads, NativeModelSpec } from '../native/backward';
 import { NativeBlockSpec } from '../native/forward';
 
 export interface GradientResult {
@@ -102,30 +102,34 @@ function aborted(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
 }
 
+/** Options of a backward call. */
+export interface BackwardCallOptions {
+  batch: number;
+  seq: number;
+  signal?: AbortSignal;
+  /**
+   * Memory for block activations kept from the forward pass instead of recomputed in
+   * the backward (block-wise checkpointing; the gradients have the same bits either
+   * way). Default 256 MiB: small models are not recomputed at all; 0: every block but
+   * the last is recomputed from its saved input.
+   */
+  keepActivationBytes?: number;
+}
+
+type NativeCall<A> = (spec: NativeModelSpec, ids: Int32Array, args: A, opts: BackwardOptions) => Promise<{ sum: number; count: number }>;
+
 /**
- * Mean next-token NLL of `batch` sequences of `seq` tokens (row-major in `tokens`) and
- * its gradient for every parameter tensor the forward pass reads (a tied LM head's
- * gradient is part of embed.weight's). Rejects with ArgumentRangeError for token ids
- * outside the vocabulary or seq < 2, ShapeError when tokens.length != batch*seq,
- * NonFiniteError when the loss is not finite, and the signal's reason when it is
- * aborted before the promise settles (the native work stops at the next block).
+ * Checks the arguments, describes the model, runs `call` (bwdModel or bwdMoments) off the
+ * JavaScript thread with the signal wired to its cancel flag; returns the mean loss.
+ * `prepare` makes the call's buffers from the forward model and its block specs.
  */
-export async function lossAndGradients(
+async function runBackward<A>(
   model: LoadedModel,
   tokens: ArrayLike<number>,
-  o: {
-    batch: number;
-    seq: number;
-    signal?: AbortSignal;
-    /**
-     * Memory for block activations kept from the forward pass instead of recomputed in
-     * the backward (block-wise checkpointing; the gradients have the same bits either
-     * way). Default 256 MiB: small models are not recomputed at all; 0: every block but
-     * the last is recomputed from its saved input.
-     */
-    keepActivationBytes?: number;
-  },
-): Promise<GradientResult> {
+  o: BackwardCallOptions,
+  prepare: (fm: ForwardModel, blocks: NativeBlockSpec[]) => A,
+  call: NativeCall<A>,
+): Promise<number> {
   const { batch, seq, signal, keepActivationBytes } = o;
   if (keepActivationBytes !== undefined && !(Number.isSafeInteger(keepActivationBytes) && keepActivationBytes >= 0))
     throw new ArgumentRangeError(`keepActivationBytes must be an integer >= 0, got ${String(keepActivationBytes)}`);
@@ -138,15 +142,14 @@ export async function lossAndGradients(
       `seq ${seq} needs ${seq + (c.positionOffset ?? 0)} learned positions, pos_embed.weight has ${fm.tensor('pos_embed.weight').shape[0]}`,
     );
   const blocks = Array.from({ length: c.numLayers }, (_, i) => fm.blockSpec(i));
-  const spec = {
+  const spec: NativeModelSpec = {
     blocks,
     embed: asTable(fm.tensor('embed.weight'), 'embed.weight', c.hiddenSize),
     pos: c.rope === null ? asTable(fm.tensor('pos_embed.weight'), 'pos_embed.weight', c.hiddenSize) : null,
     posOffset: c.positionOffset ?? 0,
     head: fm.headSpec(),
   };
-  const grads = new Map<string, Float32Array>();
-  const native = allocate(fm, blocks, grads);
+  const args = prepare(fm, blocks);
   const cancel = new Int32Array(1);
   const onAbort = () => {
     cancel[0] = 1;
@@ -154,7 +157,7 @@ export async function lossAndGradients(
   signal?.addEventListener('abort', onAbort, { once: true });
   let total: { sum: number; count: number };
   try {
-    total = await nativeCall(() => backwardNative().bwdModel(spec, ids, batch, seq, native, { backend: fm.backend, cancel, keepActivationBytes }));
+    total = await nativeCall(() => call(spec, ids, args, { backend: fm.backend, cancel, keepActivationBytes }));
   } catch (e) {
     if (signal?.aborted && (e as { code?: string }).code === 'E_ABORTED') throw aborted(signal);
     throw e;
@@ -165,5 +168,78 @@ export async function lossAndGradients(
   if (signal?.aborted) throw aborted(signal);
   const loss = total.sum / total.count;
   if (!Number.isFinite(loss)) throw new NonFiniteError(`the loss is not finite (${loss}): gradients would be meaningless`);
+  return loss;
+}
+
+/**
+ * Mean next-token NLL of `batch` sequences of `seq` tokens (row-major in `tokens`) and
+ * its gradient for every parameter tensor the forward pass reads (a tied LM head's
+ * gradient is part of embed.weight's). Rejects with ArgumentRangeError for token ids
+ * outside the vocabulary or seq < 2, ShapeError when tokens.length != batch*seq,
+ * NonFiniteError when the loss is not finite, and the signal's reason when it is
+ * aborted before the promise settles (the native work stops at the next block).
+ */
+export async function lossAndGradients(model: LoadedModel, tokens: ArrayLike<number>, o: BackwardCallOptions): Promise<GradientResult> {
+  const grads = new Map<string, Float32Array>();
+  const loss = await runBackward(
+    model,
+    tokens,
+    o,
+    (fm, blocks) => allocate(fm, blocks, grads),
+    (spec, ids, native, opts) => backwardNative().bwdModel(spec, ids, o.batch, o.seq, native, opts),
+  );
   return { loss, grads };
+}
+
+/** Accumulators of one weight's gradient G over calls: sum += G, sumSq += G^2 (float32, the weight's size). */
+export interface MomentAccumulators {
+  sum?: Float32Array;
+  sumSq?: Float32Array;
+}
+
+type MatrixKey = keyof NativeBlockMoments;
+const MATRIX_KEYS: readonly MatrixKey[] = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];
+
+/** Each accumulated weight's place: its block and matrix key (a block weight matrix, or a TypeError naming it). */
+function momentsByBlock(fm: ForwardModel, blocks: NativeBlockSpec[], acc: Map<string, MomentAccumulators>): NativeBlockMoments[] {
+  const out = blocks.map((): NativeBlockMoments => ({}));
+  const where = new Map<string, [number, MatrixKey]>();
+  blocks.forEach((spec, i) => {
+    const names = blockTensorNames(`blocks.${i}`, !!spec.gate);
+    for (const key of MATRIX_KEYS) if (spec[key]) where.set(names[key], [i, key]);
+  });
+  for (const [name, a] of acc) {
+    const at = where.get(name);
+    if (!at) throw new TypeError(`${name} is not a weight matrix of a block: its gradient moments cannot be accumulated`);
+    const n = fm.tensor(name).data.length;
+    for (const [k, v] of [['sum', a.sum], ['sumSq', a.sumSq]] as const)
+      if (v && !(v instanceof Float32Array && v.length === n))
+        throw new ShapeError(`the ${k} accumulator of ${name} must be a Float32Array of ${n} values`);
+    out[at[0]][at[1]] = { sum: a.sum ?? null, sumSq: a.sumSq ?? null };
+  }
+  return out;
+}
+
+/**
+ * Accumulate mode of lossAndGradients: for each weight matrix named in `acc` (block
+ * matrices: attn.q/k/v/o, mlp.gate/up/down or fc1/fc2), adds this call's gradient G
+ * into its accumulators (sum += G, sumSq += G^2; the same bits as adding
+ * lossAndGradients' gradient with accumulateMoments), holding one block's gradients at
+ * a time instead of the whole model's. Returns the loss. Rejects as lossAndGradients
+ * does (and TypeError / ShapeError for a name or accumulator that does not fit); the
+ * accumulators are then partly updated.
+ */
+export async function accumulateGradientMoments(
+  model: LoadedModel,
+  tokens: ArrayLike<number>,
+  acc: Map<string, MomentAccumulators>,
+  o: BackwardCallOptions,
+): Promise<number> {
+  return runBackward(
+    model,
+    tokens,
+    o,
+    (fm, blocks) => momentsByBlock(fm, blocks, acc),
+    (spec, ids, moments, opts) => backwardNative().bwdMoments(spec, ids, o.batch, o.seq, moments, opts),
+  );
 }

@@ -52,6 +52,7 @@ export const ADDON_ARITY: { readonly [K in keyof ShearsAddon]-?: Arity<ShearsAdd
   fwdKlTop1: 8,
   // backward pass
   bwdModel: 6,
+  bwdMoments: 6,
   // sparse variational dropout
   vdLinearForward: 1,
   vdLinearBackward: 1,

@@ -55,6 +55,15 @@ export interface BackwardOptions extends ForwardOptions {
   keepActivationBytes?: number;
 }
 
+/** Accumulators of one weight's gradient G: sum += G, sumSq += G^2 (float32, the weight's size). */
+export interface NativeGradMoments {
+  sum?: Float32Array | null;
+  sumSq?: Float32Array | null;
+}
+
+/** A block's weight matrices whose gradient moments are wanted (absent: not wanted). */
+export type NativeBlockMoments = Partial<Record<'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down', NativeGradMoments>>;
+
 export interface BackwardNative {
   /** Sum and count of the next-token NLL over batch sequences of seq tokens; gradients added into `grads`. */
   bwdModel(
@@ -63,6 +72,19 @@ export interface BackwardNative {
     batch: number,
     seq: number,
     grads: NativeModelGrads,
+    opts?: BackwardOptions,
+  ): Promise<{ sum: number; count: number }>;
+  /**
+   * bwdModel in accumulate mode: the gradient of each listed matrix added into its
+   * accumulators (one entry per block), holding one block's gradients at a time.
+   * The accumulators are left partly updated when the call rejects.
+   */
+  bwdMoments(
+    model: NativeModelSpec,
+    tokens: Int32Array,
+    batch: number,
+    seq: number,
+    moments: NativeBlockMoments[],
     opts?: BackwardOptions,
   ): Promise<{ sum: number; count: number }>;
 }

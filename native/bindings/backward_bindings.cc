@@ -6,11 +6,17 @@
 //             head: {normWeight, normBias, lm}}: Float32Arrays, written (whatever they held)
 //     opts:  {backend, cancel: Int32Array(1), keepActivationBytes}: cancel[0] != 0 stops
 //            between blocks (E_ABORTED); keepActivationBytes (default 256 MiB): see cpu/bwd_model.h
+//   bwdMoments(model, tokens, batch, seq, moments, opts) -> {sum, count}
+//     moments: one entry per block, {q, k, v, o, gate, up, down} each absent or
+//              {sum?: Float32Array, sumSq?: Float32Array} (the weight's size): sum += G,
+//              sumSq += G^2 for this call's gradient G (accumulate mode, cpu/bwd_model.h)
 // Arguments are checked on the JS thread; the arrays are used in place by a libuv worker.
 #include <napi.h>
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "bindings/forward_specs.h"
 #include "bindings/js_args.h"
@@ -65,46 +71,79 @@ BlockGrads block_grads_arg(const Napi::Value& v, const BlockSpec& b, const std::
   return g;
 }
 
+// The model, tokens and options shared by both calls, checked on the JS thread.
+struct BackwardArgs {
+  ModelSpec m;
+  Span<int32_t> tokens;
+  int64_t batch = 0, seq = 0;
+  const int32_t* cancel = nullptr;
+  size_t keep_bytes = kDefaultKeepBytes;
+};
+
+BackwardArgs backward_args(const Napi::CallbackInfo& info, Keep& keep) {
+  BackwardArgs a;
+  ModelSpec& m = a.m;
+  Napi::Object mo = object_arg(info[0], "model");
+  Napi::Value bv = mo.Get("blocks");
+  if (!bv.IsArray()) fail(kShapeError, "model.blocks must be an array");
+  Napi::Array blocks = bv.As<Napi::Array>();
+  for (uint32_t i = 0; i < blocks.Length(); ++i) {
+    m.blocks.push_back(block_arg(blocks.Get(i), keep));
+    check_block(m.blocks.back());
+  }
+  m.embed = mat(mo.Get("embed"), "embed", keep);
+  if (!absent(mo.Get("pos"))) {
+    m.has_pos = true;
+    m.pos = mat(mo.Get("pos"), "pos", keep);
+    if (m.pos.cols != m.embed.cols) fail(kShapeError, "pos has " + std::to_string(m.pos.cols) + " columns, embed " + std::to_string(m.embed.cols));
+  }
+  m.pos_offset = int_arg(mo.Get("posOffset"), "posOffset", 0, INT32_MAX);
+  m.head = head_arg(mo.Get("head"), keep);
+  const int64_t H = m.embed.cols;
+  if (m.head.lm.cols != H) fail(kShapeError, "lm head has " + std::to_string(m.head.lm.cols) + " columns, hidden size is " + std::to_string(H));
+  for (const BlockSpec& b : m.blocks)
+    if (b.hidden != H) fail(kShapeError, "a block's hidden size " + std::to_string(b.hidden) + " differs from the embedding's " + std::to_string(H));
+
+  a.tokens = typed_array<int32_t>(info[1], "tokens");
+  keep.push_back(info[1]);
+  a.batch = int_arg(info[2], "batch", 1, INT32_MAX);
+  a.seq = int_arg(info[3], "seq", 2, INT32_MAX);
+  if (static_cast<int64_t>(a.tokens.size) != a.batch * a.seq)
+    fail(kShapeError, "tokens has " + std::to_string(a.tokens.size) + " ids, expected batch*seq = " + std::to_string(a.batch * a.seq));
+  if (m.has_pos && a.seq - 1 + m.pos_offset >= m.pos.rows)
+    fail(kRangeError, "a sequence of " + std::to_string(a.seq) + " tokens needs learned positions up to " +
+                          std::to_string(a.seq - 1 + m.pos_offset) + ", the table has " + std::to_string(m.pos.rows) + " rows");
+
+  Napi::Object opts = options_arg(info, 5);
+  if (!absent(opts.Get("cancel"))) {
+    a.cancel = typed_array<int32_t>(opts.Get("cancel"), "opts.cancel", 1).data;
+    keep.push_back(opts.Get("cancel"));
+  }
+  if (!absent(opts.Get("keepActivationBytes")))
+    a.keep_bytes = static_cast<size_t>(get_int(opts, "keepActivationBytes", 0, int64_t(1) << 53));
+  return a;
+}
+
+Napi::Value nll_total(Napi::Env env, const NllTotal& t) {
+  Napi::Object r = Napi::Object::New(env);
+  r.Set("sum", t.sum);
+  r.Set("count", static_cast<double>(t.count));
+  return r;
+}
+
 Napi::Value ModelBackward(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     Keep keep;
-    Napi::Object mo = object_arg(info[0], "model");
-    Napi::Value bv = mo.Get("blocks");
-    if (!bv.IsArray()) fail(kShapeError, "model.blocks must be an array");
-    Napi::Array blocks = bv.As<Napi::Array>();
-    ModelSpec m;
-    for (uint32_t i = 0; i < blocks.Length(); ++i) {
-      m.blocks.push_back(block_arg(blocks.Get(i), keep));
-      check_block(m.blocks.back());
-    }
-    m.embed = mat(mo.Get("embed"), "embed", keep);
-    if (!absent(mo.Get("pos"))) {
-      m.has_pos = true;
-      m.pos = mat(mo.Get("pos"), "pos", keep);
-      if (m.pos.cols != m.embed.cols) fail(kShapeError, "pos has " + std::to_string(m.pos.cols) + " columns, embed " + std::to_string(m.embed.cols));
-    }
-    m.pos_offset = int_arg(mo.Get("posOffset"), "posOffset", 0, INT32_MAX);
-    m.head = head_arg(mo.Get("head"), keep);
+    BackwardArgs a = backward_args(info, keep);
+    const ModelSpec& m = a.m;
     const int64_t H = m.embed.cols;
-    if (m.head.lm.cols != H) fail(kShapeError, "lm head has " + std::to_string(m.head.lm.cols) + " columns, hidden size is " + std::to_string(H));
-    for (const BlockSpec& b : m.blocks)
-      if (b.hidden != H) fail(kShapeError, "a block's hidden size " + std::to_string(b.hidden) + " differs from the embedding's " + std::to_string(H));
-
-    auto tokens = typed_array<int32_t>(info[1], "tokens");
-    keep.push_back(info[1]);
-    const int64_t batch = int_arg(info[2], "batch", 1, INT32_MAX), seq = int_arg(info[3], "seq", 2, INT32_MAX);
-    if (static_cast<int64_t>(tokens.size) != batch * seq)
-      fail(kShapeError, "tokens has " + std::to_string(tokens.size) + " ids, expected batch*seq = " + std::to_string(batch * seq));
-    if (m.has_pos && seq - 1 + m.pos_offset >= m.pos.rows)
-      fail(kRangeError, "a sequence of " + std::to_string(seq) + " tokens needs learned positions up to " +
-                            std::to_string(seq - 1 + m.pos_offset) + ", the table has " + std::to_string(m.pos.rows) + " rows");
-
+    const size_t L = m.blocks.size();
     Napi::Object go = object_arg(info[4], "grads");
     Napi::Value gbv = go.Get("blocks");
-    if (!gbv.IsArray() || gbv.As<Napi::Array>().Length() != blocks.Length())
-      fail(kShapeError, "grads.blocks must be an array of " + std::to_string(blocks.Length()) + " entries");
+    if (!gbv.IsArray() || gbv.As<Napi::Array>().Length() != L)
+      fail(kShapeError, "grads.blocks must be an array of " + std::to_string(L) + " entries");
     ModelGrads g;
-    for (uint32_t i = 0; i < blocks.Length(); ++i)
+    for (uint32_t i = 0; i < L; ++i)
       g.blocks.push_back(block_grads_arg(gbv.As<Napi::Array>().Get(i), m.blocks[i], "grads.blocks[" + std::to_string(i) + "]", keep));
     g.embed = grad_arg(go, "embed", "grads", true, m.embed.numel(), keep);
     g.pos = grad_arg(go, "pos", "grads", m.has_pos, m.has_pos ? m.pos.numel() : 0, keep);
@@ -113,33 +152,70 @@ Napi::Value ModelBackward(const Napi::CallbackInfo& info) {
     g.head.norm_bias = grad_arg(ho, "normBias", "grads.head", m.head.has_norm && m.head.norm.bias.present(), static_cast<size_t>(H), keep);
     g.head.lm = grad_arg(ho, "lm", "grads.head", true, m.head.lm.numel(), keep);
 
-    Napi::Object opts = options_arg(info, 5);
-    const int32_t* cancel = nullptr;
-    if (!absent(opts.Get("cancel"))) {
-      cancel = typed_array<int32_t>(opts.Get("cancel"), "opts.cancel", 1).data;
-      keep.push_back(opts.Get("cancel"));
-    }
-    size_t keep_bytes = kDefaultKeepBytes;
-    if (!absent(opts.Get("keepActivationBytes")))
-      keep_bytes = static_cast<size_t>(get_int(opts, "keepActivationBytes", 0, int64_t(1) << 53));
     ForwardBackend& be = backend_of(info, 5);
     auto total = std::make_shared<NllTotal>();
     return PromiseWorker::Start(
         info.Env(), "shears.bwdModel", keep,
-        [&be, m, g, tokens, batch, seq, cancel, keep_bytes, total] {
-          *total = be.model_backward(m, g, tokens.data, batch, seq, cancel, keep_bytes);
+        [&be, a, g, total] { *total = be.model_backward(a.m, g, a.tokens.data, a.batch, a.seq, a.cancel, a.keep_bytes); },
+        [total](Napi::Env env) { return nll_total(env, *total); });
+  });
+}
+
+// moments[where][key]: absent, or {sum?, sumSq?} Float32Arrays of n elements; given for a
+// matrix the block lacks: an error.
+GradMoments moments_arg(const Napi::Object& o, const char* key, const std::string& where, bool present, size_t n, Keep& keep) {
+  Napi::Value v = o.Get(key);
+  if (absent(v)) return GradMoments();
+  const std::string what = where + "." + key;
+  if (!present) fail(kShapeError, what + " is given but the block has no such matrix");
+  Napi::Object mo = object_arg(v, what);
+  GradMoments g;
+  if (!absent(mo.Get("sum"))) g.sum = f32_out(mo.Get("sum"), (what + ".sum").c_str(), n, keep);
+  if (!absent(mo.Get("sumSq"))) g.sum_sq = f32_out(mo.Get("sumSq"), (what + ".sumSq").c_str(), n, keep);
+  return g;
+}
+
+BlockMoments block_moments_arg(const Napi::Value& v, const BlockSpec& b, const std::string& where, Keep& keep) {
+  BlockMoments g;
+  if (absent(v)) return g;
+  Napi::Object o = object_arg(v, where);
+  const bool at = b.has_attention(), ml = b.has_mlp(), gated = ml && b.gated;
+  g.q = moments_arg(o, "q", where, at, at ? numel(b.q) : 0, keep);
+  g.k = moments_arg(o, "k", where, at, at ? numel(b.k) : 0, keep);
+  g.v = moments_arg(o, "v", where, at, at ? numel(b.v) : 0, keep);
+  g.o = moments_arg(o, "o", where, at, at ? numel(b.o) : 0, keep);
+  g.gate = moments_arg(o, "gate", where, gated, gated ? numel(b.gate) : 0, keep);
+  g.up = moments_arg(o, "up", where, ml, ml ? numel(b.up) : 0, keep);
+  g.down = moments_arg(o, "down", where, ml, ml ? numel(b.down) : 0, keep);
+  return g;
+}
+
+Napi::Value ModelBackwardMoments(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    Keep keep;
+    BackwardArgs a = backward_args(info, keep);
+    const size_t L = a.m.blocks.size();
+    Napi::Value mv = info[4];
+    if (!mv.IsArray() || mv.As<Napi::Array>().Length() != L) fail(kShapeError, "moments must be an array of " + std::to_string(L) + " entries");
+    std::vector<BlockMoments> acc;
+    for (uint32_t i = 0; i < L; ++i)
+      acc.push_back(block_moments_arg(mv.As<Napi::Array>().Get(i), a.m.blocks[i], "moments[" + std::to_string(i) + "]", keep));
+    backend_of(info, 5);  // checks the backend's name; the accumulate mode runs on the CPU
+    auto total = std::make_shared<NllTotal>();
+    return PromiseWorker::Start(
+        info.Env(), "shears.bwdMoments", keep,
+        [a, acc = std::move(acc), total] {
+          *total = model_backward_moments(a.m, acc, a.tokens.data, a.batch, a.seq, a.cancel, a.keep_bytes);
         },
-        [total](Napi::Env env) -> Napi::Value {
-          Napi::Object r = Napi::Object::New(env);
-          r.Set("sum", total->sum);
-          r.Set("count", static_cast<double>(total->count));
-          return r;
-        });
+        [total](Napi::Env env) { return nll_total(env, *total); });
   });
 }
 
 }  // namespace
 
-SHEARS_REGISTER(backward) { export_function(env, exports, "bwdModel", ModelBackward, 6); }
+SHEARS_REGISTER(backward) {
+  export_function(env, exports, "bwdModel", ModelBackward, 6);
+  export_function(env, exports, "bwdMoments", ModelBackwardMoments, 6);
+}
 
 }  // namespace shears

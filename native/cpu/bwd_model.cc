@@ -1,12 +1,15 @@
 #include "cpu/bwd_model.h"
 
+#include <algorithm>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <utility>
 
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "cpu/fwd_embed.h"
+#include "cpu/moments.h"
 
 namespace shears {
 
@@ -59,17 +62,71 @@ size_t activation_bytes(const BlockSpec& b, int64_t T) {
   return static_cast<size_t>(per_token * T) * sizeof(float);
 }
 
-}  // namespace
+// Where each block's gradients go: block_grads(i) gives the buffers of block i just
+// before its backward, block_done(i) is called once they are written.
+struct BlockGradSink {
+  virtual ~BlockGradSink() = default;
+  virtual BlockGrads block_grads(size_t i) = 0;
+  virtual void block_done(size_t) {}
+};
 
-NllTotal model_backward(const ModelSpec& m, const ModelGrads& g, const int32_t* tokens, int64_t batch, int64_t seq,
-                        const int32_t* cancel, size_t keep_bytes) {
+// The gradients of ModelGrads: every block's own buffers.
+struct ModelGradSink : BlockGradSink {
+  const ModelGrads& g;
+  explicit ModelGradSink(const ModelGrads& grads) : g(grads) {}
+  BlockGrads block_grads(size_t i) override { return g.blocks[i]; }
+};
+
+// Accumulate mode: one set of matrix buffers, sized for the largest wanted block
+// matrix of each kind, reused by every block; emptied into the accumulators after each
+// block. The matrices' gradients are written (not added to) by the backward, so the
+// buffers need no zeroing between blocks.
+struct MomentSink : BlockGradSink {
+  const ModelSpec& m;
+  const std::vector<BlockMoments>& acc;
+  std::unique_ptr<float[]> buf[7];
+  static constexpr GradMoments BlockMoments::*kMoments[7] = {&BlockMoments::q,  &BlockMoments::k,    &BlockMoments::v,
+                                                             &BlockMoments::o,  &BlockMoments::gate, &BlockMoments::up,
+                                                             &BlockMoments::down};
+  static constexpr float* BlockGrads::*kGrads[7] = {&BlockGrads::q,  &BlockGrads::k,    &BlockGrads::v,   &BlockGrads::o,
+                                                    &BlockGrads::gate, &BlockGrads::up, &BlockGrads::down};
+
+  static const MatrixView& weight(const BlockSpec& b, int s) {
+    const MatrixView* w[7] = {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down};
+    return *w[s];
+  }
+
+  MomentSink(const ModelSpec& model, const std::vector<BlockMoments>& a) : m(model), acc(a) {
+    for (int s = 0; s < 7; ++s) {
+      size_t most = 0;
+      for (size_t i = 0; i < m.blocks.size(); ++i)
+        if ((acc[i].*kMoments[s]).wanted()) most = std::max(most, weight(m.blocks[i], s).numel());
+      // Uninitialized: first touched by the backward's writes, spread over its threads.
+      if (most) buf[s].reset(new float[most]);
+    }
+  }
+  BlockGrads block_grads(size_t i) override {
+    BlockGrads g;
+    for (int s = 0; s < 7; ++s)
+      if ((acc[i].*kMoments[s]).wanted()) g.*kGrads[s] = buf[s].get();
+    return g;
+  }
+  void block_done(size_t i) override {
+    for (int s = 0; s < 7; ++s) {
+      const GradMoments& a = acc[i].*kMoments[s];
+      if (a.wanted()) accumulate_moments(buf[s].get(), weight(m.blocks[i], s).numel(), a.sum, a.sum_sq);
+    }
+  }
+};
+
+// The checkpointed forward and backward (see bwd_model.h); head and embedding
+// gradients as given (null: not wanted), the blocks' through the sink.
+NllTotal backward_into(const ModelSpec& m, const HeadGrads& head, float* embed, float* pos, BlockGradSink& sink,
+                       const int32_t* tokens, int64_t batch, int64_t seq, const int32_t* cancel, size_t keep_bytes) {
   const size_t L = m.blocks.size();
-  if (g.blocks.size() != L) fail(kShapeError, "gradients for " + std::to_string(g.blocks.size()) + " blocks, the model has " + std::to_string(L));
   if (batch < 1 || seq < 2) fail(kRangeError, "next-token loss needs batch >= 1 and seq >= 2");
   const int64_t T = batch * seq, H = m.embed.cols;
   const size_t nh = static_cast<size_t>(T * H);
-  for (const BlockSpec& b : m.blocks) check_block(b);
-  zero_grads(m, g);
 
   // Which blocks keep their activations from the forward: the last one always (its
   // backward comes first), then earlier ones while they fit in keep_bytes.
@@ -100,7 +157,7 @@ NllTotal model_backward(const ModelSpec& m, const ModelGrads& g, const int32_t* 
   }
   poll(cancel);
   std::vector<float> dh(nh);
-  HeadGrads head_grads = g.head;
+  HeadGrads head_grads = head;
   head_grads.lm_accumulate = false;  // the head's lm part comes first, even when tied
   const NllTotal total = nll_backward(m.head, h.data(), T, targets.data(), dh.data(), head_grads);
   h = std::vector<float>();
@@ -113,11 +170,33 @@ NllTotal model_backward(const ModelSpec& m, const ModelGrads& g, const int32_t* 
       run_block_saved(m.blocks[i], inputs[i].data(), batch, seq, acts[i]);
       inputs[i] = std::vector<float>();
     }
-    block_backward(m.blocks[i], acts[i], dh.data(), batch, seq, g.blocks[i]);
+    block_backward(m.blocks[i], acts[i], dh.data(), batch, seq, sink.block_grads(i));
     acts[i] = BlockActs();
+    sink.block_done(i);
   }
-  embed_backward(tokens, T, seq, dh.data(), H, g.embed, m.has_pos ? g.pos : nullptr, m.pos_offset);
+  if (embed || (m.has_pos && pos)) embed_backward(tokens, T, seq, dh.data(), H, embed, m.has_pos ? pos : nullptr, m.pos_offset);
   return total;
+}
+
+}  // namespace
+
+NllTotal model_backward(const ModelSpec& m, const ModelGrads& g, const int32_t* tokens, int64_t batch, int64_t seq,
+                        const int32_t* cancel, size_t keep_bytes) {
+  if (g.blocks.size() != m.blocks.size())
+    fail(kShapeError, "gradients for " + std::to_string(g.blocks.size()) + " blocks, the model has " + std::to_string(m.blocks.size()));
+  for (const BlockSpec& b : m.blocks) check_block(b);
+  zero_grads(m, g);
+  ModelGradSink sink(g);
+  return backward_into(m, g.head, g.embed, g.pos, sink, tokens, batch, seq, cancel, keep_bytes);
+}
+
+NllTotal model_backward_moments(const ModelSpec& m, const std::vector<BlockMoments>& acc, const int32_t* tokens,
+                                int64_t batch, int64_t seq, const int32_t* cancel, size_t keep_bytes) {
+  if (acc.size() != m.blocks.size())
+    fail(kShapeError, "accumulators for " + std::to_string(acc.size()) + " blocks, the model has " + std::to_string(m.blocks.size()));
+  for (const BlockSpec& b : m.blocks) check_block(b);
+  MomentSink sink(m, acc);
+  return backward_into(m, HeadGrads(), nullptr, nullptr, sink, tokens, batch, seq, cancel, keep_bytes);
 }
 
 }  // namespace shears

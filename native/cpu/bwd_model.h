@@ -44,6 +44,27 @@ struct ModelGrads {
 NllTotal model_backward(const ModelSpec& m, const ModelGrads& g, const int32_t* tokens, int64_t batch, int64_t seq,
                         const int32_t* cancel, size_t keep_bytes);
 
+// Accumulate mode: sum += G and sum_sq += G^2 (either may be null) for a weight's
+// gradient G of this call's loss. The same bits as adding the gradient that
+// model_backward returns with accumulate_moments (cpu/moments.h).
+struct GradMoments {
+  float* sum = nullptr;
+  float* sum_sq = nullptr;
+  bool wanted() const { return sum || sum_sq; }
+};
+// A block's weight matrices whose gradient moments are wanted (the pruned ones).
+struct BlockMoments {
+  GradMoments q, k, v, o, gate, up, down;
+};
+
+// model_backward in accumulate mode: only the matrices in acc (one entry per block)
+// get gradients, each block's into buffers of that block alone, added into their
+// accumulators as soon as the block's backward is done, then reused for the next
+// block. Peak memory: model_backward's activations + one block's wanted gradients
+// (never the whole model's, nor the embedding's or the head's).
+NllTotal model_backward_moments(const ModelSpec& m, const std::vector<BlockMoments>& acc, const int32_t* tokens,
+                                int64_t batch, int64_t seq, const int32_t* cancel, size_t keep_bytes);
+
 inline constexpr const char* kAborted = "E_ABORTED";
 
 }  // namespace shears

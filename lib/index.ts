@@ -49,3 +49,5 @@ export type { MethodOptions } from './methods/plugin';
 export { readImatrixDat } from './formats/imatrix-dat';
 export { readImatrixGGUF } from './formats/imatrix-gguf';
 export type { ImatrixEntry, ImatrixFile } from './formats/imatrix';
+export { finetune, MaskNotPreservedError } from './finetune';
+export type { FinetuneOptions, FinetuneProgress, FinetuneReport } from './finetune';

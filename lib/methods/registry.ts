@@ -28,6 +28,7 @@ const PLANNED: Omit<MethodInfo, 'implemented'>[] = [
   { name: 'fisher', description: 'Fisher-information importance', kind: 'score', calibrated: true },
   { name: 'kmeans', description: 'k-means weight clustering', kind: 'score', calibrated: false },
   { name: 'random-pattern', description: 'random N:M pattern baseline', kind: 'score', calibrated: false },
+  { name: 'ewc', description: 'fisher pruning, then recovery on the queries with the EWC penalty (today: prune --method fisher, then shears finetune --ewc-lambda)', kind: 'reconstruct', calibrated: true },
   { name: 'variational-dropout', description: 'variational dropout', kind: 'score', calibrated: true },
   { name: 'rl-allocation', description: 'RL-driven layer-wise sparsity allocation', kind: 'allocation', calibrated: true },
   { name: 'query-aware', description: "shears' query-aware probabilistic method", kind: 'score', calibrated: true },

@@ -65,6 +65,7 @@ export const ADDON_ARITY: { readonly [K in keyof ShearsAddon]-?: Arity<ShearsAdd
   // files
   mapFile: 1,
   unmapFile: 1,
+  mapScratch: 2,
   releasePages: 1,
   dequantQ8_0: 2,
   permuteRopeRows: 6,

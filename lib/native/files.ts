@@ -6,6 +6,14 @@ export interface FilesNative {
   /** ArrayBuffer over a private copy-on-write mapping of the whole file (empty for a 0-byte file). */
   mapFile(path: string): ArrayBuffer;
   /**
+   * ArrayBuffer over a shared read-write mapping of a new file of `bytes` bytes at `path`
+   * (created exclusively; reads as zeros): writes reach the file, so its pages can be
+   * written back and dropped by the kernel instead of counting as the process's private
+   * memory. Released with unmapFile (or at garbage collection); removing the file is the
+   * caller's (it belongs in a scratch folder).
+   */
+  mapScratch(path: string, bytes: number): ArrayBuffer;
+  /**
    * Detaches a mapped buffer (its views become empty) and releases the mapping: true
    * when at once, false when pending native ops still use it (it is then released
    * when the last of them settles; their data stays valid until then).

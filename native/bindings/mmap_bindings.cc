@@ -13,6 +13,12 @@
 //     pruning pipeline calls it once a block's pruned weights are safely elsewhere, so
 //     that only one block's modified weights stay in memory. The view then reads the
 //     file's original bytes again. Views of other memory are refused.
+//   mapScratch(path, bytes) -> ArrayBuffer over mmap(MAP_SHARED, PROT_READ|PROT_WRITE) of
+//     a new file of that size (created exclusively, sparse, reading as zeros): writes
+//     reach the file, so the kernel can write the pages back and drop them under memory
+//     pressure (they are file pages, not the process's anonymous memory). Released like
+//     mapFile's buffers (unmapFile, or the finalizer); the file is the caller's to
+//     remove (it lives in a scratch folder).
 //   dequantQ8_0(src Uint8Array, out Float32Array) -> Promise<void>
 //   permuteRopeRows(src, dst Uint8Array, heads, headDim, rowBytes, toInterleaved) -> Promise<void>
 //   transposeBytes(src, dst Uint8Array, rows, cols, elemBytes) -> Promise<void>
@@ -67,6 +73,36 @@ Napi::Value MapFile(const Napi::CallbackInfo& info) {
     int e = errno;
     ::close(fd);  // the mapping keeps its own reference to the file
     if (p == MAP_FAILED) fail(kIOError, sys_message(path, "cannot map", e));
+    mappings::Mapping* m = mappings::add(p, size);
+    return Napi::ArrayBuffer::New(
+        info.Env(), p, size, [](Napi::Env, void*, mappings::Mapping* m) { mappings::buffer_finalized(m); }, m);
+  });
+}
+
+Napi::Value MapScratch(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsString()) fail(kRangeError, "mapScratch: path must be a string");
+    std::string path = info[0].As<Napi::String>();
+    if (!info[1].IsNumber()) fail(kRangeError, "mapScratch: bytes must be a number");
+    const double d = info[1].As<Napi::Number>().DoubleValue();
+    if (!(d >= 0 && d <= 9007199254740991.0) || d != static_cast<double>(static_cast<uint64_t>(d)))
+      fail(kRangeError, "mapScratch: bytes must be a non-negative integer");
+    const size_t size = static_cast<size_t>(d);
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) fail(kIOError, sys_message(path, "cannot create", errno));
+    auto give_up = [&](const char* what, int e) {
+      ::close(fd);
+      ::unlink(path.c_str());
+      fail(kIOError, sys_message(path, what, e));
+    };
+    if (::ftruncate(fd, static_cast<off_t>(size)) != 0) give_up("cannot size", errno);
+    if (size == 0) {
+      ::close(fd);
+      return Napi::ArrayBuffer::New(info.Env(), 0);
+    }
+    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) give_up("cannot map", errno);
+    ::close(fd);  // the mapping keeps its own reference to the file
     mappings::Mapping* m = mappings::add(p, size);
     return Napi::ArrayBuffer::New(
         info.Env(), p, size, [](Napi::Env, void*, mappings::Mapping* m) { mappings::buffer_finalized(m); }, m);
@@ -209,6 +245,7 @@ Napi::Value GatherBytes(const Napi::CallbackInfo& info) {
 
 SHEARS_REGISTER(mmap) {
   export_function(env, exports, "mapFile", MapFile, 1);
+  export_function(env, exports, "mapScratch", MapScratch, 2);
   export_function(env, exports, "releasePages", ReleasePages, 1);
   export_function(env, exports, "unmapFile", UnmapFile, 1);
   export_function(env, exports, "dequantQ8_0", DequantQ8_0, 2);

@@ -6,8 +6,8 @@
 //   <layer>.input.outliers  F64 [in]  tokens with |x_j| > activation_threshold
 //   <layer>.input.count     F64 [1]   tokens
 // Layers that share an input (q/k/v, gate/up) each get their own copy, so that every
-// layer's entry stands alone. Reserved for the gradient statistics (not written yet),
-// as the gradient methods' GradientMoments hold them (lib/methods/gradient-moments.ts):
+// layer's entry stands alone. The gradient statistics (`shears stats --gradients`), as
+// the gradient methods' GradientMoments hold them (lib/methods/gradient-moments.ts):
 // <layer>.grad.sum and <layer>.grad.sum_sq F32 [out, in] (S1, S2 over the calibration
 // sequences), <layer>.grad.count F64 [1] (sequences).
 import { FormatError } from '../errors';
@@ -23,7 +23,7 @@ export const SHEARS_PROVIDES: readonly StatisticName[] = ['columnSumSq', 'column
 export interface ShearsStatsMetadata {
   format: string;
   format_version: string;
-  /** Statistic groups present: 'activations' (later also 'gradients'). */
+  /** Statistic groups present: 'activations', or 'activations,gradients'. */
   statistics: string;
   /** Every block saw the dense model's activations (`--stats once`). */
   protocol: string;

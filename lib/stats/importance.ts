@@ -13,7 +13,7 @@ import { MappedFile } from '../formats/mapped';
 import type { Architecture } from '../model/types';
 import type { StatisticName } from '../strategies';
 import { checkShearsMetadata, SHEARS_PROVIDES } from './format';
-import { INPUT_STATS, parseKey, weightsOfImatrixName } from './names';
+import { GRAD_STATS, INPUT_STATS, parseKey, weightsOfImatrixName } from './names';
 import { readSafetensors, TensorIn } from './safetensors-f64';
 
 export type ImportanceForm = 'shears' | 'imatrix-gguf' | 'imatrix-dat';
@@ -35,6 +35,16 @@ export interface LayerInput {
   read(): InputStatistics;
 }
 
+/** The gradient moments of one weight in a shears file (S1, S2 over `count` sequences). */
+export interface WeightGradients {
+  /** The weight's shape, [out, in]. */
+  shape: number[];
+  /** Calibration sequences K. */
+  count: number;
+  /** Copies S1 (sum) or S2 (sumSq) out of the file; values checked finite (S2 also >= 0). */
+  read(which: 'sum' | 'sumSq'): Float32Array;
+}
+
 export interface ImportanceSource {
   path: string;
   form: ImportanceForm;
@@ -47,6 +57,8 @@ export interface ImportanceSource {
   datasets: string[];
   /** Canonical weight -> its input statistics for a model of `arch`; `unmapped`: file entries no weight of that architecture has. */
   layers(arch: Architecture): { byWeight: Map<string, LayerInput>; unmapped: string[] };
+  /** Canonical weight -> its gradient moments (shears files written with --gradients; empty otherwise). */
+  gradients: Map<string, WeightGradients>;
   close(): void;
 }
 
@@ -86,6 +98,7 @@ function fromImatrix(m: ImatrixFile): ImportanceSource {
     // A GGUF imatrix written by shears carries shears' metadata under shears.*.
     metadata: Object.fromEntries(Object.entries(m.metadata).map(([k, v]) => [k.replace(/^shears\./, ''), v])),
     datasets: m.datasets,
+    gradients: new Map(),
     layers(arch) {
       const byWeight = new Map<string, LayerInput>();
       const unmapped: string[] = [];
@@ -105,16 +118,48 @@ function fromImatrix(m: ImatrixFile): ImportanceSource {
   };
 }
 
+/** Each weight's gradient entries checked as a whole: sum and sum_sq of one 2-D shape, count [1]. */
+function gradientsOf(f: MappedFile, grads: Map<string, Partial<Record<string, TensorIn>>>): Map<string, WeightGradients> {
+  const out = new Map<string, WeightGradients>();
+  for (const [weight, g] of grads) {
+    const base = weight.replace(/\.weight$/, '.grad');
+    if (!g.sum || !g.sum_sq || !g.count) f.fail(`${base} needs sum, sum_sq and count`);
+    if (g.sum.shape.length !== 2 || g.sum_sq.shape.join() !== g.sum.shape.join())
+      f.fail(`${base}.sum and ${base}.sum_sq must have one 2-D shape [out, in], got [${g.sum.shape.join(', ')}] and [${g.sum_sq.shape.join(', ')}]`);
+    if (g.count.shape.join() !== '1') f.fail(`${base}.count must have shape [1]`);
+    const count = g.count.read()[0];
+    if (!(Number.isSafeInteger(count) && count >= 1)) f.fail(`${base}.count is ${count}, not a number of sequences >= 1`);
+    const tensor = { sum: g.sum, sumSq: g.sum_sq };
+    out.set(weight, {
+      shape: g.sum.shape,
+      count,
+      read: (which) => {
+        const v = tensor[which].read() as Float32Array;
+        const bad = v.findIndex((x) => !Number.isFinite(x) || (which === 'sumSq' && x < 0));
+        if (bad >= 0) throw new FormatError(f.path, `${tensor[which].name}: value ${bad} is ${v[bad]} (must be finite${which === 'sumSq' ? ' and >= 0' : ''})`);
+        return v;
+      },
+    });
+  }
+  return out;
+}
+
 function fromShears(path: string): ImportanceSource {
   const f: MappedFile = MappedFile.open(path);
   try {
     const { tensors, metadata } = readSafetensors(f);
     checkShearsMetadata(path, metadata);
     const inputs = new Map<string, Partial<Record<string, TensorIn>>>();
+    const grads = new Map<string, Partial<Record<string, TensorIn>>>();
     for (const [key, t] of tensors) {
       const k = parseKey(key);
       if (!k || (k.group !== 'input' && k.group !== 'grad')) f.fail(`unexpected tensor ${key} (keys are <layer>.input.<statistic>, e.g. blocks.0.attn.q.input.sum_sq)`);
-      if (k.group === 'grad') continue; // gradient statistics: reserved, read by the gradient methods
+      if (k.group === 'grad') {
+        if (!(GRAD_STATS as readonly string[]).includes(k.stat)) f.fail(`unexpected statistic ${key} (gradients have ${GRAD_STATS.join(', ')})`);
+        if (t.dtype !== (k.stat === 'count' ? 'F64' : 'F32')) f.fail(`${key} must be ${k.stat === 'count' ? 'F64' : 'F32'}`);
+        grads.set(k.weight, { ...grads.get(k.weight), [k.stat]: t });
+        continue;
+      }
       if (!(INPUT_STATS as readonly string[]).includes(k.stat)) f.fail(`unexpected statistic ${key} (inputs have ${INPUT_STATS.join(', ')})`);
       if (t.dtype !== 'F64') f.fail(`${key} must be F64`);
       inputs.set(k.weight, { ...inputs.get(k.weight), [k.stat]: t });
@@ -135,11 +180,13 @@ function fromShears(path: string): ImportanceSource {
         });
       layers.set(weight, { source: `${base}.sum_sq`, columns, read });
     }
+    const gradients = gradientsOf(f, grads);
     return {
       path,
       form: 'shears',
       countUnit: 'tokens',
-      provides: SHEARS_PROVIDES,
+      provides: gradients.size > 0 ? [...SHEARS_PROVIDES, 'gradient'] : SHEARS_PROVIDES,
+      gradients,
       metadata,
       datasets: [],
       layers: () => ({ byWeight: layers, unmapped: [] }),

@@ -12,6 +12,15 @@ export function inputKey(weight: string, stat: InputStat): string {
   return `${weight.replace(/\.weight$/, '')}.input.${stat}`;
 }
 
+/** Per-weight gradient statistics (F32 [out, in] sums, F64 [1] count), as shears files store them. */
+export const GRAD_STATS = ['sum', 'sum_sq', 'count'] as const;
+export type GradStat = (typeof GRAD_STATS)[number];
+
+/** The key of gradient statistic `stat` of weight `weight` (blocks.0.attn.q.weight -> blocks.0.attn.q.grad.sum_sq). */
+export function gradKey(weight: string, stat: GradStat): string {
+  return `${weight.replace(/\.weight$/, '')}.grad.${stat}`;
+}
+
 /** The weight and statistic a shears key names: input statistics, or reserved groups (grad: the gradient statistics). */
 export function parseKey(key: string): { weight: string; group: string; stat: string } | undefined {
   const m = /^(blocks\.\d+\.[a-z_]+\.[a-z0-9_]+)\.([a-z_]+)\.([a-z0-9_]+)$/.exec(key);

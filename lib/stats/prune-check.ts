@@ -19,7 +19,10 @@ export function checkStatsFileFor(file: string, m: MethodInfo, o: { calib?: stri
       throw new StatsFileError(
         file,
         `method ${m.name} needs ${missing.map(describeStatistic).join(' and ')}, which this ${src.form} file does not hold ` +
-          `(it has ${src.provides.map(describeStatistic).join(', ')}): run ${m.name} with --calib instead`,
+          `(it has ${src.provides.map(describeStatistic).join(', ')}): ` +
+          (src.form === 'shears' && missing.every((n) => SHEARS_CAN_PROVIDE.includes(n))
+            ? `write it with shears stats --gradients, or run ${m.name} with --calib instead`
+            : `run ${m.name} with --calib instead`),
         'E_STATS_MISSING',
       );
   } finally {
@@ -27,7 +30,10 @@ export function checkStatsFileFor(file: string, m: MethodInfo, o: { calib?: stri
   }
 }
 
-/** Whether a shears importance file holds everything method `m` reads. */
+/** What a shears importance file can hold: the activation statistics, and the gradient moments when written with --gradients. */
+const SHEARS_CAN_PROVIDE: readonly string[] = [...SHEARS_PROVIDES, 'gradient'];
+
+/** Whether a shears importance file can hold everything method `m` reads. */
 export function statsCanServe(m: MethodInfo): boolean {
-  return m.kind !== 'structured' && m.calibrated && m.create !== undefined && m.create().needs.every((n) => SHEARS_PROVIDES.includes(n));
+  return m.kind !== 'structured' && m.calibrated && m.create !== undefined && m.create().needs.every((n) => SHEARS_CAN_PROVIDE.includes(n));
 }

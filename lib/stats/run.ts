@@ -2,8 +2,9 @@
 // once`, lib/sweep/stats-once.ts), its per-column input statistics written as an
 // importance file that `prune --stats FILE` reads back: shears' safetensors
 // (FILE.safetensors), or a llama.cpp imatrix (FILE.dat legacy, FILE.gguf GGUF) for
-// llama.cpp's quantizer. Validated before loading anything; written atomically; stops
-// cleanly on the signal, leaving no output.
+// llama.cpp's quantizer. With `gradients`, also the per-weight gradient moments of every
+// linear layer (./gradients.ts; shears' form only). Validated before loading anything;
+// written atomically; stops cleanly on the signal, leaving no output.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -18,6 +19,7 @@ import { blockLabel } from '../prune/progress';
 import { inputChecksum, peakRssBytes } from '../prune/report';
 import { DEFAULT_ACTIVATION_THRESHOLD } from '../prune/statistics';
 import { gatherDenseStats } from '../sweep/stats-once';
+import { GatheredGradients, gatherGradients } from './gradients';
 import { untilAborted } from '../util/abortable';
 import { PhaseClock } from '../util/clock';
 import { cleanStaleScratch } from '../util/scratch';
@@ -32,6 +34,10 @@ export interface StatsOptions extends CalibrationArgs {
   out: string;
   force?: boolean;
   activationThreshold?: number;
+  /** Also the per-weight gradient moments (shears' .safetensors form only). */
+  gradients?: boolean;
+  /** Accumulator bytes above which the gradient moments live in file-backed scratch pages (default 256 MiB; 0: always). */
+  gradientMemoryBudget?: number;
   batch?: number;
   backend?: BackendRequest;
   signal?: AbortSignal;
@@ -40,8 +46,8 @@ export interface StatsOptions extends CalibrationArgs {
 }
 
 export interface StatsProgress {
-  stage: 'load' | 'calibration' | 'statistics' | 'write' | 'done';
-  /** What the CLI prints: load, calibration, "block 2/8 statistics", write, done. */
+  stage: 'load' | 'calibration' | 'statistics' | 'gradients' | 'write' | 'done';
+  /** What the CLI prints: load, calibration, "block 2/8 statistics", "sequence 3/128 gradients", write, done. */
   label: string;
   /** 1-based block of stage 'statistics'; 0 before, the block count after. */
   block: number;
@@ -57,6 +63,8 @@ export interface StatsReport {
   tokens: number;
   /** Linear layers whose input statistics were written. */
   layers: number;
+  /** Linear layers whose gradient moments were written (with --gradients), and over how many sequences. */
+  gradients?: { layers: number; sequences: number };
   timings: Record<string, number>;
   peak_rss_bytes: number;
   notes: string[];
@@ -75,6 +83,9 @@ export async function stats(o: StatsOptions): Promise<StatsReport> {
   if (!o.calib && !o.calibTokens) throw new ArgumentRangeError('shears stats needs calibration data: give --calib FILE or --calib-tokens IDS.json');
   checkCalibrationArgs(o);
   checkStatisticsOptions(o);
+  if (o.gradients && form !== 'shears') throw new ArgumentRangeError(`--gradients writes per-weight statistics, which only shears' importance file holds: give --out FILE.safetensors, not ${o.out}`);
+  if (o.gradientMemoryBudget !== undefined && !(Number.isSafeInteger(o.gradientMemoryBudget) && o.gradientMemoryBudget >= 0))
+    throw new ArgumentRangeError(`gradientMemoryBudget must be an integer >= 0, got ${String(o.gradientMemoryBudget)}`);
   checkOutput(o.out, 'file', { force: o.force, inputPath: o.model });
   const backend = planBackend(o.backend);
   const clock = new PhaseClock();
@@ -84,10 +95,10 @@ export async function stats(o: StatsOptions): Promise<StatsReport> {
     o.onWarning?.(m);
   };
   let blocks: number | undefined;
-  const progress = (stage: StatsProgress['stage'], block = stage === 'write' || stage === 'done' ? (blocks ?? 0) : 0) =>
+  const progress = (stage: StatsProgress['stage'], block = stage === 'write' || stage === 'done' ? (blocks ?? 0) : 0, label?: string) =>
     o.onProgress?.({
       stage,
-      label: stage === 'statistics' ? blockLabel(block, blocks ?? 0, 'statistics') : stage,
+      label: label ?? (stage === 'statistics' ? blockLabel(block, blocks ?? 0, 'statistics') : stage),
       block,
       ...(blocks === undefined ? {} : { blocks }),
       elapsedSeconds: clock.elapsed(),
@@ -97,6 +108,7 @@ export async function stats(o: StatsOptions): Promise<StatsReport> {
   o.signal?.throwIfAborted();
   progress('load');
   const model = await clock.time('load', () => untilAborted(loadModel(o.model, { tokenizer: o.tokenizer }), o.signal, (m) => m.close()));
+  let grads: GatheredGradients | undefined;
   try {
     blocks = model.config.numLayers;
     progress('calibration');
@@ -111,6 +123,14 @@ export async function stats(o: StatsOptions): Promise<StatsReport> {
         { batch: o.batch, signal: o.signal, onPhase: (b, phase) => phase === 'statistics' && progress('statistics', b + 1) },
       ),
     );
+    if (o.gradients)
+      grads = await gatherGradients(model, cal, {
+        out: o.out,
+        clock,
+        signal: o.signal,
+        budgetBytes: o.gradientMemoryBudget,
+        onSequence: (done, total) => progress('gradients', blocks, `sequence ${done}/${total} gradients`),
+      });
     o.signal?.throwIfAborted();
     progress('write');
     const calibration = {
@@ -128,7 +148,7 @@ export async function stats(o: StatsOptions): Promise<StatsReport> {
       writeAtomically(o.out, 'file', { force: o.force, inputPath: o.model }, async (tmp) => {
         const fd = fs.openSync(tmp, 'w');
         try {
-          return writeImportance(fd, form, model, dense, { calibration, checksum, warn });
+          return writeImportance(fd, form, model, dense, { calibration, checksum, warn }, grads?.moments);
         } finally {
           fs.closeSync(fd);
         }
@@ -142,11 +162,13 @@ export async function stats(o: StatsOptions): Promise<StatsReport> {
       calibration,
       tokens: cal.samples * cal.seqLen,
       layers,
+      ...(grads ? { gradients: { layers: grads.moments.size, sequences: cal.samples } } : {}),
       timings: { ...clock.timings, total: clock.elapsed() },
       peak_rss_bytes: peakRssBytes(),
       notes,
     };
   } finally {
+    grads?.release();
     model.close();
   }
 }

@@ -12,7 +12,8 @@ import { shearsVersion } from '../prune/report';
 import type { DenseStats } from '../sweep/stats-once';
 import { SHEARS_STATS_FORMAT, SHEARS_STATS_VERSION, ShearsStatsMetadata } from './format';
 import type { ImportanceForm } from './importance';
-import { imatrixName, inputKey } from './names';
+import type { GradientMoments } from '../methods/gradient-moments';
+import { gradKey, imatrixName, inputKey } from './names';
 import { TensorOut, writeSafetensors } from './safetensors-f64';
 
 export interface StatsProvenance {
@@ -33,11 +34,11 @@ function layerColumns(model: LoadedModel, dense: DenseStats): { weight: string; 
   return out;
 }
 
-function metadataOf(model: LoadedModel, p: StatsProvenance): ShearsStatsMetadata {
+function metadataOf(model: LoadedModel, p: StatsProvenance, gradients?: Map<string, GradientMoments>): ShearsStatsMetadata {
   return {
     format: SHEARS_STATS_FORMAT,
     format_version: String(SHEARS_STATS_VERSION),
-    statistics: 'activations',
+    statistics: gradients ? 'activations,gradients' : 'activations',
     protocol: 'dense',
     model_path: model.path,
     model_architecture: model.config.architecture,
@@ -59,6 +60,18 @@ function safetensorsTensors(layers: { weight: string; columns: ColumnStats }[]):
   ]);
 }
 
+/** The gradient moments' tensors, viewing the accumulators' own arrays (written from there, no copy). */
+function gradientTensors(model: LoadedModel, gradients: Map<string, GradientMoments>): TensorOut[] {
+  return [...gradients].flatMap(([weight, m]) => {
+    const shape = model.tensors.get(weight)!.shape;
+    return [
+      { name: gradKey(weight, 'sum'), shape, data: m.sum! },
+      { name: gradKey(weight, 'sum_sq'), shape, data: m.sumSq! },
+      { name: gradKey(weight, 'count'), shape: [1], data: Float64Array.of(m.count) },
+    ];
+  });
+}
+
 function imatrixOf(model: LoadedModel, layers: { weight: string; columns: ColumnStats }[], p: StatsProvenance): ImatrixOut {
   const arch = model.config.architecture;
   if (arch === 'opt') p.warn("llama.cpp has no OPT architecture: the imatrix uses GPT-2's tensor names (attn_qkv, attn_output, ffn_up, ffn_down)");
@@ -72,10 +85,22 @@ function imatrixOf(model: LoadedModel, layers: { weight: string; columns: Column
   return { tensors: [...byName.values()], dataset: p.calibration.source, chunks: p.calibration.samples, chunkSize: p.calibration.seq_len, metadata };
 }
 
-/** Writes the statistics to the open file `fd` in `form`; returns the number of linear layers covered. */
-export function writeImportance(fd: number, form: ImportanceForm, model: LoadedModel, dense: DenseStats, p: StatsProvenance): number {
+/**
+ * Writes the statistics to the open file `fd` in `form`; returns the number of linear
+ * layers covered. `gradients` (shears' form only): each weight's moments (sum and sumSq).
+ */
+export function writeImportance(
+  fd: number,
+  form: ImportanceForm,
+  model: LoadedModel,
+  dense: DenseStats,
+  p: StatsProvenance,
+  gradients?: Map<string, GradientMoments>,
+): number {
   const layers = layerColumns(model, dense);
-  if (form === 'shears') writeSafetensors(fd, safetensorsTensors(layers), { ...metadataOf(model, p) });
+  if (gradients && form !== 'shears') throw new TypeError('gradient statistics are written in shears importance files only');
+  if (form === 'shears')
+    writeSafetensors(fd, [...safetensorsTensors(layers), ...(gradients ? gradientTensors(model, gradients) : [])], { ...metadataOf(model, p, gradients) });
   else if (form === 'imatrix-dat') writeAll(fd, encodeImatrixDat(imatrixOf(model, layers, p)));
   else writeImatrixGGUF(fd, imatrixOf(model, layers, p));
   return layers.length;

@@ -10,10 +10,10 @@ import { CalibrationSet } from '../calibration/sample';
 import { ForwardModel } from '../forward/model';
 import { Backend, NMPattern } from '../kernels';
 import { LoadedModel } from '../model/types';
-import { selectLayers } from '../prune/layers';
+import { LinearLayer, selectLayers } from '../prune/layers';
 import { LayerResult, PruneGranularity, pruneBlock } from '../prune/pipeline';
 import { BlockStats, calibrationPass, CalibrationPassOptions, StatisticsSettings } from '../prune/statistics';
-import { Strategy } from '../strategies';
+import { Strategy, StrategyStats } from '../strategies';
 import { PhaseClock } from '../util/clock';
 
 export interface DenseStats {
@@ -55,6 +55,8 @@ export interface DenseStatsPruning {
   onLayer?: (block: number, name: string) => void;
   /** Called with a block's pruned tensors once they are done. */
   onBlockDone?: (block: number, names: string[]) => void;
+  /** Per-weight statistics of a block's layers (gradient moments from an importance file), asked for just before the block is pruned. */
+  weightStats?: (block: number, layers: LinearLayer[]) => Map<string, StrategyStats>;
 }
 
 /** Prunes every selected linear layer of the blocks in place with the dense statistics. */
@@ -74,7 +76,9 @@ export async function pruneWithDenseStats(
   const pruning = { strategy, selection: { ...selection, granularity: global ? undefined : granularity }, global, clock, signal };
   for (let b = 0; b < blocks.length; b++) {
     if (blocks[b].length === 0) continue;
-    layers.push(...(await pruneBlock(model.tensors, blocks[b], stats.blocks[b], { ...pruning, onLayer: (name) => o.onLayer?.(b, name) })));
+    layers.push(
+      ...(await pruneBlock(model.tensors, blocks[b], stats.blocks[b], { ...pruning, onLayer: (name) => o.onLayer?.(b, name) }, o.weightStats?.(b, blocks[b]))),
+    );
     o.onBlockDone?.(b, blocks[b].map((l) => l.name));
   }
   return { layers, timings: clock.timings };

@@ -50,10 +50,11 @@ describe('a method that needs what the file lacks', () => {
     expect(e.file).toBe(files[name]);
     expect(e.message).toMatch(/method sparsegpt needs X\^T X of each layer input \(SparseGPT's Hessian\), which this .* file does not hold/);
   });
-  test('a gradient method (fisher) with a shears file: E_STATS_MISSING naming the gradient moments (not in files yet)', async () => {
+  test('a gradient method (fisher) with a shears file written without --gradients: E_STATS_MISSING naming the gradient moments and how to write them', async () => {
     const e = (await refused({ method: 'fisher', stats: files['s.safetensors'] })) as Error & { code: string };
     expect(e.code).toBe('E_STATS_MISSING');
     expect(e.message).toMatch(/method fisher needs per-weight moments of the calibration loss gradients .*which this shears file does not hold/);
+    expect(e.message).toMatch(/write it with shears stats --gradients/);
   });
   test('--stats with --calib, and a structured method, are refused as arguments', async () => {
     await expect(prune({ model, method: 'wanda', sparsity: 0.5, stats: files['i.gguf'], calibTokens, out: path.join(dir, 'o') })).rejects.toThrow(/give --stats or a calibration file/);

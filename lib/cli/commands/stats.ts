@@ -9,6 +9,7 @@ import { activationThresholdOption, backendOption, int } from '../parse';
 
 function fraction(p: StatsProgress): number {
   if (p.stage === 'done') return 1;
+  if (p.stage === 'gradients') return 1;
   return p.stage === 'statistics' && p.blocks ? (p.block - 1) / p.blocks : 0;
 }
 
@@ -20,6 +21,7 @@ export function register(program: Command): void {
     .option('--tokenizer <file>', 'llama2.c tokenizer (tok*.bin) when not beside the checkpoint');
   addCalibrationOptions(command)
     .addOption(activationThresholdOption())
+    .option('--gradients', "also the per-weight moments of the calibration loss gradients (sum, sum of squares) that the gradient methods read (fisher, gradient, gradient-sensitive); .safetensors only")
     .option('--batch <n>', 'calibration sequences per forward call (memory vs speed)', int('--batch'))
     .addOption(backendOption())
     .requiredOption('--out <file>', "FILE.safetensors (shears' importance file), FILE.dat (llama.cpp legacy imatrix) or FILE.gguf (llama.cpp GGUF imatrix)")
@@ -37,7 +39,9 @@ export function register(program: Command): void {
         if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
         else
           process.stdout.write(
-            `wrote the input statistics of ${report.layers} linear layers (${report.tokens} calibration tokens, ${report.form}) ` +
+            `wrote the input statistics of ${report.layers} linear layers (${report.tokens} calibration tokens, ${report.form})` +
+              (report.gradients ? ` and their gradient moments over ${report.gradients.sequences} sequences` : '') +
+              ' ' +
               `in ${report.timings.total.toFixed(2)} s, peak RSS ${(report.peak_rss_bytes / 2 ** 20).toFixed(0)} MiB\n${report.out}\n`,
           );
       }),

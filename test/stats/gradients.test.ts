@@ -11,6 +11,7 @@ import { prune } from '../../lib/prune/run';
 import { openImportance } from '../../lib/stats/importance';
 import { stats } from '../../lib/stats/run';
 import { GradientMoments } from '../../lib/methods/gradient-moments';
+import { runCli } from '../support/cli';
 import { tempDir } from '../prune/helpers';
 import { tinyCalibrated, writeCalibTokens } from '../prune/tiny';
 import { masksOf, withModel } from './helpers';
@@ -92,4 +93,20 @@ describe.each(['fisher', 'gradient', 'gradient-sensitive'])('%s', (method) => {
 test('--gradients is refused for an imatrix output, before anything is loaded', async () => {
   await expect(stats({ model, ...calib(), gradients: true, out: path.join(dir, 'x.gguf') })).rejects.toThrow(/--gradients .*give --out FILE\.safetensors/);
   expect(fs.existsSync(path.join(dir, 'x.gguf'))).toBe(false);
+});
+
+test('from the CLI: stats --gradients --gradient-budget 0 (scratch pages), then prune --method fisher --stats FILE', async () => {
+  const file = path.join(dir, 'cli.safetensors');
+  const common = ['--model', model, '--calib-tokens', calibTokens, '--calib-samples', '4', '--seq-len', '16', '--calib-sampling', 'contiguous'];
+  const s = await runCli(['stats', ...common, '--gradients', '--gradient-budget', '0', '--out', file]);
+  expect(s.code).toBe(0);
+  expect(s.err).toMatch(/sequence 4\/4 gradients/);
+  expect(s.out).toMatch(/wrote the input statistics of 21 linear layers \(64 calibration tokens, shears\) and their gradient moments over 4 sequences/);
+  expect(leftovers()).toEqual([]);
+  const p = await runCli(['prune', '--model', model, '--method', 'fisher', '--sparsity', '0.5', '--stats', file, '--out', path.join(dir, 'cli-pruned'), '--json']);
+  expect(p.code).toBe(0);
+  expect(JSON.parse(p.out).statistics_file.path).toBe(file);
+  const bad = await runCli(['stats', ...common, '--gradients', '--gradient-budget', 'x', '--out', path.join(dir, 'bad.safetensors')]);
+  expect(bad.code).not.toBe(0);
+  expect(bad.err).toMatch(/--gradient-budget expects an integer/);
 });

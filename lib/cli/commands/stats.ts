@@ -22,6 +22,11 @@ export function register(program: Command): void {
   addCalibrationOptions(command)
     .addOption(activationThresholdOption())
     .option('--gradients', "also the per-weight moments of the calibration loss gradients (sum, sum of squares) that the gradient methods read (fisher, gradient, gradient-sensitive); .safetensors only")
+    .option(
+      '--gradient-budget <MiB>',
+      'with --gradients: accumulator memory (8 bytes a weight) above which they live in file-backed scratch pages beside the output (default 256; 0: always)',
+      int('--gradient-budget'),
+    )
     .option('--batch <n>', 'calibration sequences per forward call (memory vs speed)', int('--batch'))
     .addOption(backendOption())
     .requiredOption('--out <file>', "FILE.safetensors (shears' importance file), FILE.dat (llama.cpp legacy imatrix) or FILE.gguf (llama.cpp GGUF imatrix)")
@@ -31,6 +36,7 @@ export function register(program: Command): void {
       runWithProgress(async ({ signal, sink, warn }) => {
         const report = await stats({
           ...opts,
+          gradientMemoryBudget: opts.gradientBudget === undefined ? undefined : opts.gradientBudget * 2 ** 20,
           signal,
           onProgress: (p) => sink.update({ fraction: fraction(p), label: p.label, elapsedSeconds: p.elapsedSeconds }),
           onWarning: warn,

@@ -6,7 +6,10 @@
 //     is what is timed),
 //   - the demo model (assets/demo-model) on its evaluation text,
 //   - BabyLlama (shared data, skipped when absent) on TinyStories validation text.
-//   node dist/bench/backward.js [--json] [--tokens N] [--reps N] [--quick]
+//   - with --stats-model DIR (a 7B-shaped model from bench/synthetic-model.ts), peak
+//     private memory of `shears stats --gradients` (bench/stats-memory.ts), the
+//     accumulators in memory and in scratch pages.
+//   node dist/bench/backward.js [--json] [--tokens N] [--reps N] [--quick] [--stats-model DIR]
 // --json prints one JSON object on stdout (the table goes to stderr). --quick: one
 // repetition. Times are the fastest of the repetitions (the machine is shared).
 import * as fs from 'node:fs';
@@ -19,11 +22,13 @@ import { poolThreads } from '../lib/kernels';
 import { LoadedModel, ModelConfig, Tensor } from '../lib/model/types';
 import { loadTokenizer } from '../lib/tokenizer/load';
 import { emitReport, machineInfo, table } from './machine';
+import { measureStatsMemory } from './stats-memory';
 
 interface Args {
   json: boolean;
   tokens: number;
   reps: number;
+  statsModel?: string;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -39,7 +44,8 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--quick') a.reps = 1;
     else if (k === '--tokens') a.tokens = int();
     else if (k === '--reps') a.reps = int();
-    else throw new Error(`unknown argument ${k} (expected --json, --tokens N, --reps N, --quick)`);
+    else if (k === '--stats-model' && argv[i + 1]) a.statsModel = argv[++i];
+    else throw new Error(`unknown argument ${k} (expected --json, --tokens N, --reps N, --quick, --stats-model DIR)`);
   }
   if (a.tokens < 2) throw new Error('--tokens must be at least 2');
   return a;
@@ -200,7 +206,8 @@ async function main(): Promise<void> {
       args.reps,
     ),
   ];
-  const report = { bench: 'backward', block: BLOCK, machine: machineInfo(), threads: poolThreads(), repetitions: args.reps, results };
+  const statsMemory = args.statsModel ? await measureStatsMemory(args.statsModel, { samples: 2, seqLen: 32 }) : undefined;
+  const report = { bench: 'backward', block: BLOCK, machine: machineInfo(), threads: poolThreads(), repetitions: args.reps, results, ...(statsMemory ? { stats_memory: statsMemory } : {}) };
   const rows = results.map((r) =>
     'skipped' in r
       ? [r.model, '-', '-', '-', '-', '-', '-', '-', '-', `skipped: ${r.skipped}`]
@@ -220,7 +227,13 @@ async function main(): Promise<void> {
   const text = `loss and gradients vs forward pass (${report.threads} threads, fastest of ${args.reps}, load average ${String(
     (report.machine as { load_average_1m: number }).load_average_1m.toFixed(1),
   )})\n${table(['model', 'batch x seq', 'parameters', 'forward s', 'fwd+bwd s', 'ratio', 'fwd cpu s', 'fwd+bwd cpu s', 'cpu ratio', 'loss'], rows)}`;
-  emitReport(args.json, text, report);
+  const memory = statsMemory
+    ? `\n\nshears stats --gradients on ${statsMemory.model.path} (${statsMemory.model.blocks} blocks, accumulators ${statsMemory.model.accumulator_mib} MiB, ${statsMemory.calibration.samples} x ${statsMemory.calibration.seq_len} tokens)\n${table(
+        ['accumulators', 'seconds', 'peak RssAnon MiB', 'peak RssFile MiB', 'VmHWM MiB'],
+        statsMemory.runs.map((r) => [r.budget, r.seconds.toFixed(1), String(r.peak_rss_anon_mib), String(r.peak_rss_file_mib), String(r.vm_hwm_mib)]),
+      )}`
+    : '';
+  emitReport(args.json, text + memory, report);
 }
 
 if (require.main === module) {

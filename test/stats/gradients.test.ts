@@ -8,7 +8,9 @@ import * as path from 'node:path';
 import { lossAndGradients } from '../../lib/backward/gradients';
 import { CalibrationSet } from '../../lib/calibration/sample';
 import { prune } from '../../lib/prune/run';
+import { MappedFile } from '../../lib/formats/mapped';
 import { openImportance } from '../../lib/stats/importance';
+import { readSafetensors, TensorOut, writeSafetensors } from '../../lib/stats/safetensors-f64';
 import { stats } from '../../lib/stats/run';
 import { GradientMoments } from '../../lib/methods/gradient-moments';
 import { runCli } from '../support/cli';
@@ -109,4 +111,54 @@ test('from the CLI: stats --gradients --gradient-budget 0 (scratch pages), then 
   const bad = await runCli(['stats', ...common, '--gradients', '--gradient-budget', 'x', '--out', path.join(dir, 'bad.safetensors')]);
   expect(bad.code).not.toBe(0);
   expect(bad.err).toMatch(/--gradient-budget expects an integer/);
+});
+
+describe('a file whose gradient moments are damaged', () => {
+  // The good file's tensors, rewritten with one change.
+  let good: { tensors: TensorOut[]; metadata: Record<string, string> };
+  beforeAll(async () => {
+    const file = path.join(dir, 'good.safetensors');
+    await stats({ model, ...calib(), gradients: true, out: file });
+    const f = MappedFile.open(file);
+    try {
+      const { tensors, metadata } = readSafetensors(f);
+      good = { tensors: [...tensors.values()].map((t) => ({ name: t.name, shape: t.shape, data: t.read() })), metadata };
+    } finally {
+      f.close();
+    }
+  });
+  const variant = (name: string, change: (ts: TensorOut[]) => TensorOut[]) => {
+    const file = path.join(dir, name);
+    const fd = fs.openSync(file, 'w');
+    try {
+      writeSafetensors(fd, change(good.tensors.map((t) => ({ ...t }))), good.metadata);
+    } finally {
+      fs.closeSync(fd);
+    }
+    return file;
+  };
+  const K = 'blocks.0.mlp.down.grad';
+  const fisher = (stats: string) => prune({ model, method: 'fisher', sparsity: 0.5, stats, out: path.join(dir, `o-${path.basename(stats, '.safetensors')}`) });
+
+  test('a layer without its count, or with F64 sums: a FormatError naming the key and the file', async () => {
+    await expect(fisher(variant('nocount.safetensors', (ts) => ts.filter((t) => t.name !== `${K}.count`)))).rejects.toThrow(
+      new RegExp(`nocount\\.safetensors.*${K.replace(/\./g, '\\.')} needs sum, sum_sq and count`),
+    );
+    await expect(
+      fisher(variant('f64.safetensors', (ts) => ts.map((t) => (t.name === `${K}.sum_sq` ? { ...t, data: Float64Array.from(t.data) } : t)))),
+    ).rejects.toThrow(/blocks\.0\.mlp\.down\.grad\.sum_sq must be F32/);
+  });
+
+  test("moments of another shape than the model's weight: E_STATS_MODEL; a non-finite value: a FormatError, nothing written", async () => {
+    const swapped = variant('swapped.safetensors', (ts) => ts.map((t) => (t.name.startsWith(`${K}.sum`) ? { ...t, shape: [...t.shape].reverse() } : t)));
+    const e = (await fisher(swapped).catch((x: unknown) => x)) as Error & { code: string };
+    expect(e.code).toBe('E_STATS_MODEL');
+    expect(e.message).toMatch(/gradient moments of blocks\.0\.mlp\.down\.weight have shape/);
+    const nan = variant('nan.safetensors', (ts) =>
+      ts.map((t) => (t.name === `${K}.sum_sq` ? { ...t, data: Float32Array.from(t.data, (v, i) => (i === 3 ? NaN : v)) } : t)),
+    );
+    await expect(fisher(nan)).rejects.toThrow(/blocks\.0\.mlp\.down\.grad\.sum_sq: value 3 is NaN/);
+    expect(fs.existsSync(path.join(dir, 'o-nan'))).toBe(false);
+    expect(leftovers()).toEqual([]);
+  });
 });

@@ -52,6 +52,8 @@ export interface StatsProgress {
   /** 1-based block of stage 'statistics'; 0 before, the block count after. */
   block: number;
   blocks?: number;
+  /** Stage 'gradients': calibration sequences done, and in all. */
+  sequences?: { done: number; total: number };
   elapsedSeconds: number;
 }
 
@@ -95,10 +97,11 @@ export async function stats(o: StatsOptions): Promise<StatsReport> {
     o.onWarning?.(m);
   };
   let blocks: number | undefined;
-  const progress = (stage: StatsProgress['stage'], block = stage === 'write' || stage === 'done' ? (blocks ?? 0) : 0, label?: string) =>
+  const progress = (stage: StatsProgress['stage'], block = stage === 'write' || stage === 'done' ? (blocks ?? 0) : 0, sequences?: StatsProgress['sequences']) =>
     o.onProgress?.({
       stage,
-      label: label ?? (stage === 'statistics' ? blockLabel(block, blocks ?? 0, 'statistics') : stage),
+      label: sequences ? `sequence ${sequences.done}/${sequences.total} gradients` : stage === 'statistics' ? blockLabel(block, blocks ?? 0, 'statistics') : stage,
+      ...(sequences ? { sequences } : {}),
       block,
       ...(blocks === undefined ? {} : { blocks }),
       elapsedSeconds: clock.elapsed(),
@@ -129,7 +132,7 @@ export async function stats(o: StatsOptions): Promise<StatsReport> {
         clock,
         signal: o.signal,
         budgetBytes: o.gradientMemoryBudget,
-        onSequence: (done, total) => progress('gradients', blocks, `sequence ${done}/${total} gradients`),
+        onSequence: (done, total) => progress('gradients', blocks, { done, total }),
       });
     o.signal?.throwIfAborted();
     progress('write');

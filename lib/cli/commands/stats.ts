@@ -7,10 +7,11 @@ import { stats, StatsProgress } from '../../stats/run';
 import { addCalibrationOptions, runWithProgress } from '../calibration-options';
 import { activationThresholdOption, backendOption, int } from '../parse';
 
-function fraction(p: StatsProgress): number {
+// With --gradients the activation pass is the first half of the bar, the gradient pass the second.
+function fraction(p: StatsProgress, gradients: boolean): number {
   if (p.stage === 'done') return 1;
-  if (p.stage === 'gradients') return 1;
-  return p.stage === 'statistics' && p.blocks ? (p.block - 1) / p.blocks : 0;
+  if (p.stage === 'gradients') return p.sequences ? 0.5 + (0.5 * p.sequences.done) / p.sequences.total : 0.5;
+  return p.stage === 'statistics' && p.blocks ? ((p.block - 1) / p.blocks) * (gradients ? 0.5 : 1) : 0;
 }
 
 export function register(program: Command): void {
@@ -38,7 +39,7 @@ export function register(program: Command): void {
           ...opts,
           gradientMemoryBudget: opts.gradientBudget === undefined ? undefined : opts.gradientBudget * 2 ** 20,
           signal,
-          onProgress: (p) => sink.update({ fraction: fraction(p), label: p.label, elapsedSeconds: p.elapsedSeconds }),
+          onProgress: (p) => sink.update({ fraction: fraction(p, !!opts.gradients), label: p.label, elapsedSeconds: p.elapsedSeconds }),
           onWarning: warn,
         });
         sink.stop();

@@ -14,7 +14,8 @@
 //     that only one block's modified weights stay in memory. The view then reads the
 //     file's original bytes again. Views of other memory are refused.
 //   mapScratch(path, bytes) -> ArrayBuffer over mmap(MAP_SHARED, PROT_READ|PROT_WRITE) of
-//     a new file of that size (created exclusively, sparse, reading as zeros): writes
+//     a new file of that size (created exclusively, its blocks reserved with fallocate
+//     where the filesystem can, so that a full disk fails here; reading as zeros): writes
 //     reach the file, so the kernel can write the pages back and drop them under memory
 //     pressure (they are file pages, not the process's anonymous memory). Released like
 //     mapFile's buffers (unmapFile, or the finalizer); the file is the caller's to
@@ -95,6 +96,12 @@ Napi::Value MapScratch(const Napi::CallbackInfo& info) {
       ::unlink(path.c_str());
       fail(kIOError, sys_message(path, what, e));
     };
+    // The blocks are reserved now where the filesystem can (fallocate): a full disk is then
+    // this error, not a SIGBUS at some later write through the mapping.
+#ifdef __linux__
+    if (size > 0 && ::fallocate(fd, 0, 0, static_cast<off_t>(size)) != 0 && errno != EOPNOTSUPP && errno != ENOSYS)
+      give_up("cannot reserve the space", errno);
+#endif
     if (::ftruncate(fd, static_cast<off_t>(size)) != 0) give_up("cannot size", errno);
     if (size == 0) {
       ::close(fd);

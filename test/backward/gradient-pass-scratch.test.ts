@@ -101,7 +101,7 @@ describe('gradientPass accumulators', () => {
     scratch.remove();
   });
 
-  test('mapScratch: a new zeroed file of the size asked, refused when the file exists (E_IO, naming it)', () => {
+  test('mapScratch: a new zeroed file of the size asked; refused when the file exists or the space cannot be had (E_IO, naming it)', () => {
     const f = path.join(dir, 'a.f32');
     const buf = filesNative().mapScratch(f, 4096 * 3 + 8);
     expect(fs.statSync(f).size).toBe(4096 * 3 + 8);
@@ -113,5 +113,8 @@ describe('gradientPass accumulators', () => {
     expect(() => filesNative().mapScratch(f, 16)).toThrow(/a\.f32: cannot create/);
     expect(() => filesNative().mapScratch(path.join(dir, 'b'), -1)).toThrow(/bytes must be a non-negative integer/);
     expect(fs.existsSync(path.join(dir, 'b'))).toBe(false);
+    // More than any disk: refused up front (fallocate), not a SIGBUS at a later write; no file left.
+    expect(() => filesNative().mapScratch(path.join(dir, 'huge'), 2 ** 50)).toThrow(/huge: cannot (reserve the space|size|map)/);
+    expect(fs.existsSync(path.join(dir, 'huge'))).toBe(false);
   });
 });

@@ -3,12 +3,15 @@
 // pages back and drop them instead of keeping them as the process's private memory
 // (4 bytes a weight per statistic, beyond RAM on big models). Same values as in-memory
 // arrays: the pages read as zeros until written.
+import * as fs from 'node:fs';
+
 import { fromNative } from '../errors';
 import { filesNative } from '../native/files';
 import type { Scratch } from '../util/scratch';
 
 export class ScratchAccumulators {
   private readonly buffers: ArrayBuffer[] = [];
+  private readonly files: string[] = [];
 
   constructor(private readonly scratch: Scratch) {}
 
@@ -27,11 +30,17 @@ export class ScratchAccumulators {
       throw fromNative(e);
     }
     this.buffers.push(buf);
+    this.files.push(file);
     return new Float32Array(buf);
   }
 
-  /** Unmaps every array (their views become empty); the files go with the scratch folder. Idempotent. */
+  /**
+   * Unmaps every array (their views become empty) and removes the files, so that their
+   * disk space is free before the output is written (a killed run's files go with its
+   * scratch folder). Idempotent.
+   */
   release(): void {
     for (const b of this.buffers.splice(0)) filesNative().unmapFile(b);
+    for (const f of this.files.splice(0)) fs.rmSync(f, { force: true });
   }
 }

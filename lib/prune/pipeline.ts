@@ -20,6 +20,7 @@ import { blockLabel } from './progress';
 import { gradientPass } from './gradient-pass';
 import { BlockStats, calibrationPass } from './statistics';
 import { PhaseClock } from '../util/clock';
+import type { Scratch } from '../util/scratch';
 
 export type PruneGranularity = 'row' | 'matrix' | 'global';
 
@@ -57,6 +58,10 @@ export interface PipelineOptions {
   onTensorsDone?: (names: string[]) => void;
   /** |x| above which an input activation counts as an outlier in the statistics (default 6, as LLM.int8()). */
   activationThreshold?: number;
+  /** The run's scratch folder: gradient methods keep their per-weight moments in file-backed pages there past 256 MiB. */
+  scratch?: Scratch;
+  /** Bytes of gradient moments kept in memory before they move to the scratch folder (default 256 MiB; 0: always there). */
+  gradientBudgetBytes?: number;
 }
 
 export { DEFAULT_ACTIVATION_THRESHOLD } from './statistics';
@@ -214,6 +219,7 @@ export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promi
   // Gradient methods: one backward pass per sequence on the dense model first (one-shot),
   // then every block is pruned with the dense model's statistics (recompute off).
   let weightStats: Map<string, StrategyStats> | undefined;
+  let gradients: { release(): void } | undefined;
   if (o.strategy.collectWeights) {
     notes.push('gradients of the dense model, all layers in one pass (one-shot); activation statistics of the dense model');
     weightStats = new Map();
@@ -221,29 +227,35 @@ export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promi
       const [rows, cols] = tensor(l.name).shape;
       weightStats.set(l.name, o.strategy.collectWeights(rows, cols));
     }
-    await gradientPass(model, cal, weightStats, {
+    gradients = await gradientPass(model, cal, weightStats, {
       clock,
       signal: o.signal,
+      scratch: o.scratch,
+      budgetBytes: o.gradientBudgetBytes,
       onSequence: (done, total) =>
         o.onProgress?.({ block: 0, blocks: blocksTotal, phase: 'gradients', label: `sequence ${done}/${total} gradients`, elapsedSeconds: clock.elapsed() }),
     });
   }
-  await calibrationPass(fm, cal, blocks, {
-    methods: [o.strategy],
-    activationThreshold: o.activationThreshold,
-    hessianPrecision: o.hessianPrecision,
-    backend,
-    batch: o.batch,
-    signal: o.signal,
-    clock,
-    recompute: !weightStats,
-    onPhase: (b, phase) => progress(b, phase),
-    onStatistics: async (b, blockLayers, stats) => {
-      const p = { ...pruning, onLayer: (name: string) => progress(b, 'pruning', name) };
-      layers.push(...(await pruneBlock(model.tensors, blockLayers, stats, p, weightStats)));
-    },
-    onBlockDone: (_b, blockLayers) => o.onTensorsDone?.(blockLayers.map((l) => l.name)),
-  });
+  try {
+    await calibrationPass(fm, cal, blocks, {
+      methods: [o.strategy],
+      activationThreshold: o.activationThreshold,
+      hessianPrecision: o.hessianPrecision,
+      backend,
+      batch: o.batch,
+      signal: o.signal,
+      clock,
+      recompute: !weightStats,
+      onPhase: (b, phase) => progress(b, phase),
+      onStatistics: async (b, blockLayers, stats) => {
+        const p = { ...pruning, onLayer: (name: string) => progress(b, 'pruning', name) };
+        layers.push(...(await pruneBlock(model.tensors, blockLayers, stats, p, weightStats)));
+      },
+      onBlockDone: (_b, blockLayers) => o.onTensorsDone?.(blockLayers.map((l) => l.name)),
+    });
+  } finally {
+    gradients?.release(); // the moments' scratch pages, once every block is pruned
+  }
   progress(model.config.numLayers, 'done');
   notes.push(...(o.strategy.notes?.() ?? []));
   return { layers, timings: clock.timings, granularity, notes };

@@ -173,6 +173,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
                 batch: o.batch,
                 hessianPrecision: o.hessianPrecision,
                 activationThreshold: o.activationThreshold,
+                scratch,
               }),
         );
         if (fileStats) result.notes.push(...fileStats.notes);

@@ -2,7 +2,11 @@
 // plain reference, the native moments, and prune() end to end: the masks equal those of a
 // reference built here from lossAndGradients per calibration sequence (S1 = sum G,
 // S2 = sum G^2) and the same selection, at exact sparsity and under 2:4.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
 import { lossAndGradients } from '../../lib/backward/gradients';
+import { scratchBeside } from '../../lib/formats/atomic';
 import { CalibrationSet } from '../../lib/calibration/sample';
 import { loadModel } from '../../lib/formats/load';
 import { accumulateMoments, computeScores, selectMask } from '../../lib/kernels';
@@ -146,4 +150,25 @@ test('gradient-sensitive with --alpha 0 is Wanda (same masks on block 0, where b
   const r = await runCli(['prune', '--model', model, '--method', 'gradient-sensitive', '--alpha', '-1', '--sparsity', '0.5', '--calib-tokens', 'x.json', '--out', 'never']);
   expect(r.code).not.toBe(0);
   expect(r.err).toMatch(/--alpha must be a finite number >= 0, got -1/);
+});
+
+test('gradient moments in file-backed scratch pages (budget 0) give the same masks, and the pages are released after pruning', async () => {
+  const run = async (o: { scratch?: ReturnType<typeof scratchBeside>; gradientBudgetBytes?: number }) => {
+    const m = await loadModel(model);
+    try {
+      await runPipeline(m, { strategy: fisher(), sparsity: 0.5, calibration: calibration(), ...o });
+      return [...m.tensors.values()].filter((t) => t.shape.length === 2).map((t) => Array.from(t.data as Float32Array, (v) => (v === 0 ? 0 : 1)).join(''));
+    } finally {
+      m.close();
+    }
+  };
+  const out = path.join(tempDir(), 'out');
+  const scratch = scratchBeside(out);
+  try {
+    expect(await run({ scratch, gradientBudgetBytes: 0 })).toEqual(await run({}));
+    // Nothing of the moments is left in the scratch folder once the run is done with them.
+    expect(fs.readdirSync(scratch.dir)).toEqual([]);
+  } finally {
+    scratch.remove();
+  }
 });

@@ -103,19 +103,19 @@ describe('native gradients vs central finite differences (float32)', () => {
     test(c.name, async () => {
       const worst = expectWithin(await check(model(c.spec), 2, 6, 3), c.expect);
       // The measured worst case, for the record (the test's bound is TOL).
-      console.log(`${c.name}: max |g - fd| / scale = ${worst.toExponential(2)}`);
+      if (process.env.GRADCHECK_REPORT) console.log(`${c.name}: max |g - fd| / scale = ${worst.toExponential(2)}`);
     });
 
   test('sequences longer than one 64-query chunk of the attention (seq 70)', async () => {
     const m = model({ architecture: 'llama', hidden: 16, heads: 4, kvHeads: 2, intermediate: 24, tied: false, context: 128, seed: 10 });
     const worst = expectWithin(await check(m, 1, 70, 11), ['blocks.0.attn.q.weight', 'blocks.0.attn.k.weight', 'blocks.1.attn.v.weight']);
-    console.log(`seq 70: max |g - fd| / scale = ${worst.toExponential(2)}`);
+    if (process.env.GRADCHECK_REPORT) console.log(`seq 70: max |g - fd| / scale = ${worst.toExponential(2)}`);
   });
 
   test('the head over several tiles of rows (256) and of vocabulary (512): 2 x 150 tokens, 600 ids', async () => {
     const m = model({ architecture: 'llama', hidden: 16, heads: 4, kvHeads: 2, intermediate: 24, vocab: 600, context: 160, tied: false, seed: 12 });
     const worst = expectWithin(await check(m, 2, 150, 13), ['lm_head.weight', 'final_norm.weight', 'embed.weight']);
-    console.log(`head tiles: max |g - fd| / scale = ${worst.toExponential(2)}`);
+    if (process.env.GRADCHECK_REPORT) console.log(`head tiles: max |g - fd| / scale = ${worst.toExponential(2)}`);
   });
 
   test('blocks without attention and without MLP (per-block widths)', async () => {
@@ -125,6 +125,6 @@ describe('native gradients vs central finite differences (float32)', () => {
     expect(errors.has('blocks.0.attn.q.weight')).toBe(false);
     expect(errors.has('blocks.2.mlp.down.weight')).toBe(false);
     const worst = expectWithin(errors, ['blocks.0.mlp.down.weight', 'blocks.2.attn.o.weight', 'blocks.1.attn_norm.weight']);
-    console.log(`no attention / no MLP: max |g - fd| / scale = ${worst.toExponential(2)}`);
+    if (process.env.GRADCHECK_REPORT) console.log(`no attention / no MLP: max |g - fd| / scale = ${worst.toExponential(2)}`);
   });
 });

@@ -14,10 +14,9 @@ import { CalibrationSet } from '../calibration/sample';
 import { ArgumentRangeError, NonFiniteError, ShearsError } from '../errors';
 import { perplexity } from '../eval/perplexity';
 import { readEvalText } from '../eval/text';
-import { outputFolder, scratchBeside } from '../formats/atomic';
+import { inRunScratch } from '../formats/atomic';
 import { writeModelAs } from '../formats/convert';
 import { loadModel } from '../formats/load';
-import { asOutputError } from '../formats/output-error';
 import { ForwardModel } from '../forward/model';
 import { LoadedModel, Tensor } from '../model/types';
 import { drawCalibration } from '../prune/calibrate';
@@ -27,7 +26,7 @@ import { tokenizerArtifacts } from '../tokenizer/artifacts';
 import { loadTokenizer } from '../tokenizer/load';
 import { untilAborted } from '../util/abortable';
 import { PhaseClock } from '../util/clock';
-import { cleanStaleScratch, Scratch } from '../util/scratch';
+import { Scratch } from '../util/scratch';
 import { AdamW, EwcTerm } from './adamw';
 import { BatchOrder } from './batches';
 import { empiricalFisher } from './fisher';
@@ -58,11 +57,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneReport> {
   const progress = (stage: FinetuneProgress['stage'], done: number, total: number, label: string, loss?: number) =>
     o.onProgress?.({ stage, done, total, label, loss, elapsedSeconds: elapsed() });
   o.signal?.throwIfAborted();
-  const folder = outputFolder(o.out);
-  const stale = cleanStaleScratch(folder);
-  if (stale) warn(stale);
-  const scratch = scratchBeside(o.out);
-  try {
+  return inRunScratch(o.out, warn, async (scratch) => {
     progress('load', 0, 1, 'loading the model');
     const model = await clock.time('load', () => untilAborted(loadModel(o.model, { tokenizer: o.tokenizer }), o.signal, (m) => m.close()));
     try {
@@ -70,11 +65,7 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneReport> {
     } finally {
       model.close();
     }
-  } catch (e) {
-    throw asOutputError(e, o.out, folder, scratch.dir);
-  } finally {
-    scratch.remove();
-  }
+  });
 }
 
 type Progress = (stage: FinetuneProgress['stage'], done: number, total: number, label: string, loss?: number) => void;

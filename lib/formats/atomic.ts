@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { Scratch } from '../util/scratch';
+import { cleanStaleScratch, Scratch } from '../util/scratch';
 import { asOutputError, OutputError } from './output-error';
 import { publishPath } from './publish';
 
@@ -93,6 +93,25 @@ export function scratchBeside(target: string): Scratch {
     return Scratch.create(folder);
   } catch (e) {
     throw asOutputError(e, target, folder);
+  }
+}
+
+/**
+ * A whole run that writes `target` (prune, finetune): first the scratch left beside it by
+ * killed runs is removed (`warn` says so), then `run` gets a fresh scratch folder, which is
+ * removed however it ends; a system error about that folder becomes an OutputError.
+ */
+export async function inRunScratch<T>(target: string, warn: (message: string) => void, run: (scratch: Scratch) => Promise<T>): Promise<T> {
+  const folder = outputFolder(target);
+  const stale = cleanStaleScratch(folder);
+  if (stale) warn(stale);
+  const scratch = scratchBeside(target);
+  try {
+    return await run(scratch);
+  } catch (e) {
+    throw asOutputError(e, target, folder, scratch.dir);
+  } finally {
+    scratch.remove();
   }
 }
 

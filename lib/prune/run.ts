@@ -29,9 +29,8 @@ import { planBackend } from '../backend';
 import { achievedSparsity, inputChecksum, peakRssBytes, PruneReport, shearsVersion, sparsityShortfallNote } from './report';
 import { PhaseClock } from '../util/clock';
 import { untilAborted } from '../util/abortable';
-import { cleanStaleScratch, Scratch } from '../util/scratch';
-import { outputFolder, scratchBeside } from '../formats/atomic';
-import { asOutputError } from '../formats/output-error';
+import { Scratch } from '../util/scratch';
+import { inRunScratch } from '../formats/atomic';
 import { BlockOffloader } from './offload';
 import { drawCalibration } from './calibrate';
 import { pruneFromFile, readFileStats } from '../stats/prune-from-file';
@@ -87,17 +86,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
   if (!info.calibrated && (o.calib || o.calibTokens || o.stats))
     warn(`method ${info.name} uses no calibration data: ${o.calib ? '--calib' : o.calibTokens ? '--calib-tokens' : '--stats'} was ignored`);
   o.signal?.throwIfAborted();
-  const folder = outputFolder(o.out);
-  const stale = cleanStaleScratch(folder);
-  if (stale) warn(stale);
-  const scratch = scratchBeside(o.out);
-  try {
-    return await pruneIn(scratch);
-  } catch (e) {
-    throw asOutputError(e, o.out, folder, scratch.dir);
-  } finally {
-    scratch.remove();
-  }
+  return inRunScratch(o.out, warn, pruneIn);
 
   async function pruneIn(scratch: Scratch): Promise<PruneReport> {
     progress('load');

@@ -21,7 +21,7 @@ import { ForwardModel } from '../lib/forward/model';
 import { poolThreads } from '../lib/kernels';
 import { LoadedModel, ModelConfig, Tensor } from '../lib/model/types';
 import { loadTokenizer } from '../lib/tokenizer/load';
-import { emitReport, machineInfo, table } from './machine';
+import { emitReport, machineInfo, randomF32, table } from './machine';
 import { measureStatsMemory } from './stats-memory';
 
 interface Args {
@@ -52,19 +52,6 @@ function parseArgs(argv: string[]): Args {
 }
 
 const BLOCK = { hidden: 4096, heads: 32, kvHeads: 8, headDim: 128, intermediate: 11008, vocab: 512 };
-
-// Uniform values in (-scale, scale): one random chunk repeated (the values do not matter for timing).
-function randomF32(n: number, scale: number, seed: number): Float32Array {
-  const chunk = new Float32Array(Math.min(n, 1 << 18));
-  let s = seed >>> 0;
-  for (let i = 0; i < chunk.length; ++i) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    chunk[i] = (s / 2 ** 32 - 0.5) * 2 * scale;
-  }
-  const out = new Float32Array(n);
-  for (let o = 0; o < n; o += chunk.length) out.set(chunk.subarray(0, Math.min(chunk.length, n - o)), o);
-  return out;
-}
 
 export function llama7bBlock(): LoadedModel {
   const { hidden: H, heads, kvHeads, headDim, intermediate: I, vocab: V } = BLOCK;

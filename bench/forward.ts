@@ -14,7 +14,7 @@ import { ForwardModel, ForwardSource, matmul, matmulIsa } from '../lib/forward';
 import { perplexity } from '../lib/eval/perplexity';
 import { poolThreads } from '../lib/kernels';
 import { ModelConfig, Tensor, TensorDType } from '../lib/model/types';
-import { machineInfo, table } from './machine';
+import { machineInfo, randomF32, table } from './machine';
 
 interface Args {
   json: boolean;
@@ -64,20 +64,6 @@ function llama7bConfig(): ModelConfig {
     tiedEmbeddings: false,
     preNorm: true,
   };
-}
-
-// Uniform values in (-scale, scale): one random megabyte-sized chunk repeated (enough
-// for timing; the values do not matter).
-function randomF32(n: number, scale: number, seed: number): Float32Array {
-  const chunk = new Float32Array(Math.min(n, 1 << 18));
-  let s = seed >>> 0;
-  for (let i = 0; i < chunk.length; ++i) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    chunk[i] = (s / 2 ** 32 - 0.5) * 2 * scale;
-  }
-  const out = new Float32Array(n);
-  for (let o = 0; o < n; o += chunk.length) out.set(chunk.subarray(0, Math.min(chunk.length, n - o)), o);
-  return out;
 }
 
 const LINEARS: [string, number, number][] = [

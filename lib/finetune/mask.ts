@@ -6,21 +6,14 @@
 import { createHash } from 'node:crypto';
 
 import { convertDType } from '../kernels';
+import { kernelsNative } from '../native/kernels';
 import { LoadedModel, Tensor } from '../model/types';
 import { selectLayers } from '../prune/layers';
 
 /** Bit i set (little-endian within bytes) where weight i is exactly zero (+0 or -0). */
 export function zeroBits(t: Pick<Tensor, 'data' | 'dtype'>): { bits: Uint8Array; zeros: number } {
-  const n = t.data.length;
-  const bits = new Uint8Array(Math.ceil(n / 8));
-  let zeros = 0;
-  const d = t.data;
-  const isZero = t.dtype === 'f32' ? (i: number) => d[i] === 0 : (i: number) => (d[i] & 0x7fff) === 0;
-  for (let i = 0; i < n; ++i)
-    if (isZero(i)) {
-      bits[i >> 3] |= 1 << (i & 7);
-      ++zeros;
-    }
+  const bits = new Uint8Array(Math.ceil(t.data.length / 8));
+  const zeros = kernelsNative().zeroMask(t.data, t.dtype, bits);
   return { bits, zeros };
 }
 

@@ -29,6 +29,7 @@ export const ADDON_ARITY: { readonly [K in keyof ShearsAddon]-?: Arity<ShearsAdd
   countPositive: 1,
   rowCosineSum: 3,
   accumulateMoments: 3,
+  zeroMask: 3,
   convert: 4,
   // runtime
   threads: 0,

@@ -104,6 +104,8 @@ export interface KernelsNative {
   rowCosineSum(a: Float32Array, b: Float32Array, cols: number): number;
   /** sum += g and sumSq += g^2 elementwise (either may be absent), off the JavaScript thread. */
   accumulateMoments(g: Float32Array, sum: Float32Array | undefined, sumSq: Float32Array | undefined): Promise<void>;
+  /** Bit i of `bits` set where element i is +0 or -0; returns how many are. */
+  zeroMask(data: Float32Array | Uint16Array, dtype: 'f32' | 'f16' | 'bf16', bits: Uint8Array): number;
   convert(src: Float32Array | Uint16Array, srcDtype: NativeDType, dst: Float32Array | Uint16Array, dstDtype: NativeDType): Promise<void>;
   threads(): number;
   /** Resizes the thread pool (0: machine default, at most 1024); safe while ops run. */

@@ -9,6 +9,7 @@
 #include "bindings/registry.h"
 #include "cpu/moments.h"
 #include "cpu/row_cosine.h"
+#include "cpu/zero_mask.h"
 
 namespace shears {
 namespace {
@@ -97,9 +98,32 @@ Napi::Value AccumulateMoments(const Napi::CallbackInfo& info) {
   });
 }
 
+// zeroMask(data: Float32Array | Uint16Array, dtype: 'f32'|'f16'|'bf16', bits: Uint8Array) -> number:
+// bit i set where element i is +0 or -0 (the mask fine-tuning holds); returns the count.
+// Synchronous: one pass over the matrix on the thread pool.
+Napi::Value ZeroMask(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    DType dt = parse_dtype(info[1], "dtype");
+    size_t n = 0;
+    const void* data = nullptr;
+    if (dt == DType::F32) {
+      auto d = typed_array<float>(info[0], "data");
+      n = d.size;
+      data = d.data;
+    } else {
+      auto d = typed_array<uint16_t>(info[0], "data");
+      n = d.size;
+      data = d.data;
+    }
+    auto bits = typed_array<uint8_t>(info[2], "bits", (n + 7) / 8);
+    return Napi::Number::New(info.Env(), static_cast<double>(zero_mask(data, dt, n, bits.data)));
+  });
+}
+
 }  // namespace
 
 SHEARS_REGISTER(stats) {
+  export_function(env, exports, "zeroMask", ZeroMask, 3);
   export_function(env, exports, "accumulateMoments", AccumulateMoments, 3);
   export_function(env, exports, "countPositive", CountPositive, 1);
   export_function(env, exports, "columnStats", ColumnStats, 4);

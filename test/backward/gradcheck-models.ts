@@ -52,11 +52,10 @@ export interface GradCase {
   build: () => RefModel;
 }
 
-const spec = (name: string, s: RandomModelSpec): GradCase => ({ name, build: () => randomModel(s) });
-
-export const GRAD_CASES: GradCase[] = [
-  spec('llama: GQA, interleaved RoPE, untied head', { architecture: 'llama', hidden: 16, heads: 4, kvHeads: 2, intermediate: 24, tied: false, seed: 1 }),
-  spec('llama: rotate-half RoPE, partial rotary dim, Llama-3 scaling, tied head', {
+/** The random models both gradient checks use (the native check adds its own variants of them). */
+export const GRAD_SPECS = {
+  llamaGqa: { architecture: 'llama', hidden: 16, heads: 4, kvHeads: 2, intermediate: 24, tied: false, seed: 1 },
+  llamaRotateHalf: {
     architecture: 'llama',
     hidden: 24,
     heads: 4,
@@ -67,12 +66,24 @@ export const GRAD_CASES: GradCase[] = [
     ropeScaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalContextLength: 8 },
     tied: true,
     seed: 2,
-  }),
-  spec('qwen2: q/k/v biases, rotate-half RoPE', { architecture: 'llama', family: 'qwen2', qkvBias: true, ropeLayout: 'rotate_half', hidden: 16, heads: 4, kvHeads: 2, intermediate: 24, seed: 3 }),
-  spec('OPT pre-norm: ReLU, learned positions (offset 2), tied head', { architecture: 'opt', hidden: 16, intermediate: 24, seed: 4 }),
-  spec('OPT post-norm (do_layer_norm_before = false)', { architecture: 'opt', hidden: 16, intermediate: 24, preNorm: false, seed: 5 }),
-  spec('GPT-2: GELU-tanh, learned positions', { architecture: 'gpt2', hidden: 16, intermediate: 24, seed: 6 }),
-  spec('GPT-2 shape with exact GELU', { architecture: 'gpt2', hidden: 16, intermediate: 24, activation: 'gelu', seed: 7 }),
+  },
+  qwen2: { architecture: 'llama', family: 'qwen2', qkvBias: true, ropeLayout: 'rotate_half', hidden: 16, heads: 4, kvHeads: 2, intermediate: 24, seed: 3 },
+  optPreNorm: { architecture: 'opt', hidden: 16, intermediate: 24, seed: 4 },
+  optPostNorm: { architecture: 'opt', hidden: 16, intermediate: 24, preNorm: false, seed: 5 },
+  gpt2: { architecture: 'gpt2', hidden: 16, intermediate: 24, seed: 6 },
+  gpt2ExactGelu: { architecture: 'gpt2', hidden: 16, intermediate: 24, activation: 'gelu', seed: 7 },
+} satisfies Record<string, RandomModelSpec>;
+
+const spec = (name: string, s: RandomModelSpec): GradCase => ({ name, build: () => randomModel(s) });
+
+export const GRAD_CASES: GradCase[] = [
+  spec('llama: GQA, interleaved RoPE, untied head', GRAD_SPECS.llamaGqa),
+  spec('llama: rotate-half RoPE, partial rotary dim, Llama-3 scaling, tied head', GRAD_SPECS.llamaRotateHalf),
+  spec('qwen2: q/k/v biases, rotate-half RoPE', GRAD_SPECS.qwen2),
+  spec('OPT pre-norm: ReLU, learned positions (offset 2), tied head', GRAD_SPECS.optPreNorm),
+  spec('OPT post-norm (do_layer_norm_before = false)', GRAD_SPECS.optPostNorm),
+  spec('GPT-2: GELU-tanh, learned positions', GRAD_SPECS.gpt2),
+  spec('GPT-2 shape with exact GELU', GRAD_SPECS.gpt2ExactGelu),
   {
     name: 'llama, per-block widths: no attention / no MLP / narrower',
     build: () => {

@@ -17,6 +17,7 @@
 import { lossAndGradients } from '../../lib/backward/gradients';
 import { LoadedModel } from '../../lib/model/types';
 import { RandomModelSpec, rng } from '../forward/random-model';
+import { GRAD_SPECS } from './gradcheck-models';
 import { centralDifference, model, randomTokens, withoutSublayer } from './native-helpers';
 
 const H = 1e-2;
@@ -56,46 +57,26 @@ function expectWithin(errors: Map<string, number>, names: string[]): number {
 const CASES: { name: string; spec: RandomModelSpec; expect: string[] }[] = [
   {
     name: 'llama: GQA, interleaved RoPE, untied',
-    spec: { architecture: 'llama', hidden: 16, heads: 4, kvHeads: 2, intermediate: 24, tied: false, seed: 1 },
+    spec: GRAD_SPECS.llamaGqa,
     expect: ['embed.weight', 'lm_head.weight', 'final_norm.weight', 'blocks.1.attn.k.weight', 'blocks.0.mlp.gate.weight'],
   },
   {
     name: 'llama: rotate_half, partial rotary dim, Llama-3 scaling, tied, q/k/v biases',
-    spec: {
-      architecture: 'llama',
-      hidden: 24,
-      heads: 4,
-      kvHeads: 1,
-      intermediate: 20,
-      ropeLayout: 'rotate_half',
-      ropeDim: 4,
-      ropeScaling: { type: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalContextLength: 8 },
-      tied: true,
-      qkvBias: true,
-      seed: 2,
-    },
+    spec: { ...GRAD_SPECS.llamaRotateHalf, qkvBias: true },
     expect: ['embed.weight', 'blocks.0.attn.q.bias', 'blocks.1.attn.v.weight'],
   },
   {
     name: 'OPT: LayerNorm, biases, ReLU, learned positions (offset 2), tied',
-    spec: { architecture: 'opt', hidden: 16, intermediate: 24, seed: 4 },
+    spec: GRAD_SPECS.optPreNorm,
     expect: ['pos_embed.weight', 'final_norm.bias', 'blocks.0.mlp.fc1.bias', 'blocks.1.attn.o.bias'],
   },
   {
     name: 'OPT post-norm (do_layer_norm_before = false)',
-    spec: { architecture: 'opt', hidden: 16, intermediate: 24, preNorm: false, seed: 5 },
+    spec: GRAD_SPECS.optPostNorm,
     expect: ['blocks.0.attn_norm.weight', 'blocks.1.mlp_norm.bias'],
   },
-  {
-    name: 'GPT-2: GELU-tanh, learned positions',
-    spec: { architecture: 'gpt2', hidden: 16, intermediate: 24, seed: 6 },
-    expect: ['pos_embed.weight', 'blocks.1.mlp.fc2.weight'],
-  },
-  {
-    name: 'GPT-2 shape with exact GELU',
-    spec: { architecture: 'gpt2', hidden: 16, intermediate: 24, activation: 'gelu', seed: 7 },
-    expect: ['blocks.0.mlp.fc1.weight'],
-  },
+  { name: 'GPT-2: GELU-tanh, learned positions', spec: GRAD_SPECS.gpt2, expect: ['pos_embed.weight', 'blocks.1.mlp.fc2.weight'] },
+  { name: 'GPT-2 shape with exact GELU', spec: GRAD_SPECS.gpt2ExactGelu, expect: ['blocks.0.mlp.fc1.weight'] },
 ];
 
 describe('native gradients vs central finite differences (float32)', () => {
@@ -107,7 +88,7 @@ describe('native gradients vs central finite differences (float32)', () => {
     });
 
   test('sequences longer than one 64-query chunk of the attention (seq 70)', async () => {
-    const m = model({ architecture: 'llama', hidden: 16, heads: 4, kvHeads: 2, intermediate: 24, tied: false, context: 128, seed: 10 });
+    const m = model({ ...GRAD_SPECS.llamaGqa, context: 128, seed: 10 });
     const worst = expectWithin(await check(m, 1, 70, 11), ['blocks.0.attn.q.weight', 'blocks.0.attn.k.weight', 'blocks.1.attn.v.weight']);
     if (process.env.GRADCHECK_REPORT) console.log(`seq 70: max |g - fd| / scale = ${worst.toExponential(2)}`);
   });

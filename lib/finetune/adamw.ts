@@ -6,7 +6,7 @@
 import { ArgumentRangeError, nativeCall } from '../errors';
 import { toFloat32 } from '../kernels';
 import { LoadedModel, Tensor } from '../model/types';
-import { NativeAdamWState, optimNative } from '../native/optim';
+import { NativeAdamWState, NativeDTyped, optimNative } from '../native/optim';
 
 export interface AdamWHyper {
   lr: number;
@@ -19,9 +19,11 @@ export interface AdamWHyper {
 
 export interface EwcTerm {
   lambda: number;
-  /** Fisher diagonal and anchor weights per tensor name (float32, the tensor's layout). */
+  /** Per tensor name: the Fisher diagonal up to `fisherScale` (F = fisherScale * fisher; float32, the tensor's layout). */
   fisher: Map<string, Float32Array>;
-  anchor: Map<string, Float32Array>;
+  fisherScale: number;
+  /** Per tensor name: the anchor weights w* in their own storage (e.g. views of the input's mapping). */
+  anchor: Map<string, NativeDTyped>;
 }
 
 interface Slot {
@@ -87,13 +89,17 @@ export class AdamW {
           eps: h.eps,
           weightDecay: s.decays ? h.weightDecay : 0,
           keep: s.keep,
-          ewc: this.ewc && fisher && anchor ? { lambda: this.ewc.lambda, fisher, anchor } : undefined,
+          // lambda * F = (lambda * scale) * S2
+          ewc: this.ewc && fisher && anchor ? { lambda: this.ewc.lambda * this.ewc.fisherScale, fisher, anchor: anchor.data, anchorDtype: anchor.dtype } : undefined,
         }),
       );
     }
   }
 
-  /** The EWC penalty lambda/2 * sum F (w - w*)^2 at the current weights (0 without EWC). */
+  /**
+   * The EWC penalty lambda/2 * sum F (w - w*)^2 at the current weights, over the trained
+   * weights (a pruned weight is held at zero: its term is a constant, left out); 0 without EWC.
+   */
   ewcPenalty(): number {
     if (!this.ewc) return 0;
     let sum = 0;
@@ -102,11 +108,8 @@ export class AdamW {
       const a = this.ewc.anchor.get(name);
       if (!f || !a) continue;
       const w = s.state.master ?? (s.tensor.data as Float32Array);
-      for (let i = 0; i < w.length; ++i) {
-        const d = w[i] - a[i];
-        sum += f[i] * d * d;
-      }
+      sum += optimNative().ewcPenalty(w, f, a, s.keep);
     }
-    return (this.ewc.lambda / 2) * sum;
+    return (this.ewc.lambda / 2) * this.ewc.fisherScale * sum;
   }
 }

@@ -5,8 +5,9 @@
 // and a checksum of the zero positions, must be equal.
 import { createHash } from 'node:crypto';
 
-import { convertDType } from '../kernels';
+import { nativeCall, ShearsError } from '../errors';
 import { kernelsNative } from '../native/kernels';
+import { optimNative } from '../native/optim';
 import { LoadedModel, Tensor } from '../model/types';
 import { selectLayers } from '../prune/layers';
 
@@ -20,15 +21,21 @@ export function zeroBits(t: Pick<Tensor, 'data' | 'dtype'>): { bits: Uint8Array;
 /** The keep-mask the optimizer takes (bit set: trains) from the zero bits. */
 export function keepFromZeros(zero: Uint8Array, n: number): Uint8Array {
   const keep = new Uint8Array(zero.length);
-  for (let b = 0; b < zero.length; ++b) keep[b] = ~zero[b] & 0xff;
   // Bits past the end stay clear: the kernel never reads them, and the checksum stays stable.
-  if (n % 8 !== 0) keep[keep.length - 1] &= (1 << n % 8) - 1;
+  optimNative().keepFromZeros(zero, n, keep);
   return keep;
 }
 
 /** sha256 (first 16 hex digits) of the packed zero positions: equal iff the zero patterns are. */
 export function zeroChecksum(bits: Uint8Array): string {
   return createHash('sha256').update(bits).digest('hex').slice(0, 16);
+}
+
+/** A trained model's mask was not preserved: a bug, never published. */
+export class MaskNotPreservedError extends ShearsError {
+  constructor(message: string) {
+    super(message, 'E_MASK');
+  }
 }
 
 export interface MatrixMask {
@@ -41,11 +48,15 @@ export interface MatrixMask {
 
 /** The masks of the model's pruned matrices (every linear layer of the blocks), in block order. */
 export function pruneMasks(model: LoadedModel): MatrixMask[] {
-  const { blocks } = selectLayers(model.config, model.tensors);
-  return blocks.flat().map((l) => {
-    const t = model.tensors.get(l.name)!;
+  return masksOf(model, selectLayers(model.config, model.tensors).blocks.flat().map((l) => l.name));
+}
+
+/** The masks of the named matrices (their zeros now). */
+export function masksOf(model: LoadedModel, names: readonly string[]): MatrixMask[] {
+  return names.map((name) => {
+    const t = model.tensors.get(name)!;
     const { bits, zeros } = zeroBits(t);
-    return { name: l.name, shape: [...t.shape], zeros, checksum: zeroChecksum(bits), keep: keepFromZeros(bits, t.data.length) };
+    return { name, shape: [...t.shape], zeros, checksum: zeroChecksum(bits), keep: keepFromZeros(bits, t.data.length) };
   });
 }
 
@@ -66,13 +77,7 @@ export function checkMasks(masks: readonly MatrixMask[], model: LoadedModel): Ma
   return masks.map((m) => {
     const t = model.tensors.get(m.name)!;
     const { bits, zeros } = zeroBits(t);
-    let prunedNonzero = 0;
-    for (let b = 0; b < bits.length; ++b) {
-      // pruned (keep bit clear) but not zero now
-      let x = ~m.keep[b] & ~bits[b] & 0xff;
-      if (b === bits.length - 1 && t.data.length % 8 !== 0) x &= (1 << t.data.length % 8) - 1;
-      for (; x; x &= x - 1) ++prunedNonzero;
-    }
+    const prunedNonzero = optimNative().prunedNonzero(m.keep, bits, t.data.length);
     const checksum = zeroChecksum(bits);
     return {
       name: m.name,
@@ -94,16 +99,8 @@ export function checkMasks(masks: readonly MatrixMask[], model: LoadedModel): Ma
  */
 export async function castKeepingZeros(t: Tensor, dtype: Tensor['dtype'], keep: Uint8Array | undefined): Promise<Tensor> {
   if (t.dtype === dtype) return t;
-  const data = await convertDType(t.data, t.dtype, dtype);
-  if (keep) {
-    const src = t.data;
-    for (let i = 0; i < data.length; ++i) {
-      if (!((keep[i >> 3] >> (i & 7)) & 1)) continue;
-      const negative = t.dtype === 'f32' ? Object.is(src[i], -0) || src[i] < 0 : (src[i] & 0x8000) !== 0;
-      if (dtype === 'f32') {
-        if (data[i] === 0) data[i] = negative ? -1.4e-45 : 1.4e-45;
-      } else if ((data[i] & 0x7fff) === 0) data[i] = negative ? 0x8001 : 0x0001;
-    }
-  }
+  const n = t.data.length;
+  const data = dtype === 'f32' ? new Float32Array(n) : new Uint16Array(n);
+  await nativeCall(() => optimNative().castKeepingZeros({ data: t.data, dtype: t.dtype }, { data, dtype }, keep));
   return { ...t, dtype, data };
 }

@@ -9,9 +9,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { lossAndGradients } from '../backward/gradients';
 import { CalibrationSet } from '../calibration/sample';
-import { ArgumentRangeError, NonFiniteError, ShearsError } from '../errors';
+import { ArgumentRangeError } from '../errors';
 import { perplexity } from '../eval/perplexity';
 import { readEvalText } from '../eval/text';
 import { inRunScratch } from '../formats/atomic';
@@ -28,22 +27,15 @@ import { untilAborted } from '../util/abortable';
 import { PhaseClock } from '../util/clock';
 import { Scratch } from '../util/scratch';
 import { AdamW, EwcTerm } from './adamw';
-import { BatchOrder } from './batches';
-import { empiricalFisher } from './fisher';
-import { castKeepingZeros, checkMasks, MatrixMask, pruneMasks } from './mask';
+import { ADAM_DEFAULTS, trainMasked } from './train';
+import { empiricalFisher, fisherSummary } from './fisher';
+import { castKeepingZeros, checkMasks, MaskNotPreservedError, MatrixMask, pruneMasks } from './mask';
 import { checkFinetuneOptions, CheckedFinetune, FinetuneOptions, FinetuneProgress } from './options';
 import { CHECKSUM_OF, FinetuneReport } from './report';
 
 export type { FinetuneOptions, FinetuneProgress, FinetuneReport };
 
-/** A trained model's mask was not preserved: a bug, never published. */
-export class MaskNotPreservedError extends ShearsError {
-  constructor(message: string) {
-    super(message, 'E_MASK');
-  }
-}
-
-const ADAM_DEFAULTS = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
+export { MaskNotPreservedError };
 
 export async function finetune(o: FinetuneOptions): Promise<FinetuneReport> {
   const clock = new PhaseClock();
@@ -60,9 +52,11 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneReport> {
   return inRunScratch(o.out, warn, async (scratch) => {
     progress('load', 0, 1, 'loading the model');
     const model = await clock.time('load', () => untilAborted(loadModel(o.model, { tokenizer: o.tokenizer }), o.signal, (m) => m.close()));
+    const releases: (() => void)[] = [];
     try {
-      return await trainAndWrite(model, o, checked, scratch, clock, progress, warn, warnings);
+      return await trainAndWrite(model, o, checked, { scratch, clock, progress, warn, warnings, releases });
     } finally {
+      for (const release of releases) release();
       model.close();
     }
   });
@@ -70,16 +64,18 @@ export async function finetune(o: FinetuneOptions): Promise<FinetuneReport> {
 
 type Progress = (stage: FinetuneProgress['stage'], done: number, total: number, label: string, loss?: number) => void;
 
-async function trainAndWrite(
-  model: LoadedModel,
-  o: FinetuneOptions,
-  checked: CheckedFinetune,
-  scratch: Scratch,
-  clock: PhaseClock,
-  progress: Progress,
-  warn: (m: string) => void,
-  warnings: string[],
-): Promise<FinetuneReport> {
+interface RunContext {
+  scratch: Scratch;
+  clock: PhaseClock;
+  progress: Progress;
+  warn: (m: string) => void;
+  warnings: string[];
+  /** What to release once the run ends (the Fisher diagonal's scratch pages). */
+  releases: (() => void)[];
+}
+
+async function trainAndWrite(model: LoadedModel, o: FinetuneOptions, checked: CheckedFinetune, ctx: RunContext): Promise<FinetuneReport> {
+  const { scratch, clock, progress, warn, warnings } = ctx;
   const signal = o.signal;
   const masks = pruneMasks(model);
   const prunedWeights = masks.reduce((a, m) => a + m.zeros, 0);
@@ -108,27 +104,27 @@ async function trainAndWrite(
     );
   const before = evalIds ? await evaluate('before') : undefined;
 
-  // EWC: the Fisher diagonal and the anchor, both from the input model.
+  // EWC: the Fisher diagonal and the anchor, both from the input model. The anchor is the
+  // input's own tensors (mapped views, any dtype): AdamW trains owned copies of them.
   let ewc: EwcTerm | undefined;
   let ewcInfo: { set: CalibrationSet; source: string; loss: number } | undefined;
   if (checked.ewcLambda !== undefined) {
     if (checked.ewcLambda === 0) warn('--ewc-lambda 0: the EWC term is zero, the same steps as without EWC');
     const drawn = await clock.time('data', () => drawCalibration(model, { ...calib, calib: o.ewcData, calibTokens: o.ewcTokens }));
     const f = await clock.time('fisher', () =>
-      empiricalFisher(model, drawn.set, { signal, onSequence: (d, t) => progress('fisher', d, t, 'Fisher diagonal (EWC)') }),
+      empiricalFisher(model, drawn.set, { signal, scratch, onSequence: (d, t) => progress('fisher', d, t, 'Fisher diagonal (EWC)') }),
     );
-    const anchor = new Map<string, Float32Array>();
-    for (const name of f.fisher.keys()) {
+    ctx.releases.push(f.release);
+    const anchor = new Map([...f.sumSq.keys()].map((name) => {
       const t = model.tensors.get(name)!;
-      anchor.set(name, t.dtype === 'f32' ? (t.data as Float32Array).slice() : ((await castKeepingZeros(t, 'f32', undefined)).data as Float32Array));
-    }
-    ewc = { lambda: checked.ewcLambda, fisher: f.fisher, anchor };
+      return [name, { data: t.data, dtype: t.dtype }];
+    }));
+    ewc = { lambda: checked.ewcLambda, fisher: f.sumSq, fisherScale: f.scale, anchor };
     ewcInfo = { set: drawn.set, source: drawn.source, loss: f.meanLoss };
   }
 
   const keep = new Map(masks.map((m) => [m.name, m.keep]));
   const hyper = { lr: o.lr, weightDecay: checked.weightDecay, beta1: o.beta1 ?? ADAM_DEFAULTS.beta1, beta2: o.beta2 ?? ADAM_DEFAULTS.beta2, eps: o.eps ?? ADAM_DEFAULTS.eps };
-  const order = new BatchOrder(data, o.seed ?? 0);
   const losses: number[] = [];
   let opt: AdamW | undefined;
   const published: { step: number; path: string }[] = [];
@@ -157,7 +153,7 @@ async function trainAndWrite(
             samples: ewcInfo.set.samples,
             seq_len: ewcInfo.set.seqLen,
             input_loss: ewcInfo.loss,
-            ...fisherSummary(ewc.fisher),
+            ...fisherSummary(ewc.fisher, ewc.fisherScale),
             penalty_after: opt!.ewcPenalty(),
           }
         : null,
@@ -173,27 +169,31 @@ async function trainAndWrite(
     output: { path: path.resolve(out), format: checked.format, dtype, tokenizer: written.tokenizer, report: path.resolve(reportPath) },
     notes: [...warnings],
   });
-  for (let step = 1; step <= o.steps; ++step) {
-    signal?.throwIfAborted();
-    const tokens = order.take(checked.batch);
-    const r = await clock.time('gradients', () => lossAndGradients(model, tokens, { batch: checked.batch, seq: data.seqLen, signal })).catch((e: unknown) => {
-      // After step 1 the input model's loss was finite, so the updates diverged: say when, and what to change.
-      if ((e as { code?: string }).code === 'E_NONFINITE')
-        throw new NonFiniteError(`step ${step}: ${(e as Error).message}${step > 1 ? '; the weights diverged: try a smaller --lr' : ` (${o.model} itself)`}`, { cause: e });
-      throw e;
-    });
-    if (!opt) opt = await AdamW.create(model, [...r.grads.keys()], keep, hyper, ewc);
-    await clock.time('update', () => opt!.update(r.grads));
-    losses.push(r.loss);
-    o.onStep?.(step, r.loss);
-    progress('train', step, o.steps, `step ${step}/${o.steps}, loss ${r.loss.toFixed(4)}`, r.loss);
-    if (pending.length > 0 && pending[0].step === step) {
-      const c = pending.shift()!;
-      progress('checkpoint', step, o.steps, `checkpoint after step ${step}`);
-      await clock.time('checkpoint', () => publishModel(step, c.out, c.reportPath));
-      published.push({ step, path: path.resolve(c.out) });
-    }
-  }
+  await trainMasked({
+    model,
+    data,
+    steps: o.steps,
+    batch: checked.batch,
+    seed: o.seed ?? 0,
+    hyper,
+    keep,
+    ewc,
+    clock,
+    signal,
+    modelLabel: o.model,
+    onStep: async (step, loss, trained) => {
+      opt = trained;
+      losses.push(loss);
+      o.onStep?.(step, loss);
+      progress('train', step, o.steps, `step ${step}/${o.steps}, loss ${loss.toFixed(4)}`, loss);
+      if (pending.length > 0 && pending[0].step === step) {
+        const c = pending.shift()!;
+        progress('checkpoint', step, o.steps, `checkpoint after step ${step}`);
+        await clock.time('checkpoint', () => publishModel(step, c.out, c.reportPath));
+        published.push({ step, path: path.resolve(c.out) });
+      }
+    },
+  });
   const after = before ? (await evaluate('after')).perplexity : undefined;
   progress('write', 0, 1, 'writing the model');
   const final = await clock.time('write', () => publishModel(o.steps, o.out, checked.reportPath, after));
@@ -232,18 +232,4 @@ async function writable(model: LoadedModel, dtype: FinetuneOptions['dtype'], mas
   const tensors = new Map<string, Tensor>();
   for (const [name, t] of model.tensors) tensors.set(name, await castKeepingZeros(t, dtype, keep.get(name)));
   return { ...model, tensors };
-}
-
-function fisherSummary(fisher: Map<string, Float32Array>): { fisher_mean: number; fisher_max: number } {
-  let sum = 0;
-  let n = 0;
-  let max = 0;
-  for (const f of fisher.values()) {
-    for (let i = 0; i < f.length; ++i) {
-      sum += f[i];
-      if (f[i] > max) max = f[i];
-    }
-    n += f.length;
-  }
-  return { fisher_mean: n ? sum / n : 0, fisher_max: max };
 }

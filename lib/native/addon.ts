@@ -63,6 +63,11 @@ export const ADDON_ARITY: { readonly [K in keyof ShearsAddon]-?: Arity<ShearsAdd
   vdHistogram: 4,
   // optimizer (recovery fine-tuning)
   adamwStep: 4,
+  ewcPenalty: 4,
+  floatSummary: 1,
+  castKeepingZeros: 3,
+  keepFromZeros: 3,
+  prunedNonzero: 3,
   // files
   mapFile: 1,
   unmapFile: 1,

@@ -31,6 +31,8 @@ export interface GradientPassOptions {
 }
 
 export interface GradientPassResult {
+  /** Mean next-token NLL of the calibration sequences on the model the pass ran on. */
+  meanLoss: number;
   /** Scratch-mapped accumulators, or undefined when they stayed in memory. */
   mapped?: ScratchAccumulators;
   /** Unmaps the scratch accumulators (their arrays become empty): call once the statistics are used. Idempotent. */
@@ -58,28 +60,32 @@ export async function gradientPass(model: LoadedModel, cal: CalibrationSet, coll
     const acc = (mapped = new ScratchAccumulators(o.scratch));
     for (const m of moments.values()) m.place((size, which) => acc.alloc(size, which));
   }
-  const result = { mapped, release: () => mapped?.release() };
+  const release = () => mapped?.release();
   try {
-    await run(model, cal, moments, others, o);
+    const lossSum = await run(model, cal, moments, others, o);
+    return { meanLoss: lossSum / cal.samples, mapped, release };
   } catch (e) {
-    result.release();
+    release();
     throw e;
   }
-  return result;
 }
 
-async function run(model: LoadedModel, cal: CalibrationSet, moments: Map<string, GradientMoments>, others: Map<string, StrategyStats>, o: GradientPassOptions): Promise<void> {
+/** Returns the sum over the sequences of their mean NLL. */
+async function run(model: LoadedModel, cal: CalibrationSet, moments: Map<string, GradientMoments>, others: Map<string, StrategyStats>, o: GradientPassOptions): Promise<number> {
   const L = cal.seqLen;
+  let lossSum = 0;
   const acc = new Map<string, MomentAccumulators>([...moments].map(([name, m]) => [name, { sum: m.sum, sumSq: m.sumSq }]));
   for (let s = 0; s < cal.samples; s++) {
     o.signal?.throwIfAborted();
     const tokens = cal.tokens.subarray(s * L, (s + 1) * L);
+    let loss = 0;
     if (acc.size > 0) {
-      await o.clock.time('backward', () => accumulateGradientMoments(model, tokens, acc, { batch: 1, seq: L, signal: o.signal }));
+      loss = await o.clock.time('backward', () => accumulateGradientMoments(model, tokens, acc, { batch: 1, seq: L, signal: o.signal }));
       for (const m of moments.values()) m.countAdded();
     }
     if (others.size > 0) {
-      const { grads } = await o.clock.time('backward', () => lossAndGradients(model, tokens, { batch: 1, seq: L, signal: o.signal }));
+      const { grads, loss: l } = await o.clock.time('backward', () => lossAndGradients(model, tokens, { batch: 1, seq: L, signal: o.signal }));
+      loss = l;
       await o.clock.time('statistics', async () => {
         for (const [name, stats] of others) {
           const g = grads.get(name);
@@ -89,6 +95,8 @@ async function run(model: LoadedModel, cal: CalibrationSet, moments: Map<string,
         }
       });
     }
+    lossSum += loss;
     o.onSequence?.(s + 1, cal.samples);
   }
+  return lossSum;
 }

@@ -57,7 +57,7 @@ void adamw_step(const AdamWTensor& t, const AdamWParams& p) {
       }
       const double w = master[i];
       double g = t.grad[i];
-      if (ewc) g += p.ewc_lambda * static_cast<double>(p.fisher[i]) * (w - static_cast<double>(p.anchor[i]));
+      if (ewc) g += p.ewc_lambda * static_cast<double>(p.fisher[i]) * (w - static_cast<double>(load_f32(p.anchor, p.anchor_dtype, i)));
       const double m = p.beta1 * static_cast<double>(t.m[i]) + (1.0 - p.beta1) * g;
       const double v = p.beta2 * static_cast<double>(t.v[i]) + (1.0 - p.beta2) * g * g;
       const float mf = static_cast<float>(m), vf = static_cast<float>(v);

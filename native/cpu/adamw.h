@@ -17,10 +17,12 @@ struct AdamWParams {
   double eps = 1e-8;
   double weight_decay = 0.0;  // decoupled: w -= lr * weight_decay * w
   // EWC: g += ewc_lambda * fisher[i] * (w[i] - anchor[i]) (the gradient of
-  // ewc_lambda/2 * sum F (w - w*)^2). Both null: no EWC term.
+  // ewc_lambda/2 * sum F (w - w*)^2). Both null: no EWC term. The anchor is read in its
+  // own storage dtype (the dense input's, through a read-only mapping: no float32 copy).
   double ewc_lambda = 0.0;
   const float* fisher = nullptr;
-  const float* anchor = nullptr;
+  const void* anchor = nullptr;
+  DType anchor_dtype = DType::F32;
 };
 
 struct AdamWTensor {

@@ -1,14 +1,18 @@
-// Greedy generation with a KV cache: the prompt runs once, then one token per step.
+// Generation with a KV cache: the prompt runs once, then one token per step, greedy
+// (default) or sampled (./sampling.ts: temperature, top-k, seed).
 // `cache: false` recomputes the whole prefix at every step instead (a cross-check).
 import { ArgumentRangeError } from '../errors';
 import { argmaxRows } from './compare';
 import { ForwardModel } from './model';
+import { SamplingOptions, TokenSampler } from './sampling';
 
-export interface GenerateOptions {
+export interface GenerateOptions extends SamplingOptions {
   /** Stop after emitting this id (default: config.eosTokenId; null: never stop early). */
   eos?: number | null;
   /** Use a KV cache (default true). */
   cache?: boolean;
+  /** Checked between steps: an abort rejects with its reason. */
+  signal?: AbortSignal;
 }
 
 /** Returns the generated ids (the prompt not included), at most maxTokens of them. */
@@ -30,15 +34,18 @@ export async function generate(
     );
   const eos = options.eos === undefined ? model.config.eosTokenId : options.eos;
   const H = model.config.hiddenSize;
+  const sampler = new TokenSampler(options);
   const out: number[] = [];
   const cache = options.cache === false || maxTokens === 0 ? null : model.createCache(ids.length + maxTokens);
   for (let step = 0; step < maxTokens; ++step) {
+    options.signal?.throwIfAborted();
     let hidden: Float32Array;
     if (cache) hidden = await model.forwardCached(step === 0 ? ids : ids.slice(-1), cache);
     else hidden = await model.forward(ids, 1, ids.length);
     const last = hidden.subarray(hidden.length - H);
     const logits = await model.logits(last, 1);
-    const next = (await argmaxRows(logits, logits.length, { backend: model.backend }))[0];
+    // Greedy keeps the device argmax it always had; sampling draws on the CPU.
+    const next = sampler.greedy ? (await argmaxRows(logits, logits.length, { backend: model.backend }))[0] : (await sampler.next(logits, logits.length))[0];
     out.push(next);
     ids.push(next);
     if (eos !== undefined && eos !== null && next === eos) break;

@@ -5,6 +5,7 @@
 // real exports (names, and `length`, which native/bindings/registry.h sets).
 import { BackwardNative } from './backward';
 import { addon } from './binding';
+import { EvalNative } from './eval';
 import { FilesNative } from './files';
 import { ForwardNative } from './forward';
 import { KernelsNative } from './kernels';
@@ -12,7 +13,7 @@ import { OptimNative } from './optim';
 import { SparseGptNative } from './sparsegpt';
 import { VdNative } from './vd';
 
-export interface ShearsAddon extends KernelsNative, SparseGptNative, ForwardNative, BackwardNative, FilesNative, OptimNative, VdNative {}
+export interface ShearsAddon extends KernelsNative, SparseGptNative, ForwardNative, BackwardNative, FilesNative, OptimNative, VdNative, EvalNative {}
 
 /** The number of parameters of F, optional ones included. */
 type Arity<F> = F extends (...args: infer P) => unknown ? Required<P>['length'] : never;
@@ -61,6 +62,10 @@ export const ADDON_ARITY: { readonly [K in keyof ShearsAddon]-?: Arity<ShearsAdd
   vdNegKl: 1,
   vdTrainLayer: 1,
   vdHistogram: 4,
+  vdBlockMse: 2,
+  vdTrainBlock: 2,
+  // sampling the next token (generation)
+  sampleTokens: 6,
   // optimizer (recovery fine-tuning)
   adamwStep: 4,
   ewcPenalty: 4,

@@ -11,6 +11,7 @@ import { register as registerInfo } from './commands/info';
 import { register as registerKernels } from './commands/kernels';
 import { register as registerModelCommands } from './commands/model-commands';
 import { register as registerPrune } from './commands/prune';
+import { register as registerQueries } from './commands/queries';
 import { register as registerStats } from './commands/stats';
 import { register as registerSweep } from './commands/sweep';
 import { shearsVersion } from '../prune/report';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerConvert(program, { tokenizerArtifacts: (src) => tokenizerArtifacts(src) });
   registerPrune(program);
   registerStats(program);
+  registerQueries(program);
   registerFinetune(program);
   registerDemo(program);
   registerSweep(program);

@@ -1,0 +1,6 @@
+// Users' queries as the environment of query-aware pruning: reading them for a model,
+// the calibration / held-out split, and the dense model's continuations.
+export * from './environment';
+export * from './hash';
+export * from './read';
+export * from './split';

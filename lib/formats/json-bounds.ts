@@ -62,23 +62,26 @@ export function parseJsonObject(file: string, bytes: Uint8Array, what: string): 
   try {
     v = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
   } catch (e) {
-    throw new FormatError(file, `${what} is invalid JSON: ${(e as Error).message}`, { cause: e });
+    throw new FormatError(file, `${what} is not valid JSON (${(e as Error).message})`, { cause: e });
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v))
-    throw new FormatError(file, `${what} is not a JSON object (got ${Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v})`);
+    throw new FormatError(file, `${what} must hold a JSON object (got ${Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v})`);
   return v as Record<string, unknown>;
 }
 
-/** Reads a JSON side file (config.json, the shard index) after checking its size. */
-export function readJsonFile(file: string): Record<string, unknown> {
+/**
+ * Reads a JSON object from a side file (config.json, the shard index, tokenizer.json,
+ * tokenizer_config.json; `what` names it in errors) after checking its size and shape.
+ */
+export function readJsonFile(file: string, what = 'the file'): Record<string, unknown> {
   let bytes: Buffer;
   try {
     const size = fs.statSync(file).size;
-    if (size > MAX_JSON_FILE_BYTES) throw new FormatError(file, `is ${size} bytes, more than the ${MAX_JSON_FILE_BYTES} accepted for a JSON model file`);
+    if (size > MAX_JSON_FILE_BYTES) throw new FormatError(file, `${what} is ${size} bytes, more than the ${MAX_JSON_FILE_BYTES} accepted for a JSON file`);
     bytes = fs.readFileSync(file);
   } catch (e) {
     if (e instanceof FormatError) throw e;
-    throw new FormatError(file, `cannot read: ${(e as Error).message}`, { cause: e });
+    throw new FormatError(file, `cannot read ${what} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, { cause: e });
   }
-  return parseJsonObject(file, bytes, 'the file');
+  return parseJsonObject(file, bytes, what);
 }

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 
 import { CalibrationError, ChatMessage, ChatRenderer } from '../calibration/read';
 import { LoadedModel } from '../model/types';
-import { readJsonFile } from '../tokenizer/hf';
+import { readJsonFile } from '../formats/json-bounds';
 import { ChatTemplateLimitError, CompiledChatTemplate, compileChatTemplate } from './chat-limits';
 
 export function chatRenderer(model: LoadedModel): ChatRenderer | undefined {

@@ -6,7 +6,7 @@ import { llama2cVocab, readLlama2cTokenizer } from './llama2c-file';
 import { ggufVocab } from './gguf-vocab';
 import { spmToHFFiles } from './hf-json';
 import { ggufSourceEntries, hfToGGUFEntries, spmToGGUFEntries } from './gguf-entries';
-import { readJsonFile } from './hf';
+import { readJsonFile } from '../formats/json-bounds';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 

@@ -2,10 +2,9 @@
 // from tokenizer_config.json (bos_token / eos_token, add_bos_token / add_eos_token).
 // The files are checked first (hf-ids.ts) and every call into the library is wrapped:
 // whatever it throws becomes a FormatError naming tokenizer.json.
-import * as fs from 'node:fs';
 import type * as HFT from '@huggingface/tokenizers' with { 'resolution-mode': 'import' };
 import { ArgumentRangeError, FormatError, ShearsError } from '../errors';
-import { checkJsonShape } from '../formats/json-bounds';
+import { readJsonFile } from '../formats/json-bounds';
 import { useFastBpe } from './hf-fast-bpe';
 import { checkTokenizerIds } from './hf-ids';
 import { TokenizerFileError } from './llama2c-file';
@@ -14,29 +13,6 @@ import type { EncodeOptions, HFTokenizerLibrary, Tokenizer } from './types';
 // The package is ESM-typed but ships a CommonJS build for require(): load that one.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { Tokenizer: HFTokenizer } = require('@huggingface/tokenizers') as typeof HFT;
-
-/** A JSON object from `file` (`what` says which kind: tokenizer.json, ...); FormatError naming the file otherwise. */
-export function readJsonFile(file: string, what: string): Record<string, unknown> {
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (e) {
-    throw new FormatError(file, `cannot read ${what} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  // The same bounds as the model's JSON files: JSON.parse must not build millions of
-  // values or a nesting that overflows every recursive walk after it.
-  checkJsonShape(file, bytes, what);
-  let value: unknown;
-  try {
-    value = JSON.parse(bytes.toString('utf8'));
-  } catch (e) {
-    throw new FormatError(file, `${what} is not valid JSON (${(e as Error).message})`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new FormatError(file, `${what} must hold a JSON object`);
-  }
-  return value as Record<string, unknown>;
-}
 
 /** bos_token may be a string or an AddedToken-like object {content}. */
 export function tokenContent(v: unknown): string | undefined {

@@ -233,7 +233,7 @@ describe('Hugging Face config.json and safetensors', () => {
   test('config.json that is not an object, or too many JSON values', async () => {
     const dir = hfDir({});
     fs.writeFileSync(config(dir), '[1, 2]');
-    await rejectsQuickly(dir, config(dir), /is not a JSON object \(got an array\)/);
+    await rejectsQuickly(dir, config(dir), /must hold a JSON object \(got an array\)/);
     fs.writeFileSync(config(dir), `{"model_type": "llama", "x": [${'0,'.repeat(5_000_000)}0]}`);
     await rejectsQuickly(dir, config(dir), /holds about 5000004 JSON values, more than the 4194304 accepted/);
     // Fuzz finding F3: nesting 20000 deep overflowed the stack of the messages' JSON.stringify.

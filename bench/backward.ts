@@ -119,6 +119,9 @@ interface CaseResult {
   forwardBackwardSeconds: number;
   /** forwardBackwardSeconds / forwardSeconds (target <= 3). */
   ratio: number;
+  /** The same with the gradient buffers of the previous call reused (`into`), as a training loop runs. */
+  reusedSeconds: number;
+  reusedRatio: number;
   forwardCpuSeconds: number;
   forwardBackwardCpuSeconds: number;
   cpuRatio: number;
@@ -135,8 +138,14 @@ async function benchCase(name: string, model: LoadedModel, ids: number[], batch:
   await forward();
   await lossAndGradients(model, tokens, { batch, seq });
   const f = await fastest(reps, forward);
+  // Fresh gradient buffers each call (first touch of 4 bytes a weight in page faults),
+  // then the previous call's buffers reused, as a training loop runs.
   const fb = await fastest(reps, async () => {
     loss = (await lossAndGradients(model, tokens, { batch, seq })).loss;
+  });
+  const into = (await lossAndGradients(model, tokens, { batch, seq })).grads;
+  const reused = await fastest(reps, async () => {
+    await lossAndGradients(model, tokens, { batch, seq, into });
   });
   let parameters = 0;
   for (const t of model.tensors.values()) parameters += t.data.length;
@@ -148,6 +157,8 @@ async function benchCase(name: string, model: LoadedModel, ids: number[], batch:
     forwardSeconds: f.wall,
     forwardBackwardSeconds: fb.wall,
     ratio: fb.wall / f.wall,
+    reusedSeconds: reused.wall,
+    reusedRatio: reused.wall / f.wall,
     forwardCpuSeconds: f.cpu,
     forwardBackwardCpuSeconds: fb.cpu,
     cpuRatio: fb.cpu / f.cpu,
@@ -197,7 +208,7 @@ async function main(): Promise<void> {
   const report = { bench: 'backward', block: BLOCK, machine: machineInfo(), threads: poolThreads(), repetitions: args.reps, results, ...(statsMemory ? { stats_memory: statsMemory } : {}) };
   const rows = results.map((r) =>
     'skipped' in r
-      ? [r.model, '-', '-', '-', '-', '-', '-', '-', '-', `skipped: ${r.skipped}`]
+      ? [r.model, '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', `skipped: ${r.skipped}`]
       : [
           r.model,
           `${r.batch}x${r.seq}`,
@@ -205,6 +216,8 @@ async function main(): Promise<void> {
           r.forwardSeconds.toFixed(3),
           r.forwardBackwardSeconds.toFixed(3),
           r.ratio.toFixed(2),
+          r.reusedSeconds.toFixed(3),
+          r.reusedRatio.toFixed(2),
           r.forwardCpuSeconds.toFixed(3),
           r.forwardBackwardCpuSeconds.toFixed(3),
           r.cpuRatio.toFixed(2),
@@ -213,7 +226,7 @@ async function main(): Promise<void> {
   );
   const text = `loss and gradients vs forward pass (${report.threads} threads, fastest of ${args.reps}, load average ${String(
     (report.machine as { load_average_1m: number }).load_average_1m.toFixed(1),
-  )})\n${table(['model', 'batch x seq', 'parameters', 'forward s', 'fwd+bwd s', 'ratio', 'fwd cpu s', 'fwd+bwd cpu s', 'cpu ratio', 'loss'], rows)}`;
+  )})\n${table(['model', 'batch x seq', 'parameters', 'forward s', 'fwd+bwd s', 'ratio', 'fwd+bwd s, buffers reused', 'ratio, reused', 'fwd cpu s', 'fwd+bwd cpu s', 'cpu ratio', 'loss'], rows)}`;
   const memory = statsMemory
     ? `\n\nshears stats --gradients on ${statsMemory.model.path} (${statsMemory.model.blocks} blocks, accumulators ${statsMemory.model.accumulator_mib} MiB, ${statsMemory.calibration.samples} x ${statsMemory.calibration.seq_len} tokens)\n${table(
         ['accumulators', 'seconds', 'peak RssAnon MiB', 'peak RssFile MiB', 'VmHWM MiB'],

@@ -47,6 +47,22 @@ describe('lossAndGradients', () => {
       }
     });
 
+  for (const [family, spec] of Object.entries(SPECS))
+    test(`${family}: reused buffers (into) are overwritten: the same bits as fresh ones, whatever they held`, async () => {
+      const m = model({ ...spec, tied: true });
+      const tokens = randomTokens(m.config.vocabSize, 2 * 6, 21);
+      const fresh = await lossAndGradients(m, tokens, { batch: 2, seq: 6 });
+      const into = new Map([...fresh.grads].map(([n, g]) => [n, new Float32Array(g.length).fill(Number.NaN)]));
+      const reused = await lossAndGradients(m, tokens, { batch: 2, seq: 6, into });
+      expect(reused.grads).toBe(into);
+      expect(reused.loss).toBe(fresh.loss);
+      for (const [name, g] of fresh.grads) expect(sameBits(into.get(name)!, g)).toBe(true);
+      // A buffer of the wrong size is named.
+      into.set('embed.weight', new Float32Array(3));
+      await expect(lossAndGradients(m, tokens, { batch: 2, seq: 6, into })).rejects.toThrow(ShapeError);
+      await expect(lossAndGradients(m, tokens, { batch: 2, seq: 6, into })).rejects.toThrow(/embed\.weight/);
+    });
+
   test('the same bits with 1 and 2 threads (tiles of rows and vocabulary split across threads)', async () => {
     const m = model({ architecture: 'llama', hidden: 64, heads: 4, kvHeads: 2, intermediate: 176, vocab: 1100, layers: 2, tied: true, seed: 12 });
     const batch = 4;

@@ -42,10 +42,14 @@ export function splitQueries(file: string, options: SplitOptions): QuerySplit {
   const { heldOut, seed } = checkSplitOptions(options);
   // The calibration reader validates the file (JSON, messages) and says what it is.
   const docs = readCalibrationDocuments(file);
-  const rows = fs
-    .readFileSync(file, 'utf8')
-    .split(/\r?\n/)
-    .filter((l) => l.trim() !== '');
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new CalibrationError(`cannot read the query file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, file);
+  }
+  // The reader's rows: lines split the same way, blank ones dropped.
+  const rows = text.split(/\r?\n/).filter((l) => l.trim() !== '');
   const calibration: string[] = [];
   const held: string[] = [];
   for (const row of rows) (textFraction(seed, row) < heldOut ? held : calibration).push(row);

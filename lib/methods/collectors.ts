@@ -8,6 +8,7 @@ import type { BlockShape, ModelConfig } from '../model/types';
 
 /** One statistic of a layer's inputs: `add` takes rows x width activations. */
 export interface Collector {
+  /** Takes in a batch; `x` may be reused by the caller once the promise settles (copy what you keep). */
   add(x: Float32Array, rows: number, o?: { backend?: Backend }): Promise<void>;
 }
 

@@ -75,6 +75,8 @@ async function run(model: LoadedModel, cal: CalibrationSet, moments: Map<string,
   const L = cal.seqLen;
   let lossSum = 0;
   const acc = new Map<string, MomentAccumulators>([...moments].map(([name, m]) => [name, { sum: m.sum, sumSq: m.sumSq }]));
+  // The first sequence's gradient buffers, overwritten by the next ones (fresh pages faulted in once).
+  let into: Map<string, Float32Array> | undefined;
   for (let s = 0; s < cal.samples; s++) {
     o.signal?.throwIfAborted();
     const tokens = cal.tokens.subarray(s * L, (s + 1) * L);
@@ -84,7 +86,8 @@ async function run(model: LoadedModel, cal: CalibrationSet, moments: Map<string,
       for (const m of moments.values()) m.countAdded();
     }
     if (others.size > 0) {
-      const { grads, loss: l } = await o.clock.time('backward', () => lossAndGradients(model, tokens, { batch: 1, seq: L, signal: o.signal }));
+      const { grads, loss: l } = await o.clock.time('backward', () => lossAndGradients(model, tokens, { batch: 1, seq: L, signal: o.signal, into }));
+      into = grads;
       loss = l;
       await o.clock.time('statistics', async () => {
         for (const [name, stats] of others) {

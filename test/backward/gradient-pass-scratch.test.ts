@@ -92,12 +92,17 @@ describe('gradientPass accumulators', () => {
   test('accumulators under the budget stay in memory; a weight with other collectors gets whole gradients', async () => {
     const scratch = Scratch.create(dir);
     const c = collectors();
-    const seen: number[] = [];
-    c.set('blocks.0.mlp.up.weight', { other: { add: async (g: Float32Array) => void seen.push(g.length) } });
+    // Copies: the pass hands every sequence's gradient in the same (reused) buffers.
+    const seen: Float32Array[] = [];
+    c.set('blocks.0.mlp.up.weight', { other: { add: async (g: Float32Array) => void seen.push(Float32Array.from(g)) } });
     const r = await gradientPass(m, cal, c, { clock: new PhaseClock(), scratch });
     expect(r.mapped).toBeUndefined();
     expect(fs.readdirSync(scratch.dir)).toHaveLength(0);
-    expect(seen).toEqual([24 * 16, 24 * 16, 24 * 16]);
+    expect(seen.map((g) => g.length)).toEqual([24 * 16, 24 * 16, 24 * 16]);
+    for (let s = 0; s < samples; s++) {
+      const { grads } = await lossAndGradients(m, cal.tokens.subarray(s * seq, (s + 1) * seq), { batch: 1, seq });
+      expect(Buffer.from(seen[s].buffer).equals(Buffer.from(grads.get('blocks.0.mlp.up.weight')!.buffer))).toBe(true);
+    }
     scratch.remove();
   });
 

@@ -47,6 +47,32 @@ test('the pruned tiny model against its dense reference: JSON with every measure
   expect(j.sampling).toEqual({ temperature: 0, top_k: 0, seed: 0, greedy: true });
 });
 
+test('a GGUF copy of the pruned model gives the same numbers (to rounding); a stop mid-generation rejects with its reason', async () => {
+  const gguf = path.join(dir, 'pruned.gguf');
+  expect((await runCli(['convert', '--model', pruned, '--out', gguf])).code).toBe(0);
+  const args = ['--reference', dense, '--queries', queries, '--generate-tokens', '6', '--json'];
+  const hf = JSON.parse((await runCli(['eval', '--model', pruned, ...args])).out);
+  const gg = JSON.parse((await runCli(['eval', '--model', gguf, ...args])).out);
+  // The GGUF's attention rows are stored permuted (llama.cpp's rope layout): the same model, other rounding.
+  for (const part of ['all', 'answer'] as const)
+    for (const [k, v] of Object.entries(hf[part] as Record<string, number>)) expect(Math.abs(gg[part][k] - v)).toBeLessThan(1e-6 * Math.max(1, Math.abs(v)));
+  const ac = new AbortController();
+  const stages: string[] = [];
+  const run = compareOnQueries({
+    model: pruned,
+    reference: dense,
+    queries,
+    generateTokens: 6,
+    signal: ac.signal,
+    onProgress: (label, done) => {
+      stages.push(`${label} ${done}`);
+      if (done === 1) ac.abort(new Error('stopped by the test'));
+    },
+  });
+  await expect(run).rejects.toThrow('stopped by the test');
+  expect(stages).toEqual(['generate 1']);
+});
+
 test('sampled continuations: the same numbers for the same seed, others for another seed', async () => {
   const args = ['eval', '--model', pruned, '--reference', dense, '--queries', queries, '--generate-tokens', '8', '--temperature', '1', '--top-k', '40', '--json'];
   const a = JSON.parse((await runCli([...args, '--seed', '1'])).out);

@@ -2,6 +2,7 @@
 // (native/bindings/vd_bindings.cc). lib/methods/variational-dropout/ is its only user.
 // Every array is a row-major Float32Array: x [n, in], theta / logSigma2 [out, in], y [n, out].
 import { addon } from './binding';
+import type { VdBlockNative } from './vd-block';
 
 export interface NativeVdDims {
   n: number;
@@ -46,7 +47,20 @@ export interface NativeVdKl {
   logAlpha?: Float32Array | null;
 }
 
-export interface NativeVdTrain extends NativeVdDims {
+/** The training settings both trainings take (layer by layer, block by block). */
+export interface NativeVdSchedule {
+  steps: number;
+  lrTheta: number;
+  lrLogSigma2: number;
+  beta: number;
+  /** The N of KL / N: the calibration tokens the data stands for. */
+  klTokens: number;
+  warmup: number;
+  logSigma2Init: number;
+  seed: number;
+}
+
+export interface NativeVdTrain extends NativeVdDims, NativeVdSchedule {
   /** The layer's calibration inputs [n, in]. */
   x: Float32Array;
   /** The dense weights [out, in], float32. */
@@ -57,15 +71,7 @@ export interface NativeVdTrain extends NativeVdDims {
   logAlpha: Float32Array;
   /** Receives -log alpha, unclipped (the pruning score: lowest pruned first). */
   score?: Float32Array | null;
-  steps: number;
   batchRows: number;
-  lrTheta: number;
-  lrLogSigma2: number;
-  beta: number;
-  klTokens: number;
-  warmup: number;
-  logSigma2Init: number;
-  seed: number;
 }
 
 export interface NativeVdTrainResult {
@@ -75,7 +81,8 @@ export interface NativeVdTrainResult {
   kl: number;
 }
 
-export interface VdNative {
+/** The layer-wise calls here, the block-wise ones in ./vd-block. */
+export interface VdNative extends VdBlockNative {
   vdLinearForward(a: NativeVdForward): Promise<void>;
   vdLinearBackward(a: NativeVdBackward): Promise<void>;
   /** Resolves with sum KL (the paper's approximation) over the weights. */

@@ -20,6 +20,7 @@
 #include "bindings/js_args.h"
 #include "bindings/promise_worker.h"
 #include "bindings/registry.h"
+#include "bindings/vd_schedule_arg.h"
 #include "cpu/vd_linear.h"
 #include "cpu/vd_train.h"
 
@@ -133,12 +134,6 @@ Napi::Value NegKl(const Napi::CallbackInfo& info) {
   });
 }
 
-double positive(const Napi::Object& o, const char* key, double fallback) {
-  const double v = get_double(o, key, fallback);
-  if (!(v > 0.0) || !std::isfinite(v)) fail(kRangeError, std::string(key) + " must be a finite number > 0");
-  return v;
-}
-
 Napi::Value TrainLayer(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     Napi::Object o = object_arg(info);
@@ -151,19 +146,8 @@ Napi::Value TrainLayer(const Napi::CallbackInfo& info) {
     float* la = field(o, "logAlpha", sz(d.out, d.in), keep);
     float* score = optional_field(o, "score", sz(d.out, d.in), keep);
     VdTrainSettings s;
-    s.steps = get_int(o, "steps", 0, 1000000);
+    static_cast<VdSchedule&>(s) = vd_schedule_arg(o, static_cast<double>(d.n));
     s.batch_rows = get_int(o, "batchRows", 1, kMaxDim);
-    s.lr_theta = get_double(o, "lrTheta", s.lr_theta);
-    s.lr_log_sigma2 = get_double(o, "lrLogSigma2", s.lr_log_sigma2);
-    s.beta = get_double(o, "beta", s.beta);
-    s.kl_tokens = positive(o, "klTokens", static_cast<double>(d.n));
-    s.warmup = get_double(o, "warmup", 0.0);
-    s.log_sigma2_init = get_double(o, "logSigma2Init", s.log_sigma2_init);
-    s.seed = static_cast<uint64_t>(get_int(o, "seed", 0, (int64_t{1} << 53)));
-    for (double v : {s.lr_theta, s.lr_log_sigma2, s.beta, s.warmup, s.log_sigma2_init})
-      if (!std::isfinite(v)) fail(kRangeError, "variational dropout settings must be finite numbers");
-    if (s.lr_theta < 0 || s.lr_log_sigma2 < 0 || s.beta < 0 || s.warmup < 0 || s.warmup > 1)
-      fail(kRangeError, "lrTheta, lrLogSigma2 and beta must be >= 0 and warmup in [0, 1]");
     auto result = std::make_shared<VdTrainResult>();
     return PromiseWorker::Start(
         info.Env(), "shears.vdTrainLayer", keep, [=] {

@@ -47,6 +47,20 @@ void linear(const float* x, int64_t n, const MatrixView& w, const VecView& bias,
   matmul(x, n, w, b.empty() ? nullptr : b.data(), y);
 }
 
+// A block's linear layer `which`: the dense linear, then the seam's part (if any).
+void block_linear(const BlockSpec& b, BlockLinear which, const float* x, int64_t n, const MatrixView& w, const VecView& bias,
+                  float* y) {
+  linear(x, n, w, bias, y);
+  if (b.seam) b.seam->after_forward(which, x, n, y);
+}
+
+// Backward of block_linear: the dense linear's, then the seam's.
+void block_linear_backward(const BlockSpec& b, BlockLinear which, const float* x, const float* dy, int64_t n,
+                           const MatrixView& w, float* dx, bool accumulate_dx, float* dw, float* db) {
+  linear_backward(x, dy, n, w, dx, accumulate_dx, dw, db, false);
+  if (b.seam) b.seam->after_backward(which, x, n, dy, dx);
+}
+
 }  // namespace
 
 void check_block(const BlockSpec& b) {
@@ -106,9 +120,9 @@ void run_attention(const BlockSpec& b, float* h, std::vector<float>& x, std::vec
     if (b.pre_norm) save->attn_norm_in.assign(h, h + nh);
     save->attn_x = x;
   }
-  linear(x.data(), T, b.q, b.q_bias, q.data());
-  linear(x.data(), T, b.k, b.k_bias, k.data());
-  linear(x.data(), T, b.v, b.v_bias, v.data());
+  block_linear(b, BlockLinear::Q, x.data(), T, b.q, b.q_bias, q.data());
+  block_linear(b, BlockLinear::K, x.data(), T, b.k, b.k_bias, k.data());
+  block_linear(b, BlockLinear::V, x.data(), T, b.v, b.v_bias, v.data());
   if (b.rope.enabled) {
     const RopeTable table = rope_table(b.rope, start + seq);
     apply_rope(b.rope, table, q.data(), T, seq, start, b.heads, b.head_dim);
@@ -127,7 +141,7 @@ void run_attention(const BlockSpec& b, float* h, std::vector<float>& x, std::vec
     causal_attention(q.data(), k.data(), v.data(), att.data(), batch, seq, 0, seq, b.heads, b.kv_heads, b.head_dim);
   }
   copy_rows(cap.o_in, att.data(), att.size());
-  linear(att.data(), T, b.o, b.o_bias, proj.data());
+  block_linear(b, BlockLinear::O, att.data(), T, b.o, b.o_bias, proj.data());
   add_into(h, proj.data(), nh);
   if (save && !b.pre_norm) save->attn_norm_in.assign(h, h + nh);
   if (!b.pre_norm) norm_rows(b.attn_norm, h, h, T, H);
@@ -157,17 +171,17 @@ void run_mlp(const BlockSpec& b, float* h, std::vector<float>& x, std::vector<fl
   std::vector<float> g(ni), u;
   if (b.gated) {
     u.resize(ni);
-    linear(x.data(), T, b.gate, b.gate_bias, g.data());
-    linear(x.data(), T, b.up, b.up_bias, u.data());
+    block_linear(b, BlockLinear::Gate, x.data(), T, b.gate, b.gate_bias, g.data());
+    block_linear(b, BlockLinear::Up, x.data(), T, b.up, b.up_bias, u.data());
     if (save) save->g = g;
     activate(b.act, g.data(), u.data(), static_cast<int64_t>(ni));
   } else {
-    linear(x.data(), T, b.up, b.up_bias, g.data());
+    block_linear(b, BlockLinear::Up, x.data(), T, b.up, b.up_bias, g.data());
     if (save) save->g = g;
     activate(b.act, g.data(), nullptr, static_cast<int64_t>(ni));
   }
   copy_rows(cap.down_in, g.data(), ni);
-  linear(g.data(), T, b.down, b.down_bias, proj.data());
+  block_linear(b, BlockLinear::Down, g.data(), T, b.down, b.down_bias, proj.data());
   add_into(h, proj.data(), nh);
   if (save && !b.pre_norm) save->mlp_norm_in.assign(h, h + nh);
   if (!b.pre_norm) norm_rows(b.mlp_norm, h, h, T, H);
@@ -230,7 +244,7 @@ void attention_backward(const BlockSpec& b, const BlockActs& a, float* dh, int64
   residual_backward(b, b.attn_norm, a.attn_norm_in, dh, T, g.attn_norm_weight, g.attn_norm_bias,
                     [&](const float* dout, float* dx) {
                       std::vector<float> datt(static_cast<size_t>(T * qd));
-                      linear_backward(a.att.data(), dout, T, b.o, datt.data(), false, g.o, g.o_bias, false);
+                      block_linear_backward(b, BlockLinear::O, a.att.data(), dout, T, b.o, datt.data(), false, g.o, g.o_bias);
                       std::vector<float> dq(datt.size()), dk(static_cast<size_t>(T * kd)), dv(dk.size());
                       causal_attention_backward(a.q.data(), a.k.data(), a.v.data(), datt.data(), dq.data(), dk.data(),
                                                 dv.data(), batch, seq, b.heads, b.kv_heads, b.head_dim);
@@ -240,9 +254,9 @@ void attention_backward(const BlockSpec& b, const BlockActs& a, float* dh, int64
                         rope_backward(b.rope, table, dk.data(), T, seq, 0, b.kv_heads, b.head_dim);
                       }
                       const float* x = a.attn_x.data();
-                      linear_backward(x, dq.data(), T, b.q, dx, false, g.q, g.q_bias, false);
-                      linear_backward(x, dk.data(), T, b.k, dx, true, g.k, g.k_bias, false);
-                      linear_backward(x, dv.data(), T, b.v, dx, true, g.v, g.v_bias, false);
+                      block_linear_backward(b, BlockLinear::Q, x, dq.data(), T, b.q, dx, false, g.q, g.q_bias);
+                      block_linear_backward(b, BlockLinear::K, x, dk.data(), T, b.k, dx, true, g.k, g.k_bias);
+                      block_linear_backward(b, BlockLinear::V, x, dv.data(), T, b.v, dx, true, g.v, g.v_bias);
                     });
 }
 
@@ -251,15 +265,15 @@ void mlp_backward(const BlockSpec& b, const BlockActs& a, float* dh, int64_t T, 
                     [&](const float* dout, float* dx) {
                       const size_t ni = static_cast<size_t>(T * b.intermediate);
                       std::vector<float> dg(ni), du(b.gated ? ni : 0);
-                      linear_backward(a.m.data(), dout, T, b.down, dg.data(), false, g.down, g.down_bias, false);
+                      block_linear_backward(b, BlockLinear::Down, a.m.data(), dout, T, b.down, dg.data(), false, g.down, g.down_bias);
                       activate_backward(b.act, a.g.data(), b.gated ? a.u.data() : nullptr, dg.data(), dg.data(),
                                         b.gated ? du.data() : nullptr, static_cast<int64_t>(ni));
                       const float* x = a.mlp_x.data();
                       if (b.gated) {
-                        linear_backward(x, dg.data(), T, b.gate, dx, false, g.gate, g.gate_bias, false);
-                        linear_backward(x, du.data(), T, b.up, dx, true, g.up, g.up_bias, false);
+                        block_linear_backward(b, BlockLinear::Gate, x, dg.data(), T, b.gate, dx, false, g.gate, g.gate_bias);
+                        block_linear_backward(b, BlockLinear::Up, x, du.data(), T, b.up, dx, true, g.up, g.up_bias);
                       } else {
-                        linear_backward(x, dg.data(), T, b.up, dx, false, g.up, g.up_bias, false);
+                        block_linear_backward(b, BlockLinear::Up, x, dg.data(), T, b.up, dx, false, g.up, g.up_bias);
                       }
                     });
 }

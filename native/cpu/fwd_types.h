@@ -46,6 +46,25 @@ struct NormSpec {
   VecView weight, bias;
 };
 
+// Which weight matrix of a block a linear layer is (Up is fc1 and Down fc2 in an ungated MLP).
+enum class BlockLinear : int { Q = 0, K, V, O, Gate, Up, Down };
+inline constexpr int kBlockLinears = 7;
+
+// An optional seam around a block's linear layers (BlockSpec::seam; null: the dense block).
+// run_block calls after_forward once a linear layer has computed y = x W^T + b, and
+// block_backward calls after_backward once the linear's backward has written its weight
+// gradient and dx. Sparse variational dropout (cpu/vd_block.h) adds its local
+// reparameterization noise here, so one forward and one backward serve the dense and the
+// variational block instead of a second copy of norms, RoPE, attention and MLP; the dense
+// block pays one null check per linear layer and keeps its bits.
+struct LinearSeam {
+  virtual ~LinearSeam() = default;
+  // x [n, in] the layer's input, y [n, out] its output (may be changed in place).
+  virtual void after_forward(BlockLinear which, const float* x, int64_t n, float* y) = 0;
+  // dy [n, out] the gradient of the layer's output; dx [n, in] that of its input (add to it).
+  virtual void after_backward(BlockLinear which, const float* x, int64_t n, const float* dy, float* dx) = 0;
+};
+
 // heads == 0: the block has no attention sublayer (its norm and q/k/v/o are absent);
 // intermediate == 0: no MLP sublayer. Structured pruning removes them; llama.cpp's deci
 // architecture stores such blocks the same way.
@@ -63,6 +82,8 @@ struct BlockSpec {
   bool gated = true;
   MatrixView gate, up, down;
   VecView gate_bias, up_bias, down_bias;
+  // Not owned; null: the dense block (see LinearSeam). CPU forward and backward only.
+  LinearSeam* seam = nullptr;
 };
 
 // Where a block copies what each linear layer received (null: not wanted).

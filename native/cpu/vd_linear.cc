@@ -42,11 +42,9 @@ double sigmoid(double z) { return 1.0 / (1.0 + std::exp(-z)); }
 
 double vd_neg_kl(double la) { return kK1 * sigmoid(kK2 + kK3 * la) - 0.5 * std::log1p(std::exp(-la)) - kK1; }
 
-void vd_linear_forward(const float* x, int64_t n, int64_t in, int64_t out, const float* theta, const float* log_sigma2,
-                       const float* eps, float* y, float* std_out) {
+void vd_noise_forward(const float* x, int64_t n, int64_t in, int64_t out, const float* log_sigma2, const float* eps,
+                      float* y, float* std_out) {
   if (n <= 0) return;
-  matmul(x, n, f32_matrix(theta, out, in), nullptr, y);
-  if (!eps) return;
   std::vector<float> x2(static_cast<size_t>(n * in)), s2(static_cast<size_t>(out * in));
   squares(x, x2.size(), x2.data());
   variances(log_sigma2, s2.size(), s2.data());
@@ -59,13 +57,17 @@ void vd_linear_forward(const float* x, int64_t n, int64_t in, int64_t out, const
   });
 }
 
-void vd_linear_backward(const float* x, int64_t n, int64_t in, int64_t out, const float* theta, const float* log_sigma2,
-                        const float* eps, const float* std, const float* dy, float* dx, float* dtheta, float* dlog_sigma2) {
+void vd_linear_forward(const float* x, int64_t n, int64_t in, int64_t out, const float* theta, const float* log_sigma2,
+                       const float* eps, float* y, float* std_out) {
   if (n <= 0) return;
-  // Mean path: an ordinary linear layer with W = theta.
-  linear_backward(x, dy, n, f32_matrix(theta, out, in), dx, false, dtheta, nullptr);
-  if (!eps || (!dx && !dlog_sigma2)) return;
-  // Variance path: y += sqrt(var) eps, var = x^2 s2^T, so dvar = dy eps / (2 std).
+  matmul(x, n, f32_matrix(theta, out, in), nullptr, y);
+  if (eps) vd_noise_forward(x, n, in, out, log_sigma2, eps, y, std_out);
+}
+
+void vd_noise_backward(const float* x, int64_t n, int64_t in, int64_t out, const float* log_sigma2, const float* eps,
+                       const float* std, const float* dy, float* dx, float* dlog_sigma2) {
+  if (n <= 0 || (!dx && !dlog_sigma2)) return;
+  // y += sqrt(var) eps, var = x^2 s2^T, so dvar = dy eps / (2 std).
   const size_t ny = static_cast<size_t>(n * out), nx = static_cast<size_t>(n * in), nw = static_cast<size_t>(out * in);
   std::vector<float> dvar(ny), x2(nx), s2(nw);
   parallel_for(ny, kGrain, [&](size_t, size_t b, size_t e) {
@@ -85,6 +87,14 @@ void vd_linear_backward(const float* x, int64_t n, int64_t in, int64_t out, cons
     parallel_for(nx, kGrain, [&](size_t, size_t b, size_t e) {
       for (size_t i = b; i < e; ++i) dx[i] += 2.0f * x[i] * dx2[i];  // d x^2 / d x = 2x
     });
+}
+
+void vd_linear_backward(const float* x, int64_t n, int64_t in, int64_t out, const float* theta, const float* log_sigma2,
+                        const float* eps, const float* std, const float* dy, float* dx, float* dtheta, float* dlog_sigma2) {
+  if (n <= 0) return;
+  // Mean path: an ordinary linear layer with W = theta; then the variance path.
+  linear_backward(x, dy, n, f32_matrix(theta, out, in), dx, false, dtheta, nullptr);
+  if (eps) vd_noise_backward(x, n, in, out, log_sigma2, eps, std, dy, dx, dlog_sigma2);
 }
 
 void vd_log_alpha(const float* theta, const float* log_sigma2, size_t size, float* log_alpha) {

@@ -29,6 +29,17 @@ void vd_linear_forward(const float* x, int64_t n, int64_t in, int64_t out, const
 void vd_linear_backward(const float* x, int64_t n, int64_t in, int64_t out, const float* theta, const float* log_sigma2,
                         const float* eps, const float* std, const float* dy, float* dx, float* dtheta, float* dlog_sigma2);
 
+// The variance path alone, y += std * eps with std = sqrt(x^2 (sigma^2)^T + kVdVarFloor)
+// written to std_out [n, out]: vd_linear_forward is an ordinary linear layer with W = theta
+// followed by this (the variational block adds it after its dense linear, cpu/vd_block.h).
+void vd_noise_forward(const float* x, int64_t n, int64_t in, int64_t out, const float* log_sigma2, const float* eps,
+                      float* y, float* std_out);
+
+// Backward of vd_noise_forward: adds the variance path's share to dx [n, in] and to
+// dlog_sigma2 [out, in] (each null: not wanted).
+void vd_noise_backward(const float* x, int64_t n, int64_t in, int64_t out, const float* log_sigma2, const float* eps,
+                       const float* std, const float* dy, float* dx, float* dlog_sigma2);
+
 // The per-weight log alpha (clipped) of the layer, into log_alpha [size].
 void vd_log_alpha(const float* theta, const float* log_sigma2, size_t size, float* log_alpha);
 

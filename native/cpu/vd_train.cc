@@ -12,62 +12,16 @@
 #include "cpu/transpose.h"
 #include "cpu/vd_adam.h"
 #include "cpu/vd_linear.h"
+#include "cpu/vd_random.h"
 
 namespace shears {
 
-namespace {
-
-// splitmix64: a small, well-mixed generator whose stream depends on the seed only.
-struct Rng {
-  uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  }
-  // Uniform in (0, 1): never 0, so log() in Box-Muller is finite.
-  double uniform() { return (static_cast<double>(next() >> 11) + 0.5) * (1.0 / 9007199254740992.0); }
-  uint64_t below(uint64_t n) { return next() % n; }
-};
-
-// Standard normals by Box-Muller, on the calling thread (the stream is sequential).
-void normals(Rng& rng, float* out, size_t size) {
-  for (size_t i = 0; i < size; i += 2) {
-    const double r = std::sqrt(-2.0 * std::log(rng.uniform())), t = 6.283185307179586 * rng.uniform();
-    out[i] = static_cast<float>(r * std::cos(t));
-    if (i + 1 < size) out[i + 1] = static_cast<float>(r * std::sin(t));
-  }
-}
-
-// Rows of the step: the next batch of a seeded permutation, reshuffled at each pass.
-struct RowOrder {
-  std::vector<int64_t> perm;
-  size_t pos = 0;
-  RowOrder(int64_t n) : perm(static_cast<size_t>(n)) {
-    for (int64_t i = 0; i < n; ++i) perm[static_cast<size_t>(i)] = i;
-  }
-  void shuffle(Rng& rng) {
-    for (size_t i = perm.size(); i > 1; --i) std::swap(perm[i - 1], perm[rng.below(i)]);
-  }
-  void take(Rng& rng, int64_t b, std::vector<int64_t>& rows) {
-    for (int64_t k = 0; k < b; ++k) {
-      if (pos == perm.size()) {
-        shuffle(rng);
-        pos = 0;
-      }
-      rows[static_cast<size_t>(k)] = perm[pos++];
-    }
-  }
-};
-
-void gather(const float* src, int64_t width, const std::vector<int64_t>& rows, float* dst) {
+void vd_gather(const float* src, int64_t width, const std::vector<int64_t>& rows, float* dst) {
   for (size_t k = 0; k < rows.size(); ++k)
     std::memcpy(dst + k * static_cast<size_t>(width), src + static_cast<size_t>(rows[k] * width), sizeof(float) * static_cast<size_t>(width));
 }
 
-// Sum of (a - b)^2 in fixed chunks (deterministic); with `grad`, grad = scale * (a - b).
-double squared_error(const float* a, const float* b, size_t size, float* grad, float scale) {
+double vd_squared_error(const float* a, const float* b, size_t size, float* grad, float scale) {
   constexpr size_t grain = 1 << 14;
   std::vector<double> partial(chunk_count(size, grain), 0.0);
   parallel_for(size, grain, [&](size_t c, size_t lo, size_t hi) {
@@ -84,8 +38,6 @@ double squared_error(const float* a, const float* b, size_t size, float* grad, f
   return total;
 }
 
-}  // namespace
-
 VdTrainResult vd_train_layer(const float* x, int64_t n, int64_t in, const float* w, int64_t out, const VdTrainSettings& s,
                              float* theta, float* log_sigma2, float* log_alpha) {
   VdTrainResult r;
@@ -100,29 +52,25 @@ VdTrainResult vd_train_layer(const float* x, int64_t n, int64_t in, const float*
   std::vector<float> xb(static_cast<size_t>(b * in)), yb(nb), y(nb), sd(nb), eps(nb), dy(nb);
   std::vector<float> g_theta(nw), g_ls(nw), m_theta(nw, 0.0f), v_theta(nw, 0.0f), m_ls(nw, 0.0f), v_ls(nw, 0.0f);
   std::vector<int64_t> rows(static_cast<size_t>(b));
-  Rng rng{s.seed};
-  RowOrder order(n);
+  VdRng rng{s.seed};
+  VdOrder order(n);
   order.shuffle(rng);
-  VdAdamSettings adam_theta, adam_ls;
-  adam_theta.lr = s.lr_theta;
-  adam_ls.lr = s.lr_log_sigma2;
-  const double warm_steps = s.warmup * static_cast<double>(s.steps);
+  const VdAdamSettings adam_theta = s.adam(s.lr_theta), adam_ls = s.adam(s.lr_log_sigma2);
   for (int64_t step = 1; step <= s.steps; ++step) {
     order.take(rng, b, rows);
-    gather(x, in, rows, xb.data());
-    gather(target.data(), out, rows, yb.data());
-    normals(rng, eps.data(), nb);
+    vd_gather(x, in, rows, xb.data());
+    vd_gather(target.data(), out, rows, yb.data());
+    vd_normals(rng, eps.data(), nb);
     vd_linear_forward(xb.data(), b, in, out, theta, log_sigma2, eps.data(), y.data(), sd.data());
     // Loss = mean (y - target)^2 over the batch's outputs + beta_t * KL / tokens.
-    const double mse = squared_error(y.data(), yb.data(), nb, dy.data(), 2.0f / static_cast<float>(nb)) / static_cast<double>(nb);
+    const double mse = vd_squared_error(y.data(), yb.data(), nb, dy.data(), 2.0f / static_cast<float>(nb)) / static_cast<double>(nb);
     if (!std::isfinite(mse)) fail(kNonFinite, "variational dropout: the reconstruction loss is not finite at step " + std::to_string(step));
     if (step == 1) r.mse_first = mse;
     r.mse_last = mse;
     std::fill(g_theta.begin(), g_theta.end(), 0.0f);
     std::fill(g_ls.begin(), g_ls.end(), 0.0f);
     vd_linear_backward(xb.data(), b, in, out, theta, log_sigma2, eps.data(), sd.data(), dy.data(), nullptr, g_theta.data(), g_ls.data());
-    const double beta_t = warm_steps > 0.0 ? s.beta * std::min(1.0, static_cast<double>(step) / warm_steps) : s.beta;
-    vd_kl(theta, log_sigma2, nw, beta_t / s.kl_tokens, g_theta.data(), g_ls.data());
+    vd_kl(theta, log_sigma2, nw, s.kl_scale(step), g_theta.data(), g_ls.data());
     vd_adam_step(theta, g_theta.data(), m_theta.data(), v_theta.data(), nw, step, adam_theta);
     vd_adam_step(log_sigma2, g_ls.data(), m_ls.data(), v_ls.data(), nw, step, adam_ls);
   }
@@ -130,7 +78,7 @@ VdTrainResult vd_train_layer(const float* x, int64_t n, int64_t in, const float*
   r.kl = vd_kl(theta, log_sigma2, nw, 0.0, nullptr, nullptr);
   std::vector<float> mean(static_cast<size_t>(n * out));
   matmul(x, n, f32_matrix(theta, out, in), nullptr, mean.data());
-  r.mse_mean = squared_error(mean.data(), target.data(), mean.size(), nullptr, 0.0f) / static_cast<double>(mean.size());
+  r.mse_mean = vd_squared_error(mean.data(), target.data(), mean.size(), nullptr, 0.0f) / static_cast<double>(mean.size());
   return r;
 }
 

@@ -5,22 +5,15 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
+
+#include "cpu/vd_adam.h"
 
 namespace shears {
 
-struct VdTrainSettings {
-  int64_t steps = 100;
+struct VdTrainSettings : VdSchedule {
   // Rows per step (>= the rows held: every row, every step).
   int64_t batch_rows = 256;
-  double lr_theta = 1e-4;
-  double lr_log_sigma2 = 0.05;
-  double beta = 1.0;
-  // The N of KL / N (the paper's dataset size): the calibration tokens the rows stand for.
-  double kl_tokens = 1.0;
-  // beta grows linearly from 0 over this fraction of the steps (0: no annealing).
-  double warmup = 0.0;
-  double log_sigma2_init = -10.0;
-  uint64_t seed = 0;
 };
 
 struct VdTrainResult {
@@ -42,6 +35,13 @@ VdTrainResult vd_train_layer(const float* x, int64_t n, int64_t in, const float*
 // log alpha negated (lower: pruned first). Unclipped so that weights past the KL's clip
 // still rank among themselves instead of tying.
 void vd_keep_score(const float* theta, const float* log_sigma2, size_t size, float* score);
+
+// dst row k = src row rows[k], rows `width` floats wide.
+void vd_gather(const float* src, int64_t width, const std::vector<int64_t>& rows, float* dst);
+
+// Sum of (a - b)^2 in fixed chunks (the same value for any thread count); with `grad`,
+// also grad = scale * (a - b).
+double vd_squared_error(const float* a, const float* b, size_t size, float* grad, float scale);
 
 // counts[b] += the values in [lo + b * width, lo + (b + 1) * width), width = (hi - lo) / bins;
 // values outside [lo, hi] count in the first or last bin; values that are not finite are not counted.

@@ -251,13 +251,43 @@ export async function accumulateGradientMoments(
   model: LoadedModel,
   tokens: ArrayLike<number>,
   acc: Map<string, MomentAccumulators>,
-  o: BackwardCallOptions,
+  o: MomentCallOptions,
 ): Promise<number> {
   return runBackward(
     model,
     tokens,
     o,
-    (fm, blocks) => momentsByBlock(fm, blocks, acc),
-    (spec, ids, moments, opts) => backwardNative().bwdMoments(spec, ids, o.batch, o.seq, moments, opts),
+    (fm, blocks) => {
+      const moments = momentsByBlock(fm, blocks, acc);
+      return { moments, workspace: o.workspace?.fit(fm, blocks, moments) };
+    },
+    (spec, ids, { moments, workspace }, opts) => backwardNative().bwdMoments(spec, ids, o.batch, o.seq, moments, { ...opts, workspace }),
   );
+}
+
+/** Options of accumulateGradientMoments. */
+export interface MomentCallOptions extends BackwardCallOptions {
+  /** Buffers for one block's gradients kept across calls (a loop over calibration sequences). */
+  workspace?: MomentWorkspace;
+}
+
+/**
+ * One block's gradient buffers for the accumulate mode, one per matrix kind, kept from
+ * call to call: at 7B shapes that is ~700 MB whose pages a fresh allocation would fault
+ * in again on every call. Grows to the largest wanted matrix of each kind.
+ */
+export class MomentWorkspace {
+  private readonly buffers: (Float32Array | null)[] = MATRIX_KEYS.map(() => null);
+
+  /** The buffers, each at least as large as the largest matrix of its kind that `moments` wants. */
+  fit(fm: ForwardModel, blocks: NativeBlockSpec[], moments: NativeBlockMoments[]): (Float32Array | null)[] {
+    moments.forEach((block, i) =>
+      MATRIX_KEYS.forEach((key, s) => {
+        if (!block[key]) return;
+        const n = fm.tensor(blockTensorNames(`blocks.${i}`, !!blocks[i].gate)[key]).data.length;
+        if ((this.buffers[s]?.length ?? 0) < n) this.buffers[s] = new Float32Array(n);
+      }),
+    );
+    return this.buffers;
+  }
 }

@@ -53,6 +53,12 @@ export interface BackwardOptions extends ForwardOptions {
   cancel?: Int32Array;
   /** Bytes of block activations kept from the forward instead of recomputed (default 256 MiB; 0: recompute all but the last block). */
   keepActivationBytes?: number;
+  /**
+   * bwdMoments: buffers for one block's gradient of each matrix kind (q k v o gate up
+   * down; null: none), reused across calls; one smaller than the largest wanted matrix
+   * of its kind is not used (the call allocates its own).
+   */
+  workspace?: (Float32Array | null)[];
 }
 
 /** Accumulators of one weight's gradient G: sum += G, sumSq += G^2 (float32, the weight's size). */

@@ -7,7 +7,7 @@
 // the backward's accumulate mode (one block's gradients in memory at a time, never the
 // whole model's); with a scratch folder and accumulators over the budget, those arrays
 // live in file-backed scratch pages (lib/backward/scratch-accumulators.ts).
-import { accumulateGradientMoments, lossAndGradients, MomentAccumulators } from '../backward/gradients';
+import { accumulateGradientMoments, lossAndGradients, MomentAccumulators, MomentWorkspace } from '../backward/gradients';
 import { ScratchAccumulators } from '../backward/scratch-accumulators';
 import { CalibrationSet } from '../calibration/sample';
 import { GradientMoments } from '../methods/gradient-moments';
@@ -77,12 +77,13 @@ async function run(model: LoadedModel, cal: CalibrationSet, moments: Map<string,
   const acc = new Map<string, MomentAccumulators>([...moments].map(([name, m]) => [name, { sum: m.sum, sumSq: m.sumSq }]));
   // The first sequence's gradient buffers, overwritten by the next ones (fresh pages faulted in once).
   let into: Map<string, Float32Array> | undefined;
+  const workspace = new MomentWorkspace();
   for (let s = 0; s < cal.samples; s++) {
     o.signal?.throwIfAborted();
     const tokens = cal.tokens.subarray(s * L, (s + 1) * L);
     let loss = 0;
     if (acc.size > 0) {
-      loss = await o.clock.time('backward', () => accumulateGradientMoments(model, tokens, acc, { batch: 1, seq: L, signal: o.signal }));
+      loss = await o.clock.time('backward', () => accumulateGradientMoments(model, tokens, acc, { batch: 1, seq: L, signal: o.signal, workspace }));
       for (const m of moments.values()) m.countAdded();
     }
     if (others.size > 0) {

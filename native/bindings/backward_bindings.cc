@@ -10,6 +10,8 @@
 //     moments: one entry per block, {q, k, v, o, gate, up, down} each absent or
 //              {sum?: Float32Array, sumSq?: Float32Array} (the weight's size): sum += G,
 //              sumSq += G^2 for this call's gradient G (accumulate mode, cpu/bwd_model.h)
+//     opts.workspace: optional [q, k, v, o, gate, up, down] Float32Arrays (or null) to hold
+//              one block's gradient of each kind, reused across calls (MomentWorkspace)
 // Arguments are checked on the JS thread; the arrays are used in place by a libuv worker.
 #include <napi.h>
 
@@ -190,6 +192,25 @@ BlockMoments block_moments_arg(const Napi::Value& v, const BlockSpec& b, const s
   return g;
 }
 
+// opts.workspace: absent, or an array of 7 entries (q k v o gate up down), each a
+// Float32Array the call may write one block's gradient of that kind into, or null.
+MomentWorkspace workspace_arg(const Napi::CallbackInfo& info, Keep& keep) {
+  MomentWorkspace ws;
+  Napi::Object opts = options_arg(info, 5);
+  Napi::Value v = opts.Get("workspace");
+  if (absent(v)) return ws;
+  if (!v.IsArray() || v.As<Napi::Array>().Length() != 7) fail(kShapeError, "opts.workspace must be an array of 7 entries (q k v o gate up down)");
+  for (uint32_t s = 0; s < 7; ++s) {
+    Napi::Value b = v.As<Napi::Array>().Get(s);
+    if (absent(b)) continue;
+    const Span<float> span = typed_array<float>(b, "opts.workspace[]");
+    keep.push_back(b);
+    ws.buf[s] = span.data;
+    ws.size[s] = span.size;
+  }
+  return ws;
+}
+
 Napi::Value ModelBackwardMoments(const Napi::CallbackInfo& info) {
   return guarded(info, [&]() -> Napi::Value {
     Keep keep;
@@ -200,12 +221,13 @@ Napi::Value ModelBackwardMoments(const Napi::CallbackInfo& info) {
     std::vector<BlockMoments> acc;
     for (uint32_t i = 0; i < L; ++i)
       acc.push_back(block_moments_arg(mv.As<Napi::Array>().Get(i), a.m.blocks[i], "moments[" + std::to_string(i) + "]", keep));
+    const MomentWorkspace ws = workspace_arg(info, keep);
     backend_of(info, 5);  // checks the backend's name; the accumulate mode runs on the CPU
     auto total = std::make_shared<NllTotal>();
     return PromiseWorker::Start(
         info.Env(), "shears.bwdMoments", keep,
-        [a, acc = std::move(acc), total] {
-          *total = model_backward_moments(a.m, acc, a.tokens.data, a.batch, a.seq, a.cancel, a.keep_bytes);
+        [a, acc = std::move(acc), ws, total] {
+          *total = model_backward_moments(a.m, acc, a.tokens.data, a.batch, a.seq, a.cancel, a.keep_bytes, &ws);
         },
         [total](Napi::Env env) { return nll_total(env, *total); });
   });

@@ -84,7 +84,8 @@ struct ModelGradSink : BlockGradSink {
 struct MomentSink : BlockGradSink {
   const ModelSpec& m;
   const std::vector<BlockMoments>& acc;
-  std::unique_ptr<float[]> buf[7];
+  std::unique_ptr<float[]> own[7];
+  float* buf[7] = {};
   static constexpr GradMoments BlockMoments::*kMoments[7] = {&BlockMoments::q,  &BlockMoments::k,    &BlockMoments::v,
                                                              &BlockMoments::o,  &BlockMoments::gate, &BlockMoments::up,
                                                              &BlockMoments::down};
@@ -96,25 +97,31 @@ struct MomentSink : BlockGradSink {
     return *w[s];
   }
 
-  MomentSink(const ModelSpec& model, const std::vector<BlockMoments>& a) : m(model), acc(a) {
+  MomentSink(const ModelSpec& model, const std::vector<BlockMoments>& a, const MomentWorkspace* ws) : m(model), acc(a) {
     for (int s = 0; s < 7; ++s) {
       size_t most = 0;
       for (size_t i = 0; i < m.blocks.size(); ++i)
         if ((acc[i].*kMoments[s]).wanted()) most = std::max(most, weight(m.blocks[i], s).numel());
-      // Uninitialized: first touched by the backward's writes, spread over its threads.
-      if (most) buf[s].reset(new float[most]);
+      if (!most) continue;
+      if (ws && ws->buf[s] && ws->size[s] >= most) {
+        buf[s] = ws->buf[s];
+      } else {
+        // Uninitialized: first touched by the backward's writes, spread over its threads.
+        own[s].reset(new float[most]);
+        buf[s] = own[s].get();
+      }
     }
   }
   BlockGrads block_grads(size_t i) override {
     BlockGrads g;
     for (int s = 0; s < 7; ++s)
-      if ((acc[i].*kMoments[s]).wanted()) g.*kGrads[s] = buf[s].get();
+      if ((acc[i].*kMoments[s]).wanted()) g.*kGrads[s] = buf[s];
     return g;
   }
   void block_done(size_t i) override {
     for (int s = 0; s < 7; ++s) {
       const GradMoments& a = acc[i].*kMoments[s];
-      if (a.wanted()) accumulate_moments(buf[s].get(), weight(m.blocks[i], s).numel(), a.sum, a.sum_sq);
+      if (a.wanted()) accumulate_moments(buf[s], weight(m.blocks[i], s).numel(), a.sum, a.sum_sq);
     }
   }
 };
@@ -191,11 +198,12 @@ NllTotal model_backward(const ModelSpec& m, const ModelGrads& g, const int32_t* 
 }
 
 NllTotal model_backward_moments(const ModelSpec& m, const std::vector<BlockMoments>& acc, const int32_t* tokens,
-                                int64_t batch, int64_t seq, const int32_t* cancel, size_t keep_bytes) {
+                                int64_t batch, int64_t seq, const int32_t* cancel, size_t keep_bytes,
+                                const MomentWorkspace* ws) {
   if (acc.size() != m.blocks.size())
     fail(kShapeError, "accumulators for " + std::to_string(acc.size()) + " blocks, the model has " + std::to_string(m.blocks.size()));
   for (const BlockSpec& b : m.blocks) check_block(b);
-  MomentSink sink(m, acc);
+  MomentSink sink(m, acc, ws);
   return backward_into(m, HeadGrads(), nullptr, nullptr, sink, tokens, batch, seq, cancel, keep_bytes);
 }
 

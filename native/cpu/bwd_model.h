@@ -62,8 +62,17 @@ struct BlockMoments {
 // accumulators as soon as the block's backward is done, then reused for the next
 // block. Peak memory: model_backward's activations + one block's wanted gradients
 // (never the whole model's, nor the embedding's or the head's).
+// ws (may be null): the caller's buffers for one block's gradients, one per matrix kind
+// in BlockMoments order (q k v o gate up down), reused across calls so that their pages
+// are faulted in once, not on every call; a buffer smaller than the largest wanted
+// matrix of its kind (size[s] counts floats) is not used (the call allocates its own).
+struct MomentWorkspace {
+  float* buf[7] = {};
+  size_t size[7] = {};
+};
 NllTotal model_backward_moments(const ModelSpec& m, const std::vector<BlockMoments>& acc, const int32_t* tokens,
-                                int64_t batch, int64_t seq, const int32_t* cancel, size_t keep_bytes);
+                                int64_t batch, int64_t seq, const int32_t* cancel, size_t keep_bytes,
+                                const MomentWorkspace* ws = nullptr);
 
 inline constexpr const char* kAborted = "E_ABORTED";
 

@@ -1,9 +1,10 @@
 // Accumulate mode of the backward (accumulateGradientMoments, native bwdMoments): the
 // gradient moments of chosen block matrices added in place, one block's gradients held
 // at a time, against lossAndGradients' gradients added with accumulateMoments.
-import { accumulateGradientMoments, lossAndGradients, MomentAccumulators } from '../../lib/backward/gradients';
+import { accumulateGradientMoments, lossAndGradients, MomentAccumulators, MomentWorkspace } from '../../lib/backward/gradients';
 import { ShapeError } from '../../lib/errors';
 import { accumulateMoments, poolThreads, setPoolThreads } from '../../lib/kernels';
+import { ForwardModel } from '../../lib/forward/model';
 import { LoadedModel } from '../../lib/model/types';
 import { model, randomTokens, withoutSublayer } from './native-helpers';
 
@@ -61,6 +62,25 @@ describe('accumulateGradientMoments', () => {
       // Gradients did arrive (not all zero).
       for (const a of mine.values()) expect((a.sum ?? a.sumSq)!.some((v) => v !== 0)).toBe(true);
     });
+
+  test('a workspace kept across calls and models (grown as needed, holding garbage) gives the same bits as none', async () => {
+    const workspace = new MomentWorkspace();
+    for (const [, make] of CASES) {
+      const m = make();
+      const plain = accumulators(m);
+      const reused = accumulators(m);
+      for (let s = 0; s < 2; s++) {
+        const tokens = randomTokens(m.config.vocabSize, 2 * 7, 40 + s);
+        await accumulateGradientMoments(m, tokens, plain, { batch: 2, seq: 7 });
+        const buffers = workspace.fit(new ForwardModel(m), Array.from({ length: m.config.numLayers }, (_, i) => new ForwardModel(m).blockSpec(i)), []);
+        for (const b of buffers) b?.fill(Number.NaN);
+        await accumulateGradientMoments(m, tokens, reused, { batch: 2, seq: 7, workspace });
+        // Written by the call (a block's gradients), so the buffers were used.
+        if (s > 0) expect(buffers.some((b) => b !== null && b.some((v) => !Number.isNaN(v)))).toBe(true);
+      }
+      expectSameAccumulators(reused, plain);
+    }
+  });
 
   test('the same bits with 1 and 2 threads, and with activations kept or recomputed', async () => {
     const m = model({ architecture: 'llama', hidden: 64, heads: 4, kvHeads: 2, intermediate: 176, vocab: 600, layers: 2, tied: true, seed: 12 });

@@ -95,7 +95,8 @@ function finiteIn(v: number, option: string, lo: number, hi: number, openLo: boo
     throw new ArgumentRangeError(`${option} must be a finite number in ${openLo ? '(' : '['}${lo}, ${hi}], got ${String(v)}`);
 }
 
-function readableFile(file: string, what: string): void {
+/** Throws CalibrationError naming `file` unless it is a regular file this process can stat. */
+export function readableFile(file: string, what: string): void {
   let st: fs.Stats;
   try {
     st = fs.statSync(file);

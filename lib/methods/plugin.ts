@@ -3,8 +3,11 @@
 // lib/prune/structured.ts for removal) run every plugin of a kind the same way and never
 // ask for a method by name. The registry (registry.ts) finds the plugins by listing that
 // folder, so adding a method is one file plus its test.
+import type { CalibrationSet } from '../calibration/sample';
 import type { ScoreOptions } from '../kernels';
-import type { BlockShape } from '../model/types';
+import type { BlockShape, LoadedModel } from '../model/types';
+import type { PhaseClock } from '../util/clock';
+import type { Scratch } from '../util/scratch';
 import type { Strategy } from '../strategies';
 import type { UnitContext, BlockScoresContext } from '../prune/unit-context';
 import type { BlockCollectContext, BlockCollectors } from './collectors';
@@ -38,10 +41,78 @@ export interface MethodOptions {
   alpha?: number;
 }
 
+/** What a run lends the strategy it creates. */
+export interface RunResources {
+  /** The run's scratch folder (file-backed pages for what must outlive the pipeline, e.g. ewc's Fisher diagonal). */
+  scratch?: Scratch;
+}
+
 /** Masks weights in place (the model keeps its shapes). */
 export interface UnstructuredMethod extends Declaration {
   kind: 'score' | 'reconstruct';
-  create(o?: MethodOptions): Strategy;
+  /**
+   * Declared capability: after every matrix is pruned, prune() calls the strategy's
+   * recover() (RecoveringStrategy) before writing, with the user's queries (--queries).
+   */
+  recovers?: true;
+  create(o?: MethodOptions, run?: RunResources): Strategy;
+}
+
+/** The recovery settings of prune (--steps, --lr, --ewc-lambda, --batch, --seed). */
+export interface RecoverySettings {
+  steps: number;
+  lr: number;
+  lambda: number;
+  batch: number;
+  seed: number;
+}
+
+/** What a recovering strategy gets once the pipeline is done (lib/prune/run.ts). */
+export interface RecoveryContext {
+  /** The pruned model; recovery replaces its trained tensors with owned, updated copies. */
+  model: LoadedModel;
+  /** The input loaded again: read-only mappings of the dense weights (w*), never written. */
+  dense: LoadedModel;
+  /** The pruned matrices, in the pipeline's order (blocks, then each block's layers). */
+  layers: readonly string[];
+  /** The user's queries, drawn as calibration windows are. */
+  queries: { set: CalibrationSet; source: string };
+  /** The calibration file (the general text the pruning statistics came from). */
+  calibrationSource: string;
+  settings: RecoverySettings;
+  clock: PhaseClock;
+  signal?: AbortSignal;
+  /** After each step (1-based) with its batch loss. */
+  onStep?: (step: number, steps: number, loss: number) => void;
+}
+
+/** The recovery as prune-report.json records it. */
+export interface RecoveryReport {
+  method: string;
+  queries: { source: string; samples: number; seq_len: number };
+  steps: number;
+  lr: number;
+  batch: number;
+  ewc_lambda: number;
+  /** Mean next-token NLL over the query windows before and after the recovery. */
+  loss_before: number;
+  loss_after: number;
+  /** Mean NLL of each step's batch (before that step's update). */
+  losses: number[];
+  /** lambda/2 * sum F (w - w*)^2 over the trained weights at the end. */
+  ewc_penalty_after: number;
+  fisher: { source: string; sequences: number; mean: number; max: number };
+  /** True when every pruned matrix has exactly its zeros before the recovery, at the same positions (read back from the weights). */
+  mask_preserved: boolean;
+  pruned_weights: number;
+  trained_parameters: number;
+}
+
+/** A strategy whose method recovers after pruning (UnstructuredMethod.recovers). */
+export interface RecoveringStrategy extends Strategy {
+  recover(ctx: RecoveryContext): Promise<RecoveryReport>;
+  /** Frees what it kept for the recovery (scratch pages); prune() calls it however the run ends. Idempotent. */
+  release(): void;
 }
 
 /** Unit scores of one block: higher = more important. Absent: the method does not score that unit. */

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 
 import { NotImplementedError } from '../errors';
 import type { Strategy } from '../strategies';
-import type { MethodKind, MethodOptions, MethodPlugin, StructuredMethod, UnstructuredMethod } from './plugin';
+import type { MethodKind, MethodOptions, MethodPlugin, RunResources, StructuredMethod, UnstructuredMethod } from './plugin';
 
 export interface MethodInfo {
   name: string;
@@ -15,10 +15,12 @@ export interface MethodInfo {
   implemented: boolean;
   /** Needs calibration data (activations). */
   calibrated: boolean;
-  /** Unstructured methods: a fresh Strategy. */
-  create?: (o?: MethodOptions) => Strategy;
+  /** Unstructured methods: a fresh Strategy (run: what the run lends it, e.g. its scratch folder). */
+  create?: (o?: MethodOptions, run?: RunResources) => Strategy;
   /** The plugin itself (implemented methods). */
   plugin?: MethodPlugin;
+  /** Recovers after pruning (prune calls the strategy's recover(); needs --queries). */
+  recovers?: boolean;
 }
 
 const PLANNED: Omit<MethodInfo, 'implemented'>[] = [
@@ -28,7 +30,6 @@ const PLANNED: Omit<MethodInfo, 'implemented'>[] = [
   { name: 'fisher', description: 'Fisher-information importance', kind: 'score', calibrated: true },
   { name: 'kmeans', description: 'k-means weight clustering', kind: 'score', calibrated: false },
   { name: 'random-pattern', description: 'random N:M pattern baseline', kind: 'score', calibrated: false },
-  { name: 'ewc', description: 'fisher pruning, then recovery on the queries with the EWC penalty (today: prune --method fisher, then shears finetune --ewc-lambda)', kind: 'reconstruct', calibrated: true },
   { name: 'variational-dropout', description: 'variational dropout', kind: 'score', calibrated: true },
   { name: 'rl-allocation', description: 'RL-driven layer-wise sparsity allocation', kind: 'allocation', calibrated: true },
   { name: 'query-aware', description: "shears' query-aware probabilistic method", kind: 'score', calibrated: true },
@@ -44,7 +45,7 @@ function loadPlugins(): MethodPlugin[] {
 
 function infoOf(p: MethodPlugin): MethodInfo {
   const base = { name: p.name, description: p.description, kind: p.kind, implemented: true, calibrated: p.calibrated, plugin: p };
-  return p.kind === 'structured' ? base : { ...base, create: (p as UnstructuredMethod).create };
+  return p.kind === 'structured' ? base : { ...base, create: (p as UnstructuredMethod).create, recovers: (p as UnstructuredMethod).recovers === true };
 }
 
 const PLUGINS = loadPlugins();

@@ -9,7 +9,8 @@ import { checkOutput } from '../formats/atomic';
 import { targetFormat } from '../formats/convert';
 import { checkPattern, checkSparsity, NMPattern, parsePattern, patternSparsity } from '../kernels';
 import { HessianPrecision } from '../methods/hessian';
-import { methodInfo } from '../methods/registry';
+import { MethodInfo, methodInfo } from '../methods/registry';
+import { readableFile } from '../finetune/options';
 import { Structure, STRUCTURES } from '../methods/plugin';
 import { HEAD_UNITS, HeadUnit } from './structured';
 import { LoadedModel, DType } from '../model/types';
@@ -67,6 +68,16 @@ export interface PruneOptions extends CalibrationArgs {
    * the dense model's statistics (the `--stats once` protocol).
    */
   stats?: string;
+  /** Methods that recover after pruning (ewc): the user's queries (text, one per line, a corpus or JSONL, as --calib). They require it or queriesTokens. */
+  queries?: string;
+  /** The queries as token ids (a JSON array), instead of queries. */
+  queriesTokens?: string;
+  /** ewc: the strength lambda >= 0 of the pull lambda/2 * sum F (w - w*)^2 toward the dense weights (default RECOVERY_DEFAULTS.lambda). */
+  ewcLambda?: number;
+  /** ewc: recovery steps, a positive integer (default RECOVERY_DEFAULTS.steps). */
+  steps?: number;
+  /** ewc: recovery learning rate, in (0, 1] (default RECOVERY_DEFAULTS.lr). */
+  lr?: number;
   signal?: AbortSignal;
   onProgress?: (p: PruneProgress) => void;
   /** Warnings (tokenizer not converted...). */
@@ -75,9 +86,18 @@ export interface PruneOptions extends CalibrationArgs {
 
 export type { PruneProgress };
 
+/**
+ * The recovery of a method that recovers (ewc), when not given: 20 AdamW steps of 4 query
+ * windows at lr 1e-4 (a few minutes at most on 2 cores for the table's models; each
+ * weight moves at most about lr a step), lambda 1e4 (docs/gradient-methods.md).
+ */
+export const RECOVERY_DEFAULTS = { steps: 20, lr: 1e-4, lambda: 1e4, batch: 4 } as const;
+
 export interface Checked {
   pattern?: NMPattern;
   sparsity: number;
+  /** The recovery settings (methods that recover). */
+  recovery?: { steps: number; lr: number; lambda: number; batch: number };
   format: 'hf' | 'gguf';
   reportPath: string;
 }
@@ -184,12 +204,42 @@ export function checkPruneOptions(o: PruneOptions): Checked {
     throw new ArgumentRangeError(`method ${m.name} needs calibration data: give --calib FILE or --calib-tokens IDS.json${statsCanServe(m) ? ' (or --stats FILE from shears stats)' : ''}`);
   checkCalibrationArgs(o);
   if (o.stats !== undefined) checkStatsFileFor(o.stats, m, o);
+  const recovery = checkRecoveryOptions(o, m);
   checkOutPath(o.out);
   const format = targetFormat(o.out);
   checkOutput(o.out, format === 'hf' ? 'dir' : 'file', { force: o.force, inputPath: o.model });
   const reportPath = format === 'hf' ? path.join(o.out, 'prune-report.json') : o.out.replace(/\.gguf$/i, '.prune-report.json');
   if (format === 'gguf') checkOutput(reportPath, 'file', { force: o.force, inputPath: o.model });
-  return { pattern, sparsity, format, reportPath };
+  return { pattern, sparsity, format, reportPath, recovery };
+}
+
+/** --queries, --ewc-lambda, --steps and --lr: required or checked for a method that recovers, refused for the others. */
+function checkRecoveryOptions(o: PruneOptions, m: MethodInfo): Checked['recovery'] {
+  const given = [
+    o.queries !== undefined && '--queries',
+    o.queriesTokens !== undefined && '--queries-tokens',
+    o.ewcLambda !== undefined && '--ewc-lambda',
+    o.steps !== undefined && '--steps',
+    o.lr !== undefined && '--lr',
+  ].filter(Boolean);
+  if (!m.recovers) {
+    if (given.length > 0) throw new ArgumentRangeError(`${given.join(', ')} apply to methods that recover after pruning (ewc), not to ${m.name}`);
+    return undefined;
+  }
+  const queries = o.queries || o.queriesTokens;
+  if (!queries)
+    throw new ArgumentRangeError(`method ${m.name} recovers on your queries after pruning: give --queries FILE (text, one query per line, or JSONL) or --queries-tokens IDS.json`);
+  if (o.queries && o.queriesTokens) throw new ArgumentRangeError('give --queries or --queries-tokens, not both');
+  if (o.stats !== undefined)
+    throw new ArgumentRangeError(`method ${m.name} keeps the Fisher diagonal of its calibration pass for the recovery: give --calib, not --stats`);
+  readableFile(queries, `queries (${o.queries ? '--queries' : '--queries-tokens'})`);
+  const steps = o.steps ?? RECOVERY_DEFAULTS.steps;
+  if (!Number.isInteger(steps) || steps < 1) throw new ArgumentRangeError(`--steps must be a positive integer, got ${String(o.steps)}`);
+  const lr = o.lr ?? RECOVERY_DEFAULTS.lr;
+  if (typeof lr !== 'number' || !Number.isFinite(lr) || lr <= 0 || lr > 1) throw new ArgumentRangeError(`--lr must be a finite number in (0, 1], got ${String(o.lr)}`);
+  const lambda = o.ewcLambda ?? RECOVERY_DEFAULTS.lambda;
+  if (typeof lambda !== 'number' || !Number.isFinite(lambda) || lambda < 0) throw new ArgumentRangeError(`--ewc-lambda must be a finite number >= 0, got ${String(o.ewcLambda)}`);
+  return { steps, lr, lambda, batch: RECOVERY_DEFAULTS.batch };
 }
 
 /**

@@ -2,11 +2,11 @@
 // `label` that is exactly what the CLI prints for the event.
 import type { PipelineProgress } from './pipeline';
 
-export type PruneStage = 'load' | 'calibration' | 'prune' | 'write' | 'done';
+export type PruneStage = 'load' | 'calibration' | 'prune' | 'recover' | 'write' | 'done';
 
 export interface PruneProgress {
   stage: PruneStage;
-  /** What the CLI shows: "load", "calibration", "block 3/8 pruning blocks.2.mlp.up", "write", "done". */
+  /** What the CLI shows: "load", "calibration", "block 3/8 pruning blocks.2.mlp.up", "recovery step 3/20, loss 2.1", "write", "done". */
   label: string;
   /**
    * The block being worked on, 1-based (stage 'prune'); 0 before the first block (load,

@@ -1,4 +1,5 @@
 // prune-report.json: what was asked, what was done, and what it cost.
+import type { RecoveryReport } from '../methods/plugin';
 import type { StructuredReport } from './structured-report';
 import type { StatsFileReport } from '../stats/prune-from-file';
 import * as crypto from 'node:crypto';
@@ -42,6 +43,8 @@ export interface PruneReport {
   layers: { name: string; shape: number[]; sparsity: number; pruned: number; calibration_tokens?: number; outlier_columns?: number }[];
   /** Structured methods: sizes and widths before and after (lib/prune/structured-report.ts). */
   structured?: StructuredReport;
+  /** Methods that recover after pruning (ewc): the training on the queries, and the proof that the mask held. */
+  recovery?: RecoveryReport;
   /** Phase name -> seconds, with total. */
   timings: Record<string, number>;
   peak_rss_bytes: number;

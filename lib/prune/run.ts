@@ -13,7 +13,9 @@ import { CalibrationSet } from '../calibration/sample';
 import { writeModelAs } from '../formats/convert';
 import { loadModel } from '../formats/load';
 import { methodInfo } from '../methods/registry';
-import type { Structure, StructuredMethod } from '../methods/plugin';
+import type { RecoveringStrategy, RecoveryReport, Structure, StructuredMethod } from '../methods/plugin';
+import type { Strategy } from '../strategies';
+import { recoverPruned } from './recovery';
 import { checkHFStructuredRun } from '../formats/hf-structure';
 import { chooseGGUFArch } from '../formats/gguf-arch';
 import type { LoadedModel } from '../model/types';
@@ -94,6 +96,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
     const load = loadModel(o.model, { tokenizer: o.tokenizer });
     const model = await timed('load', () => untilAborted(load, o.signal, (m) => m.close()));
     blocks = model.config.numLayers;
+    let strategy: Strategy | undefined;
     try {
       o.signal?.throwIfAborted();
       for (const w of checkSelection(model, o, info.calibrated, checked.pattern)) warn(w);
@@ -116,6 +119,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
       o.signal?.throwIfAborted();
       const plugin = info.plugin;
       let structured: StructuredResult | undefined;
+      let recovery: RecoveryReport | undefined;
       let result: PipelineResult;
       if (plugin?.kind === 'structured') {
         // Units are removed whole: the model's shapes change, so nothing is offloaded.
@@ -152,12 +156,14 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
           onProgress: (p: PipelineProgress) => o.onProgress?.(pipelineProgress(p, elapsed())),
           onTensorsDone: offloader ? (names: string[]) => offloader!.offload(model, names) : undefined,
         };
+        strategy = info.create!({ alpha: o.alpha }, { scratch });
+        const pruning = strategy;
         result = await timed('prune', () =>
           fileStats
-            ? pruneFromFile(model, info.create!({ alpha: o.alpha }), fileStats.stats, common)
+            ? pruneFromFile(model, pruning, fileStats.stats, common)
             : runPipeline(model, {
                 ...common,
-                strategy: info.create!({ alpha: o.alpha }),
+                strategy: pruning,
                 calibration,
                 batch: o.batch,
                 hessianPrecision: o.hessianPrecision,
@@ -166,6 +172,19 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
               }),
         );
         if (fileStats) result.notes.push(...fileStats.notes);
+        if (checked.recovery) {
+          const pruned = result;
+          recovery = await recoverPruned(model, o, {
+            strategy: strategy as RecoveringStrategy,
+            settings: { ...checked.recovery, seed: o.seed ?? 0 },
+            layers: pruned.layers.map((l) => l.name),
+            calibrationSource: calibSource,
+            clock,
+            warn,
+            onStep: (step, steps, loss) =>
+              o.onProgress?.({ stage: 'recover', label: `recovery step ${step}/${steps}, loss ${loss.toFixed(4)}`, block: blocks ?? 0, blocks, elapsedSeconds: elapsed() }),
+          });
+        }
       }
       o.signal?.throwIfAborted();
       progress('write');
@@ -224,6 +243,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
             ...(l.tokens !== undefined ? { calibration_tokens: l.tokens, outlier_columns: l.outlierColumns } : {}),
           })),
           ...(structured ? { structured: structuredReport(structured) } : {}),
+          ...(recovery ? { recovery } : {}),
           timings,
           peak_rss_bytes: peakRssBytes(),
           output: { path: path.resolve(o.out), format: checked.format, tokenizer: written.tokenizer, report: path.resolve(checked.reportPath) },
@@ -236,6 +256,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
       progress('done');
       return report;
     } finally {
+      (strategy as Partial<RecoveringStrategy> | undefined)?.release?.();
       offloader?.close();
       model.close();
     }

@@ -2,7 +2,7 @@
 // queries, and write the pruned model plus prune-report.json.
 import { Command, Option } from 'commander';
 
-import { STRUCTURES } from '../../methods/plugin';
+import { RecoveryReport, STRUCTURES } from '../../methods/plugin';
 import { METHODS } from '../../methods/registry';
 import { DTYPES } from '../../model/types';
 import { prune, PruneProgress } from '../../prune/run';
@@ -15,6 +15,14 @@ function describe(p: PruneProgress): { fraction: number; label: string } {
   if (p.stage === 'done') return { fraction: 1, label: p.label };
   if (p.stage !== 'prune' || !p.blocks) return { fraction: 0, label: p.label };
   return { fraction: Math.min(1, (p.block - (p.phase === 'done' ? 0 : 1)) / p.blocks), label: p.label };
+}
+
+function recoverySummary(r: RecoveryReport): string {
+  return (
+    `recovered on ${r.queries.samples} query windows: ${r.steps} steps (lr ${r.lr}, EWC lambda ${r.ewc_lambda}), ` +
+    `query loss ${r.loss_before.toFixed(4)} -> ${r.loss_after.toFixed(4)}, EWC penalty ${r.ewc_penalty_after.toExponential(3)}, ` +
+    `mask ${r.mask_preserved ? 'preserved' : 'NOT preserved'} (${r.pruned_weights} pruned weights)\n`
+  );
 }
 
 export function register(program: Command): void {
@@ -40,6 +48,11 @@ export function register(program: Command): void {
     .addOption(activationThresholdOption())
     .addOption(alphaOption())
     .option('--batch <n>', 'calibration sequences per forward call (memory vs speed)', int('--batch'))
+    .option('--queries <file>', 'ewc: your queries, to recover on after pruning (one per line, a corpus, or JSONL)')
+    .option('--queries-tokens <file>', 'ewc: the queries as token ids (a JSON array), instead of --queries')
+    .option('--ewc-lambda <y>', 'ewc: strength of the pull toward the dense weights (default 1e4)', num('--ewc-lambda'))
+    .option('--steps <n>', 'ewc: recovery steps of 4 query windows (default 20)', int('--steps'))
+    .option('--lr <x>', 'ewc: recovery learning rate (AdamW, default 1e-4)', num('--lr'))
     .addOption(backendOption())
     .requiredOption('--out <path>', 'output: a directory (HF safetensors) or a .gguf file')
     .option('--force', 'replace an existing output')
@@ -70,6 +83,7 @@ export function register(program: Command): void {
             `pruned ${report.layers.length} matrices with ${report.method} (${report.pattern}, ${Number(report.sparsity.toFixed(4))}): ` +
               `achieved sparsity ${report.achieved_sparsity.toFixed(4)} in ${report.timings.total.toFixed(2)} s, ` +
               `peak RSS ${(report.peak_rss_bytes / 2 ** 20).toFixed(0)} MiB, backend ${report.backend.device}\n` +
+              (report.recovery ? recoverySummary(report.recovery) : '') +
               `wrote ${report.output.path}\nreport ${report.output.report}\n`,
           );
         }

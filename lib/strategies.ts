@@ -7,6 +7,9 @@ import type { Granularity, ScoreOptions, SelectionSpec } from './kernels';
 import type { ColumnStats } from './kernels';
 import type { Collector, CollectorSettings } from './methods/collectors';
 import type { HessianAccumulator } from './methods/hessian';
+import type { Backend } from './kernels';
+import type { NativeBlockSpec } from './native/forward';
+import type { Tensor } from './model/types';
 import type { Mask, Matrix } from './tensor';
 
 /** Statistics a strategy reads: the per-column ones every calibrated run gathers, or its own collectors'. */
@@ -22,6 +25,29 @@ export interface StrategyStats {
   /** X^T X of the layer's inputs (sparsegpt's collector). */
   hessian?: HessianAccumulator;
   [statistic: string]: Collector | undefined;
+}
+
+/**
+ * What the pipeline hands a strategy that learns a whole block at once (scoreBlock): the
+ * block's calibration inputs (the outputs of the already pruned blocks before it) and
+ * the dense block's outputs on them.
+ */
+export interface BlockLearningInput {
+  /** The block, counted from 0. */
+  block: number;
+  /** The block's selected matrices (canonical weight names), all of one block. */
+  layers: readonly string[];
+  /** The model's tensors: the strategy may write learned values into the selected ones (the pipeline masks them afterwards). */
+  tensors: Map<string, Tensor>;
+  /** The native description of the block from its (dense) tensors. */
+  spec: NativeBlockSpec;
+  /** The hidden states entering the block and the dense block's outputs on them, [sequences * seq, hidden] each. */
+  inputs: Float32Array;
+  targets: Float32Array;
+  sequences: number;
+  seq: number;
+  signal?: AbortSignal;
+  backend?: Backend;
 }
 
 export interface Strategy {
@@ -40,6 +66,15 @@ export interface Strategy {
    * pipeline runs that pass on the dense model before pruning (docs/gradient-methods.md).
    */
   collectWeights?(rows: number, cols: number): Record<string, Collector>;
+  /**
+   * Learns a whole block at once (block-wise reconstruction, as variational dropout does):
+   * returns one score per weight of each selected matrix, by name (its weight layout;
+   * lowest pruned first). Present, the pipeline calls it instead of prune() for each block
+   * and selects the masks with the usual selection (per row, per matrix, N:M, or one
+   * threshold across the block) at the exact target sparsity. Callers that prune matrix
+   * by matrix (`sweep --stats once`) still use prune().
+   */
+  scoreBlock?(input: BlockLearningInput): Promise<Map<string, Float32Array>>;
   /** What the method has to say once every matrix is pruned (e.g. a distribution it learned); the pipeline adds it to the run's notes. */
   notes?(): string[];
   /** Native score parameters for one layer. */

@@ -9,7 +9,7 @@
 // Magnitude needs no activations: it prunes every selected matrix directly.
 import { ArgumentRangeError, ShapeError } from '../errors';
 import { ForwardModel } from '../forward/model';
-import { applyMask, Backend, computeScores, NMPattern, SelectionSpec, selectGlobal } from '../kernels';
+import { applyMask, Backend, computeScores, NMPattern, SelectionSpec, selectGlobal, selectMask } from '../kernels';
 import { HessianPrecision } from '../methods/hessian';
 import { LoadedModel, Tensor } from '../model/types';
 import { Strategy, StrategyStats } from '../strategies';
@@ -18,7 +18,7 @@ import { CalibrationSet } from '../calibration/sample';
 import { LinearLayer, selectLayers } from './layers';
 import { blockLabel } from './progress';
 import { gradientPass } from './gradient-pass';
-import { BlockStats, calibrationPass } from './statistics';
+import { BlockHidden, BlockStats, calibrationPass } from './statistics';
 import { PhaseClock } from '../util/clock';
 import type { Scratch } from '../util/scratch';
 
@@ -151,6 +151,48 @@ export async function pruneBlock(
   return out;
 }
 
+/**
+ * Prunes the layers of one block with a strategy that learns the block as a whole
+ * (Strategy.scoreBlock): it gets the block's calibration inputs and the dense block's
+ * outputs and returns a score per weight; the masks come from the usual selection.
+ */
+export async function pruneLearnedBlock(
+  fm: ForwardModel,
+  block: number,
+  layers: LinearLayer[],
+  inputStats: BlockStats,
+  hidden: BlockHidden,
+  p: BlockPruning,
+): Promise<LayerResult[]> {
+  const tensor = (name: string) => fm.tensor(name);
+  const backend = p.selection.backend;
+  p.onLayer?.(`blocks.${block} (learning the block)`);
+  const scores = await p.clock.time('pruning', () =>
+    p.strategy.scoreBlock!({
+      block, layers: layers.map((l) => l.name), tensors: fm.tensors, spec: fm.blockSpec(block),
+      inputs: hidden.inputs, targets: hidden.denseOutputs, sequences: hidden.sequences, seq: hidden.seq, signal: p.signal, backend,
+    }),
+  );
+  const mats = layers.map((l) => asMatrix(tensor(l.name)));
+  const scoreOf = (i: number) => {
+    const sc = scores.get(layers[i].name);
+    if (!sc || sc.length !== mats[i].rows * mats[i].cols) throw new ShapeError(`${p.strategy.name} gave no score of ${mats[i].rows * mats[i].cols} values for ${layers[i].name}`);
+    return sc;
+  };
+  const masks = p.global
+    ? await selectGlobal(mats.map((m, i) => ({ scores: scoreOf(i), rows: m.rows, cols: m.cols })), p.selection.sparsity ?? 0, { backend })
+    : [];
+  const out: LayerResult[] = [];
+  for (let i = 0; i < mats.length; i++) {
+    p.signal?.throwIfAborted();
+    p.onLayer?.(layers[i].name);
+    const mask = masks[i] ?? (await selectMask(scoreOf(i), mats[i].rows, mats[i].cols, { granularity: 'row', ...p.selection }));
+    await p.clock.time('pruning', () => applyMask(mats[i], mask, { backend }));
+    out.push(withStats(result(layers[i].name, tensor(layers[i].name), mask), inputStats.get(layers[i].input) ?? {}));
+  }
+  return out;
+}
+
 /** Prunes `model` in place (its tensors are copy-on-write views or owned buffers). */
 export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promise<PipelineResult> {
   const granularity: PruneGranularity = o.granularity ?? (o.strategy.defaultGranularity as PruneGranularity);
@@ -236,9 +278,13 @@ export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promi
         o.onProgress?.({ block: 0, blocks: blocksTotal, phase: 'gradients', label: `sequence ${done}/${total} gradients`, elapsedSeconds: clock.elapsed() }),
     });
   }
+  // A strategy that learns whole blocks needs the dense block's outputs, not its own per-input collectors.
+  const learnsBlocks = o.strategy.scoreBlock !== undefined;
+  if (learnsBlocks) notes.push(`${o.strategy.name}: each block learned as a whole to reconstruct the dense block's outputs on its calibration inputs`);
   try {
     await calibrationPass(fm, cal, blocks, {
-      methods: [o.strategy],
+      methods: learnsBlocks ? [] : [o.strategy],
+      denseOutputs: learnsBlocks,
       activationThreshold: o.activationThreshold,
       hessianPrecision: o.hessianPrecision,
       backend,
@@ -247,9 +293,10 @@ export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promi
       clock,
       recompute: !weightStats,
       onPhase: (b, phase) => progress(b, phase),
-      onStatistics: async (b, blockLayers, stats) => {
+      onStatistics: async (b, blockLayers, stats, hidden) => {
         const p = { ...pruning, onLayer: (name: string) => progress(b, 'pruning', name) };
-        layers.push(...(await pruneBlock(model.tensors, blockLayers, stats, p, weightStats)));
+        if (hidden) layers.push(...(await pruneLearnedBlock(fm, b, blockLayers, stats, hidden, p)));
+        else layers.push(...(await pruneBlock(model.tensors, blockLayers, stats, p, weightStats)));
       },
       onBlockDone: (_b, blockLayers) => o.onTensorsDone?.(blockLayers.map((l) => l.name)),
     });

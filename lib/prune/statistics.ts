@@ -34,6 +34,14 @@ export interface StatisticsSettings extends CollectorSettings {
 /** The statistics of one block: one set per captured layer input. */
 export type BlockStats = Map<CaptureName, StrategyStats>;
 
+/** A block's calibration inputs and the dense block's outputs on them, [sequences * seq, hidden] each. */
+export interface BlockHidden {
+  inputs: Float32Array;
+  denseOutputs: Float32Array;
+  sequences: number;
+  seq: number;
+}
+
 export interface CalibrationPassOptions extends StatisticsSettings {
   /** Sequences per forward call (default: as many as fit in about 4096 tokens, at least 1). */
   batch?: number;
@@ -41,8 +49,14 @@ export interface CalibrationPassOptions extends StatisticsSettings {
   /** Receives the 'forward' and 'statistics' seconds. */
   clock: PhaseClock;
   recompute: boolean;
+  /**
+   * With recompute: keep the dense block's outputs on every calibration sequence (the
+   * statistics run's own copy, one buffer the size of the hidden states) and hand them
+   * with the block's inputs to onStatistics: what a block-wise method reconstructs.
+   */
+  denseOutputs?: boolean;
   /** Called with each block that has selected layers, once its statistics are complete (the pipeline prunes it here). */
-  onStatistics: (block: number, layers: LinearLayer[], stats: BlockStats) => Promise<void>;
+  onStatistics: (block: number, layers: LinearLayer[], stats: BlockStats, hidden?: BlockHidden) => Promise<void>;
   /** Called when nothing later reads block `block`'s weights any more. */
   onBlockDone?: (block: number, layers: LinearLayer[]) => void;
   /** Called as each block starts a phase. */
@@ -87,6 +101,10 @@ export async function calibrationPass(fm: ForwardModel, cal: CalibrationSet, blo
   const hiddenOf = (s: number) => inps.subarray(s * L * H, s * L * H + rowsOf(s) * H);
   // Blocks after the last one with selected layers need no statistics: stop there.
   const end = blocks.reduce((last, ls, i) => (ls.length > 0 ? i + 1 : last), 0);
+  // The statistics run works on a copy: one batch at a time, or (denseOutputs) all of them,
+  // each batch at its own offset, so that the copy ends up holding the dense block's outputs.
+  const keepOutputs = o.recompute && o.denseOutputs === true;
+  const scratch = o.recompute ? new Float32Array((keepOutputs ? K : batch) * L * H) : undefined;
   for (let b = 0; b < end; b++) {
     const layers = blocks[b];
     if (layers.length > 0) {
@@ -94,13 +112,13 @@ export async function calibrationPass(fm: ForwardModel, cal: CalibrationSet, blo
       const inputs = [...stats.keys()];
       o.onPhase?.(b, 'statistics');
       const caps = fm.allocCaptures(batch * L, inputs, b);
-      const scratch = o.recompute ? new Float32Array(batch * L * H) : undefined;
       for (let s = 0; s < K; s += batch) {
         o.signal?.throwIfAborted();
         const rows = rowsOf(s);
         let hidden = hiddenOf(s);
         if (scratch) {
-          const copy = scratch.subarray(0, rows * H);
+          const at = keepOutputs ? s * L * H : 0;
+          const copy = scratch.subarray(at, at + rows * H);
           copy.set(hidden);
           hidden = copy;
         }
@@ -111,7 +129,7 @@ export async function calibrationPass(fm: ForwardModel, cal: CalibrationSet, blo
           for (const k of inputs) await feed(stats.get(k)!, c[k]!, rows, o.backend);
         });
       }
-      await o.onStatistics(b, layers, stats);
+      await o.onStatistics(b, layers, stats, keepOutputs ? { inputs: inps, denseOutputs: scratch!, sequences: K, seq: L } : undefined);
     }
     // The next block's inputs: this block's outputs, recomputed unless the recording run made them.
     if (b + 1 < end && (o.recompute || layers.length === 0)) {

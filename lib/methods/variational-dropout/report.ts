@@ -4,11 +4,13 @@
 import { LOG_ALPHA_RANGE } from './train';
 
 export interface VdLayerReport {
-  /** The block, counted from 0 in pruning order (layers whose inputs were collected together). */
+  /** The block, counted from 0 (scope layer: in pruning order, layers whose inputs were collected together). */
   block: number;
+  /** block: the errors below are the block output's (the same for the block's matrices); layer: this layer's. */
+  scope: 'block' | 'layer';
   rows: number;
   cols: number;
-  /** Mean squared error of the sampled outputs on the first and last training step. */
+  /** Mean squared error of the sampled outputs (block or layer) on the first and last training step. */
   mseFirst: number;
   mseLast: number;
   /** Mean squared error of the mean network (theta) on every kept calibration row. */
@@ -45,9 +47,12 @@ export function reportNotes(layers: readonly VdLayerReport[]): string[] {
   const labels = binLabels();
   const line = (what: string, h: number[]) => `variational-dropout log alpha histogram, ${what}: ${h.map((c, i) => `${labels[i]} ${c}`).join(', ')}`;
   const mse = layers.map((l) => l.mseMean);
+  const what = layers[0].scope === 'block' ? 'block output' : 'layer';
+  const perBlock: string[] = [];
+  blocks.forEach((h, b) => perBlock.push(line(`block ${b + 1}`, h)));
   return [
-    ...blocks.map((h, b) => line(`block ${b + 1}`, h)),
+    ...perBlock,
     line('all layers', overall),
-    `variational-dropout reconstruction (mean network, before masking): mean squared error per layer from ${Math.min(...mse).toExponential(2)} to ${Math.max(...mse).toExponential(2)}`,
+    `variational-dropout reconstruction (mean network, before masking): mean squared error per ${what} from ${Math.min(...mse).toExponential(2)} to ${Math.max(...mse).toExponential(2)}`,
   ];
 }

@@ -1,18 +1,28 @@
 // The Strategy of sparse variational dropout (Molchanov, Ashukha & Vetrov, ICML 2017;
-// docs/variational-dropout.md), layer by layer inside the sequential pipeline: each
-// layer input's collector keeps a sample of the calibration rows (RowSample); pruning a
-// layer trains its (theta, log sigma^2) to reproduce the dense layer's outputs on those
-// rows, selects the weights with the largest log alpha (per row by default, any
-// granularity and N:M through the selection kernel) and zeroes them; the kept entries keep
-// the dense weights (or, with keep: 'theta', take the learned means).
+// docs/variational-dropout.md) inside the sequential pipeline.
+//
+// scope 'block' (default): the pipeline hands each block's calibration inputs and the
+// dense block's outputs to scoreBlock, which learns (theta, log sigma^2) of all the block's
+// selected matrices together so that the block's output reconstructs the dense one; the
+// pipeline then prunes the weights with the largest log alpha (per row by default, any
+// granularity and N:M, or one threshold across the block).
+//
+// scope 'layer', and callers that prune matrix by matrix (`sweep --stats once`): each layer
+// input's collector keeps a sample of the calibration rows (RowSample) and prune() trains
+// the layer alone to reproduce the dense layer's outputs on them.
+//
+// Either way the kept entries keep the dense weights (or, with keep: 'theta', take the
+// learned means).
 import { ShapeError } from '../../errors';
 import { applyMask, fromFloat32, selectMask, toFloat32 } from '../../kernels';
-import type { Strategy } from '../../strategies';
+import type { Tensor } from '../../model/types';
+import type { BlockLearningInput, Strategy } from '../../strategies';
 import type { Mask } from '../../tensor';
-import { VariationalDropoutOptions, vdSettings } from './options';
+import { VariationalDropoutOptions, VdSettings, vdSettings } from './options';
 import { VdLayerReport, reportNotes } from './report';
 import { RowSample } from './row-sample';
 import { trainLayer } from './train';
+import { trainBlock } from './train-block';
 
 export interface VariationalDropoutStrategy extends Strategy {
   /** One entry per pruned layer, in pruning order. */
@@ -21,19 +31,47 @@ export interface VariationalDropoutStrategy extends Strategy {
   notes(): string[];
 }
 
+/** Writes the learned means into a weight tensor (its dtype), for keep: 'theta'. */
+async function writeTheta(t: { data: Tensor['data']; dtype: Tensor['dtype'] }, theta: Float32Array): Promise<void> {
+  (t.data as Float32Array | Uint16Array).set(t.dtype === 'f32' ? theta : ((await fromFloat32(theta, t.dtype)) as never));
+}
+
+async function scoreBlock(s: VdSettings, input: BlockLearningInput, layers: VdLayerReport[]): Promise<Map<string, Float32Array>> {
+  const shapes = input.layers.map((name) => {
+    const t = input.tensors.get(name);
+    if (!t || t.shape.length !== 2) throw new ShapeError(`variational-dropout: ${name} is not a matrix of the model`);
+    return { name, rows: t.shape[0], cols: t.shape[1] };
+  });
+  // The noise seed follows the block, not how many blocks were pruned before.
+  const seed = (s.seed * 7919 + input.block * 65_537) % 2 ** 32;
+  const t = await trainBlock({ ...input, layers: shapes }, s, seed, input.signal);
+  const scores = new Map<string, Float32Array>();
+  for (const { name, rows, cols } of shapes) {
+    const m = t.matrices.get(name)!;
+    if (s.keep === 'theta') await writeTheta(input.tensors.get(name)!, m.theta);
+    scores.set(name, m.score);
+    layers.push({
+      block: input.block, scope: 'block', rows, cols,
+      mseFirst: t.mseFirst, mseLast: t.mseLast, mseMean: t.mseMean, kl: m.kl, histogram: [...m.histogram],
+    });
+  }
+  return scores;
+}
+
 export function variationalDropout(o: VariationalDropoutOptions = {}): VariationalDropoutStrategy {
   const s = vdSettings(o);
   const layers: VdLayerReport[] = [];
-  // Collectors are made for a block's inputs together, before any of its layers is pruned:
-  // a collect() after a prune() starts the next block.
+  // Layer by layer, collectors are made for a block's inputs together, before any of its
+  // layers is pruned: a collect() after a prune() starts the next block.
   let block = -1;
   let prunedSinceCollect = true;
   let collected = 0;
-  return {
+  const strategy: VariationalDropoutStrategy = {
     name: 'variational-dropout',
     needs: ['layerInputs'],
     defaultGranularity: 'row',
-    allowsGlobal: false,
+    // Block by block, log alpha of all of a block's matrices is learned together: one threshold across the block makes sense.
+    allowsGlobal: s.scope === 'block',
     layers,
     notes: () => reportNotes(layers),
     collect(width) {
@@ -44,7 +82,7 @@ export function variationalDropout(o: VariationalDropoutOptions = {}): Variation
       return { layerInputs: Object.assign(sample, { block, index }) };
     },
     scoreOptions() {
-      throw new TypeError('variational-dropout learns its scores (log alpha) while it trains each layer: it has no standalone score (use prune)');
+      throw new TypeError('variational-dropout learns its scores (log alpha) while it trains: it has no standalone score (use prune)');
     },
     async prune(w, stats, selection): Promise<Mask> {
       prunedSinceCollect = true;
@@ -59,13 +97,19 @@ export function variationalDropout(o: VariationalDropoutOptions = {}): Variation
       const seed = (s.seed * 7919 + (sample.index ?? 0) * 65_537 + w.rows * 31 + w.cols) % 2 ** 32;
       const t = await trainLayer(x, n, dense, w.rows, sample.seen, s, seed);
       const mask = await selectMask(t.score, w.rows, w.cols, { granularity: 'row', ...selection });
-      if (s.keep === 'theta') (w.data as Float32Array | Uint16Array).set(w.dtype === 'f32' ? t.theta : await fromFloat32(t.theta, w.dtype) as never);
+      if (s.keep === 'theta') await writeTheta(w, t.theta);
       await applyMask(w, mask, { backend: selection.backend });
       layers.push({
-        block: sample.block ?? block, rows: w.rows, cols: w.cols,
+        block: sample.block ?? block, scope: 'layer', rows: w.rows, cols: w.cols,
         mseFirst: t.mseFirst, mseLast: t.mseLast, mseMean: t.mseMean, kl: t.kl, histogram: [...t.histogram],
       });
       return mask;
     },
   };
+  if (s.scope === 'block') {
+    // The pipeline runs no per-input collectors for a block-wise strategy: prune() above
+    // (with its own collect()) serves only callers that prune matrix by matrix.
+    return Object.assign(strategy, { scoreBlock: (input: BlockLearningInput) => scoreBlock(s, input, layers) });
+  }
+  return strategy;
 }

@@ -51,3 +51,11 @@ export { readImatrixGGUF } from './formats/imatrix-gguf';
 export type { ImatrixEntry, ImatrixFile } from './formats/imatrix';
 export { finetune, MaskNotPreservedError } from './finetune';
 export type { FinetuneOptions, FinetuneProgress, FinetuneReport } from './finetune';
+export { accumulateGradientMoments, MomentWorkspace } from './backward/gradients';
+export type { GradientCallOptions, MomentAccumulators, MomentCallOptions } from './backward/gradients';
+// Users' queries (lib/queries/): the calibration / held-out split, the dense model's continuations.
+export * from './queries';
+export { heldOutMeasures } from './eval/held-out';
+export type { HeldOutMeasures, HeldOutOptions, ModelScore, PositionMeasures } from './eval/held-out';
+export { compareOnQueries, DEFAULT_GENERATE_TOKENS } from './eval/held-out-run';
+export type { CompareOptions, CompareReport } from './eval/held-out-run';

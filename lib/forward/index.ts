@@ -3,3 +3,4 @@ export * from './model';
 export * from './generate';
 export * from './compare';
 export * from './matmul';
+export * from './sampling';

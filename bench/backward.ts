@@ -122,6 +122,7 @@ interface CaseResult {
   /** The same with the gradient buffers of the previous call reused (`into`), as a training loop runs. */
   reusedSeconds: number;
   reusedRatio: number;
+  reusedCpuRatio: number;
   forwardCpuSeconds: number;
   forwardBackwardCpuSeconds: number;
   cpuRatio: number;
@@ -159,6 +160,7 @@ async function benchCase(name: string, model: LoadedModel, ids: number[], batch:
     ratio: fb.wall / f.wall,
     reusedSeconds: reused.wall,
     reusedRatio: reused.wall / f.wall,
+    reusedCpuRatio: reused.cpu / f.cpu,
     forwardCpuSeconds: f.cpu,
     forwardBackwardCpuSeconds: fb.cpu,
     cpuRatio: fb.cpu / f.cpu,
@@ -208,7 +210,7 @@ async function main(): Promise<void> {
   const report = { bench: 'backward', block: BLOCK, machine: machineInfo(), threads: poolThreads(), repetitions: args.reps, results, ...(statsMemory ? { stats_memory: statsMemory } : {}) };
   const rows = results.map((r) =>
     'skipped' in r
-      ? [r.model, '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', `skipped: ${r.skipped}`]
+      ? [r.model, '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', '-', `skipped: ${r.skipped}`]
       : [
           r.model,
           `${r.batch}x${r.seq}`,
@@ -221,12 +223,13 @@ async function main(): Promise<void> {
           r.forwardCpuSeconds.toFixed(3),
           r.forwardBackwardCpuSeconds.toFixed(3),
           r.cpuRatio.toFixed(2),
+          r.reusedCpuRatio.toFixed(2),
           r.loss.toFixed(4),
         ],
   );
   const text = `loss and gradients vs forward pass (${report.threads} threads, fastest of ${args.reps}, load average ${String(
     (report.machine as { load_average_1m: number }).load_average_1m.toFixed(1),
-  )})\n${table(['model', 'batch x seq', 'parameters', 'forward s', 'fwd+bwd s', 'ratio', 'fwd+bwd s, buffers reused', 'ratio, reused', 'fwd cpu s', 'fwd+bwd cpu s', 'cpu ratio', 'loss'], rows)}`;
+  )})\n${table(['model', 'batch x seq', 'parameters', 'forward s', 'fwd+bwd s', 'ratio', 'fwd+bwd s, buffers reused', 'ratio, reused', 'fwd cpu s', 'fwd+bwd cpu s', 'cpu ratio', 'cpu ratio, reused', 'loss'], rows)}`;
   const memory = statsMemory
     ? `\n\nshears stats --gradients on ${statsMemory.model.path} (${statsMemory.model.blocks} blocks, accumulators ${statsMemory.model.accumulator_mib} MiB, ${statsMemory.calibration.samples} x ${statsMemory.calibration.seq_len} tokens)\n${table(
         ['accumulators', 'seconds', 'peak RssAnon MiB', 'peak RssFile MiB', 'VmHWM MiB'],

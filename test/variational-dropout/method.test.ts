@@ -116,3 +116,42 @@ test('prune --method variational-dropout end to end, and --stats refused (it tra
   expect(s.err).toMatch(/variational-dropout needs the statistic 'layerInputs'/);
   expect(fs.existsSync(path.join(dir, 'never'))).toBe(false);
 });
+
+test('scope block (default) reports the block output reconstruction; scope layer still prunes exactly, and refuses global', async () => {
+  const block = await pruned(quick, { sparsity: 0.5 });
+  block.m.close();
+  expect(block.strategy.layers.every((l) => l.scope === 'block')).toBe(true);
+  expect(block.strategy.notes().at(-1)).toMatch(/mean squared error per block output from/);
+  expect(block.result.notes[0]).toMatch(/each block learned as a whole/);
+  const layer = await pruned({ ...quick, scope: 'layer' }, { sparsity: 0.5 });
+  try {
+    for (const n of linearNames()) {
+      const t = layer.m.tensors.get(n)!;
+      expect(zerosPerRow(t)).toEqual(Array(t.shape[0]).fill(Math.floor(t.shape[1] / 2)));
+    }
+    expect(layer.strategy.layers.every((l) => l.scope === 'layer')).toBe(true);
+    expect(layer.strategy.notes().at(-1)).toMatch(/mean squared error per layer from/);
+  } finally {
+    layer.m.close();
+  }
+  const m = await loadModel(model);
+  try {
+    await expect(runPipeline(m, { strategy: variationalDropout({ ...quick, scope: 'layer' }), calibration: calibration(), sparsity: 0.5, granularity: 'global' })).rejects.toThrow(/global granularity does not apply/);
+    // Block by block, one threshold across each block's matrices.
+    const g = await runPipeline(m, { strategy: variationalDropout(quick), calibration: calibration(), sparsity: 0.5, granularity: 'global' });
+    expect(g.layers.reduce((a, l) => a + l.pruned, 0)).toBe(g.layers.reduce((a, l) => a + l.shape[0] * l.shape[1], 0) / 2);
+  } finally {
+    m.close();
+  }
+});
+
+test('a stop during a block\'s training rejects with the reason', async () => {
+  const m = await loadModel(model);
+  const ac = new AbortController();
+  try {
+    const run = runPipeline(m, { strategy: variationalDropout({ steps: 1_000_000 }), calibration: calibration(), sparsity: 0.5, signal: ac.signal, onProgress: (p) => p.phase === 'pruning' && setTimeout(() => ac.abort(new Error('stop the training')), 20) });
+    await expect(run).rejects.toThrow('stop the training');
+  } finally {
+    m.close();
+  }
+});

@@ -89,9 +89,9 @@ export type { PruneProgress };
 /**
  * The recovery of a method that recovers (ewc), when not given: 20 AdamW steps of 4 query
  * windows at lr 1e-4 (a few minutes at most on 2 cores for the table's models; each
- * weight moves at most about lr a step), lambda 1e4 (docs/gradient-methods.md).
+ * weight moves at most about lr a step), lambda 1e6 (measured: docs/gradient-methods.md).
  */
-export const RECOVERY_DEFAULTS = { steps: 20, lr: 1e-4, lambda: 1e4, batch: 4 } as const;
+export const RECOVERY_DEFAULTS = { steps: 20, lr: 1e-4, lambda: 1e6, batch: 4 } as const;
 
 export interface Checked {
   pattern?: NMPattern;

@@ -50,7 +50,7 @@ export function register(program: Command): void {
     .option('--batch <n>', 'calibration sequences per forward call (memory vs speed)', int('--batch'))
     .option('--queries <file>', 'ewc: your queries, to recover on after pruning (one per line, a corpus, or JSONL)')
     .option('--queries-tokens <file>', 'ewc: the queries as token ids (a JSON array), instead of --queries')
-    .option('--ewc-lambda <y>', 'ewc: strength of the pull toward the dense weights (default 1e4)', num('--ewc-lambda'))
+    .option('--ewc-lambda <y>', 'ewc: strength of the pull toward the dense weights (default 1e6)', num('--ewc-lambda'))
     .option('--steps <n>', 'ewc: recovery steps of 4 query windows (default 20)', int('--steps'))
     .option('--lr <x>', 'ewc: recovery learning rate (AdamW, default 1e-4)', num('--lr'))
     .addOption(backendOption())

@@ -3,7 +3,7 @@
 import { ArgumentRangeError, nativeCall, PatternError, ShapeError } from '../errors';
 import { Backend, checkPattern, checkSparsity, NMPattern } from '../kernels';
 import { sparsegptNative } from '../native/sparsegpt';
-import { checkMatrix, emptyMask, Mask, Matrix } from '../tensor';
+import { checkMatrix, checkTypedArray, emptyMask, Mask, maskBytes, Matrix } from '../tensor';
 import { HessianAccumulator } from './hessian';
 
 export interface SparseGptOptions {
@@ -23,6 +23,26 @@ export interface SparseGptOptions {
   selection?: 'block' | 'row';
   /** 'auto' (default) | 'cpu' | 'cuda' (see Backend in lib/kernels.ts; SparseGPT itself runs on the CPU for now). */
   backend?: Backend;
+  /**
+   * Repair with a given mask: the keep-mask of another method (Wanda, a learned mask...)
+   * decides what is pruned, SparseGPT only reconstructs the kept weights (the same
+   * column-by-column updates, q = 0 exactly where the mask prunes). The returned mask is
+   * this one, bit for bit. Excludes sparsity, pattern and selection.
+   */
+  mask?: Pick<Mask, 'rows' | 'cols' | 'bits'>;
+}
+
+/** The given mask's bits, checked against W's shape. */
+function givenMask(w: Matrix, opts: SparseGptOptions): Uint8Array | undefined {
+  const m = opts.mask;
+  if (m === undefined) return undefined;
+  if (m === null || typeof m !== 'object') throw new ShapeError('mask must be a keep-mask {rows, cols, bits}');
+  if (m.rows !== w.rows || m.cols !== w.cols)
+    throw new ShapeError(`the given mask is ${String(m.rows)} x ${String(m.cols)} but W is ${w.rows} x ${w.cols}`);
+  checkTypedArray(m.bits, 'Uint8Array', maskBytes(w.rows, w.cols), 'mask.bits');
+  for (const k of ['sparsity', 'pattern', 'selection'] as const)
+    if (opts[k] !== undefined) throw new ArgumentRangeError(`a given mask decides what is pruned: ${k} cannot be given with it`);
+  return m.bits;
 }
 
 function checkOptions(opts: SparseGptOptions) {
@@ -45,8 +65,9 @@ function checkOptions(opts: SparseGptOptions) {
 
 /**
  * Prunes W in place with SparseGPT given the layer's input statistic, and returns the
- * keep-mask. Kept weights are updated to compensate for the pruned ones and written
- * back in W's dtype (round to nearest even). W is left untouched when the call
+ * keep-mask (with `mask`: prunes exactly that mask's zeros and reconstructs the rest).
+ * Kept weights are updated to compensate for the pruned ones and written back in W's
+ * dtype (round to nearest even). W is left untouched when the call
  * rejects: NonFiniteError (W or the statistic), ShearsError code E_NOT_PD (Hessian
  * not positive definite after damping), ShapeError, SparsityError, PatternError.
  */
@@ -56,7 +77,8 @@ export async function sparsegptPrune(w: Matrix, h: HessianAccumulator, opts: Spa
   if (!h || typeof h.exclusive !== 'function' || !ArrayBuffer.isView(h.sum))
     throw new ShapeError('sparsegptPrune needs a HessianAccumulator as its statistic');
   if (h.cols !== w.cols) throw new ShapeError(`the Hessian is ${h.cols} wide but W has ${w.cols} columns (inputs)`);
-  const o = checkOptions(opts);
+  const keepBits = givenMask(w, opts);
+  const o = { ...checkOptions(opts), keepBits };
   if (h.sum.length !== w.cols * w.cols) throw new ShapeError(`the Hessian sum has ${h.sum.length} elements, expected ${w.cols * w.cols}`);
   // Adds queued after this call wait until the prune has read the statistic.
   return h.exclusive(async () => {

@@ -11,6 +11,8 @@ export interface NativeSparseGptOptions extends NativeBackendOption {
   blockSize: number;
   percdamp: number;
   selection: 'block' | 'row';
+  /** A packed keep-mask (ceil(rows*cols/8) bytes) that decides what is pruned: no selection, the kept weights are reconstructed. */
+  keepBits?: Uint8Array;
 }
 
 export interface SparseGptNative {

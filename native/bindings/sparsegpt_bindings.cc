@@ -1,7 +1,9 @@
 // SparseGPT bindings. Typed arrays are used in place by a libuv worker; the work
 // goes through the backend the `backend` option names (core/backend.h).
 //   hessianAdd(x, rows, cols, sum, {backend}?)  sum: Float64Array | Float32Array (cols*cols) += x^T x
-//   sparsegptPrune(W, sum, count, opts, mask)   opts: {sparsity, n?, m?, blockSize, percdamp, selection, backend?}
+//   sparsegptPrune(W, sum, count, opts, mask)   opts: {sparsity, n?, m?, blockSize, percdamp, selection, keepBits?, backend?}
+//     keepBits: a packed keep-mask (Uint8Array, ceil(rows*cols/8) bytes) that decides
+//     what is pruned (repair with a given mask; may be mask.bits itself).
 //     resolves with the number of pruned weights.
 #include <napi.h>
 
@@ -59,6 +61,11 @@ Napi::Value SparsegptPrune(const Napi::CallbackInfo& info) {
     const std::string ss = sel.IsString() ? std::string(sel.As<Napi::String>()) : std::string("block");
     if (ss != "block" && ss != "row") fail(kRangeError, "selection must be 'block' or 'row', got '" + ss + "'");
     p.row_selection = ss == "row";
+    Napi::Value given = o.Get("keepBits");
+    if (!given.IsUndefined() && !given.IsNull()) {
+      p.keep_bits = typed_array<uint8_t>(given, "keepBits", mask_bytes(w.rows, w.cols)).data;
+      keep.push_back(given);
+    }
     MaskOut out = mask_arg(info[4].As<Napi::Object>(), w.rows, w.cols, keep);
     Backend& be = backend_arg(o);
     uint32_t* ppr = out.pruned_per_row;

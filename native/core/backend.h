@@ -60,6 +60,10 @@ struct SparseGptParams {
   size_t block_size = 128;
   double percdamp = 0.01;
   bool row_selection = false;  // unstructured: per-row selection inside each block
+  // Repair with a given mask: when set, the weights to prune are not chosen; this packed
+  // keep-mask (MaskOut's layout, rows x cols; bit 0 = pruned) decides, and sparsity,
+  // n/m and row_selection are ignored. The OBS sequence is the same.
+  const uint8_t* keep_bits = nullptr;
 };
 
 // Error code for a Hessian that is not positive definite after damping.

@@ -62,7 +62,9 @@ std::string at(size_t idx, size_t cols) {
 }
 
 void check_params(const SparseGptParams& p, size_t cols) {
-  if (p.m > 0) {
+  if (p.keep_bits) {
+    // A given mask: nothing is selected, so the selection parameters play no part.
+  } else if (p.m > 0) {
     if (p.n < 1 || p.m > 32 || p.n >= p.m)
       fail(kRangeError, "N:M pattern needs 1 <= N < M <= 32, got " + std::to_string(p.n) + ":" + std::to_string(p.m));
     if (p.block_size % static_cast<size_t>(p.m) != 0)
@@ -144,6 +146,7 @@ struct Run {
   std::vector<double> W, U, E;
   std::vector<uint8_t> pruned;
   size_t row_grain;
+  bool fixed() const { return p.keep_bits != nullptr; }  // pruned flags given, not selected
 
   double score(size_t r, size_t j) const {  // w^2 / U_jj^2 at absolute column j
     const double v = W[r * n + j], d = U[j * n + j];
@@ -215,11 +218,11 @@ bool prune_block_rows(Run& run, size_t i1, size_t i2) {
       double* wr = run.W.data() + r * n;
       uint8_t* pr = run.pruned.data() + r * n;
       double* er = run.E.data() + r * c;
-      if (!nm && run.p.row_selection) mark_row(run, r, i1, i2, sc, idx);
+      if (!run.fixed() && !nm && run.p.row_selection) mark_row(run, r, i1, i2, sc, idx);
       for (size_t i = 0; i < c; ++i) {
         const size_t ci = i1 + i;
         const double* ur = run.U.data() + ci * n;
-        if (nm && ci % M == 0) {
+        if (!run.fixed() && nm && ci % M == 0) {
           // N:M group chosen from the current (already updated) values.
           const size_t len = std::min(M, i2 - ci);
           double gs[32];
@@ -292,17 +295,23 @@ void sparsegpt_prune(const MatrixView& w, const void* s, bool s_f64, double coun
     fail(kNotPositiveDefinite, "the Hessian is not positive definite even after damping (percdamp " +
                                    std::to_string(p.percdamp) + "), at input column " + std::to_string(bad) +
                                    "; use a larger percdamp or more calibration rows");
+  // The blocks work on scratch copies; W and the mask are written only at the end (the
+  // given mask is copied first, so it may be the output mask's own bytes).
+  run.pruned.assign(rows * n, 0);
+  if (run.fixed())
+    for (size_t i = 0; i < rows * n; ++i) run.pruned[i] = !get_bit(p.keep_bits, i);
+  // Dead inputs (never active in calibration) are zeroed by the method. A given mask
+  // decides alone: only its pruned weights there are zeroed; its kept ones stay as they
+  // are (no calibration row constrains them, and U couples them to no other column).
   for (size_t r = 0; r < rows; ++r)
     for (size_t j = 0; j < n; ++j)
-      if (dead[j]) run.W[r * n + j] = 0.0;
+      if (dead[j] && (!run.fixed() || run.pruned[r * n + j])) run.W[r * n + j] = 0.0;
 
-  // The blocks work on scratch copies; W and the mask are written only at the end.
-  run.pruned.assign(rows * n, 0);
   run.E.resize(rows * std::min(p.block_size, n));
   run.row_grain = balanced_grain(rows, 4);
   for (size_t i1 = 0; i1 < n; i1 += p.block_size) {
     const size_t i2 = std::min(n, i1 + p.block_size), c = i2 - i1;
-    if (p.m == 0 && !p.row_selection) mark_tile(run, i1, i2);
+    if (!run.fixed() && p.m == 0 && !p.row_selection) mark_tile(run, i1, i2);
     const bool any_error = prune_block_rows(run, i1, i2);
     // Lazy batch update of all later columns: W[:, i2:] -= E U[i1:i2, i2:].
     if (i2 < n && any_error)
@@ -310,9 +319,11 @@ void sparsegpt_prune(const MatrixView& w, const void* s, bool s_f64, double coun
   }
   // Dead inputs were zeroed by the method: they are pruned weights, whether or not the
   // selection also picked them (so the mask and the counts match the zeros written).
-  for (size_t r = 0; r < rows; ++r)
-    for (size_t j = 0; j < n; ++j)
-      if (dead[j]) run.pruned[r * n + j] = 1;
+  // A given mask is returned exactly as given.
+  if (!run.fixed())
+    for (size_t r = 0; r < rows; ++r)
+      for (size_t j = 0; j < n; ++j)
+        if (dead[j]) run.pruned[r * n + j] = 1;
   check_fits(run, w.dtype);
   write_back(run, w, out);
 }

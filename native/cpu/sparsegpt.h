@@ -15,6 +15,11 @@
 //     for each column i in order, per row: q = pruned ? 0 : w_i; e = (w_i - q) / U_ii;
 //       w_j -= e * U_ij for the block's later columns j; w_i = q; E[:, i] = e;
 //     then W[:, i2:] -= E * U[i1:i2, i2:]  (lazy batch update).
+//   Given mask (p.keep_bits): no selection; pruned = the mask's 0 bits, the same column
+//     sequence and updates (q = 0 exactly where the mask prunes), so the kept weights are
+//     reconstructed for any method's mask. Dead inputs: only the mask's pruned weights
+//     there are zeroed first; kept ones keep their value. The output mask is the given
+//     one bit for bit (also where a kept weight is or becomes 0).
 // W is held in float64 while working (masks then agree with a float64 reference even
 // for near-equal scores) and written back in its storage dtype (round to nearest even).
 #pragma once

@@ -1,24 +1,7 @@
-import { DType, fromFloat32, HessianAccumulator, Matrix, setPoolThreads, sparsegptPrune, toFloat32 } from '../../lib';
+import { DType, setPoolThreads, sparsegptPrune } from '../../lib';
 import { RefOptions, refSparseGpt } from '../support/sparsegpt-reference';
+import { expectMatchesReference, hessianOf, makeMatrix, valuesOf } from './compare';
 import { correlatedX, prunedFlags, randomF32 } from './helpers';
-
-async function makeMatrix(values: Float32Array, rows: number, cols: number, dtype: DType): Promise<Matrix> {
-  const data = dtype === 'f32' ? Float32Array.from(values) : await fromFloat32(values, dtype);
-  return { data, dtype, rows, cols };
-}
-
-async function valuesOf(w: Matrix): Promise<Float32Array> {
-  return w.dtype === 'f32' ? Float32Array.from(w.data as Float32Array) : toFloat32(w.data as Uint16Array, w.dtype);
-}
-
-async function hessianOf(x: Float32Array, tokens: number, cols: number, precision: 'f64' | 'f32' = 'f64'): Promise<HessianAccumulator> {
-  const h = new HessianAccumulator(cols, { precision });
-  await h.add(x, tokens);
-  return h;
-}
-
-// Relative precision of each storage dtype (one unit in the last place at 1.0).
-const EPS: Record<DType, number> = { f32: 2 ** -23, f16: 2 ** -10, bf16: 2 ** -7 };
 
 interface Case {
   rows: number;
@@ -57,27 +40,7 @@ describe('sparsegptPrune against the float64 reference', () => {
 
     const mask = await sparsegptPrune(w, h, opts);
     expect(Array.from(prunedFlags(mask))).toEqual(Array.from(ref.pruned));
-    let total = 0;
-    for (let r = 0; r < rows; r++) {
-      let n = 0;
-      for (let j = 0; j < cols; j++) n += ref.pruned[r * cols + j];
-      expect(mask.prunedPerRow[r]).toBe(n);
-      total += n;
-    }
-    expect(mask.pruned).toBe(total);
-
-    const got = await valuesOf(w);
-    let scale = 0;
-    for (const v of ref.w) scale = Math.max(scale, Math.abs(v));
-    for (let k = 0; k < rows * cols; k++) {
-      if (ref.pruned[k]) {
-        expect(got[k]).toBe(0);
-        continue;
-      }
-      // One rounding to the storage dtype plus float64 noise.
-      const tol = EPS[dtype] * Math.abs(ref.w[k]) + 1e-9 * scale;
-      if (Math.abs(got[k] - ref.w[k]) > tol) throw new Error(`weight ${k}: got ${got[k]}, reference ${ref.w[k]}`);
-    }
+    await expectMatchesReference(mask, w, ref);
   });
 });
 

@@ -9,6 +9,8 @@ export interface RefOptions {
   blockSize?: number;
   percdamp?: number;
   selection?: 'block' | 'row';
+  /** Fixed-mask mode: 1 = pruned, per weight (rows x cols); no selection happens. */
+  pruned?: ArrayLike<number>;
 }
 
 /** S = X^T X for x [rows, cols] (row-major), in float64. */
@@ -109,14 +111,16 @@ export function refSparseGpt(
   const sparsity = opts.sparsity ?? 0;
   const { u, dead } = refHinvUpper(s, cols, count, opts.percdamp ?? 0.01);
   const w = Float64Array.from(w0);
-  for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) if (dead[j]) w[r * cols + j] = 0;
-  const pruned = new Uint8Array(rows * cols);
+  const fixed = opts.pruned !== undefined;
+  const pruned = fixed ? Uint8Array.from(opts.pruned!) : new Uint8Array(rows * cols);
+  // Dead inputs are zeroed; with a fixed mask only where it prunes.
+  for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) if (dead[j] && (!fixed || pruned[r * cols + j])) w[r * cols + j] = 0;
   const score = (r: number, j: number) => (w[r * cols + j] * w[r * cols + j]) / (u[j * cols + j] * u[j * cols + j]);
 
   for (let i1 = 0; i1 < cols; i1 += bs) {
     const i2 = Math.min(cols, i1 + bs);
     const c = i2 - i1;
-    if (!opts.pattern) {
+    if (!fixed && !opts.pattern) {
       if ((opts.selection ?? 'block') === 'block') {
         const sc: number[] = [];
         for (let r = 0; r < rows; r++) for (let j = i1; j < i2; j++) sc.push(score(r, j));
@@ -133,7 +137,7 @@ export function refSparseGpt(
     for (let i = 0; i < c; i++) {
       const ci = i1 + i;
       for (let r = 0; r < rows; r++) {
-        if (opts.pattern && ci % opts.pattern.m === 0) {
+        if (!fixed && opts.pattern && ci % opts.pattern.m === 0) {
           const len = Math.min(opts.pattern.m, i2 - ci);
           const sc: number[] = [];
           for (let g = 0; g < len; g++) sc.push(score(r, ci + g));

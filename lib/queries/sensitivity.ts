@@ -4,14 +4,19 @@
 // layers pruned at level s by the given strategy (statistics of block b's dense inputs on
 // the same sequences, the strategy's default comparison group unless told). An answer
 // position is one that predicts a continuation token: rows answerStart-1 .. L-2 of a
-// sequence of L tokens (as lib/eval/held-out.ts's `answer` measures). lib/queries/
-// allocation.ts turns the curves into per-block sparsities.
+// sequence of L tokens (as lib/eval/held-out.ts's `answer` measures). With `others`,
+// the measured block is varied inside an operating point instead of the dense model:
+// every other block pruned at that sparsity, masks chosen block by block on the pruned
+// blocks' outputs with each block's own statistics gathered on it unpruned (the
+// sequential pipeline's protocol). lib/queries/allocation.ts turns the curves into
+// per-block sparsities.
 //
 // The dense model is never written: block b's pruned matrices are copies, seen through
 // a second ForwardModel whose tensor map differs from the dense one only there, and
 // dropped after each measurement (the dense weights are "restored" by construction).
 // Memory: the hidden states entering the current block for every sequence, the dense
-// model's final hidden states on the answer rows, one block's copied matrices and its
+// model's final hidden states on the answer rows (with `others`: a pruned copy of every
+// block's matrices), one block's copied matrices and its
 // statistics, one sequence's working copy, and a tile of logits. Work per (b, s): blocks
 // b.. of the pruned model plus the LM head of both, per sequence; KL and argmax are the
 // native klTop1 that held-out.ts uses. Deterministic: single-sequence native calls and
@@ -37,6 +42,12 @@ export interface SensitivityOptions {
   levels: readonly number[];
   /** Comparison group of the unstructured selection (default: the strategy's). */
   granularity?: Granularity;
+  /**
+   * The operating point: every other block pruned at this sparsity (its masks chosen in
+   * order on the inputs of the blocks before it pruned, as the sequential pipeline does)
+   * instead of dense. Costs a pruned copy of every block's matrices.
+   */
+  others?: number;
   /** |x| above which an input activation counts as an outlier in the statistics (default 6). */
   activationThreshold?: number;
   /** Backend of the pruning kernels (the forward pass uses the model's own). */
@@ -51,13 +62,15 @@ export interface BlockSensitivity {
   block: number;
   /** Weights of the block's linear layers (what is pruned; 0: none, nothing measured). */
   parameters: number;
-  /** Mean KL(dense || only this block pruned at levels[i]) over the answer positions, in nats. */
+  /** Mean KL(dense || this block pruned at levels[i], the others dense or at `others`) over the answer positions, in nats. */
   kl: number[];
 }
 
 export interface SensitivityCurves {
   levels: number[];
   strategy: string;
+  /** The other blocks' sparsity (0: dense). */
+  others: number;
   /** Answer positions the means run over. */
   positions: number;
   blocks: BlockSensitivity[];
@@ -67,6 +80,8 @@ export interface SensitivityCurves {
 function checkInputs(fm: ForwardModel, sequences: readonly QuerySequence[], o: SensitivityOptions): void {
   const { levels, strategy } = o;
   checkLevels(levels);
+  if (o.others !== undefined && !(typeof o.others === 'number' && o.others >= 0 && o.others < 1))
+    throw new ArgumentRangeError(`others (the other blocks' sparsity) must be in [0, 1), got ${String(o.others)}`);
   if (strategy.collectWeights || strategy.needs.includes('gradient'))
     throw new ArgumentRangeError(`${strategy.name} scores from gradients (a gradient pass): not supported by the sensitivity measure; use a strategy that scores from activations or weights`);
   const ctx = fm.config.contextLength;
@@ -96,16 +111,50 @@ async function blockStatistics(fm: ForwardModel, b: number, layers: LinearLayer[
   return stats;
 }
 
-/** The model with block b's layers replaced by pruned copies (the dense map untouched). */
-async function prunedCopy(fm: ForwardModel, layers: LinearLayer[], stats: BlockStats, level: number, o: SensitivityOptions): Promise<ForwardModel> {
-  const tensors = new Map<string, Tensor>(fm.tensors);
+/** Prunes copies of the dense `layers` at `level` into `tensors` (the dense map untouched). */
+async function pruneCopies(fm: ForwardModel, tensors: Map<string, Tensor>, layers: LinearLayer[], stats: BlockStats, level: number, o: SensitivityOptions): Promise<void> {
   for (const l of layers) {
     const t = fm.tensor(l.name);
     tensors.set(l.name, { ...t, shape: t.shape.slice(), data: t.data.slice() });
   }
   const selection = { sparsity: level, granularity: o.granularity ?? o.strategy.defaultGranularity, backend: o.backend };
   await pruneBlock(tensors, layers, stats, { strategy: o.strategy, selection, global: false, clock: new PhaseClock(), signal: o.signal });
+}
+
+/** `base` with block b's layers re-pruned at `level` from the dense weights. */
+async function prunedCopy(fm: ForwardModel, base: ForwardModel, layers: LinearLayer[], stats: BlockStats, level: number, o: SensitivityOptions): Promise<ForwardModel> {
+  const tensors = new Map<string, Tensor>(base.tensors);
+  await pruneCopies(fm, tensors, layers, stats, level, o);
   return new ForwardModel({ config: fm.config, tensors }, { backend: fm.backend });
+}
+
+/** `base` with `layers` back to their dense weights. */
+function withDense(fm: ForwardModel, base: ForwardModel, layers: LinearLayer[]): ForwardModel {
+  if (base === fm) return fm;
+  const tensors = new Map<string, Tensor>(base.tensors);
+  for (const l of layers) tensors.set(l.name, fm.tensor(l.name));
+  return new ForwardModel({ config: fm.config, tensors }, { backend: fm.backend });
+}
+
+/** The operating point: every block pruned at o.others, block by block on the pruned blocks' outputs. */
+async function operatingPoint(fm: ForwardModel, sequences: readonly QuerySequence[], o: SensitivityOptions): Promise<ForwardModel> {
+  const base = new ForwardModel({ config: fm.config, tensors: new Map(fm.tensors) }, { backend: fm.backend });
+  const states: Float32Array[] = [];
+  for (const { ids } of sequences) states.push(await fm.embed(ids, 1, ids.length));
+  for (let b = 0; b < fm.numLayers; b++) {
+    const layers = blockLinears(fm.config, fm.tensors, b);
+    if (layers.length > 0) await pruneCopies(fm, base.tensors, layers, await blockStatistics(base, b, layers, states, sequences, o), o.others!, o);
+    if (b + 1 < fm.numLayers) await advance(base, b, states, sequences, o);
+  }
+  return base;
+}
+
+/** Runs block b of `model` over every sequence's states in place. */
+async function advance(model: ForwardModel, b: number, states: Float32Array[], sequences: readonly QuerySequence[], o: SensitivityOptions): Promise<void> {
+  for (let s = 0; s < sequences.length; s++) {
+    o.signal?.throwIfAborted();
+    await model.runBlock(b, states[s], { batch: 1, seq: sequences[s].ids.length });
+  }
 }
 
 /** Sum over the answer positions of KL(dense || pruned) when `pruned` differs from block b on. */
@@ -150,25 +199,24 @@ export async function measureSensitivity(fm: ForwardModel, sequences: readonly Q
     denseFinal.push((await fm.forward(ids, 1, L)).slice((answerStart - 1) * H, (L - 1) * H));
     states.push(await fm.embed(ids, 1, L));
   }
+  // The model the measured block is varied in: dense, or every block at o.others.
+  const base = o.others ? await operatingPoint(fm, sequences, o) : fm;
   const blocks: BlockSensitivity[] = [];
   const total = fm.numLayers * o.levels.length;
   for (let b = 0; b < fm.numLayers; b++) {
     const layers = blockLinears(fm.config, fm.tensors, b);
     const parameters = layers.reduce((t, l) => t + fm.tensor(l.name).shape[0] * fm.tensor(l.name).shape[1], 0);
     const kl: number[] = [];
-    const stats = layers.length > 0 ? await blockStatistics(fm, b, layers, states, sequences, o) : null;
+    // Statistics as the sequential pipeline gathers them: block b itself dense, its inputs from the base model.
+    const stats = layers.length > 0 ? await blockStatistics(withDense(fm, base, layers), b, layers, states, sequences, o) : null;
     for (const level of o.levels) {
-      if (stats) kl.push((await klSum(fm, await prunedCopy(fm, layers, stats, level, o), b, states, denseFinal, sequences, o)) / positions);
+      if (stats) kl.push((await klSum(fm, await prunedCopy(fm, base, layers, stats, level, o), b, states, denseFinal, sequences, o)) / positions);
       else kl.push(0);
       o.onProgress?.(b * o.levels.length + kl.length, total);
     }
     blocks.push({ block: b, parameters, kl });
-    // The next block's inputs: this block's dense outputs.
-    if (b + 1 < fm.numLayers)
-      for (let s = 0; s < sequences.length; s++) {
-        o.signal?.throwIfAborted();
-        await fm.runBlock(b, states[s], { batch: 1, seq: sequences[s].ids.length });
-      }
+    // The next block's inputs: this block's outputs in the base model.
+    if (b + 1 < fm.numLayers) await advance(base, b, states, sequences, o);
   }
-  return { levels: [...o.levels], strategy: o.strategy.name, positions, blocks, seconds: Number(process.hrtime.bigint() - start) / 1e9 };
+  return { levels: [...o.levels], strategy: o.strategy.name, others: o.others ?? 0, positions, blocks, seconds: Number(process.hrtime.bigint() - start) / 1e9 };
 }

@@ -36,32 +36,49 @@ function expectIntact(fm: ForwardModel, before: Map<string, Buffer>): void {
   for (const [k, t] of fm.tensors) expect(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).equals(before.get(k)!)).toBe(true);
 }
 
+/** The model with block b's matrices magnitude-pruned per row at levelOf(b) (0: dense), in plain loops. */
+function magnitudeModel(fm: ForwardModel, levelOf: (b: number) => number): ForwardModel {
+  const tensors = new Map<string, Tensor>(fm.tensors);
+  for (let b = 0; b < fm.numLayers; b++)
+    for (const l of blockLinears(fm.config, fm.tensors, b)) {
+      const t = fm.tensor(l.name);
+      const data = Float32Array.from(t.data as Float32Array);
+      // The floor(level * cols) smallest |w| of each row (ties: lower index).
+      const [rows, cols] = t.shape;
+      for (let r = 0; r < rows; r++) {
+        const idx = Array.from({ length: cols }, (_, j) => j).sort((a, c) => Math.abs(data[r * cols + a]) - Math.abs(data[r * cols + c]) || a - c);
+        for (const j of idx.slice(0, Math.floor(levelOf(b) * cols))) data[r * cols + j] = 0;
+      }
+      tensors.set(l.name, { ...t, data });
+    }
+  return new ForwardModel({ config: fm.config, tensors }, { backend: 'cpu' });
+}
+
 describe('measureSensitivity', () => {
-  test("each value is held-out's answer KL of the model with only that block pruned", async () => {
+  test.each([0, 0.5])("each value is held-out's answer KL of the model with that block pruned, the others at %p", async (others) => {
     const fm = tinyModel();
     const seqs = sequences(6, 1);
-    const curves = await measureSensitivity(fm, seqs, { strategy: magnitude(), levels: LEVELS, granularity: 'row' });
+    const curves = await measureSensitivity(fm, seqs, { strategy: magnitude(), levels: LEVELS, granularity: 'row', others });
+    expect(curves.others).toBe(others);
     expect(curves.positions).toBe(seqs.reduce((t, q) => t + q.ids.length - q.answerStart, 0));
     for (const b of [0, 2]) {
       for (const [i, level] of LEVELS.entries()) {
-        const tensors = new Map<string, Tensor>(fm.tensors);
-        for (const l of blockLinears(fm.config, fm.tensors, b)) {
-          const t = fm.tensor(l.name);
-          const data = Float32Array.from(t.data as Float32Array);
-          // Magnitude per row: the floor(level * cols) smallest |w| of each row (ties: lower index).
-          const [rows, cols] = t.shape;
-          for (let r = 0; r < rows; r++) {
-            const idx = Array.from({ length: cols }, (_, j) => j).sort((a, c) => Math.abs(data[r * cols + a]) - Math.abs(data[r * cols + c]) || a - c);
-            for (const j of idx.slice(0, Math.floor(level * cols))) data[r * cols + j] = 0;
-          }
-          tensors.set(l.name, { ...t, data });
-        }
-        const pruned = new ForwardModel({ config: fm.config, tensors }, { backend: 'cpu' });
+        const pruned = magnitudeModel(fm, (j) => (j === b ? level : others));
         const want = (await heldOutMeasures(fm, pruned, seqs)).answer!.kl;
         expect(curves.blocks[b].kl[i]).toBeGreaterThan(0);
         expect(Math.abs(curves.blocks[b].kl[i] - want)).toBeLessThanOrEqual(1e-9 * want);
       }
     }
+  });
+
+  test('around an operating point, every curve passes through the operating point itself', async () => {
+    const fm = tinyModel();
+    const seqs = sequences(5, 6);
+    const levels = [0.3, 0.5, 0.7];
+    const c = await measureSensitivity(fm, seqs, { strategy: wanda(), levels, others: 0.5 });
+    const atPoint = c.blocks.map((blk) => blk.kl[1]);
+    for (const v of atPoint) expect(Math.abs(v - atPoint[0])).toBeLessThanOrEqual(1e-12 * atPoint[0]);
+    expect(atPoint[0]).toBeGreaterThan(0);
   });
 
   test('wanda curves: the dense model untouched, parameters counted, deterministic', async () => {
@@ -72,6 +89,9 @@ describe('measureSensitivity', () => {
     expectIntact(fm, before);
     const b = await measureSensitivity(fm, seqs, { strategy: wanda(), levels: LEVELS });
     expect(b.blocks).toEqual(a.blocks);
+    const around = await measureSensitivity(fm, seqs, { strategy: wanda(), levels: LEVELS, others: 0.5 });
+    expect((await measureSensitivity(fm, seqs, { strategy: wanda(), levels: LEVELS, others: 0.5 })).blocks).toEqual(around.blocks);
+    expectIntact(fm, before);
     const perBlock = 4 * 16 * 16 + 3 * 16 * 32;
     for (const blk of a.blocks) {
       expect(blk.parameters).toBe(perBlock);
@@ -126,5 +146,6 @@ describe('measureSensitivity', () => {
     await expect(measureSensitivity(fm, [{ ids: Int32Array.from([1, 2, 3]), answerStart: 0 }], { strategy: wanda(), levels: [0.5] })).rejects.toThrow(/answerStart 0/);
     await expect(measureSensitivity(fm, [{ ids: new Int32Array(41), answerStart: 1 }], { strategy: wanda(), levels: [0.5] })).rejects.toThrow(/at most 40 tokens/);
     await expect(measureSensitivity(fm, seqs, { strategy: gradient(), levels: [0.5] })).rejects.toThrow(/gradient pass/);
+    await expect(measureSensitivity(fm, seqs, { strategy: wanda(), levels: [0.5], others: 1 })).rejects.toThrow(/others/);
   });
 });

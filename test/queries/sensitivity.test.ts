@@ -4,6 +4,7 @@
 import { ForwardModel } from '../../lib/forward/model';
 import { heldOutMeasures } from '../../lib/eval/held-out';
 import { Tensor } from '../../lib/model/types';
+import { withBlockShapes } from '../../lib/model/shapes';
 import { blockLinears } from '../../lib/prune/layers';
 import { allocateSparsity } from '../../lib/queries/allocation';
 import { QuerySequence } from '../../lib/queries/environment';
@@ -120,6 +121,31 @@ describe('measureSensitivity', () => {
     const ap = allocate(p), aq = allocate(q);
     expect(aq[1]).toBeLessThan(ap[1]);
     expect(aq[1]).toBeLessThan(aq[2]);
+  });
+
+  test('per-block widths: a block without MLP counts its attention only, a removed block gets a zero curve and no sparsity; OPT with biases', async () => {
+    const { config, tensors } = randomModel({ architecture: 'llama', layers: 3, hidden: 16, intermediate: 32, vocab: 37, context: 40, seed: 4 });
+    for (const n of [...tensors.keys()]) if (/^blocks\.1\.mlp/.test(n) || n.startsWith('blocks.2.')) tensors.delete(n);
+    const shaped = withBlockShapes(config, [
+      { numHeads: 4, numKvHeads: 4, intermediateSize: 32 },
+      { numHeads: 4, numKvHeads: 4, intermediateSize: 0 },
+      { numHeads: 0, numKvHeads: 0, intermediateSize: 0 },
+    ]);
+    const fm = new ForwardModel({ config: shaped, tensors }, { backend: 'cpu' });
+    const c = await measureSensitivity(fm, sequences(4, 7), { strategy: wanda(), levels: LEVELS });
+    expect(c.blocks.map((b) => b.parameters)).toEqual([4 * 16 * 16 + 3 * 16 * 32, 4 * 16 * 16, 0]);
+    expect(c.blocks[2].kl).toEqual([0, 0, 0]);
+    for (const b of [0, 1]) for (const v of c.blocks[b].kl) expect(v).toBeGreaterThan(0);
+    const a = allocateSparsity(c.levels, c.blocks, { target: 0.5, min: 0.3, max: 0.9 });
+    expect(a.sparsity[2]).toBe(0);
+    expect((c.blocks[0].parameters * a.sparsity[0] + c.blocks[1].parameters * a.sparsity[1]) / (c.blocks[0].parameters + c.blocks[1].parameters)).toBeCloseTo(0.5, 12);
+
+    const opt = randomModel({ architecture: 'opt', layers: 2, hidden: 16, intermediate: 32, vocab: 37, context: 40, seed: 5 });
+    const o = await measureSensitivity(new ForwardModel(opt, { backend: 'cpu' }), sequences(4, 8), { strategy: wanda(), levels: LEVELS });
+    for (const b of o.blocks) {
+      expect(b.parameters).toBe(4 * 16 * 16 + 2 * 16 * 32);
+      for (const v of b.kl) expect(v).toBeGreaterThan(0);
+    }
   });
 
   test('cancellation rejects with AbortError and leaves the dense model intact', async () => {

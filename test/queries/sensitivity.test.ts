@@ -9,7 +9,7 @@ import { blockLinears } from '../../lib/prune/layers';
 import { allocateSparsity } from '../../lib/queries/allocation';
 import { QuerySequence } from '../../lib/queries/environment';
 import { measureSensitivity } from '../../lib/queries/sensitivity';
-import { gradient, magnitude, wanda } from '../../lib/strategies';
+import { gradient, magnitude, sparsegpt, wanda } from '../../lib/strategies';
 import { randomModel } from '../forward/random-model';
 import { rng } from '../support/random';
 
@@ -145,6 +145,15 @@ describe('measureSensitivity', () => {
     for (const b of o.blocks) {
       expect(b.parameters).toBe(4 * 16 * 16 + 2 * 16 * 32);
       for (const v of b.kl) expect(v).toBeGreaterThan(0);
+    }
+  });
+
+  test('sparsegpt as the strategy: its X^T X serves every level of a block', async () => {
+    const fm = tinyModel();
+    const c = await measureSensitivity(fm, sequences(4, 9), { strategy: sparsegpt(), levels: LEVELS });
+    for (const b of c.blocks) {
+      expect(b.kl[0]).toBeGreaterThan(0);
+      expect(b.kl[2]).toBeGreaterThan(b.kl[0]);
     }
   });
 

@@ -4,3 +4,5 @@ export * from './environment';
 export * from './hash';
 export * from './read';
 export * from './split';
+export * from './sensitivity';
+export * from './allocation';

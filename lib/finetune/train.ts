@@ -44,15 +44,18 @@ export async function trainMasked(t: MaskedTraining): Promise<TrainingResult> {
   const order = new BatchOrder(t.data, t.seed);
   const losses: number[] = [];
   let opt: AdamW | undefined;
+  // Step 1's gradient buffers, overwritten by every later step (pages faulted in once).
+  let grads: Map<string, Float32Array> | undefined;
   for (let step = 1; step <= t.steps; ++step) {
     t.signal?.throwIfAborted();
     const tokens = order.take(t.batch);
-    const r = await t.clock.time('gradients', () => lossAndGradients(t.model, tokens, { batch: t.batch, seq: t.data.seqLen, signal: t.signal })).catch((e: unknown) => {
+    const r = await t.clock.time('gradients', () => lossAndGradients(t.model, tokens, { batch: t.batch, seq: t.data.seqLen, signal: t.signal, into: grads })).catch((e: unknown) => {
       // After step 1 the input model's loss was finite, so the updates diverged: say when, and what to change.
       if ((e as { code?: string }).code === 'E_NONFINITE')
         throw new NonFiniteError(`step ${step}: ${(e as Error).message}${step > 1 ? '; the weights diverged: try a smaller --lr' : ` (${t.modelLabel} itself)`}`, { cause: e });
       throw e;
     });
+    grads = r.grads;
     if (!opt) opt = await AdamW.create(t.model, t.names ?? [...r.grads.keys()], t.keep, t.hyper, t.ewc);
     await t.clock.time('update', () => opt!.update(r.grads));
     losses.push(r.loss);

@@ -64,8 +64,10 @@ export interface Strategy {
    * Collectors for one weight matrix (rows x cols), fed the gradient of each calibration
    * sequence's loss by the gradient pass (lib/prune/gradient-pass.ts): present, the
    * pipeline runs that pass on the dense model before pruning (docs/gradient-methods.md).
+   * `name`: the weight's canonical tensor name (a method that uses its statistics after
+   * the pipeline, as ewc's recovery does, finds them by it).
    */
-  collectWeights?(rows: number, cols: number): Record<string, Collector>;
+  collectWeights?(rows: number, cols: number, name: string): Record<string, Collector>;
   /**
    * Learns a whole block at once (block-wise reconstruction, as variational dropout does):
    * returns one score per weight of each selected matrix, by name (its weight layout;

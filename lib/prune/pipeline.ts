@@ -267,7 +267,7 @@ export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promi
     weightStats = new Map();
     for (const l of blocks.flat()) {
       const [rows, cols] = tensor(l.name).shape;
-      weightStats.set(l.name, o.strategy.collectWeights(rows, cols));
+      weightStats.set(l.name, o.strategy.collectWeights(rows, cols, l.name));
     }
     gradients = await gradientPass(model, cal, weightStats, {
       clock,

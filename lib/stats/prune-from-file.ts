@@ -94,7 +94,7 @@ function fileWeightStats(model: LoadedModel, strategy: Strategy, src: Importance
     new Map(
       layers.map((l) => {
         const e = src.gradients.get(l.name)!;
-        const stats = collect(e.shape[0], e.shape[1]);
+        const stats = collect(e.shape[0], e.shape[1], l.name);
         for (const c of Object.values(stats))
           if (c instanceof GradientMoments) {
             c.place((_size, which) => e.read(which));

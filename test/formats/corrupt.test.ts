@@ -240,7 +240,7 @@ describe('Hugging Face', () => {
     const e = dirWith(() => undefined, llamaTensors(TINY, 'F32'), { ...llamaConfig(TINY), rms_norm_eps: 'tiny' });
     await expectFormatError(e, path.join(e, 'config.json'), /rms_norm_eps must be a finite number/);
     const f = dirWith((dir) => fs.writeFileSync(path.join(dir, 'config.json'), '{"model_type": '));
-    await expectFormatError(f, path.join(f, 'config.json'), /invalid JSON/);
+    await expectFormatError(f, path.join(f, 'config.json'), /config\.json: the file is not valid JSON/);
     const g = dirWith(() => undefined, llamaTensors(TINY, 'F32'), { ...llamaConfig(TINY), num_key_value_heads: 3 });
     await expectFormatError(g, path.join(g, 'config.json'), /heads \(4\) must be a multiple of kv heads \(3\)/);
   });

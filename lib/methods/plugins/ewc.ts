@@ -30,22 +30,23 @@ class KeptMoments extends GradientMoments {
 export function ewc(_o?: MethodOptions, run?: RunResources): RecoveringStrategy {
   const base = fisher();
   const pages = run?.scratch ? new ScratchAccumulators(run.scratch) : undefined;
-  // In the order the pipeline asks for them: its selected matrices, block by block.
-  const moments: KeptMoments[] = [];
+  // By weight name: the recovery trains the matrices the pipeline pruned.
+  const moments = new Map<string, KeptMoments>();
   return {
     ...base,
     name: 'ewc',
-    collectWeights: (rows, cols) => {
+    collectWeights: (rows, cols, name) => {
       const m = new KeptMoments(rows * cols, pages);
-      moments.push(m);
+      moments.set(name, m);
       return { gradient: m };
     },
     recover: (ctx: RecoveryContext) => {
-      if (moments.length !== ctx.layers.length || moments.some((m, i) => m.size !== ctx.model.tensors.get(ctx.layers[i])?.data.length))
-        throw new ShapeError(`ewc: the Fisher diagonal was gathered for ${moments.length} matrices, the recovery trains ${ctx.layers.length}`);
-      const sequences = moments[0]?.count ?? 0;
+      const missing = ctx.layers.filter((name) => moments.get(name)?.size !== ctx.model.tensors.get(name)?.data.length);
+      if (missing.length > 0 || moments.size !== ctx.layers.length)
+        throw new ShapeError(`ewc: the Fisher diagonal was gathered for ${moments.size} matrices, the recovery trains ${ctx.layers.length}${missing.length ? ` (none of the right size for ${missing.join(', ')})` : ''}`);
+      const sequences = moments.get(ctx.layers[0])?.count ?? 0;
       if (sequences === 0) throw new ShapeError('ewc: no calibration sequence reached the Fisher diagonal');
-      const sumSq = new Map(ctx.layers.map((name, i) => [name, moments[i].sumSq!]));
+      const sumSq = new Map(ctx.layers.map((name) => [name, moments.get(name)!.sumSq!]));
       return recoverWithEwc(ctx, { sumSq, sequences, source: ctx.calibrationSource });
     },
     release: () => pages?.release(),

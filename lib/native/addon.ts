@@ -9,11 +9,12 @@ import { EvalNative } from './eval';
 import { FilesNative } from './files';
 import { ForwardNative } from './forward';
 import { KernelsNative } from './kernels';
+import { MaskNative } from './mask';
 import { OptimNative } from './optim';
 import { SparseGptNative } from './sparsegpt';
 import { VdNative } from './vd';
 
-export interface ShearsAddon extends KernelsNative, SparseGptNative, ForwardNative, BackwardNative, FilesNative, OptimNative, VdNative, EvalNative {}
+export interface ShearsAddon extends KernelsNative, SparseGptNative, ForwardNative, BackwardNative, FilesNative, OptimNative, VdNative, EvalNative, MaskNative {}
 
 /** The number of parameters of F, optional ones included. */
 type Arity<F> = F extends (...args: infer P) => unknown ? Required<P>['length'] : never;
@@ -64,6 +65,9 @@ export const ADDON_ARITY: { readonly [K in keyof ShearsAddon]-?: Arity<ShearsAdd
   vdHistogram: 4,
   vdBlockMse: 2,
   vdTrainBlock: 2,
+  // learned masks (hard-concrete gates) block by block
+  hcBlockLoss: 2,
+  hcTrainBlock: 2,
   // sampling the next token (generation)
   sampleTokens: 6,
   // optimizer (recovery fine-tuning)

@@ -20,6 +20,7 @@
 #include <memory>
 #include <string>
 
+#include "bindings/block_call.h"
 #include "bindings/forward_specs.h"
 #include "bindings/js_args.h"
 #include "bindings/promise_worker.h"
@@ -75,29 +76,6 @@ MatsArgs mats_arg(const Napi::Object& o, const BlockSpec& block, int64_t tokens,
   }
   if (count == 0) fail(kShapeError, "mats names no matrix of the block");
   return r;
-}
-
-// What both calls read first: the block (checked), the options, the sequence count under
-// `count_key` and their length, x and target [count * seq, hidden].
-struct BlockCall {
-  BlockSpec block;
-  Napi::Object o;
-  int64_t count = 0, seq = 0;
-  const float* x = nullptr;
-  const float* target = nullptr;
-};
-
-BlockCall block_call(const Napi::CallbackInfo& info, const char* count_key, Keep& keep) {
-  BlockCall c;
-  c.block = block_arg(info[0], keep);
-  check_block(c.block);
-  c.o = object_arg(info[1], "options");
-  c.count = get_int(c.o, count_key, 1, INT32_MAX);
-  c.seq = get_int(c.o, "seq", 1, INT32_MAX);
-  const size_t n = static_cast<size_t>(c.count * c.seq * c.block.hidden);
-  c.x = f32_out(c.o.Get("x"), "x", n, keep);
-  c.target = f32_out(c.o.Get("target"), "target", n, keep);
-  return c;
 }
 
 Napi::Value BlockMse(const Napi::CallbackInfo& info) {

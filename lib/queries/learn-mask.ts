@@ -14,7 +14,7 @@ export interface LearnMaskOptions {
   sparsity: number;
   /** Per matrix (by canonical name) instead: one density penalty term each. */
   matrixSparsity?: ReadonlyMap<string, number>;
-  /** Weight of (expected density - target)^2 (default 5). */
+  /** Weight of (expected density - target)^2 (default 100; see docs/query-aware-building-blocks.md). */
   lambda?: number;
   /** Adam steps (default 200), learning rate on theta (default 0.1). */
   steps?: number;
@@ -29,7 +29,7 @@ export interface LearnMaskOptions {
   signal?: AbortSignal;
 }
 
-export const LEARN_MASK_DEFAULTS = { lambda: 5, steps: 200, lr: 0.1, batchSequences: 4, seed: 0, beta: 2 / 3, gamma: -0.1, zeta: 1.1 } as const;
+export const LEARN_MASK_DEFAULTS = { lambda: 100, steps: 200, lr: 0.1, batchSequences: 4, seed: 0, beta: 2 / 3, gamma: -0.1, zeta: 1.1 } as const;
 
 export interface LearnBlockData {
   spec: NativeBlockSpec;

@@ -74,7 +74,11 @@ double weighted_mse(const float* out, const float* target, const float* token_we
                     float* dh) {
   double wsum = 0.0;
   for (int64_t t = 0; t < tokens; ++t) wsum += token_weight ? token_weight[t] : 1.0;
-  if (!(wsum > 0.0)) fail(kRangeError, "the token weights sum to 0: no token to learn from");
+  if (wsum == 0.0) {
+    // A minibatch of weight 0 (e.g. sequences without an answer) says nothing: no error, no gradient.
+    if (dh) std::fill_n(dh, static_cast<size_t>(tokens * hidden), 0.0f);
+    return 0.0;
+  }
   const double denom = wsum * static_cast<double>(hidden);
   double sum = 0.0;
   for (int64_t t = 0; t < tokens; ++t) {
@@ -179,6 +183,17 @@ double mean_gate_mse(GatedBlock& b, const HcBlockParams& p, const float* x, cons
   return sum / wsum;
 }
 
+// Every weight finite and >= 0, and some token weighs more than 0 (checked once, up front).
+void check_token_weights(const float* w, int64_t tokens) {
+  if (!w) return;
+  double sum = 0.0;
+  for (int64_t t = 0; t < tokens; ++t) {
+    if (!(w[t] >= 0.0f && std::isfinite(w[t]))) fail(kRangeError, "token weight " + std::to_string(t) + " is not a finite number >= 0");
+    sum += w[t];
+  }
+  if (!(sum > 0.0)) fail(kRangeError, "the token weights sum to 0: no token to learn from");
+}
+
 }  // namespace
 
 void check_objective(const BlockSpec& dense, const HcBlockParams& p, const HcObjective& o) {
@@ -203,6 +218,7 @@ HcLoss hc_block_loss(const BlockSpec& dense, const HcBlockParams& p, const float
                      const float* token_weight, int64_t batch, int64_t seq, const HcObjective& o, float* out) {
   check_block(dense);
   check_objective(dense, p, o);
+  check_token_weights(token_weight, batch * seq);
   GatedBlock b(dense, p);
   std::array<const float*, kBlockLinears> u{};
   for (int m = 0; m < kBlockLinears; ++m) u[m] = p[m].u;
@@ -217,6 +233,7 @@ HcTrainResult hc_train_block(const BlockSpec& dense, const HcBlockParams& p, con
   check_objective(dense, p, s.objective);
   if (s.steps < 1) fail(kRangeError, "steps must be >= 1");
   if (!(s.lr > 0.0 && std::isfinite(s.lr))) fail(kRangeError, "lr must be a finite number > 0");
+  check_token_weights(token_weight, sequences * seq);
   GatedBlock b(dense, p);
   // Besides GatedBlock's 5: theta's gradient lives in GatedMatrix::grad; Adam's 2 moments.
   std::array<std::vector<float>, kBlockLinears> adam_m, adam_v;

@@ -138,6 +138,15 @@ describe('training', () => {
     expect(Array.from(w)).toEqual([1, 4, 4, 1, 0, 1, 1, 1, 4, 1]);
   });
 
+  test('a minibatch whose tokens all weigh 0 teaches nothing and fails nothing', async () => {
+    // Sequences 0-4 weigh 0, sequence 5 weighs 1: with one sequence per step most steps see weight 0 only.
+    const d = await data();
+    const weights = new Float32Array(6 * 5);
+    weights.fill(1, 5 * 5);
+    const r = await learnBlockTheta({ ...d, tokenWeights: weights }, { ...o, batchSequences: 1 });
+    expect(Number.isFinite(r.mseMean)).toBe(true);
+  });
+
   test('cancellable: an abort stops the training between steps with the signal reason', async () => {
     const ac = new AbortController();
     const long = learnBlockTheta(await data(), { ...o, steps: 1_000_000, signal: ac.signal });
@@ -162,6 +171,7 @@ describe('training', () => {
     await expect(learnBlockTheta({ ...d, layers: [{ ...d.layers[0], theta: new Float32Array(3) }] }, o)).rejects.toThrow(ShapeError);
     await expect(learnBlockTheta({ ...d, layers: [d.layers[0], d.layers[0]] }, o)).rejects.toThrow(/given twice/);
     await expect(learnBlockTheta({ ...d, tokenWeights: new Float32Array(30) }, o)).rejects.toThrow(/sum to 0/);
+    await expect(learnBlockTheta({ ...d, tokenWeights: new Float32Array(30).fill(-1) }, o)).rejects.toThrow(/token weight 0 is not a finite number >= 0/);
     await expect(learnBlockTheta({ ...d, layers: [{ ...d.layers[0], name: 'blocks.0.attn_norm.weight' }] }, o)).rejects.toThrow(ShapeError);
   });
 });

@@ -6,3 +6,6 @@ export * from './read';
 export * from './split';
 export * from './sensitivity';
 export * from './allocation';
+export * from './learn-mask';
+export * from './learn-mask-decide';
+export * from './learn-mask-model';

@@ -7,7 +7,7 @@
 // is never written: the pruned matrices are copies, seen through a second ForwardModel.
 import { ArgumentRangeError } from '../errors';
 import { ForwardModel } from '../forward/model';
-import { computeScores, SelectionSpec } from '../kernels';
+import { ColumnStats, computeScores, SelectionSpec } from '../kernels';
 import { HessianAccumulator } from '../methods/hessian';
 import { Tensor } from '../model/types';
 import { blockLinears, LinearLayer } from '../prune/layers';
@@ -39,7 +39,7 @@ const matrixOf = (t: Tensor): Matrix => ({ data: t.data as Matrix['data'], dtype
 async function blockData(pm: ForwardModel, b: number, layers: LinearLayer[], states: Float32Array[], sequences: readonly QuerySequence[], seq: number, repair: boolean) {
   const H = pm.config.hiddenSize;
   const inputs = [...new Set(layers.map((l) => l.input))];
-  const sumSq = new Map<string, Float64Array>(), hessians = new Map<string, HessianAccumulator>();
+  const columns = new Map<string, ColumnStats>(), hessians = new Map<string, HessianAccumulator>();
   const x = new Float32Array(sequences.length * seq * H), target = new Float32Array(x.length);
   for (let s = 0; s < sequences.length; s++) {
     const L = sequences[s].ids.length;
@@ -51,16 +51,15 @@ async function blockData(pm: ForwardModel, b: number, layers: LinearLayer[], sta
     target.set(h, s * seq * H);
     for (const k of inputs) {
       const c = caps[k]!, cols = c.length / L;
-      if (!sumSq.has(k)) sumSq.set(k, new Float64Array(cols));
-      const acc = sumSq.get(k)!;
-      for (let i = 0; i < c.length; i++) acc[i % cols] += c[i] * c[i];
+      if (!columns.has(k)) columns.set(k, new ColumnStats(cols));
+      await columns.get(k)!.add(c, L);
       if (repair) {
         if (!hessians.has(k)) hessians.set(k, new HessianAccumulator(cols));
         await hessians.get(k)!.add(c, L);
       }
     }
   }
-  return { x, target, sumSq, hessians };
+  return { x, target, columns, hessians };
 }
 
 /** Learns and decides every block's masks in order; `signal` stops it between steps and sequences. */
@@ -84,7 +83,7 @@ export async function learnMasksSequentially(fm: ForwardModel, sequences: readon
       const d = await blockData(pm, b, layers, states, sequences, seq, o.repair ?? false);
       const gated = await Promise.all(layers.map(async (l) => {
         const weight = matrixOf(tensors.get(l.name)!);
-        const wanda = await computeScores(weight, { act: Float32Array.from(d.sumSq.get(l.input)!, Math.sqrt) });
+        const wanda = await computeScores(weight, { act: d.columns.get(l.input)!.l2Norms() });
         return { name: l.name, rows: weight.rows, cols: weight.cols, theta: thetaFromScore(wanda), weight, hessian: d.hessians.get(l.input) };
       }));
       const learned = await learnBlockTheta({ spec: pm.blockSpec(b), layers: gated, inputs: d.x, targets: d.target, tokenWeights, sequences: sequences.length, seq }, o);

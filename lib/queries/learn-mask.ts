@@ -116,7 +116,8 @@ export function answerWeights(sequences: readonly { ids: ArrayLike<number>; answ
   sequences.forEach((s, i) => {
     const len = s.ids.length;
     if (len > seq) throw new ShapeError(`sequence ${i} has ${len} tokens, more than seq = ${seq}`);
-    for (let t = 0; t < len; ++t) w[i * seq + t] = t >= s.answerStart - 1 && t <= len - 2 ? answer : other;
+    w.fill(other, i * seq, i * seq + len);
+    if (len >= 2) w.fill(answer, i * seq + Math.max(0, s.answerStart - 1), i * seq + len - 1);
   });
   return w;
 }

@@ -117,10 +117,7 @@ BackwardArgs backward_args(const Napi::CallbackInfo& info, Keep& keep) {
                           std::to_string(a.seq - 1 + m.pos_offset) + ", the table has " + std::to_string(m.pos.rows) + " rows");
 
   Napi::Object opts = options_arg(info, 5);
-  if (!absent(opts.Get("cancel"))) {
-    a.cancel = typed_array<int32_t>(opts.Get("cancel"), "opts.cancel", 1).data;
-    keep.push_back(opts.Get("cancel"));
-  }
+  a.cancel = cancel_arg(opts, "opts.cancel", keep);
   if (!absent(opts.Get("keepActivationBytes")))
     a.keep_bytes = static_cast<size_t>(get_int(opts, "keepActivationBytes", 0, int64_t(1) << 53));
   return a;

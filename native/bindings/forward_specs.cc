@@ -156,4 +156,12 @@ float* f32_out(const Napi::Value& v, const char* what, size_t n, Keep& keep) {
   return p;
 }
 
+const int32_t* cancel_arg(const Napi::Object& opts, const char* what, Keep& keep) {
+  const Napi::Value v = opts.Get("cancel");
+  if (absent(v)) return nullptr;
+  const int32_t* p = typed_array<int32_t>(v, what, 1).data;
+  keep.push_back(v);
+  return p;
+}
+
 }  // namespace shears

@@ -27,5 +27,8 @@ BlockSpec block_arg(const Napi::Value& v, Keep& keep);
 HeadSpec head_arg(const Napi::Value& v, Keep& keep);
 // A Float32Array of exactly n elements.
 float* f32_out(const Napi::Value& v, const char* what, size_t n, Keep& keep);
+// opts.cancel: absent (null), or an Int32Array of one element that stops the work when
+// set non-zero (polled between blocks or steps).
+const int32_t* cancel_arg(const Napi::Object& opts, const char* what, Keep& keep);
 
 }  // namespace shears

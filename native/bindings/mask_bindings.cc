@@ -143,11 +143,7 @@ Napi::Value TrainBlock(const Napi::CallbackInfo& info) {
     s.lr = vd_setting(o, "lr", s.lr, 1e-12, 1e6);
     s.batch_sequences = get_int(o, "batchSequences", 1, INT32_MAX);
     s.seed = static_cast<uint64_t>(get_int(o, "seed", 0, int64_t{1} << 53));
-    const int32_t* cancel = nullptr;
-    if (!absent(o.Get("cancel"))) {
-      cancel = typed_array<int32_t>(o.Get("cancel"), "cancel", 1).data;
-      keep.push_back(o.Get("cancel"));
-    }
+    const int32_t* cancel = cancel_arg(o, "cancel", keep);
     auto result = std::make_shared<HcTrainResult>();
     return PromiseWorker::Start(
         info.Env(), "shears.hcTrainBlock", keep,

@@ -117,11 +117,7 @@ Napi::Value TrainBlock(const Napi::CallbackInfo& info) {
     VdBlockSettings s;
     static_cast<VdSchedule&>(s) = vd_schedule_arg(o, static_cast<double>(sequences * seq));
     s.batch_sequences = get_int(o, "batchSequences", 1, INT32_MAX);
-    const int32_t* cancel = nullptr;
-    if (!absent(o.Get("cancel"))) {
-      cancel = typed_array<int32_t>(o.Get("cancel"), "cancel", 1).data;
-      keep.push_back(o.Get("cancel"));
-    }
+    const int32_t* cancel = cancel_arg(o, "cancel", keep);
     auto result = std::make_shared<VdBlockResult>();
     return PromiseWorker::Start(
         info.Env(), "shears.vdTrainBlock", keep,

@@ -7,6 +7,7 @@
 #pragma once
 #include <cstddef>
 #include <functional>
+#include <vector>
 
 namespace shears {
 
@@ -27,6 +28,18 @@ inline size_t chunk_count(size_t n, size_t grain) { return grain == 0 ? 0 : (n +
 // Runs fn over chunks [i*grain, min(n,(i+1)*grain)). Blocks until all are done.
 // The first exception thrown by fn is rethrown here after all chunks finished.
 void parallel_for(size_t n, size_t grain, const ChunkFn& fn);
+
+// A deterministic reduction: chunk_fn(begin, end) gives each chunk's T, and the chunks'
+// values are added in chunk order starting from T{}, so the result has the same bits for
+// any thread count.
+template <class T, class F>
+T parallel_sum(size_t n, size_t grain, F chunk_fn) {
+  std::vector<T> part(chunk_count(n, grain), T{});
+  parallel_for(n, grain, [&](size_t c, size_t b, size_t e) { part[c] = chunk_fn(b, e); });
+  T total{};
+  for (const T& p : part) total += p;
+  return total;
+}
 
 // A grain that gives each thread a few chunks (load balance) but not fewer than
 // min_grain items per chunk. It depends on the thread count: use it for work whose

@@ -1,7 +1,6 @@
 #include "cpu/pruned_nonzero.h"
 
 #include <bitset>
-#include <vector>
 
 #include "core/thread_pool.h"
 
@@ -9,20 +8,15 @@ namespace shears {
 
 size_t pruned_nonzero(const uint8_t* keep, const uint8_t* zero, size_t n) {
   const size_t bytes = (n + 7) / 8;
-  const size_t grain = 1 << 16;
-  std::vector<size_t> counts(chunk_count(bytes, grain), 0);
-  parallel_for(bytes, grain, [&](size_t chunk, size_t b, size_t e) {
+  return parallel_sum<size_t>(bytes, size_t{1} << 16, [&](size_t b, size_t e) {
     size_t c = 0;
     for (size_t i = b; i < e; ++i) {
       uint8_t x = static_cast<uint8_t>(~keep[i] & ~zero[i]);
       if (i == bytes - 1 && n % 8 != 0) x &= static_cast<uint8_t>((1u << (n % 8)) - 1u);
       c += std::bitset<8>(x).count();
     }
-    counts[chunk] = c;
+    return c;
   });
-  size_t total = 0;
-  for (size_t c : counts) total += c;
-  return total;
 }
 
 }  // namespace shears

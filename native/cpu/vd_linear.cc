@@ -105,8 +105,7 @@ void vd_log_alpha(const float* theta, const float* log_sigma2, size_t size, floa
 }
 
 double vd_kl(const float* theta, const float* log_sigma2, size_t size, double scale, float* dtheta, float* dlog_sigma2) {
-  std::vector<double> partial(chunk_count(size, kGrain), 0.0);
-  parallel_for(size, kGrain, [&](size_t c, size_t b, size_t e) {
+  return parallel_sum<double>(size, kGrain, [&](size_t b, size_t e) {
     double sum = 0.0;
     for (size_t i = b; i < e; ++i) {
       bool clipped;
@@ -122,11 +121,8 @@ double vd_kl(const float* theta, const float* log_sigma2, size_t size, double sc
         dtheta[i] += static_cast<float>(g * (-2.0 * t / (t * t + kVdThetaFloor)));  // dla/dtheta
       }
     }
-    partial[c] = sum;
+    return sum;
   });
-  double total = 0.0;
-  for (double p : partial) total += p;
-  return total;
 }
 
 }  // namespace shears

@@ -22,20 +22,15 @@ void vd_gather(const float* src, int64_t width, const std::vector<int64_t>& rows
 }
 
 double vd_squared_error(const float* a, const float* b, size_t size, float* grad, float scale) {
-  constexpr size_t grain = 1 << 14;
-  std::vector<double> partial(chunk_count(size, grain), 0.0);
-  parallel_for(size, grain, [&](size_t c, size_t lo, size_t hi) {
+  return parallel_sum<double>(size, size_t{1} << 14, [&](size_t lo, size_t hi) {
     double s = 0.0;
     for (size_t i = lo; i < hi; ++i) {
       const float d = a[i] - b[i];
       s += static_cast<double>(d) * d;
       if (grad) grad[i] = scale * d;
     }
-    partial[c] = s;
+    return s;
   });
-  double total = 0.0;
-  for (double p : partial) total += p;
-  return total;
 }
 
 VdTrainResult vd_train_layer(const float* x, int64_t n, int64_t in, const float* w, int64_t out, const VdTrainSettings& s,

@@ -1,7 +1,6 @@
 #include "cpu/zero_mask.h"
 
 #include <cstring>
-#include <vector>
 
 #include "core/thread_pool.h"
 
@@ -22,9 +21,7 @@ size_t zero_mask(const void* data, DType dtype, size_t n, uint8_t* bits) {
   const size_t bytes = (n + 7) / 8;
   // Chunks of whole bytes, so that each byte of `bits` is written by one thread; the
   // per-chunk counts are summed in chunk order.
-  const size_t grain = 1 << 14;
-  std::vector<size_t> counts(chunk_count(bytes, grain), 0);
-  parallel_for(bytes, grain, [&](size_t chunk, size_t b, size_t e) {
+  return parallel_sum<size_t>(bytes, size_t{1} << 14, [&](size_t b, size_t e) {
     size_t zeros = 0;
     for (size_t byte = b; byte < e; ++byte) {
       uint8_t v = 0;
@@ -37,11 +34,8 @@ size_t zero_mask(const void* data, DType dtype, size_t n, uint8_t* bits) {
       }
       bits[byte] = v;
     }
-    counts[chunk] = zeros;
+    return zeros;
   });
-  size_t total = 0;
-  for (size_t c : counts) total += c;
-  return total;
 }
 
 }  // namespace shears

@@ -10,7 +10,7 @@ import { BackwardOptions, backwardNative, NativeBlockGrads, NativeBlockMoments, 
 import { NativeBlockSpec } from '../native/forward';
 
 export interface GradientResult {
-  /** Mean next-token NLL over the batch * (seq - 1) predictions (position t predicts token t+1 of the same sequence). */
+  /** Mean next-token NLL over the batch * (seq - 1) predictions (position t predicts token t+1 of the same sequence); with teacherLogits, the mean KL(teacher || model) over the same rows. */
   loss: number;
   /** dLoss/dParameter for every parameter tensor of the model, by canonical name, float32, in the tensor's own layout (row-major, same shape). */
   grads: Map<string, Float32Array>;
@@ -132,9 +132,23 @@ export interface GradientCallOptions extends BackwardCallOptions {
    * `grads` is this same map.
    */
   into?: Map<string, Float32Array>;
+  /**
+   * Distillation instead of the next-token NLL: a teacher's logits on the same tokens
+   * (batch*seq rows of vocab logits, e.g. the dense model's). The loss is then the mean
+   * over the same batch*(seq-1) rows of KL(softmax(teacher) || softmax(model)), and the
+   * gradients are its gradients (the teacher is a constant).
+   */
+  teacherLogits?: Float32Array;
 }
 
 type NativeCall<A> = (spec: NativeModelSpec, ids: Int32Array, args: A, opts: BackwardOptions) => Promise<{ sum: number; count: number }>;
+
+function checkTeacher(t: Float32Array | undefined, o: BackwardCallOptions, vocab: number): void {
+  if (t === undefined) return;
+  if (!(t instanceof Float32Array)) throw new ShapeError('teacherLogits must be a Float32Array');
+  if (t.length !== o.batch * o.seq * vocab)
+    throw new ShapeError(`teacherLogits has ${t.length} values, expected batch*seq*vocab = ${o.batch}*${o.seq}*${vocab} = ${o.batch * o.seq * vocab}`);
+}
 
 /**
  * Checks the arguments, describes the model, runs `call` (bwdModel or bwdMoments) off the
@@ -203,8 +217,11 @@ export async function lossAndGradients(model: LoadedModel, tokens: ArrayLike<num
     model,
     tokens,
     o,
-    (fm, blocks) => allocate(fm, blocks, grads),
-    (spec, ids, native, opts) => backwardNative().bwdModel(spec, ids, o.batch, o.seq, native, opts),
+    (fm, blocks) => {
+      checkTeacher(o.teacherLogits, o, fm.config.vocabSize);
+      return allocate(fm, blocks, grads);
+    },
+    (spec, ids, native, opts) => backwardNative().bwdModel(spec, ids, o.batch, o.seq, native, o.teacherLogits ? { ...opts, teacherLogits: o.teacherLogits } : opts),
   );
   return { loss, grads };
 }

@@ -59,6 +59,11 @@ export interface BackwardOptions extends ForwardOptions {
    * of its kind is not used (the call allocates its own).
    */
   workspace?: (Float32Array | null)[];
+  /**
+   * bwdModel: logits of a teacher model on the same tokens (batch*seq x vocab, row-major):
+   * the loss is then the sum over the same rows of KL(softmax(teacher) || softmax(model)).
+   */
+  teacherLogits?: Float32Array;
 }
 
 /** Accumulators of one weight's gradient G: sum += G, sumSq += G^2 (float32, the weight's size). */

@@ -5,7 +5,8 @@
 //     grads: {blocks: {attnNormWeight, q, qBias, ...}[], embed|null, pos|null,
 //             head: {normWeight, normBias, lm}}: Float32Arrays, written (whatever they held)
 //     opts:  {backend, cancel: Int32Array(1), keepActivationBytes}: cancel[0] != 0 stops
-//            between blocks (E_ABORTED); keepActivationBytes (default 256 MiB): see cpu/bwd_model.h
+//            between blocks (E_ABORTED); keepActivationBytes (default 256 MiB): see cpu/bwd_model.h;
+//            teacherLogits (optional Float32Array, batch*seq*vocab): distil from them (KL) instead of the NLL
 //   bwdMoments(model, tokens, batch, seq, moments, opts) -> {sum, count}
 //     moments: one entry per block, {q, k, v, o, gate, up, down} each absent or
 //              {sum?: Float32Array, sumSq?: Float32Array} (the weight's size): sum += G,
@@ -80,6 +81,7 @@ struct BackwardArgs {
   int64_t batch = 0, seq = 0;
   const int32_t* cancel = nullptr;
   size_t keep_bytes = kDefaultKeepBytes;
+  const float* teacher = nullptr;  // bwdModel's opts.teacherLogits: distil instead of the NLL
 };
 
 BackwardArgs backward_args(const Napi::CallbackInfo& info, Keep& keep) {
@@ -120,6 +122,14 @@ BackwardArgs backward_args(const Napi::CallbackInfo& info, Keep& keep) {
   a.cancel = cancel_arg(opts, "opts.cancel", keep);
   if (!absent(opts.Get("keepActivationBytes")))
     a.keep_bytes = static_cast<size_t>(get_int(opts, "keepActivationBytes", 0, int64_t(1) << 53));
+  if (!absent(opts.Get("teacherLogits"))) {
+    const Span<float> t = typed_array<float>(opts.Get("teacherLogits"), "opts.teacherLogits");
+    const uint64_t want = static_cast<uint64_t>(a.batch * a.seq) * static_cast<uint64_t>(m.head.lm.rows);
+    if (t.size != want)
+      fail(kShapeError, "opts.teacherLogits has " + std::to_string(t.size) + " values, expected batch*seq*vocab = " + std::to_string(want));
+    keep.push_back(opts.Get("teacherLogits"));
+    a.teacher = t.data;
+  }
   return a;
 }
 
@@ -155,7 +165,7 @@ Napi::Value ModelBackward(const Napi::CallbackInfo& info) {
     auto total = std::make_shared<NllTotal>();
     return PromiseWorker::Start(
         info.Env(), "shears.bwdModel", keep,
-        [&be, a, g, total] { *total = be.model_backward(a.m, g, a.tokens.data, a.batch, a.seq, a.cancel, a.keep_bytes); },
+        [&be, a, g, total] { *total = be.model_backward(a.m, g, a.tokens.data, a.batch, a.seq, a.cancel, a.keep_bytes, a.teacher); },
         [total](Napi::Env env) { return nll_total(env, *total); });
   });
 }

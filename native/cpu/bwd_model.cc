@@ -129,7 +129,8 @@ struct MomentSink : BlockGradSink {
 // The checkpointed forward and backward (see bwd_model.h); head and embedding
 // gradients as given (null: not wanted), the blocks' through the sink.
 NllTotal backward_into(const ModelSpec& m, const HeadGrads& head, float* embed, float* pos, BlockGradSink& sink,
-                       const int32_t* tokens, int64_t batch, int64_t seq, const int32_t* cancel, size_t keep_bytes) {
+                       const int32_t* tokens, int64_t batch, int64_t seq, const int32_t* cancel, size_t keep_bytes,
+                       const float* teacher) {
   const size_t L = m.blocks.size();
   if (batch < 1 || seq < 2) fail(kRangeError, "next-token loss needs batch >= 1 and seq >= 2");
   const int64_t T = batch * seq, H = m.embed.cols;
@@ -166,7 +167,7 @@ NllTotal backward_into(const ModelSpec& m, const HeadGrads& head, float* embed, 
   std::vector<float> dh(nh);
   HeadGrads head_grads = head;
   head_grads.lm_accumulate = false;  // the head's lm part comes first, even when tied
-  const NllTotal total = nll_backward(m.head, h.data(), T, targets.data(), dh.data(), head_grads);
+  const NllTotal total = nll_backward(m.head, h.data(), T, targets.data(), dh.data(), head_grads, teacher);
   h = std::vector<float>();
 
   // Backward, last block first; a block without kept activations is recomputed from
@@ -188,13 +189,13 @@ NllTotal backward_into(const ModelSpec& m, const HeadGrads& head, float* embed, 
 }  // namespace
 
 NllTotal model_backward(const ModelSpec& m, const ModelGrads& g, const int32_t* tokens, int64_t batch, int64_t seq,
-                        const int32_t* cancel, size_t keep_bytes) {
+                        const int32_t* cancel, size_t keep_bytes, const float* teacher) {
   if (g.blocks.size() != m.blocks.size())
     fail(kShapeError, "gradients for " + std::to_string(g.blocks.size()) + " blocks, the model has " + std::to_string(m.blocks.size()));
   for (const BlockSpec& b : m.blocks) check_block(b);
   zero_grads(m, g);
   ModelGradSink sink(g);
-  return backward_into(m, g.head, g.embed, g.pos, sink, tokens, batch, seq, cancel, keep_bytes);
+  return backward_into(m, g.head, g.embed, g.pos, sink, tokens, batch, seq, cancel, keep_bytes, teacher);
 }
 
 NllTotal model_backward_moments(const ModelSpec& m, const std::vector<BlockMoments>& acc, const int32_t* tokens,
@@ -204,7 +205,7 @@ NllTotal model_backward_moments(const ModelSpec& m, const std::vector<BlockMomen
     fail(kShapeError, "accumulators for " + std::to_string(acc.size()) + " blocks, the model has " + std::to_string(m.blocks.size()));
   for (const BlockSpec& b : m.blocks) check_block(b);
   MomentSink sink(m, acc, ws);
-  return backward_into(m, HeadGrads(), nullptr, nullptr, sink, tokens, batch, seq, cancel, keep_bytes);
+  return backward_into(m, HeadGrads(), nullptr, nullptr, sink, tokens, batch, seq, cancel, keep_bytes, nullptr);
 }
 
 }  // namespace shears

@@ -41,8 +41,11 @@ struct ModelGrads {
 
 // tokens [batch * seq], seq >= 2. cancel (may be null): polled between blocks; nonzero
 // stops the run with E_ABORTED. Returns the NLL's sum and count (batch * (seq - 1)).
+// With `teacher` ([batch * seq, vocab] logits of another model on the same tokens) the
+// loss is distillation on the same rows: the sum of KL(softmax(teacher) || softmax(z))
+// (cpu/fwd_head.h nll_backward), and the gradients are that loss's.
 NllTotal model_backward(const ModelSpec& m, const ModelGrads& g, const int32_t* tokens, int64_t batch, int64_t seq,
-                        const int32_t* cancel, size_t keep_bytes);
+                        const int32_t* cancel, size_t keep_bytes, const float* teacher = nullptr);
 
 // Accumulate mode: sum += G and sum_sq += G^2 (either may be null) for a weight's
 // gradient G of this call's loss. The same bits as adding the gradient that

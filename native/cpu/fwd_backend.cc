@@ -34,8 +34,8 @@ class CpuForward final : public ForwardBackend {
     return shears::kl_top1(a, b, rows, vocab, kl, arg_a, arg_b);
   }
   NllTotal model_backward(const ModelSpec& m, const ModelGrads& g, const int32_t* tokens, int64_t batch, int64_t seq,
-                          const int32_t* cancel, size_t keep_bytes) override {
-    return shears::model_backward(m, g, tokens, batch, seq, cancel, keep_bytes);
+                          const int32_t* cancel, size_t keep_bytes, const float* teacher) override {
+    return shears::model_backward(m, g, tokens, batch, seq, cancel, keep_bytes, teacher);
   }
 };
 

@@ -29,8 +29,9 @@ class ForwardBackend {
   virtual KlTop1 kl_top1(const float* a, const float* b, int64_t rows, int64_t vocab, double* kl, int32_t* arg_a,
                          int32_t* arg_b) = 0;
   // Whole-model next-token loss and gradients (cpu/bwd_model.h).
+  // teacher: null for the next-token NLL, or batch*seq x vocab logits to distil from.
   virtual NllTotal model_backward(const ModelSpec& m, const ModelGrads& g, const int32_t* tokens, int64_t batch,
-                                  int64_t seq, const int32_t* cancel, size_t keep_bytes) = 0;
+                                  int64_t seq, const int32_t* cancel, size_t keep_bytes, const float* teacher) = 0;
 };
 
 ForwardBackend& cpu_forward_backend();

@@ -123,14 +123,26 @@ NllTotal nll_rows(const HeadSpec& head, const float* hidden, int64_t rows, const
 
 namespace {
 
+// logsumexp of one row of n logits, in float64 (max first, then the sum in index order).
+double logsumexp_row(const float* z, int64_t n) {
+  double m = -INFINITY;
+  for (int64_t j = 0; j < n; ++j) m = std::max(m, static_cast<double>(z[j]));
+  double s = 0.0;
+  for (int64_t j = 0; j < n; ++j) s += std::exp(static_cast<double>(z[j]) - m);
+  return m + std::log(s);
+}
+
 constexpr int64_t kVocabGroups = 16;  // fixed: the sums' order must not depend on threads
 
 // Phase 2 of a row tile for one vocabulary group: z (the tile's logits, [nr, V] at
 // stride V) becomes dz in place over the group's vocab tiles, then dlm_t += dz^T x and
 // part += dz W_t.
+// With a teacher (its logits for the tile's rows at stride V and their logsumexp) the
+// target is the teacher's distribution p instead of the one-hot: dz = (softmax(z) - p) /
+// count, and kl[r] gets this group's share of KL(p || softmax(z)) for row r.
 void head_group_backward(const MatrixView& lm, const float* x, float* z, int64_t nr, const int32_t* targets,
                          const double* lse, double inv_count, int64_t vt0, int64_t vt1, float* part, float* dlm,
-                         bool accumulate_dlm) {
+                         bool accumulate_dlm, const float* teacher, const double* teacher_lse, double* kl) {
   const int64_t V = lm.rows, H = lm.cols;
   std::vector<float> zt(static_cast<size_t>(nr * kVocabTile));
   std::fill(part, part + nr * H, 0.0f);
@@ -139,6 +151,22 @@ void head_group_backward(const MatrixView& lm, const float* x, float* z, int64_t
     for (int64_t r = 0; r < nr; ++r) {
       const int32_t t = targets[r];
       float* zr = z + r * V + v0;
+      if (teacher) {
+        const float* tr = teacher + r * V + v0;
+        double k = 0.0;
+        for (int64_t j = 0; j < nv; ++j) {
+          if (t < 0) {
+            zr[j] = 0.0f;
+            continue;
+          }
+          const double log_q = static_cast<double>(zr[j]) - lse[r], log_p = static_cast<double>(tr[j]) - teacher_lse[r];
+          const double p = std::exp(log_p);
+          if (p > 0.0) k += p * (log_p - log_q);
+          zr[j] = static_cast<float>((std::exp(log_q) - p) * inv_count);
+        }
+        kl[r] += k;
+        continue;
+      }
       for (int64_t j = 0; j < nv; ++j) {
         const double p = t < 0 ? 0.0 : std::exp(static_cast<double>(zr[j]) - lse[r]);
         zr[j] = static_cast<float>((p - (v0 + j == t ? 1.0 : 0.0)) * inv_count);
@@ -157,7 +185,7 @@ void head_group_backward(const MatrixView& lm, const float* x, float* z, int64_t
 }  // namespace
 
 NllTotal nll_backward(const HeadSpec& head, const float* hidden, int64_t rows, const int32_t* targets, float* dhidden,
-                      const HeadGrads& g) {
+                      const HeadGrads& g, const float* teacher) {
   const int64_t V = head.lm.rows, H = head.lm.cols;
   check_targets(targets, rows, V);
   const std::vector<float> x = head_input(head, hidden, rows);
@@ -170,6 +198,8 @@ NllTotal nll_backward(const HeadSpec& head, const float* hidden, int64_t rows, c
   std::vector<double> tsum(tmax.size()), lse(static_cast<size_t>(kRowTile));
   std::vector<float> target(static_cast<size_t>(kRowTile)), parts(static_cast<size_t>(groups * kRowTile * H));
   std::vector<float> dx(static_cast<size_t>(rows * H));
+  // With a teacher: each row's teacher logsumexp, and each group's share of each row's KL.
+  std::vector<double> tlse(teacher ? static_cast<size_t>(kRowTile) : 0), kl(teacher ? static_cast<size_t>(groups * kRowTile) : 0);
   NllTotal total;
   // Row tiles as the forward's nll_rows takes them, so the loss has its bits.
   for (int64_t r0 = 0; r0 < rows; r0 += kRowTile) {
@@ -185,20 +215,30 @@ NllTotal nll_backward(const HeadSpec& head, const float* hidden, int64_t rows, c
                      tsum[static_cast<size_t>(vi * nr + r)], target[static_cast<size_t>(r)]);
       }
     });
+    const float* tt = teacher ? teacher + r0 * V : nullptr;
     for (int64_t r = 0; r < nr; ++r) {
       lse[static_cast<size_t>(r)] = merge_lse(tmax.data() + r, tsum.data() + r, vt, nr);
       if (targets[r0 + r] < 0) continue;
-      total.sum += lse[static_cast<size_t>(r)] - static_cast<double>(target[static_cast<size_t>(r)]);
+      if (!teacher) total.sum += lse[static_cast<size_t>(r)] - static_cast<double>(target[static_cast<size_t>(r)]);
       total.count += 1;
+    }
+    if (teacher) {
+      parallel_for(static_cast<size_t>(nr), 8, [&](size_t, size_t a, size_t b) {
+        for (size_t r = a; r < b; ++r) tlse[r] = logsumexp_row(tt + r * static_cast<size_t>(V), V);
+      });
+      std::fill(kl.begin(), kl.end(), 0.0);
     }
     parallel_for(static_cast<size_t>(groups), 1, [&](size_t, size_t g0, size_t g1) {
       for (size_t gi = g0; gi < g1; ++gi) {
         const int64_t gr = static_cast<int64_t>(gi);
         head_group_backward(head.lm, xr, z.data(), nr, targets + r0, lse.data(), inv_count, gr * vt / groups,
                             (gr + 1) * vt / groups, parts.data() + gi * static_cast<size_t>(kRowTile * H), g.lm,
-                            g.lm_accumulate || r0 > 0);
+                            g.lm_accumulate || r0 > 0, tt, tlse.data(), teacher ? kl.data() + gi * kRowTile : nullptr);
       }
     });
+    if (teacher)
+      for (int64_t r = 0; r < nr; ++r)
+        for (int64_t gi = 0; gi < groups; ++gi) total.sum += kl[static_cast<size_t>(gi * kRowTile + r)];
     const size_t n = static_cast<size_t>(nr * H);
     parallel_for(n, 1 << 14, [&](size_t, size_t i0, size_t i1) {
       for (size_t i = i0; i < i1; ++i) {

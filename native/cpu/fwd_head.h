@@ -37,8 +37,12 @@ struct HeadGrads {
 // number of vocabulary groups turn their logits into dz, add dz^T x into their own
 // rows of dlm (tile order) and dz W into their own share of dx, and the shares are
 // summed in group order.   dz = (softmax(z) - onehot(target)) / count
+// With `teacher` (rows x vocab logits of another model, e.g. the dense one) the loss is
+// distillation instead: the mean over the same rows of KL(p || softmax(z)), p =
+// softmax(teacher row), and dz = (softmax(z) - p) / count (float64 per element, the KL
+// summed per vocabulary group then in group order: the same bits for any thread count).
 NllTotal nll_backward(const HeadSpec& head, const float* hidden, int64_t rows, const int32_t* targets, float* dhidden,
-                      const HeadGrads& g);
+                      const HeadGrads& g, const float* teacher = nullptr);
 
 void logits_rows(const HeadSpec& head, const float* hidden, int64_t rows, float* out);
 

@@ -156,35 +156,43 @@ for (const sig of Object.keys(SIGNAL_CODES))
     child?.kill(sig);
   });
 
-/** Runs `shears ARGS`; resolves with its exit code, stdout, stderr and wall seconds. */
+const STDERR_TAIL_BYTES = 64 * 1024; // enough for the error line at the end; progress lines before it are dropped
+
+/** Runs `shears ARGS`; resolves with its exit status, stdout, its error line and wall seconds. */
 function shears(args, timeoutMs) {
   return new Promise((resolve) => {
     const t0 = process.hrtime.bigint();
     const out = [];
-    const err = [];
-    child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout.on('data', (b) => out.push(b));
-    child.stderr.on('data', (b) => err.push(b));
+    let errTail = '';
+    const proc = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = proc;
+    proc.stdout.on('data', (b) => out.push(b));
+    proc.stderr.on('data', (b) => {
+      errTail = (errTail + b.toString('utf8')).slice(-STDERR_TAIL_BYTES);
+    });
     let timedOut = false;
+    let killTimer = null;
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGTERM');
-      setTimeout(() => child?.kill('SIGKILL'), 10_000).unref();
+      proc.kill('SIGTERM');
+      killTimer = setTimeout(() => proc.kill('SIGKILL'), 10_000); // a run that does not unwind
     }, timeoutMs);
-    child.on('error', (e) => err.push(Buffer.from(`\n${e.message}`)));
-    child.on('close', (code, signal) => {
+    let settled = false;
+    const settle = (code, signal, spawnError) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
-      child = null;
-      const stderr = Buffer.concat(err).toString('utf8');
+      clearTimeout(killTimer);
+      if (child === proc) child = null;
       resolve({
         ok: code === 0,
-        code,
-        signal,
         stdout: Buffer.concat(out).toString('utf8'),
-        error: timedOut ? `timed out after ${timeoutMs / 1000} s` : errorLine(stderr) || `exit ${code ?? signal}`,
+        error: spawnError ?? (timedOut ? `timed out after ${timeoutMs / 1000} s` : errorLine(errTail) || `exit ${code ?? signal}`),
         seconds: Number(process.hrtime.bigint() - t0) / 1e9,
       });
-    });
+    };
+    proc.on('error', (e) => settle(null, null, `could not run shears: ${e.message}`));
+    proc.on('close', (code, signal) => settle(code, signal));
   });
 }
 

@@ -202,7 +202,7 @@ function errorLine(stderr) {
   return lines.filter((l) => /^(shears|error):/i.test(l)).pop() ?? lines.pop() ?? '';
 }
 
-/** Runs shears and parses its --json stdout; throws the stderr's last line on failure. */
+/** Runs shears and parses its --json stdout; throws its error line on failure. */
 async function shearsJson(args, timeoutMs) {
   if (stopCause) throw new Stopped();
   const r = await shears(args, timeoutMs);

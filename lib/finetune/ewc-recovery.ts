@@ -15,7 +15,7 @@ import { NativeDTyped } from '../native/optim';
 import { EwcTerm } from './adamw';
 import { fisherSummary } from './fisher';
 import { checkMasks, MaskNotPreservedError, masksOf } from './mask';
-import { ADAM_DEFAULTS, trainMasked } from './train';
+import { trainPrunedLayers } from './train';
 
 /** The Fisher diagonal of the pruned matrices: S2 (sum over K sequences of G^2) per name, F = S2 / K. */
 export interface FisherSums {
@@ -48,23 +48,7 @@ export async function recoverWithEwc(ctx: RecoveryContext, fisher: FisherSums): 
   const masks = masksOf(model, ctx.layers);
   const ewc: EwcTerm = { lambda: settings.lambda, fisher: fisher.sumSq, fisherScale: 1 / fisher.sequences, anchor: anchors(ctx) };
   const before = await queryLoss(model, ctx);
-  const { opt, losses } = await ctx.clock.time('recovery', () =>
-    trainMasked({
-      model,
-      data: ctx.queries.set,
-      steps: settings.steps,
-      batch: settings.batch,
-      seed: settings.seed,
-      hyper: { lr: settings.lr, weightDecay: 0, ...ADAM_DEFAULTS },
-      keep: new Map(masks.map((m) => [m.name, m.keep])),
-      names: ctx.layers,
-      ewc,
-      clock: ctx.clock,
-      signal: ctx.signal,
-      modelLabel: 'the pruned model',
-      onStep: (step, loss) => ctx.onStep?.(step, settings.steps, loss),
-    }),
-  );
+  const { opt, losses } = await trainPrunedLayers(ctx, masks, { ewc });
   const after = await queryLoss(model, ctx);
   const checks = checkMasks(masks, model);
   const broken = checks.find((c) => !c.preserved);
@@ -78,6 +62,7 @@ export async function recoverWithEwc(ctx: RecoveryContext, fisher: FisherSums): 
     steps: settings.steps,
     lr: settings.lr,
     batch: settings.batch,
+    objective: 'nll',
     ewc_lambda: settings.lambda,
     loss_before: before,
     loss_after: after,

@@ -10,6 +10,8 @@ import { LoadedModel } from '../model/types';
 import { PhaseClock } from '../util/clock';
 import { AdamW, AdamWHyper, EwcTerm } from './adamw';
 import { BatchOrder } from './batches';
+import type { MatrixMask } from './mask';
+import type { RecoveryContext } from '../methods/plugin';
 
 export const ADAM_DEFAULTS = { beta1: 0.9, beta2: 0.999, eps: 1e-8 };
 
@@ -26,6 +28,11 @@ export interface MaskedTraining {
   /** The tensors trained (default: every tensor that has a gradient). */
   names?: readonly string[];
   ewc?: EwcTerm;
+  /**
+   * Distil instead of the next-token NLL: the teacher's logits (batch*seq x vocab) on a
+   * step's tokens; the loss is then the mean KL(teacher || model) (lossAndGradients).
+   */
+  teacher?: (tokens: Int32Array) => Promise<Float32Array>;
   clock: PhaseClock;
   signal?: AbortSignal;
   /** What a non-finite loss at step 1 blames (the input model's path). */
@@ -36,7 +43,7 @@ export interface MaskedTraining {
 
 export interface TrainingResult {
   opt: AdamW;
-  /** Mean next-token NLL of each step's batch, before that step's update. */
+  /** Mean next-token NLL (with a teacher: mean KL) of each step's batch, before that step's update. */
   losses: number[];
 }
 
@@ -49,7 +56,9 @@ export async function trainMasked(t: MaskedTraining): Promise<TrainingResult> {
   for (let step = 1; step <= t.steps; ++step) {
     t.signal?.throwIfAborted();
     const tokens = order.take(t.batch);
-    const r = await t.clock.time('gradients', () => lossAndGradients(t.model, tokens, { batch: t.batch, seq: t.data.seqLen, signal: t.signal, into: grads })).catch((e: unknown) => {
+    const teacherLogits = t.teacher ? await t.clock.time('teacher', () => t.teacher!(tokens)) : undefined;
+    const call = () => lossAndGradients(t.model, tokens, { batch: t.batch, seq: t.data.seqLen, signal: t.signal, into: grads, teacherLogits });
+    const r = await t.clock.time('gradients', call).catch((e: unknown) => {
       // After step 1 the input model's loss was finite, so the updates diverged: say when, and what to change.
       if ((e as { code?: string }).code === 'E_NONFINITE')
         throw new NonFiniteError(`step ${step}: ${(e as Error).message}${step > 1 ? '; the weights diverged: try a smaller --lr' : ` (${t.modelLabel} itself)`}`, { cause: e });
@@ -62,4 +71,29 @@ export async function trainMasked(t: MaskedTraining): Promise<TrainingResult> {
     await t.onStep?.(step, r.loss, opt);
   }
   return { opt: opt!, losses };
+}
+
+/**
+ * A pruning method's recovery (ewc, query-aware): the pruned matrices of ctx trained on
+ * its query windows with the recovery settings, every pruned weight (masks) held at zero.
+ */
+export function trainPrunedLayers(ctx: RecoveryContext, masks: readonly MatrixMask[], extra: Pick<MaskedTraining, 'ewc' | 'teacher'>): Promise<TrainingResult> {
+  const { settings } = ctx;
+  return ctx.clock.time('recovery', () =>
+    trainMasked({
+      model: ctx.model,
+      data: ctx.queries.set,
+      steps: settings.steps,
+      batch: settings.batch,
+      seed: settings.seed,
+      hyper: { lr: settings.lr, weightDecay: 0, ...ADAM_DEFAULTS },
+      keep: new Map(masks.map((m) => [m.name, m.keep])),
+      names: ctx.layers,
+      ...extra,
+      clock: ctx.clock,
+      signal: ctx.signal,
+      modelLabel: 'the pruned model',
+      onStep: (step, loss) => ctx.onStep?.(step, settings.steps, loss),
+    }),
+  );
 }

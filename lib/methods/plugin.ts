@@ -39,6 +39,10 @@ interface Declaration {
 export interface MethodOptions {
   /** gradient-sensitive: weight of the gradient term (default 100). */
   alpha?: number;
+  /** query-aware: the prior that ranks the weights (sparsegpt, wanda or magnitude). */
+  prior?: 'sparsegpt' | 'wanda' | 'magnitude';
+  /** query-aware: how the kept weights are reconstructed (sparsegpt or none). */
+  repair?: 'sparsegpt' | 'none';
 }
 
 /** What a run lends the strategy it creates. */
@@ -55,6 +59,12 @@ export interface UnstructuredMethod extends Declaration {
    * recover() (RecoveringStrategy) before writing, with the user's queries (--queries).
    */
   recovers?: true;
+  /**
+   * Declared capability: the method calibrates on the query environment (--calib's
+   * queries, each followed by --generate-tokens tokens of the dense model) and recovers
+   * on that same environment (no --queries).
+   */
+  environment?: true;
   create(o?: MethodOptions, run?: RunResources): Strategy;
 }
 
@@ -93,15 +103,17 @@ export interface RecoveryReport {
   steps: number;
   lr: number;
   batch: number;
-  ewc_lambda: number;
-  /** Mean next-token NLL over the query windows before and after the recovery. */
+  /** What the steps minimise: the next-token NLL (ewc) or KL(dense || pruned) (query-aware). */
+  objective: 'nll' | 'kl';
+  ewc_lambda?: number;
+  /** The objective's mean over the query windows before and after the recovery. */
   loss_before: number;
   loss_after: number;
-  /** Mean NLL of each step's batch (before that step's update). */
+  /** The objective on each step's batch (before that step's update). */
   losses: number[];
   /** lambda/2 * sum F (w - w*)^2 over the trained weights at the end. */
-  ewc_penalty_after: number;
-  fisher: { source: string; sequences: number; mean: number; max: number };
+  ewc_penalty_after?: number;
+  fisher?: { source: string; sequences: number; mean: number; max: number };
   /** True when every pruned matrix has exactly its zeros before the recovery, at the same positions (read back from the weights). */
   mask_preserved: boolean;
   pruned_weights: number;

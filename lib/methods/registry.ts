@@ -21,6 +21,8 @@ export interface MethodInfo {
   plugin?: MethodPlugin;
   /** Recovers after pruning (prune calls the strategy's recover(); needs --queries). */
   recovers?: boolean;
+  /** Calibrates and recovers on the query environment (--calib's queries continued by the dense model). */
+  environment?: boolean;
 }
 
 const PLANNED: Omit<MethodInfo, 'implemented'>[] = [
@@ -32,7 +34,6 @@ const PLANNED: Omit<MethodInfo, 'implemented'>[] = [
   { name: 'random-pattern', description: 'random N:M pattern baseline', kind: 'score', calibrated: false },
   { name: 'variational-dropout', description: 'variational dropout', kind: 'score', calibrated: true },
   { name: 'rl-allocation', description: 'RL-driven layer-wise sparsity allocation', kind: 'allocation', calibrated: true },
-  { name: 'query-aware', description: "shears' query-aware probabilistic method", kind: 'score', calibrated: true },
 ];
 
 /** The plugins of ./plugins (compiled .js in dist, .ts under ts-jest), in `order`. */
@@ -45,7 +46,7 @@ function loadPlugins(): MethodPlugin[] {
 
 function infoOf(p: MethodPlugin): MethodInfo {
   const base = { name: p.name, description: p.description, kind: p.kind, implemented: true, calibrated: p.calibrated, plugin: p };
-  return p.kind === 'structured' ? base : { ...base, create: (p as UnstructuredMethod).create, recovers: (p as UnstructuredMethod).recovers === true };
+  return p.kind === 'structured' ? base : { ...base, create: (p as UnstructuredMethod).create, recovers: (p as UnstructuredMethod).recovers === true, environment: (p as UnstructuredMethod).environment === true };
 }
 
 const PLUGINS = loadPlugins();

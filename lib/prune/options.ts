@@ -74,10 +74,18 @@ export interface PruneOptions extends CalibrationArgs {
   queriesTokens?: string;
   /** ewc: the strength lambda >= 0 of the pull lambda/2 * sum F (w - w*)^2 toward the dense weights (default RECOVERY_DEFAULTS.lambda). */
   ewcLambda?: number;
-  /** ewc: recovery steps, a positive integer (default RECOVERY_DEFAULTS.steps). */
+  /** ewc: recovery steps, a positive integer (default RECOVERY_DEFAULTS.steps); query-aware: distillation steps, >= 0 (default QUERY_AWARE_DEFAULTS.steps). */
   steps?: number;
-  /** ewc: recovery learning rate, in (0, 1] (default RECOVERY_DEFAULTS.lr). */
+  /** ewc and query-aware: learning rate, in (0, 1] (default RECOVERY_DEFAULTS.lr / QUERY_AWARE_DEFAULTS.lr). */
   lr?: number;
+  /** query-aware: tokens the dense model generates after each --calib query (default 32; 0: the queries alone). */
+  generateTokens?: number;
+  /** query-aware: the prior that ranks each matrix's weights (default sparsegpt). */
+  prior?: 'sparsegpt' | 'wanda' | 'magnitude';
+  /** query-aware: how the kept weights are reconstructed (default sparsegpt). */
+  repair?: 'sparsegpt' | 'none';
+  /** query-aware: the same sparsity in every block (default), or per-block sparsities from the blocks' measured KL. */
+  allocation?: 'uniform' | 'sensitivity';
   signal?: AbortSignal;
   onProgress?: (p: PruneProgress) => void;
   /** Warnings (tokenizer not converted...). */
@@ -92,6 +100,12 @@ export type { PruneProgress };
  * weight moves at most about lr a step), lambda 1e6 (measured: docs/gradient-methods.md).
  */
 export const RECOVERY_DEFAULTS = { steps: 20, lr: 1e-4, lambda: 1e6, batch: 4 } as const;
+
+/**
+ * query-aware's distillation when not given: 100 AdamW steps of 4 environment windows at
+ * lr 3e-4 (measured on the demo model: docs/query-aware.md).
+ */
+export const QUERY_AWARE_DEFAULTS = { steps: 100, lr: 3e-4, batch: 4 } as const;
 
 export interface Checked {
   pattern?: NMPattern;
@@ -215,6 +229,8 @@ export function checkPruneOptions(o: PruneOptions): Checked {
 
 /** --queries, --ewc-lambda, --steps and --lr: required or checked for a method that recovers, refused for the others. */
 function checkRecoveryOptions(o: PruneOptions, m: MethodInfo): Checked['recovery'] {
+  checkEnvironmentOptions(o, m);
+  if (m.environment) return checkDistillOptions(o, m);
   const given = [
     o.queries !== undefined && '--queries',
     o.queriesTokens !== undefined && '--queries-tokens',
@@ -240,6 +256,47 @@ function checkRecoveryOptions(o: PruneOptions, m: MethodInfo): Checked['recovery
   const lambda = o.ewcLambda ?? RECOVERY_DEFAULTS.lambda;
   if (typeof lambda !== 'number' || !Number.isFinite(lambda) || lambda < 0) throw new ArgumentRangeError(`--ewc-lambda must be a finite number >= 0, got ${String(o.ewcLambda)}`);
   return { steps, lr, lambda, batch: RECOVERY_DEFAULTS.batch };
+}
+
+const oneOf = (v: unknown, flag: string, allowed: readonly string[]) => {
+  if (v !== undefined && !allowed.includes(v as string)) throw new ArgumentRangeError(`${flag} must be one of ${allowed.join(', ')}, got ${String(v)}`);
+};
+
+/** --generate-tokens, --prior, --repair, --allocation: checked for a method that learns from the query environment, refused for the others. */
+function checkEnvironmentOptions(o: PruneOptions, m: MethodInfo): void {
+  const given = [
+    o.generateTokens !== undefined && '--generate-tokens',
+    o.prior !== undefined && '--prior',
+    o.repair !== undefined && '--repair',
+    o.allocation !== undefined && '--allocation',
+  ].filter(Boolean);
+  if (!m.environment) {
+    if (given.length > 0) throw new ArgumentRangeError(`${given.join(', ')} apply to query-aware, not to ${m.name}`);
+    return;
+  }
+  if (o.generateTokens !== undefined && !(Number.isInteger(o.generateTokens) && o.generateTokens >= 0 && o.generateTokens <= 1 << 20))
+    throw new ArgumentRangeError(`--generate-tokens must be an integer in [0, 1048576], got ${String(o.generateTokens)}`);
+  oneOf(o.prior, '--prior', ['sparsegpt', 'wanda', 'magnitude']);
+  oneOf(o.repair, '--repair', ['sparsegpt', 'none']);
+  oneOf(o.allocation, '--allocation', ['uniform', 'sensitivity']);
+  if (o.allocation === 'sensitivity') {
+    if (o.pattern !== undefined) throw new ArgumentRangeError('--allocation sensitivity moves sparsity between blocks: an N:M pattern fixes every row (use --allocation uniform)');
+    if (o.granularity === 'global') throw new ArgumentRangeError('--allocation sensitivity sets each block\'s sparsity: it cannot be combined with --granularity global');
+    if (o.sparsity !== undefined && !(o.sparsity >= 0.2 && o.sparsity <= 0.9))
+      throw new ArgumentRangeError(`--allocation sensitivity measures the blocks between 20% and 90%: --sparsity ${o.sparsity} is outside`);
+  }
+}
+
+/** query-aware: its queries are --calib (a text or JSONL file, not token ids or --stats), its steps may be 0. */
+function checkDistillOptions(o: PruneOptions, m: MethodInfo): Checked['recovery'] {
+  const refused = [o.queries !== undefined && '--queries', o.queriesTokens !== undefined && '--queries-tokens', o.ewcLambda !== undefined && '--ewc-lambda', o.stats !== undefined && '--stats', o.calibTokens !== undefined && '--calib-tokens'].filter(Boolean);
+  if (refused.length > 0)
+    throw new ArgumentRangeError(`method ${m.name} learns from the queries of --calib (text lines or JSONL, each continued by the dense model): ${refused.join(', ')} do not apply`);
+  const steps = o.steps ?? QUERY_AWARE_DEFAULTS.steps;
+  if (!Number.isInteger(steps) || steps < 0 || steps > 1e7) throw new ArgumentRangeError(`--steps must be an integer >= 0, got ${String(o.steps)}`);
+  const lr = o.lr ?? QUERY_AWARE_DEFAULTS.lr;
+  if (typeof lr !== 'number' || !Number.isFinite(lr) || lr <= 0 || lr > 1) throw new ArgumentRangeError(`--lr must be a finite number in (0, 1], got ${String(o.lr)}`);
+  return { steps, lr, lambda: 0, batch: QUERY_AWARE_DEFAULTS.batch };
 }
 
 /**

@@ -39,6 +39,8 @@ export interface PipelineProgress {
 export interface PipelineOptions {
   strategy: Strategy;
   sparsity?: number;
+  /** Per-block sparsity (unstructured, row or matrix granularity) instead of `sparsity` for every block (--allocation sensitivity). */
+  blockSparsity?: readonly number[];
   pattern?: NMPattern;
   granularity?: PruneGranularity;
   include?: string[];
@@ -197,6 +199,8 @@ export async function pruneLearnedBlock(
 export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promise<PipelineResult> {
   const granularity: PruneGranularity = o.granularity ?? (o.strategy.defaultGranularity as PruneGranularity);
   if (o.pattern && granularity === 'global') throw new ArgumentRangeError('an N:M pattern is per row: it cannot be combined with global granularity');
+  if (o.blockSparsity && (o.pattern || granularity === 'global' || o.blockSparsity.length !== model.config.numLayers))
+    throw new ArgumentRangeError(`per-block sparsities need one value per block (${model.config.numLayers}), no N:M pattern and no global granularity`);
   if (granularity === 'global' && !o.strategy.allowsGlobal)
     throw new ArgumentRangeError(`${o.strategy.name} reconstructs each layer on its own: global granularity does not apply (use row or matrix)`);
   const backend = o.backend;
@@ -294,7 +298,8 @@ export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promi
       recompute: !weightStats,
       onPhase: (b, phase) => progress(b, phase),
       onStatistics: async (b, blockLayers, stats, hidden) => {
-        const p = { ...pruning, onLayer: (name: string) => progress(b, 'pruning', name) };
+        const selection = o.blockSparsity ? { ...pruning.selection, sparsity: o.blockSparsity[b] } : pruning.selection;
+        const p = { ...pruning, selection, onLayer: (name: string) => progress(b, 'pruning', name) };
         if (hidden) layers.push(...(await pruneLearnedBlock(fm, b, blockLayers, stats, hidden, p)));
         else layers.push(...(await pruneBlock(model.tensors, blockLayers, stats, p, weightStats)));
       },

@@ -4,6 +4,7 @@
 // (read-only mappings: the dense weights), and the strategy's recover() trains the
 // pruned model. The dense mappings are closed however it ends.
 import type { RecoveringStrategy, RecoveryReport, RecoverySettings } from '../methods/plugin';
+import type { CalibrationSet } from '../calibration/sample';
 import { loadModel } from '../formats/load';
 import type { LoadedModel } from '../model/types';
 import { untilAborted } from '../util/abortable';
@@ -17,13 +18,15 @@ export interface RecoveryRun {
   /** The pruned matrices, in the pipeline's order. */
   layers: readonly string[];
   calibrationSource: string;
+  /** The windows to recover on when the method brings its own (the query environment); else --queries is drawn. */
+  environment?: { set: CalibrationSet; source: string };
   clock: PhaseClock;
   warn: (m: string) => void;
   onStep?: (step: number, steps: number, loss: number) => void;
 }
 
 export async function recoverPruned(model: LoadedModel, o: PruneOptions, r: RecoveryRun): Promise<RecoveryReport> {
-  const queries = await r.clock.time('recovery.queries', () =>
+  const queries = r.environment ?? await r.clock.time('recovery.queries', () =>
     drawCalibration(model, {
       calib: o.queries,
       calibTokens: o.queriesTokens,

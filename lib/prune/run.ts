@@ -36,6 +36,7 @@ import { inRunScratch } from '../formats/atomic';
 import { BlockOffloader } from './offload';
 import { drawCalibration } from './calibrate';
 import { pruneFromFile, readFileStats } from '../stats/prune-from-file';
+import { EnvironmentCalibration, environmentCalibration, sensitivityAllocation } from './environment-calibration';
 
 export { checkPruneOptions };
 export type { PruneOptions, PruneProgress };
@@ -110,7 +111,15 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
       const artifacts = await tokenizerForOutput(model, checked.format);
       let calibration: CalibrationSet | undefined;
       let calibSource = '';
-      if (info.calibrated && !fileStats) {
+      let environment: EnvironmentCalibration | undefined;
+      if (info.environment) {
+        // The dense model continues the queries before anything is pruned.
+        progress('calibration');
+        environment = await timed('calibration', () => environmentCalibration(model, o, backend.device));
+        calibration = environment.set;
+        calibSource = environment.source;
+        if (calibration.reuseWarning) warn(calibration.reuseWarning);
+      } else if (info.calibrated && !fileStats) {
         progress('calibration');
         const drawn = await timed('calibration', () => drawCalibration(model, o));
         calibration = drawn.set;
@@ -156,14 +165,21 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
           onProgress: (p: PipelineProgress) => o.onProgress?.(pipelineProgress(p, elapsed())),
           onTensorsDone: offloader ? (names: string[]) => offloader!.offload(model, names) : undefined,
         };
-        strategy = info.create!({ alpha: o.alpha }, { scratch });
+        strategy = info.create!({ alpha: o.alpha, prior: o.prior, repair: o.repair }, { scratch });
         const pruning = strategy;
+        let blockSparsity: number[] | undefined;
+        if (environment && o.allocation === 'sensitivity') {
+          const allocation = await timed('allocation', () => sensitivityAllocation(model, environment!, pruning, checked.sparsity, { backend: backend.device, signal: o.signal }));
+          blockSparsity = allocation.sparsity;
+          warn(`--allocation sensitivity: per-block sparsities ${blockSparsity.map((s) => s.toFixed(3)).join(', ')} (predicted KL ${allocation.predictedKl.toFixed(5)})`);
+        }
         result = await timed('prune', () =>
           fileStats
             ? pruneFromFile(model, pruning, fileStats.stats, common)
             : runPipeline(model, {
                 ...common,
                 strategy: pruning,
+                blockSparsity,
                 calibration,
                 batch: o.batch,
                 hessianPrecision: o.hessianPrecision,
@@ -172,13 +188,14 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
               }),
         );
         if (fileStats) result.notes.push(...fileStats.notes);
-        if (checked.recovery) {
+        if (checked.recovery && checked.recovery.steps > 0) {
           const pruned = result;
           recovery = await recoverPruned(model, o, {
             strategy: strategy as RecoveringStrategy,
             settings: { ...checked.recovery, seed: o.seed ?? 0 },
             layers: pruned.layers.map((l) => l.name),
             calibrationSource: calibSource,
+            environment: environment ? { set: environment.set, source: environment.source } : undefined,
             clock,
             warn,
             onStep: (step, steps, loss) =>

@@ -124,9 +124,12 @@ export function checkSweepOptions(o: SweepOptions): CheckedSweep {
   if (methods.length === 0) throw new ArgumentRangeError('give at least one method with --methods (e.g. magnitude,wanda,sparsegpt)');
   const infos = methods.map((m) => methodInfo(m));
   // A recovering method trains on the user's queries after pruning: not a cell of a sweep.
-  for (const i of infos)
+  for (const i of infos) {
+    if (i.environment)
+      throw new ArgumentRangeError(`sweep does not run ${i.name}: it generates its calibration from your queries and distils after pruning (a training run per cell); use shears prune --method ${i.name} --calib QUERIES`);
     if (i.recovers)
       throw new ArgumentRangeError(`sweep does not run ${i.name}: it recovers on your queries after pruning (a training run per cell); use shears prune --method ${i.name} --queries FILE`);
+  }
   const levels = o.levels ?? [...DEFAULT_LEVELS];
   levels.forEach((l) => checkSparsity(l, 'level'));
   const patterns = [...new Set((o.patterns ?? ['unstructured']).map(normPattern))];

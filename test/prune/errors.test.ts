@@ -188,7 +188,7 @@ describe('shears prune (CLI)', () => {
     const r = spawnSync(process.execPath, [CLI, 'methods', '--json'], { cwd: ROOT, encoding: 'utf8' });
     expect(r.status).toBe(0);
     const rows = JSON.parse(r.stdout) as { name: string; implemented: boolean; calibrated: boolean }[];
-    expect(rows.filter((m) => m.implemented).map((m) => m.name)).toEqual(['magnitude', 'wanda', 'sparsegpt', 'gradient', 'gradient-sensitive', 'fisher', 'ewc', 'variational-dropout', 'l1', 'random', 'wanda-sp', 'flap', 'block-influence', 'bias']);
+    expect(rows.filter((m) => m.implemented).map((m) => m.name)).toEqual(['magnitude', 'wanda', 'sparsegpt', 'gradient', 'gradient-sensitive', 'fisher', 'ewc', 'variational-dropout', 'l1', 'random', 'wanda-sp', 'flap', 'block-influence', 'bias', 'query-aware']);
     expect(rows.find((m) => m.name === 'flap')).toMatchObject({ kind: 'structured', calibrated: true });
     expect(rows.find((m) => m.name === 'magnitude')!.calibrated).toBe(false);
     for (const m of rows.filter((x) => !x.implemented))

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { LoadedModel, Tensor } from '../../lib/model/types';
+import { prune, PruneOptions, PruneProgress } from '../../lib/prune/run';
 import { refToRotateHalf, tempDir as formatsTempDir } from '../formats/helpers';
 
 /** A temporary folder removed after the importing test file (test/formats/helpers). */
@@ -80,4 +81,23 @@ export function ensureCliBuilt(): void {
   if (fs.existsSync(main) && fs.statSync(main).mtimeMs >= newest(path.join(ROOT, 'lib'))) return;
   const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`tsc -p tsconfig.build.json failed:\n${r.stdout}${r.stderr}`);
+}
+
+/**
+ * Runs prune(o) and aborts it when it first reports `stage`: the run must reject, and
+ * leave neither its output nor a temporary file in `dir`.
+ */
+export async function expectStopLeavesNothing(o: PruneOptions, stage: PruneProgress['stage'], dir: string): Promise<void> {
+  const ac = new AbortController();
+  const run = prune({
+    ...o,
+    signal: ac.signal,
+    onProgress: (p) => {
+      if (p.stage === stage) ac.abort();
+    },
+  });
+  await expect(run).rejects.toThrow();
+  expect(ac.signal.aborted).toBe(true);
+  expect(fs.existsSync(o.out)).toBe(false);
+  expect(tempLeftovers(dir)).toEqual([]);
 }

@@ -18,10 +18,12 @@ function describe(p: PruneProgress): { fraction: number; label: string } {
 }
 
 function recoverySummary(r: RecoveryReport): string {
+  const mask = `mask ${r.mask_preserved ? 'preserved' : 'NOT preserved'} (${r.pruned_weights} pruned weights)\n`;
+  if (r.objective === 'kl')
+    return `distilled on ${r.queries.samples} environment windows: ${r.steps} steps (lr ${r.lr}), KL(dense || pruned) ${r.loss_before.toFixed(4)} -> ${r.loss_after.toFixed(4)}, ${mask}`;
   return (
     `recovered on ${r.queries.samples} query windows: ${r.steps} steps (lr ${r.lr}, EWC lambda ${r.ewc_lambda}), ` +
-    `query loss ${r.loss_before.toFixed(4)} -> ${r.loss_after.toFixed(4)}, EWC penalty ${r.ewc_penalty_after.toExponential(3)}, ` +
-    `mask ${r.mask_preserved ? 'preserved' : 'NOT preserved'} (${r.pruned_weights} pruned weights)\n`
+    `query loss ${r.loss_before.toFixed(4)} -> ${r.loss_after.toFixed(4)}, EWC penalty ${r.ewc_penalty_after!.toExponential(3)}, ${mask}`
   );
 }
 
@@ -51,8 +53,12 @@ export function register(program: Command): void {
     .option('--queries <file>', 'ewc: your queries, to recover on after pruning (one per line, a corpus, or JSONL)')
     .option('--queries-tokens <file>', 'ewc: the queries as token ids (a JSON array), instead of --queries')
     .option('--ewc-lambda <y>', 'ewc: strength of the pull toward the dense weights (default 1e6)', num('--ewc-lambda'))
-    .option('--steps <n>', 'ewc: recovery steps of 4 query windows (default 20)', int('--steps'))
-    .option('--lr <x>', 'ewc: recovery learning rate (AdamW, default 1e-4)', num('--lr'))
+    .option('--steps <n>', 'ewc: recovery steps of 4 query windows (default 20); query-aware: distillation steps (default 100, 0: none)', int('--steps'))
+    .option('--lr <x>', 'ewc and query-aware: learning rate (AdamW, default 1e-4 / 3e-4)', num('--lr'))
+    .option('--generate-tokens <n>', 'query-aware: tokens the dense model generates after each --calib query (default 32; 0: the queries alone)', int('--generate-tokens'))
+    .addOption(new Option('--prior <p>', 'query-aware: what ranks the weights (default sparsegpt)').choices(['sparsegpt', 'wanda', 'magnitude']))
+    .addOption(new Option('--repair <r>', 'query-aware: reconstruction of the kept weights (default sparsegpt)').choices(['sparsegpt', 'none']))
+    .addOption(new Option('--allocation <a>', 'query-aware: sparsity per block (default uniform; sensitivity: from the blocks\' measured KL)').choices(['uniform', 'sensitivity']))
     .addOption(backendOption())
     .requiredOption('--out <path>', 'output: a directory (HF safetensors) or a .gguf file')
     .option('--force', 'replace an existing output')

@@ -65,6 +65,8 @@ export interface UnstructuredMethod extends Declaration {
    * on that same environment (no --queries).
    */
   environment?: true;
+  /** Its structured form, for --structure: the units it scores and removes (calibrated as this method is). */
+  structured?(o?: MethodOptions): StructuredMethod;
   create(o?: MethodOptions, run?: RunResources): Strategy;
 }
 

@@ -23,6 +23,8 @@ export interface MethodInfo {
   recovers?: boolean;
   /** Calibrates and recovers on the query environment (--calib's queries continued by the dense model). */
   environment?: boolean;
+  /** An unstructured method's structured form, used with --structure. */
+  structured?: (o?: MethodOptions) => StructuredMethod;
 }
 
 const PLANNED: Omit<MethodInfo, 'implemented'>[] = [
@@ -46,7 +48,7 @@ function loadPlugins(): MethodPlugin[] {
 
 function infoOf(p: MethodPlugin): MethodInfo {
   const base = { name: p.name, description: p.description, kind: p.kind, implemented: true, calibrated: p.calibrated, plugin: p };
-  return p.kind === 'structured' ? base : { ...base, create: (p as UnstructuredMethod).create, recovers: (p as UnstructuredMethod).recovers === true, environment: (p as UnstructuredMethod).environment === true };
+  return p.kind === 'structured' ? base : { ...base, create: (p as UnstructuredMethod).create, recovers: (p as UnstructuredMethod).recovers === true, environment: (p as UnstructuredMethod).environment === true, structured: (p as UnstructuredMethod).structured };
 }
 
 const PLUGINS = loadPlugins();

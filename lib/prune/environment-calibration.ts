@@ -7,6 +7,7 @@
 // sensitivity, the environment's sequences also give each block's measured KL curve and
 // the per-block sparsities (lib/queries/sensitivity.ts, allocation.ts).
 import { CalibrationSet, windowsFromStream } from '../calibration/sample';
+import { ArgumentRangeError } from '../errors';
 import { ForwardModel } from '../forward/model';
 import { LoadedModel } from '../model/types';
 import type { Strategy } from '../strategies';
@@ -26,8 +27,13 @@ export interface EnvironmentCalibration {
   sequences: QuerySequence[];
 }
 
-export async function environmentCalibration(model: LoadedModel, o: PruneOptions, backend: NativeBackend): Promise<EnvironmentCalibration> {
-  const source = o.calib!;
+/** What the environment is made from: the query file, the tokens generated, the windows drawn. */
+export type EnvironmentArgs = Pick<PruneOptions, 'calib' | 'generateTokens' | 'calibSamples' | 'seqLen' | 'calibSampling' | 'seed' | 'signal'>;
+
+/** `model` must still be dense: it writes the continuations. */
+export async function environmentCalibration(model: LoadedModel, o: EnvironmentArgs, backend: NativeBackend): Promise<EnvironmentCalibration> {
+  if (!o.calib) throw new ArgumentRangeError('query-aware learns from your queries: give them as text with --calib (one per line, or JSONL), not as token ids');
+  const source = o.calib;
   const generateTokens = o.generateTokens ?? DEFAULT_ENVIRONMENT_TOKENS;
   const queries = await readQueries(model, source, o.signal);
   const sequences = await buildEnvironment(new ForwardModel(model, { backend }), queries, { generateTokens, signal: o.signal });

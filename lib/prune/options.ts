@@ -171,7 +171,7 @@ function checkStructureOptions(o: PruneOptions, structured: boolean, pattern: bo
       o.headUnit !== undefined && '--head-unit',
     ].filter(Boolean);
     if (given.length > 0)
-      throw new ArgumentRangeError(`${given.join(', ')} apply to structured methods (l1, random, wanda-sp, flap, block-influence, bias), not to ${o.method}`);
+      throw new ArgumentRangeError(`${given.join(', ')} apply to structured methods (l1, random, wanda-sp, flap, block-influence, bias, and query-aware with --structure), not to ${o.method}`);
     return;
   }
   if (pattern) throw new ArgumentRangeError(`method ${o.method} removes whole units: --pattern N:M does not apply`);
@@ -206,7 +206,8 @@ export function checkPruneOptions(o: PruneOptions): Checked {
     throw new ArgumentRangeError('an N:M pattern is per row: it cannot be combined with global granularity');
   if (o.granularity === 'global' && m.kind === 'reconstruct')
     throw new ArgumentRangeError(`${m.name} reconstructs each layer on its own: global granularity does not apply (use row or matrix)`);
-  checkStructureOptions(o, m.kind === 'structured', pattern !== undefined);
+  // query-aware removes units too when given --structure (its structured form).
+  checkStructureOptions(o, m.kind === 'structured' || (m.structured !== undefined && o.structure !== undefined), pattern !== undefined);
   // Said before any work: the method would refuse it only after calibration.
   if (pattern && m.name === 'sparsegpt' && SPARSEGPT_BLOCK_COLUMNS % pattern.m !== 0)
     throw new PatternError(
@@ -279,6 +280,8 @@ function checkEnvironmentOptions(o: PruneOptions, m: MethodInfo): void {
   oneOf(o.prior, '--prior', ['sparsegpt', 'wanda', 'magnitude']);
   oneOf(o.repair, '--repair', ['sparsegpt', 'none']);
   oneOf(o.allocation, '--allocation', ['uniform', 'sensitivity']);
+  if (o.structure !== undefined && (o.allocation !== undefined || o.repair !== undefined))
+    throw new ArgumentRangeError(`with --structure, ${m.name} removes whole units (the structured form of its prior; FLAP's compensation is its repair): --allocation and --repair do not apply`);
   if (o.allocation === 'sensitivity') {
     if (o.pattern !== undefined) throw new ArgumentRangeError('--allocation sensitivity moves sparsity between blocks: an N:M pattern fixes every row (use --allocation uniform)');
     if (o.granularity === 'global') throw new ArgumentRangeError('--allocation sensitivity sets each block\'s sparsity: it cannot be combined with --granularity global');

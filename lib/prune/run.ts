@@ -12,7 +12,8 @@ import * as path from 'node:path';
 import { CalibrationSet } from '../calibration/sample';
 import { writeModelAs } from '../formats/convert';
 import { loadModel } from '../formats/load';
-import { methodInfo } from '../methods/registry';
+import { MethodInfo, methodInfo } from '../methods/registry';
+import { selectLayers } from './layers';
 import type { RecoveringStrategy, RecoveryReport, Structure, StructuredMethod } from '../methods/plugin';
 import type { Strategy } from '../strategies';
 import { recoverPruned } from './recovery';
@@ -40,6 +41,12 @@ import { EnvironmentCalibration, environmentCalibration, sensitivityAllocation }
 
 export { checkPruneOptions };
 export type { PruneOptions, PruneProgress };
+
+/** The units a run removes: a structured method's, or an unstructured method's structured form under --structure (query-aware). */
+function structuredMethodOf(info: MethodInfo, o: PruneOptions): StructuredMethod | undefined {
+  if (info.plugin?.kind === 'structured') return info.plugin;
+  return o.structure !== undefined && info.structured ? info.structured({ prior: o.prior }) : undefined;
+}
 
 /** --structure, or the method's first: channels where it scores them (block-influence: layers). */
 function structureOf(m: StructuredMethod, o: PruneOptions): Structure {
@@ -101,9 +108,10 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
     try {
       o.signal?.throwIfAborted();
       for (const w of checkSelection(model, o, info.calibrated, checked.pattern)) warn(w);
-      if (info.plugin?.kind === 'structured') {
-        const structure = structureOf(info.plugin, o);
-        checkStructuredRun(model, info.plugin, structure);
+      const unitMethod = structuredMethodOf(info, o);
+      if (unitMethod) {
+        const structure = structureOf(unitMethod, o);
+        checkStructuredRun(model, unitMethod, structure);
         checkStructuredOutput(model, structure, o.uniform === true, checked.format);
       }
       // An importance file replaces the calibration pass; checked against the model before any work.
@@ -126,11 +134,11 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
         calibSource = drawn.source;
       }
       o.signal?.throwIfAborted();
-      const plugin = info.plugin;
+      const plugin = unitMethod;
       let structured: StructuredResult | undefined;
       let recovery: RecoveryReport | undefined;
       let result: PipelineResult;
-      if (plugin?.kind === 'structured') {
+      if (plugin) {
         // Units are removed whole: the model's shapes change, so nothing is offloaded.
         structured = await timed('prune', () =>
           runStructured(model, {
@@ -188,20 +196,23 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
               }),
         );
         if (fileStats) result.notes.push(...fileStats.notes);
-        if (checked.recovery && checked.recovery.steps > 0) {
-          const pruned = result;
-          recovery = await recoverPruned(model, o, {
-            strategy: strategy as RecoveringStrategy,
-            settings: { ...checked.recovery, seed: o.seed ?? 0 },
-            layers: pruned.layers.map((l) => l.name),
-            calibrationSource: calibSource,
-            environment: environment ? { set: environment.set, source: environment.source } : undefined,
-            clock,
-            warn,
-            onStep: (step, steps, loss) =>
-              o.onProgress?.({ stage: 'recover', label: `recovery step ${step}/${steps}, loss ${loss.toFixed(4)}`, block: blocks ?? 0, blocks, elapsedSeconds: elapsed() }),
-          });
-        }
+      }
+      if (checked.recovery && checked.recovery.steps > 0) {
+        // A structured run recovers with the method's strategy too (query-aware: the
+        // distillation), on every linear layer of the narrowed blocks.
+        strategy ??= info.create!({ alpha: o.alpha, prior: o.prior, repair: o.repair }, { scratch });
+        const layers = structured ? selectLayers(model.config, model.tensors).blocks.flat().map((l) => l.name) : result.layers.map((l) => l.name);
+        recovery = await recoverPruned(model, o, {
+          strategy: strategy as RecoveringStrategy,
+          settings: { ...checked.recovery, seed: o.seed ?? 0 },
+          layers,
+          calibrationSource: calibSource,
+          environment: environment ? { set: environment.set, source: environment.source } : undefined,
+          clock,
+          warn,
+          onStep: (step, steps, loss) =>
+            o.onProgress?.({ stage: 'recover', label: `recovery step ${step}/${steps}, loss ${loss.toFixed(4)}`, block: blocks ?? 0, blocks, elapsedSeconds: elapsed() }),
+        });
       }
       o.signal?.throwIfAborted();
       progress('write');

@@ -106,10 +106,12 @@ function normPattern(p: string): SweepPattern {
 }
 
 /** The cells in sweep order: per method, unstructured levels first, then each N:M pattern. */
-export function sweepCells(methods: string[], patterns: SweepPattern[], levels: number[]): CellSpec[] {
+/** The cells of a sweep; methods in `unitsOnly` (structured: they remove whole units) get no N:M cell. */
+export function sweepCells(methods: string[], patterns: SweepPattern[], levels: number[], unitsOnly: ReadonlySet<string> = new Set()): CellSpec[] {
   const cells: CellSpec[] = [];
   for (const method of methods)
     for (const pattern of patterns) {
+      if (pattern !== 'unstructured' && unitsOnly.has(method)) continue;
       if (pattern === 'unstructured') for (const level of levels) cells.push({ method, pattern, level });
       else cells.push({ method, pattern, level: patternSparsity(parsePattern(pattern)) });
     }
@@ -123,13 +125,10 @@ export function checkSweepOptions(o: SweepOptions): CheckedSweep {
   const methods = [...new Set(o.methods.map((m) => m.trim()).filter((m) => m !== ''))];
   if (methods.length === 0) throw new ArgumentRangeError('give at least one method with --methods (e.g. magnitude,wanda,sparsegpt)');
   const infos = methods.map((m) => methodInfo(m));
-  // A recovering method trains on the user's queries after pruning: not a cell of a sweep.
-  for (const i of infos) {
-    if (i.environment)
-      throw new ArgumentRangeError(`sweep does not run ${i.name}: it generates its calibration from your queries and distils after pruning (a training run per cell); use shears prune --method ${i.name} --calib QUERIES`);
-    if (i.recovers)
-      throw new ArgumentRangeError(`sweep does not run ${i.name}: it recovers on your queries after pruning (a training run per cell); use shears prune --method ${i.name} --queries FILE`);
-  }
+  // query-aware continues the queries of --calib: they must be text.
+  for (const i of infos)
+    if (i.environment && !o.calib)
+      throw new ArgumentRangeError(`${i.name} learns from your queries: give them as text with --calib (one per line, or JSONL), not as token ids`);
   const levels = o.levels ?? [...DEFAULT_LEVELS];
   levels.forEach((l) => checkSparsity(l, 'level'));
   const patterns = [...new Set((o.patterns ?? ['unstructured']).map(normPattern))];
@@ -144,9 +143,11 @@ export function checkSweepOptions(o: SweepOptions): CheckedSweep {
     throw new ArgumentRangeError(`--multiple-of must be a positive integer, got ${String(o.multipleOf)}`);
   if (o.headUnit !== undefined && o.headUnit !== 'group' && o.headUnit !== 'query')
     throw new ArgumentRangeError(`--head-unit must be group or query, got '${String(o.headUnit)}'`);
-  const structured = infos.filter((m) => m.kind === 'structured');
-  if (structured.length > 0 && patterns.some((p) => p !== 'unstructured'))
-    throw new ArgumentRangeError(`${structured.map((m) => m.name).join(', ')} remove whole units: N:M patterns do not apply`);
+  // Structured methods remove whole units: they take the levels, not the N:M patterns (a
+  // sweep of both, as the demo's, gives them only their unstructured cells).
+  const structured = new Set(infos.filter((m) => m.kind === 'structured').map((m) => m.name));
+  if (structured.size > 0 && !patterns.includes('unstructured') && infos.every((m) => structured.has(m.name)))
+    throw new ArgumentRangeError(`${[...structured].join(', ')} remove whole units: N:M patterns do not apply (add unstructured to --patterns)`);
   const needsCalibration = infos.some((m) => m.calibrated);
   if (o.calib && o.calibTokens) throw new ArgumentRangeError('give --calib or --calib-tokens, not both');
   if (needsCalibration && !o.calib && !o.calibTokens)
@@ -184,7 +185,7 @@ export function checkSweepOptions(o: SweepOptions): CheckedSweep {
     if (p?.kind !== 'structured') return undefined;
     return o.structure ?? (p.structures.includes('channels') ? 'channels' : p.structures[0]);
   };
-  const cells = sweepCells(methods, patterns, levels).map((c) => {
+  const cells = sweepCells(methods, patterns, levels, structured).map((c) => {
     const structure = structureOf(c.method);
     return structure ? { ...c, structure } : c;
   });

@@ -26,6 +26,11 @@ import { reportSettings } from './settings';
 import { SweepProgress, sweepProgress, SweepEvent } from './progress';
 import { SweepStore } from './store';
 import { PhaseClock, secondsSince } from '../util/clock';
+import type { CalibrationSet } from '../calibration/sample';
+import type { RecoveringStrategy, RecoveryReport } from '../methods/plugin';
+import { EnvironmentCalibration, environmentCalibration } from '../prune/environment-calibration';
+import { QUERY_AWARE_DEFAULTS, RECOVERY_DEFAULTS } from '../prune/options';
+import type { Strategy } from '../strategies';
 
 export type { SweepProgress };
 
@@ -115,6 +120,42 @@ function isAbort(e: unknown, signal?: AbortSignal): boolean {
   return (signal?.aborted ?? false) || (e as Error)?.name === 'AbortError';
 }
 
+/** What a cell of a learning method (ewc, query-aware) borrows from the sweep. */
+interface Learning {
+  /** The sweep's dense model: read-only mappings, never written (the recovery's w* and teacher). */
+  denseModel: LoadedModel;
+  /** The query environment of --calib, made once per sweep when a cell first needs it. */
+  environment: () => Promise<EnvironmentCalibration>;
+}
+
+/**
+ * The recovery of a method that declares one, on what the sweep has: query-aware on its
+ * environment, ewc on the calibration windows (the sweep's stand-in for the user's
+ * queries), each with its prune defaults.
+ */
+async function recoverCell(
+  strategy: RecoveringStrategy,
+  model: LoadedModel,
+  layers: readonly string[],
+  queries: { set: CalibrationSet; source: string },
+  environment: boolean,
+  o: SweepRunOptions,
+  learning: Learning,
+  clock: PhaseClock,
+): Promise<RecoveryReport> {
+  const d = environment ? { ...QUERY_AWARE_DEFAULTS, lambda: 0 } : RECOVERY_DEFAULTS;
+  return strategy.recover({
+    model,
+    dense: learning.denseModel,
+    layers,
+    queries,
+    calibrationSource: queries.source,
+    settings: { steps: d.steps, lr: d.lr, lambda: d.lambda, batch: d.batch, seed: o.seed ?? 0 },
+    clock,
+    signal: o.signal,
+  });
+}
+
 async function runCell(
   spec: CellSpec,
   o: SweepRunOptions,
@@ -122,6 +163,7 @@ async function runCell(
   dense: DenseReference,
   denseStats: DenseStats | undefined,
   backend: BackendPlan,
+  learning: Learning,
   onDetail: (detail: string) => void,
 ): Promise<SweepCell> {
   const t0 = process.hrtime.bigint();
@@ -133,11 +175,24 @@ async function runCell(
   const model = await timed('load', () => loadModel(o.model, { tokenizer: o.tokenizer }));
   try {
     if (info.plugin?.kind === 'structured') return await structuredCell(spec, info.plugin, model, o, data, dense, backend, clock, t0, onDetail);
-    const pattern = spec.pattern === 'unstructured' ? undefined : parsePattern(spec.pattern);
     const strategy = info.create!({ alpha: o.alpha });
+    try {
+      return await pruneCell(strategy);
+    } finally {
+      (strategy as Partial<RecoveringStrategy>).release?.();
+    }
+  } finally {
+    model.close();
+  }
+
+  async function pruneCell(strategy: Strategy): Promise<SweepCell> {
+    const pattern = spec.pattern === 'unstructured' ? undefined : parsePattern(spec.pattern);
     const sparsity = pattern ? undefined : spec.level;
+    // query-aware calibrates on the environment of the queries, made once per sweep.
+    const environment = info.environment ? await timed('environment', learning.environment) : undefined;
+    const calibration = environment ? environment.set : info.calibrated ? data.calibration : undefined;
     // Gradient methods gather their own dense-model statistics in the pipeline (one-shot).
-    const once = denseStats !== undefined && info.calibrated && !strategy.collectWeights;
+    const once = denseStats !== undefined && info.calibrated && !environment && !strategy.collectWeights;
     const result = once
       ? {
           ...(await pruneWithDenseStats(model, strategy, denseStats, { sparsity, pattern, backend: backend.device }, o.signal)),
@@ -148,7 +203,7 @@ async function runCell(
           strategy,
           sparsity,
           pattern,
-          calibration: info.calibrated ? data.calibration : undefined,
+          calibration,
           batch: o.batch,
           hessianPrecision: o.hessianPrecision,
           activationThreshold: o.activationThreshold,
@@ -162,18 +217,27 @@ async function runCell(
     timings.statistics = once ? denseStats.timings.statistics : (result.timings.statistics ?? 0);
     timings.pruning = result.timings.pruning ?? 0;
     timings.forward = once ? denseStats.timings.forward : (result.timings.forward ?? 0);
+    let recovery: RecoveryReport | undefined;
+    if (info.recovers) {
+      onDetail(environment ? 'distilling' : 'recovering');
+      const queries = environment ?? { set: data.calibration!, source: o.calib ?? o.calibTokens ?? '' };
+      recovery = await timed('recovery', () => recoverCell(strategy as RecoveringStrategy, model, result.layers.map((l) => l.name), queries, !!environment, o, learning, clock));
+    }
     o.signal?.throwIfAborted();
     const fm = new ForwardModel(model, { backend: backend.device });
     onDetail('evaluating');
     const q = await timed('eval', () => cellQuality(fm, data, dense, o.signal));
     timings.total = since(t0);
-    return okCell(spec, achievedSparsity(result.layers), q, timings, backend, result.notes, {
+    const notes = recovery ? [...result.notes, recoverySummary(recovery, environment ? 'the query environment of --calib' : 'the calibration windows')] : result.notes;
+    return okCell(spec, achievedSparsity(result.layers), q, timings, backend, notes, {
       stats: once ? 'once (approximate: dense-model statistics shared by every cell)' : info.calibrated ? 'exact' : 'none (no activation statistics)',
       granularity: result.granularity,
     });
-  } finally {
-    model.close();
   }
+}
+
+function recoverySummary(r: RecoveryReport, on: string): string {
+  return `${r.objective === 'kl' ? 'distilled' : 'recovered'} on ${on}: ${r.steps} steps (lr ${r.lr}), ${r.objective === 'kl' ? 'KL(dense || pruned)' : 'query loss'} ${r.loss_before.toFixed(4)} -> ${r.loss_after.toFixed(4)}, mask ${r.mask_preserved ? 'preserved' : 'NOT preserved'}`;
 }
 
 /** A computed cell: its quality against the dense model, timings, and what the kind of run adds (`extra`). */
@@ -303,6 +367,11 @@ export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
       dense = { perplexity: ppl, seconds: since(s) };
       await store.writeDense(dense);
     }
+    let environment: Promise<EnvironmentCalibration> | undefined;
+    const learning: Learning = {
+      denseModel,
+      environment: () => (environment ??= environmentCalibration(denseModel, { ...o, seqLen: data.calibration?.seqLen ?? o.seqLen }, backend.device)),
+    };
     const cells: SweepCell[] = [];
     let computed = 0;
     let reused = 0;
@@ -327,7 +396,7 @@ export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
       let cell: SweepCell;
       try {
         const at = i;
-        cell = await runCell(spec, o, data, reference, denseStats, backend, (detail) =>
+        cell = await runCell(spec, o, data, reference, denseStats, backend, learning, (detail) =>
           progress({ stage: 'cell', cell: at + 1, cells: checked.cells.length, spec, detail }),
         );
       } catch (e) {

@@ -12,7 +12,6 @@ import { ewc } from '../../lib/methods/plugins/ewc';
 import { drawCalibration } from '../../lib/prune/calibrate';
 import { runPipeline } from '../../lib/prune/pipeline';
 import { recoverPruned } from '../../lib/prune/recovery';
-import { checkSweepOptions } from '../../lib/sweep/options';
 import { PhaseClock } from '../../lib/util/clock';
 import { runCli } from '../support/cli';
 import { loadModel } from '../../lib/formats/load';
@@ -152,12 +151,6 @@ describe('prune --method ewc refusals and stops', () => {
     await expect(prune(ewcRun('y', { queriesTokens: path.join(dir, 'missing.json') }))).rejects.toThrow(/missing\.json.*cannot read the queries/);
     await expect(prune(ewcRun('y', { steps: 0 }))).rejects.toThrow(/--steps must be a positive integer/);
     await expect(prune(ewcRun('y', { ewcLambda: -1 }))).rejects.toThrow(/--ewc-lambda/);
-  });
-
-  it('sweep refuses ewc, saying why and what to run instead', () => {
-    expect(() => checkSweepOptions({ model: dense, out: path.join(dir, 'sweep'), methods: ['wanda', 'ewc'], calibTokens: calib })).toThrow(
-      /sweep does not run ewc: it recovers on your queries .*shears prune --method ewc --queries FILE/,
-    );
   });
 
   it('the CLI: --queries-tokens, the recovery line of the summary; without queries, exit 1 naming --queries', async () => {

@@ -11,6 +11,7 @@ import { loadModel } from '../../lib/formats/load';
 import { PruneReport } from '../../lib/prune/report';
 import { prune, PruneOptions } from '../../lib/prune/run';
 import { checkSweepOptions } from '../../lib/sweep/options';
+import { sweep } from '../../lib/sweep/run';
 import { runCli } from '../support/cli';
 import { countZeros, expectStopLeavesNothing, minZerosPerGroup, tempDir, zerosPerRow } from '../prune/helpers';
 import { writeTinyDense, writeTinyPlanted } from '../queries/tiny-text-model';
@@ -124,6 +125,21 @@ describe('prune --method query-aware', () => {
     expect(alloc.notes.join(' ')).toMatch(/--allocation sensitivity: per-block sparsities/);
   }, 120_000);
 
+  it('--structure: removes whole units on the environment (FLAP form), then distils the narrowed model', async () => {
+    const r = await prune(qaRun('structured', { structure: 'channels', sparsity: 0.25, uniform: true }));
+    expect(r.pattern).toBe('structured (channels)');
+    expect(r.structured!.parameters.after).toBeLessThan(r.structured!.parameters.before);
+    expect(r.recovery).toMatchObject({ objective: 'kl', steps: 6, mask_preserved: true, pruned_weights: 0 });
+    expect(r.recovery!.loss_after).toBeLessThan(r.recovery!.loss_before);
+    const m = await loadModel(path.join(dir, 'structured'));
+    try {
+      expect(m.tensors.get('blocks.0.mlp.down.weight')!.shape[1]).toBeLessThan(24);
+    } finally {
+      m.close();
+    }
+    await expect(prune(qaRun('structured-bad', { structure: 'channels', sparsity: 0.25, repair: 'none' }))).rejects.toThrow(/--allocation and --repair do not apply/);
+  }, 60_000);
+
   it('finds a planted important weight set that magnitude pruning removes', async () => {
     const channels = [3, 11, 17];
     const planted = writeTinyPlanted(path.join(dir, 'planted'), { channels, activation: 16, weight: 0.4 });
@@ -157,11 +173,22 @@ describe('prune --method query-aware refusals and stops', () => {
     expect(fs.existsSync(out)).toBe(false);
   });
 
-  it('sweep refuses query-aware, saying what to run instead', () => {
-    expect(() => checkSweepOptions({ model: dense, out: path.join(dir, 'sweep'), methods: ['wanda', 'query-aware'], calib: queries })).toThrow(
-      /sweep does not run query-aware: .*shears prune --method query-aware --calib QUERIES/,
+  it('sweep needs the queries as text for query-aware', () => {
+    expect(() => checkSweepOptions({ model: dense, out: path.join(dir, 'sweep'), methods: ['wanda', 'query-aware'], calibTokens: queries })).toThrow(
+      /query-aware learns from your queries: give them as text with --calib/,
     );
   });
+
+  it('sweep runs the learning methods: query-aware distils on the environment, ewc recovers on the calibration windows', async () => {
+    const evalText = path.join(dir, 'eval.txt');
+    fs.writeFileSync(evalText, QUERIES.slice().reverse().join(' '));
+    const { results } = await sweep({ model: dense, methods: ['query-aware', 'ewc'], levels: [0.5], calib: queries, calibSamples: 4, seqLen: 16, eval: evalText, evalSeqLen: 16, out: path.join(dir, 'sweep-learning') });
+    for (const method of ['query-aware', 'ewc']) {
+      const cell = results.cells.find((c) => c.method === method)!;
+      expect(cell).toMatchObject({ status: 'ok', sparsity: 0.5 });
+      expect((cell.notes as string[]).join(' ')).toMatch(method === 'ewc' ? /recovered on the calibration windows: 20 steps/ : /distilled on the query environment of --calib: 100 steps .*mask preserved/);
+    }
+  }, 120_000);
 
   it('the CLI: the options, the distillation line of the summary', async () => {
     const out = path.join(dir, 'cli');

@@ -32,6 +32,10 @@ describe('sweep options', () => {
     ]);
     expect(checkSweepOptions({ ...base, patterns: ['2:4'], levels: [] }).cells).toHaveLength(1);
   });
+  test('structured methods take the levels only: a sweep with N:M patterns gives them no N:M cell', () => {
+    const cells = sweepCells(['wanda', 'flap'], ['unstructured', '2:4'], [0.3], new Set(['flap']));
+    expect(cells.map((c) => `${c.method} ${c.pattern} ${c.level}`)).toEqual(['wanda unstructured 0.3', 'wanda 2:4 0.5', 'flap unstructured 0.3']);
+  });
   test('bad arguments fail before any work, naming the problem', () => {
     expect(() => checkSweepOptions({ ...base, methods: ['wanda'] })).toThrow(/wanda need calibration data/);
     expect(() => checkSweepOptions({ ...base, methods: [] })).toThrow(ArgumentRangeError);

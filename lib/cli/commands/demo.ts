@@ -9,11 +9,30 @@ import { Command } from 'commander';
 import { BackendRequest } from '../../backend';
 import { METHODS } from '../../methods/registry';
 import { packageRoot } from '../../native/binding';
+import type { SweepOptions } from '../../sweep/options';
 import { sweep, SweepProgress } from '../../sweep/run';
 import { cellLabel } from '../../sweep/progress';
 import { summaryTable } from '../../sweep/summary';
 import { backendOption } from '../parse';
 import { interruptSignal, progressSink } from '../progress';
+
+/** The demo's sweep: every implemented method on the embedded model (its own files). */
+export function demoSweep(assets: string): Pick<SweepOptions, 'model' | 'methods' | 'patterns' | 'calib' | 'calibSamples' | 'seqLen' | 'eval' | 'maxWindows' | 'queries'> {
+  return {
+    model: assets,
+    methods: METHODS.filter((m) => m.implemented).map((m) => m.name),
+    patterns: ['unstructured', '2:4', '4:8'],
+    // The calibration lines are short queries (query-aware continues them; ewc recovers
+    // on them): they are packed, then 32 windows of 128 tokens are drawn (the papers'
+    // 128 x 2048 would be far more than the model needs).
+    calib: path.join(assets, 'calib.txt'),
+    calibSamples: 32,
+    seqLen: 128,
+    eval: path.join(assets, 'eval.txt'),
+    maxWindows: 16,
+    queries: path.join(assets, 'queries.txt'),
+  };
+}
 
 export function register(program: Command): void {
   program
@@ -29,17 +48,7 @@ export function register(program: Command): void {
       const { signal, dispose } = interruptSignal(() => process.stderr.write('\nshears: stopping (rerun with --resume to continue)\n'));
       try {
         const outcome = await sweep({
-          model: assets,
-          methods: METHODS.filter((m) => m.implemented).map((m) => m.name),
-          patterns: ['unstructured', '2:4', '4:8'],
-          calib: path.join(assets, 'calib.txt'),
-          // The calibration lines are short queries: they are packed, then 32 windows of
-          // 128 tokens are drawn (the papers' 128 x 2048 would be far more than the model needs).
-          calibSamples: 32,
-          seqLen: 128,
-          eval: path.join(assets, 'eval.txt'),
-          maxWindows: 16,
-          queries: path.join(assets, 'queries.txt'),
+          ...demoSweep(assets),
           out: opts.out,
           resume: opts.resume,
           force: opts.force,

@@ -14,7 +14,10 @@ import { distillOnEnvironment } from '../../queries/distill';
 import type { Strategy, StrategyStats } from '../../strategies';
 import type { Mask, Matrix } from '../../tensor';
 import { HessianAccumulator } from '../hessian';
-import type { MethodOptions, RecoveringStrategy, UnstructuredMethod } from '../plugin';
+import type { MethodOptions, RecoveringStrategy, StructuredMethod, UnstructuredMethod } from '../plugin';
+import { method as flap } from './flap';
+import { method as l1 } from './l1';
+import { method as wandaSp } from './wanda-sp';
 import { sparsegptPrune } from '../sparsegpt';
 
 export const QUERY_AWARE_PRIORS = ['sparsegpt', 'wanda', 'magnitude'] as const;
@@ -84,6 +87,17 @@ export function queryAware(o: QueryAwareOptions = {}): RecoveringStrategy {
   };
 }
 
+/**
+ * With --structure: whole units scored on the environment by the prior's structured form
+ * (sparsegpt: FLAP's fluctuation, standardized, with bias compensation, the structured
+ * method that reconstructs; wanda: Wanda-sp; magnitude: L1), then the same distillation.
+ */
+function structuredForm(o?: MethodOptions): StructuredMethod {
+  const prior = o?.prior ?? 'sparsegpt';
+  const base = prior === 'wanda' ? wandaSp : prior === 'magnitude' ? l1 : flap;
+  return { ...base, name: 'query-aware', description: `query-aware, structured: ${base.name}'s unit scores on the query environment, then distillation`, calibrated: true };
+}
+
 export const method: UnstructuredMethod = {
   name: 'query-aware',
   description: "shears' query-aware method: the queries' environment, a prior, repair, then end-to-end distillation on it",
@@ -93,5 +107,6 @@ export const method: UnstructuredMethod = {
   environment: true,
   source: 'shears (this project): docs/query-aware.md',
   order: 200,
+  structured: structuredForm,
   create: (opts?: MethodOptions) => queryAware({ prior: opts?.prior, repair: opts?.repair }),
 };

@@ -121,6 +121,13 @@ export interface BackwardCallOptions {
    * the last is recomputed from its saved input.
    */
   keepActivationBytes?: number;
+  /**
+   * Distillation instead of the next-token NLL: a teacher's logits on the same tokens
+   * (batch*seq rows of vocab logits, e.g. the dense model's). The loss is then the mean
+   * over the same batch*(seq-1) rows of KL(softmax(teacher) || softmax(model)), and the
+   * gradients are its gradients (the teacher is a constant).
+   */
+  teacherLogits?: Float32Array;
 }
 
 /** Options of lossAndGradients. */
@@ -132,13 +139,6 @@ export interface GradientCallOptions extends BackwardCallOptions {
    * `grads` is this same map.
    */
   into?: Map<string, Float32Array>;
-  /**
-   * Distillation instead of the next-token NLL: a teacher's logits on the same tokens
-   * (batch*seq rows of vocab logits, e.g. the dense model's). The loss is then the mean
-   * over the same batch*(seq-1) rows of KL(softmax(teacher) || softmax(model)), and the
-   * gradients are its gradients (the teacher is a constant).
-   */
-  teacherLogits?: Float32Array;
 }
 
 type NativeCall<A> = (spec: NativeModelSpec, ids: Int32Array, args: A, opts: BackwardOptions) => Promise<{ sum: number; count: number }>;
@@ -181,6 +181,7 @@ async function runBackward<A>(
     posOffset: c.positionOffset ?? 0,
     head: fm.headSpec(),
   };
+  checkTeacher(o.teacherLogits, o, c.vocabSize);
   const args = prepare(fm, blocks);
   const cancel = new Int32Array(1);
   const onAbort = () => {
@@ -189,7 +190,8 @@ async function runBackward<A>(
   signal?.addEventListener('abort', onAbort, { once: true });
   let total: { sum: number; count: number };
   try {
-    total = await nativeCall(() => call(spec, ids, args, { backend: fm.backend, cancel, keepActivationBytes }));
+    const teacher = o.teacherLogits ? { teacherLogits: o.teacherLogits } : {};
+    total = await nativeCall(() => call(spec, ids, args, { backend: fm.backend, cancel, keepActivationBytes, ...teacher }));
   } catch (e) {
     if (signal?.aborted && (e as { code?: string }).code === 'E_ABORTED') throw aborted(signal);
     throw e;
@@ -217,11 +219,8 @@ export async function lossAndGradients(model: LoadedModel, tokens: ArrayLike<num
     model,
     tokens,
     o,
-    (fm, blocks) => {
-      checkTeacher(o.teacherLogits, o, fm.config.vocabSize);
-      return allocate(fm, blocks, grads);
-    },
-    (spec, ids, native, opts) => backwardNative().bwdModel(spec, ids, o.batch, o.seq, native, o.teacherLogits ? { ...opts, teacherLogits: o.teacherLogits } : opts),
+    (fm, blocks) => allocate(fm, blocks, grads),
+    (spec, ids, native, opts) => backwardNative().bwdModel(spec, ids, o.batch, o.seq, native, opts),
   );
   return { loss, grads };
 }

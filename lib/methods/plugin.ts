@@ -43,6 +43,8 @@ export interface MethodOptions {
   prior?: 'sparsegpt' | 'wanda' | 'magnitude';
   /** query-aware: how the kept weights are reconstructed (sparsegpt or none). */
   repair?: 'sparsegpt' | 'none';
+  /** query-aware: the distillation, one block's weights at a time (bounded memory) or all at once. */
+  distill?: 'blockwise' | 'joint';
 }
 
 /** What a run lends the strategy it creates. */
@@ -96,6 +98,8 @@ export interface RecoveryContext {
   signal?: AbortSignal;
   /** After each step (1-based) with its batch loss. */
   onStep?: (step: number, steps: number, loss: number) => void;
+  /** Moves trained tensors out of private memory (prune's block offloader), when the recovery is done with them. */
+  offload?: (names: string[]) => void;
 }
 
 /** The recovery as prune-report.json records it. */

@@ -60,7 +60,7 @@ export interface BackwardOptions extends ForwardOptions {
    */
   workspace?: (Float32Array | null)[];
   /**
-   * bwdModel: logits of a teacher model on the same tokens (batch*seq x vocab, row-major):
+   * bwdModel and bwdMoments: logits of a teacher model on the same tokens (batch*seq x vocab, row-major):
    * the loss is then the sum over the same rows of KL(softmax(teacher) || softmax(model)).
    */
   teacherLogits?: Float32Array;

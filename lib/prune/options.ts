@@ -86,6 +86,8 @@ export interface PruneOptions extends CalibrationArgs {
   repair?: 'sparsegpt' | 'none';
   /** query-aware: the same sparsity in every block (default), or per-block sparsities from the blocks' measured KL. */
   allocation?: 'uniform' | 'sensitivity';
+  /** query-aware: the distillation one block at a time (default; bounded memory) or all blocks at once. */
+  distill?: 'blockwise' | 'joint';
   signal?: AbortSignal;
   onProgress?: (p: PruneProgress) => void;
   /** Warnings (tokenizer not converted...). */
@@ -263,13 +265,14 @@ const oneOf = (v: unknown, flag: string, allowed: readonly string[]) => {
   if (v !== undefined && !allowed.includes(v as string)) throw new ArgumentRangeError(`${flag} must be one of ${allowed.join(', ')}, got ${String(v)}`);
 };
 
-/** --generate-tokens, --prior, --repair, --allocation: checked for a method that learns from the query environment, refused for the others. */
+/** --generate-tokens, --prior, --repair, --allocation, --distill: checked for a method that learns from the query environment, refused for the others. */
 function checkEnvironmentOptions(o: PruneOptions, m: MethodInfo): void {
   const given = [
     o.generateTokens !== undefined && '--generate-tokens',
     o.prior !== undefined && '--prior',
     o.repair !== undefined && '--repair',
     o.allocation !== undefined && '--allocation',
+    o.distill !== undefined && '--distill',
   ].filter(Boolean);
   if (!m.environment) {
     if (given.length > 0) throw new ArgumentRangeError(`${given.join(', ')} apply to query-aware, not to ${m.name}`);
@@ -280,6 +283,7 @@ function checkEnvironmentOptions(o: PruneOptions, m: MethodInfo): void {
   oneOf(o.prior, '--prior', ['sparsegpt', 'wanda', 'magnitude']);
   oneOf(o.repair, '--repair', ['sparsegpt', 'none']);
   oneOf(o.allocation, '--allocation', ['uniform', 'sensitivity']);
+  oneOf(o.distill, '--distill', ['blockwise', 'joint']);
   if (o.structure !== undefined && (o.allocation !== undefined || o.repair !== undefined))
     throw new ArgumentRangeError(`with --structure, ${m.name} removes whole units (the structured form of its prior; FLAP's compensation is its repair): --allocation and --repair do not apply`);
   if (o.allocation === 'sensitivity') {

@@ -23,6 +23,7 @@ export interface RecoveryRun {
   clock: PhaseClock;
   warn: (m: string) => void;
   onStep?: (step: number, steps: number, loss: number) => void;
+  offload?: (names: string[]) => void;
 }
 
 export async function recoverPruned(model: LoadedModel, o: PruneOptions, r: RecoveryRun): Promise<RecoveryReport> {
@@ -51,6 +52,7 @@ export async function recoverPruned(model: LoadedModel, o: PruneOptions, r: Reco
       clock: r.clock,
       signal: o.signal,
       onStep: r.onStep,
+      offload: r.offload,
     });
   } finally {
     dense.close();

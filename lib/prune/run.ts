@@ -173,7 +173,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
           onProgress: (p: PipelineProgress) => o.onProgress?.(pipelineProgress(p, elapsed())),
           onTensorsDone: offloader ? (names: string[]) => offloader!.offload(model, names) : undefined,
         };
-        strategy = info.create!({ alpha: o.alpha, prior: o.prior, repair: o.repair }, { scratch });
+        strategy = info.create!({ alpha: o.alpha, prior: o.prior, repair: o.repair, distill: o.distill }, { scratch });
         const pruning = strategy;
         let blockSparsity: number[] | undefined;
         if (environment && o.allocation === 'sensitivity') {
@@ -200,7 +200,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
       if (checked.recovery && checked.recovery.steps > 0) {
         // A structured run recovers with the method's strategy too (query-aware: the
         // distillation), on every linear layer of the narrowed blocks.
-        strategy ??= info.create!({ alpha: o.alpha, prior: o.prior, repair: o.repair }, { scratch });
+        strategy ??= info.create!({ alpha: o.alpha, prior: o.prior, repair: o.repair, distill: o.distill }, { scratch });
         const layers = structured ? selectLayers(model.config, model.tensors).blocks.flat().map((l) => l.name) : result.layers.map((l) => l.name);
         recovery = await recoverPruned(model, o, {
           strategy: strategy as RecoveringStrategy,
@@ -210,6 +210,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
           environment: environment ? { set: environment.set, source: environment.source } : undefined,
           clock,
           warn,
+          offload: offloader ? (names) => offloader!.offload(model, names) : undefined,
           onStep: (step, steps, loss) =>
             o.onProgress?.({ stage: 'recover', label: `recovery step ${step}/${steps}, loss ${loss.toFixed(4)}`, block: blocks ?? 0, blocks, elapsedSeconds: elapsed() }),
         });

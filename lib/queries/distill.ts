@@ -10,8 +10,11 @@ import * as path from 'node:path';
 
 import { klTop1 } from '../forward/compare';
 import { ForwardModel } from '../forward/model';
-import { checkMasks, MaskNotPreservedError, masksOf } from '../finetune/mask';
-import { trainPrunedLayers } from '../finetune/train';
+import { accumulateGradientMoments, MomentWorkspace } from '../backward/gradients';
+import { AdamW } from '../finetune/adamw';
+import { BatchOrder } from '../finetune/batches';
+import { checkMasks, MaskNotPreservedError, MatrixMask, masksOf } from '../finetune/mask';
+import { ADAM_DEFAULTS, trainPrunedLayers } from '../finetune/train';
 import type { RecoveryContext, RecoveryReport } from '../methods/plugin';
 
 /** Mean KL(dense || pruned) over the predicting positions (all but each window's last) of the set's windows. */
@@ -34,7 +37,50 @@ async function meanKl(ctx: RecoveryContext, dense: ForwardModel): Promise<number
   return sum / (set.samples * (L - 1));
 }
 
-export async function distillOnEnvironment(ctx: RecoveryContext): Promise<RecoveryReport> {
+/** The block of a canonical tensor name (blocks.{i}.…). */
+const blockOf = (name: string): number => Number(/^blocks\.(\d+)\./.exec(name)?.[1] ?? -1);
+
+/**
+ * Block by block, in order: each block's pruned matrices take their share of the steps
+ * (steps spread evenly, the earlier blocks taking the remainder), with the gradient of
+ * the same end-to-end KL but only for that block's matrices (the backward pass's
+ * accumulate mode: one block's gradients and AdamW state at a time). `offload` moves a
+ * trained block's weights out of private memory.
+ */
+async function distillBlockwise(ctx: RecoveryContext, masks: readonly MatrixMask[], teacher: (tokens: Int32Array) => Promise<Float32Array>): Promise<number[]> {
+  const { model, settings } = ctx;
+  const set = ctx.queries.set;
+  const blocks = [...new Set(masks.map((m) => blockOf(m.name)))];
+  const order = new BatchOrder(set, settings.seed);
+  const workspace = new MomentWorkspace();
+  const losses: number[] = [];
+  let step = 0;
+  for (const [i, b] of blocks.entries()) {
+    const mine = masks.filter((m) => blockOf(m.name) === b);
+    const names = mine.map((m) => m.name);
+    const steps = Math.floor(settings.steps / blocks.length) + (i < settings.steps % blocks.length ? 1 : 0);
+    if (steps === 0) continue;
+    const opt = await AdamW.create(model, names, new Map(mine.map((m) => [m.name, m.keep])), { lr: settings.lr, weightDecay: 0, ...ADAM_DEFAULTS });
+    const sums = new Map(names.map((n) => [n, new Float32Array(model.tensors.get(n)!.data.length)]));
+    for (let s = 0; s < steps; s++) {
+      ctx.signal?.throwIfAborted();
+      const tokens = order.take(settings.batch);
+      const teacherLogits = await ctx.clock.time('teacher', () => teacher(tokens));
+      for (const g of sums.values()) g.fill(0);
+      const acc = new Map(names.map((n) => [n, { sum: sums.get(n)! }]));
+      const loss = await ctx.clock.time('gradients', () =>
+        accumulateGradientMoments(model, tokens, acc, { batch: settings.batch, seq: set.seqLen, teacherLogits, workspace, signal: ctx.signal }),
+      );
+      await ctx.clock.time('update', () => opt.update(sums));
+      losses.push(loss);
+      ctx.onStep?.(++step, settings.steps, loss);
+    }
+    ctx.offload?.(names);
+  }
+  return losses;
+}
+
+export async function distillOnEnvironment(ctx: RecoveryContext, mode: 'joint' | 'blockwise' = 'blockwise'): Promise<RecoveryReport> {
   const { model, settings } = ctx;
   const set = ctx.queries.set;
   const dense = new ForwardModel(ctx.dense);
@@ -42,7 +88,10 @@ export async function distillOnEnvironment(ctx: RecoveryContext): Promise<Recove
   const masks = masksOf(model, ctx.layers);
   const measure = (when: string) => ctx.clock.time(`recovery.eval.${when}`, () => meanKl(ctx, dense));
   const before = await measure('before');
-  const { losses } = await trainPrunedLayers(ctx, masks, { teacher: (tokens) => teacher(tokens, settings.batch) });
+  const losses =
+    mode === 'joint'
+      ? (await trainPrunedLayers(ctx, masks, { teacher: (tokens) => teacher(tokens, settings.batch) })).losses
+      : await ctx.clock.time('recovery', () => distillBlockwise(ctx, masks, (tokens) => teacher(tokens, settings.batch)));
   const after = await measure('after');
   const broken = checkMasks(masks, model).find((c) => !c.preserved);
   if (broken)

@@ -7,6 +7,7 @@
 //     opts:  {backend, cancel: Int32Array(1), keepActivationBytes}: cancel[0] != 0 stops
 //            between blocks (E_ABORTED); keepActivationBytes (default 256 MiB): see cpu/bwd_model.h;
 //            teacherLogits (optional Float32Array, batch*seq*vocab): distil from them (KL) instead of the NLL
+//            (bwdModel and bwdMoments)
 //   bwdMoments(model, tokens, batch, seq, moments, opts) -> {sum, count}
 //     moments: one entry per block, {q, k, v, o, gate, up, down} each absent or
 //              {sum?: Float32Array, sumSq?: Float32Array} (the weight's size): sum += G,
@@ -81,7 +82,7 @@ struct BackwardArgs {
   int64_t batch = 0, seq = 0;
   const int32_t* cancel = nullptr;
   size_t keep_bytes = kDefaultKeepBytes;
-  const float* teacher = nullptr;  // bwdModel's opts.teacherLogits: distil instead of the NLL
+  const float* teacher = nullptr;  // opts.teacherLogits: distil instead of the NLL
 };
 
 BackwardArgs backward_args(const Napi::CallbackInfo& info, Keep& keep) {
@@ -234,7 +235,7 @@ Napi::Value ModelBackwardMoments(const Napi::CallbackInfo& info) {
     return PromiseWorker::Start(
         info.Env(), "shears.bwdMoments", keep,
         [a, acc = std::move(acc), ws, total] {
-          *total = model_backward_moments(a.m, acc, a.tokens.data, a.batch, a.seq, a.cancel, a.keep_bytes, &ws);
+          *total = model_backward_moments(a.m, acc, a.tokens.data, a.batch, a.seq, a.cancel, a.keep_bytes, &ws, a.teacher);
         },
         [total](Napi::Env env) { return nll_total(env, *total); });
   });

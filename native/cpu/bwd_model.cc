@@ -200,12 +200,12 @@ NllTotal model_backward(const ModelSpec& m, const ModelGrads& g, const int32_t* 
 
 NllTotal model_backward_moments(const ModelSpec& m, const std::vector<BlockMoments>& acc, const int32_t* tokens,
                                 int64_t batch, int64_t seq, const int32_t* cancel, size_t keep_bytes,
-                                const MomentWorkspace* ws) {
+                                const MomentWorkspace* ws, const float* teacher) {
   if (acc.size() != m.blocks.size())
     fail(kShapeError, "accumulators for " + std::to_string(acc.size()) + " blocks, the model has " + std::to_string(m.blocks.size()));
   for (const BlockSpec& b : m.blocks) check_block(b);
   MomentSink sink(m, acc, ws);
-  return backward_into(m, HeadGrads(), nullptr, nullptr, sink, tokens, batch, seq, cancel, keep_bytes, nullptr);
+  return backward_into(m, HeadGrads(), nullptr, nullptr, sink, tokens, batch, seq, cancel, keep_bytes, teacher);
 }
 
 }  // namespace shears

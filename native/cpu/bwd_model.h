@@ -73,9 +73,10 @@ struct MomentWorkspace {
   float* buf[7] = {};
   size_t size[7] = {};
 };
+// teacher: as model_backward's (null: the NLL).
 NllTotal model_backward_moments(const ModelSpec& m, const std::vector<BlockMoments>& acc, const int32_t* tokens,
                                 int64_t batch, int64_t seq, const int32_t* cancel, size_t keep_bytes,
-                                const MomentWorkspace* ws = nullptr);
+                                const MomentWorkspace* ws = nullptr, const float* teacher = nullptr);
 
 inline constexpr const char* kAborted = "E_ABORTED";
 

@@ -3,7 +3,7 @@
 // float64 KL computed here from the forward pass's own logits, and its gradients
 // against central differences of that KL (tolerance argued in native-gradcheck.test.ts:
 // the same float32 rounding of an O(1) loss, so the same 2e-3 of the gradient scale).
-import { lossAndGradients } from '../../lib/backward/gradients';
+import { accumulateGradientMoments, lossAndGradients } from '../../lib/backward/gradients';
 import { ShapeError } from '../../lib/errors';
 import { ForwardModel } from '../../lib/forward/model';
 import { LoadedModel } from '../../lib/model/types';
@@ -90,6 +90,18 @@ describe('lossAndGradients with teacherLogits (distillation)', () => {
     const { loss, grads } = await lossAndGradients(m, tokens, { batch: BATCH, seq: SEQ, teacherLogits: await logitsOf(m, tokens) });
     expect(Math.abs(loss)).toBeLessThan(1e-6);
     for (const [, g] of grads) for (const v of g) expect(Math.abs(v)).toBeLessThan(1e-5);
+  });
+
+  test('accumulate mode with a teacher: the same loss and, for the wanted matrices, the same gradient bits', async () => {
+    const m = model(GRAD_SPECS.llamaGqa);
+    const tokens = randomTokens(m.config.vocabSize, BATCH * SEQ, 8);
+    const t = await logitsOf(model({ ...GRAD_SPECS.llamaGqa, seed: 42 }), tokens);
+    const full = await lossAndGradients(m, tokens, { batch: BATCH, seq: SEQ, teacherLogits: t });
+    const names = ['blocks.1.attn.q.weight', 'blocks.1.mlp.down.weight'];
+    const acc = new Map(names.map((n) => [n, { sum: new Float32Array(full.grads.get(n)!.length) }]));
+    const loss = await accumulateGradientMoments(m, tokens, acc, { batch: BATCH, seq: SEQ, teacherLogits: t });
+    expect(loss).toBe(full.loss);
+    for (const n of names) expect(Buffer.from(acc.get(n)!.sum.buffer).equals(Buffer.from(full.grads.get(n)!.buffer))).toBe(true);
   });
 
   test('the same bits on a second call; a teacher of the wrong size is a ShapeError', async () => {

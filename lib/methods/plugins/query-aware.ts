@@ -30,6 +30,8 @@ export interface QueryAwareOptions {
   prior?: QueryAwarePrior;
   /** How the kept weights are reconstructed on the environment's activations (default sparsegpt). */
   repair?: QueryAwareRepair;
+  /** The learning step: block by block (default: one block's gradients and AdamW state at a time) or all blocks at once. */
+  distill?: 'blockwise' | 'joint';
 }
 
 /** A matrix with its own copy of the weights (the choice is made on it, W keeps its values). */
@@ -81,8 +83,8 @@ export function queryAware(o: QueryAwareOptions = {}): RecoveringStrategy {
       }
       return sparsegptPrune(w, hessianOf(stats), { mask, backend: selection.backend });
     },
-    notes: () => [`query-aware: prior ${prior}, repair ${repair}, on the query environment`],
-    recover: (ctx) => distillOnEnvironment(ctx),
+    notes: () => [`query-aware: prior ${prior}, repair ${repair}, distillation ${o.distill ?? 'blockwise'}, on the query environment`],
+    recover: (ctx) => distillOnEnvironment(ctx, o.distill ?? 'blockwise'),
     release: () => undefined,
   };
 }
@@ -108,5 +110,5 @@ export const method: UnstructuredMethod = {
   source: 'shears (this project): docs/query-aware.md',
   order: 200,
   structured: structuredForm,
-  create: (opts?: MethodOptions) => queryAware({ prior: opts?.prior, repair: opts?.repair }),
+  create: (opts?: MethodOptions) => queryAware({ prior: opts?.prior, repair: opts?.repair, distill: opts?.distill }),
 };

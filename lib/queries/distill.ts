@@ -4,8 +4,10 @@
 // next-token distributions on every position (the backward pass's distillation loss,
 // lib/backward/gradients.ts teacherLogits), AdamW, every pruned weight held at exactly
 // zero. The teacher is the dense model read through a second, read-only mapping of the
-// input. Memory: the pruned matrices' owned copies and Adam moments (as any recovery),
-// and one batch's teacher logits (batch x seq x vocab floats).
+// input. Block-wise (default): one block's matrices at a time, with the gradient of the
+// same end-to-end loss for them only; memory: one block's gradients, copies and AdamW
+// state, one batch's activations and teacher logits (batch x seq x vocab floats). Joint:
+// every pruned matrix at every step (the whole model's gradients and AdamW state).
 import * as path from 'node:path';
 
 import { klTop1 } from '../forward/compare';
@@ -98,7 +100,7 @@ export async function distillOnEnvironment(ctx: RecoveryContext, mode: 'joint' |
     throw new MaskNotPreservedError(`${broken.name}: the zeros moved during the distillation (${broken.zeros_before} before, ${broken.zeros_after} after); nothing was written`);
   const pruned = masks.reduce((a, m) => a + m.zeros, 0);
   return {
-    method: 'adamw, mask held, distillation: KL(dense || pruned) on every position of the query environment',
+    method: `adamw, mask held, distillation (${mode}): KL(dense || pruned) on every position of the query environment`,
     objective: 'kl',
     queries: { source: path.resolve(ctx.queries.source), samples: set.samples, seq_len: set.seqLen },
     steps: settings.steps,

@@ -43,8 +43,8 @@ export interface MethodOptions {
   prior?: 'sparsegpt' | 'wanda' | 'magnitude';
   /** query-aware: how the kept weights are reconstructed (sparsegpt or none). */
   repair?: 'sparsegpt' | 'none';
-  /** query-aware: the distillation, one block's weights at a time (bounded memory) or all at once. */
-  distill?: 'blockwise' | 'joint';
+  /** query-aware: the distillation, all blocks at once (joint), one block's weights at a time (blockwise: bounded memory), or auto. */
+  distill?: 'auto' | 'blockwise' | 'joint';
 }
 
 /** What a run lends the strategy it creates. */

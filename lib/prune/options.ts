@@ -86,8 +86,8 @@ export interface PruneOptions extends CalibrationArgs {
   repair?: 'sparsegpt' | 'none';
   /** query-aware: the same sparsity in every block (default), or per-block sparsities from the blocks' measured KL. */
   allocation?: 'uniform' | 'sensitivity';
-  /** query-aware: the distillation one block at a time (default; bounded memory) or all blocks at once. */
-  distill?: 'blockwise' | 'joint';
+  /** query-aware: the distillation all blocks at once (joint), one block at a time (blockwise; bounded memory), or auto (default: joint while its state fits in 1 GiB). */
+  distill?: 'auto' | 'blockwise' | 'joint';
   signal?: AbortSignal;
   onProgress?: (p: PruneProgress) => void;
   /** Warnings (tokenizer not converted...). */
@@ -283,7 +283,7 @@ function checkEnvironmentOptions(o: PruneOptions, m: MethodInfo): void {
   oneOf(o.prior, '--prior', ['sparsegpt', 'wanda', 'magnitude']);
   oneOf(o.repair, '--repair', ['sparsegpt', 'none']);
   oneOf(o.allocation, '--allocation', ['uniform', 'sensitivity']);
-  oneOf(o.distill, '--distill', ['blockwise', 'joint']);
+  oneOf(o.distill, '--distill', ['auto', 'blockwise', 'joint']);
   if (o.structure !== undefined && (o.allocation !== undefined || o.repair !== undefined))
     throw new ArgumentRangeError(`with --structure, ${m.name} removes whole units (the structured form of its prior; FLAP's compensation is its repair): --allocation and --repair do not apply`);
   if (o.allocation === 'sensitivity') {

@@ -4,10 +4,11 @@
 // next-token distributions on every position (the backward pass's distillation loss,
 // lib/backward/gradients.ts teacherLogits), AdamW, every pruned weight held at exactly
 // zero. The teacher is the dense model read through a second, read-only mapping of the
-// input. Block-wise (default): one block's matrices at a time, with the gradient of the
+// input. Block-wise: one block's matrices at a time, with the gradient of the
 // same end-to-end loss for them only; memory: one block's gradients, copies and AdamW
 // state, one batch's activations and teacher logits (batch x seq x vocab floats). Joint:
 // every pruned matrix at every step (the whole model's gradients and AdamW state).
+// auto (default): joint while that state fits in JOINT_BUDGET_BYTES, else block-wise.
 import * as path from 'node:path';
 
 import { klTop1 } from '../forward/compare';
@@ -82,8 +83,35 @@ async function distillBlockwise(ctx: RecoveryContext, masks: readonly MatrixMask
   return losses;
 }
 
-export async function distillOnEnvironment(ctx: RecoveryContext, mode: 'joint' | 'blockwise' = 'blockwise'): Promise<RecoveryReport> {
+export type DistillMode = 'auto' | 'joint' | 'blockwise';
+
+/**
+ * Bytes of state the joint distillation adds beyond the block-wise one may take before
+ * `auto` trains block by block: 1 GiB (models up to roughly 50M parameters train jointly).
+ */
+export const JOINT_BUDGET_BYTES = 2 ** 30;
+
+/**
+ * Joint training's state: a float32 gradient of every parameter the forward pass reads
+ * (lossAndGradients) and, per trained weight, AdamW's two moments and a float32 master
+ * copy, and the trained copy itself: about 4 bytes a parameter + 16 a trained one.
+ */
+function jointBytes(ctx: RecoveryContext): number {
+  let all = 0;
+  for (const t of ctx.model.tensors.values()) all += t.data.length;
+  const trained = ctx.layers.reduce((a, n) => a + (ctx.model.tensors.get(n)?.data.length ?? 0), 0);
+  return 4 * all + 16 * trained;
+}
+
+/** `auto`: joint when its state fits in JOINT_BUDGET_BYTES (it learns more from the same steps), else block-wise. */
+export function chooseDistillMode(ctx: RecoveryContext, mode: DistillMode): 'joint' | 'blockwise' {
+  if (mode !== 'auto') return mode;
+  return jointBytes(ctx) <= JOINT_BUDGET_BYTES ? 'joint' : 'blockwise';
+}
+
+export async function distillOnEnvironment(ctx: RecoveryContext, asked: DistillMode = 'auto'): Promise<RecoveryReport> {
   const { model, settings } = ctx;
+  const mode = chooseDistillMode(ctx, asked);
   const set = ctx.queries.set;
   const dense = new ForwardModel(ctx.dense);
   const teacher = async (tokens: Int32Array, batch: number) => dense.logits(await dense.forward(tokens, batch, set.seqLen), batch * set.seqLen);

@@ -84,13 +84,17 @@ describe('prune --method query-aware', () => {
     for (const [, t] of await tensorsOf('base')) expect(countZeros(t)).toBe(t.data.length / 2);
   });
 
-  it('--distill joint trains every block at once: the same masks, a lower KL than before', async () => {
+  it('--distill: auto trains a small model jointly; blockwise one block at a time: the same masks, a lower KL than before', async () => {
+    expect(base.notes.join(' ')).toMatch(/distillation auto/);
+    expect(base.recovery!.method).toMatch(/distillation \(joint\)/);
     const joint = await prune(qaRun('joint', { distill: 'joint' }));
-    expect(joint.notes.join(' ')).toMatch(/distillation joint/);
-    expect(base.notes.join(' ')).toMatch(/distillation blockwise/);
-    expect(joint.recovery!.loss_after).toBeLessThan(joint.recovery!.loss_before);
+    expect(joint.recovery!.losses).toEqual(base.recovery!.losses);
+    const blockwise = await prune(qaRun('blockwise', { distill: 'blockwise' }));
+    expect(blockwise.recovery!.method).toMatch(/distillation \(blockwise\)/);
+    expect(blockwise.recovery!.losses).toHaveLength(6);
+    expect(blockwise.recovery!.loss_after).toBeLessThan(blockwise.recovery!.loss_before);
     const a = await tensorsOf('base');
-    for (const [n, t] of await tensorsOf('joint')) for (let i = 0; i < t.data.length; i++) expect(t.data[i] === 0).toBe(a.get(n)!.data[i] === 0);
+    for (const [n, t] of await tensorsOf('blockwise')) for (let i = 0; i < t.data.length; i++) expect(t.data[i] === 0).toBe(a.get(n)!.data[i] === 0);
   }, 60_000);
 
   it('is repeatable: the same options give the same bits', async () => {

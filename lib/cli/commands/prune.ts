@@ -58,7 +58,7 @@ export function register(program: Command): void {
     .option('--generate-tokens <n>', 'query-aware: tokens the dense model generates after each --calib query (default 32; 0: the queries alone)', int('--generate-tokens'))
     .addOption(new Option('--prior <p>', 'query-aware: what ranks the weights (default sparsegpt)').choices(['sparsegpt', 'wanda', 'magnitude']))
     .addOption(new Option('--repair <r>', 'query-aware: reconstruction of the kept weights (default sparsegpt)').choices(['sparsegpt', 'none']))
-    .addOption(new Option('--distill <d>', 'query-aware: the learning step one block at a time (default; bounded memory) or all blocks at once').choices(['blockwise', 'joint']))
+    .addOption(new Option('--distill <d>', 'query-aware: the learning step on all blocks at once (joint), one block at a time (blockwise: bounded memory), or auto (default: joint while its state fits in 1 GiB)').choices(['auto', 'blockwise', 'joint']))
     .addOption(new Option('--allocation <a>', 'query-aware: sparsity per block (default uniform; sensitivity: from the blocks\' measured KL)').choices(['uniform', 'sensitivity']))
     .addOption(backendOption())
     .requiredOption('--out <path>', 'output: a directory (HF safetensors) or a .gguf file')

@@ -30,8 +30,8 @@ export interface QueryAwareOptions {
   prior?: QueryAwarePrior;
   /** How the kept weights are reconstructed on the environment's activations (default sparsegpt). */
   repair?: QueryAwareRepair;
-  /** The learning step: block by block (default: one block's gradients and AdamW state at a time) or all blocks at once. */
-  distill?: 'blockwise' | 'joint';
+  /** The learning step: all blocks at once (joint), block by block (one block's gradients and AdamW state at a time), or auto (default: joint while its state fits in 1 GiB). */
+  distill?: 'auto' | 'blockwise' | 'joint';
 }
 
 /** A matrix with its own copy of the weights (the choice is made on it, W keeps its values). */
@@ -83,8 +83,8 @@ export function queryAware(o: QueryAwareOptions = {}): RecoveringStrategy {
       }
       return sparsegptPrune(w, hessianOf(stats), { mask, backend: selection.backend });
     },
-    notes: () => [`query-aware: prior ${prior}, repair ${repair}, distillation ${o.distill ?? 'blockwise'}, on the query environment`],
-    recover: (ctx) => distillOnEnvironment(ctx, o.distill ?? 'blockwise'),
+    notes: () => [`query-aware: prior ${prior}, repair ${repair}, distillation ${o.distill ?? 'auto'}, on the query environment`],
+    recover: (ctx) => distillOnEnvironment(ctx, o.distill ?? 'auto'),
     release: () => undefined,
   };
 }

@@ -176,10 +176,11 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
         strategy = info.create!({ alpha: o.alpha, prior: o.prior, repair: o.repair, distill: o.distill }, { scratch });
         const pruning = strategy;
         let blockSparsity: number[] | undefined;
+        let allocationNote: string | undefined;
         if (environment && o.allocation === 'sensitivity') {
           const allocation = await timed('allocation', () => sensitivityAllocation(model, environment!, pruning, checked.sparsity, { backend: backend.device, signal: o.signal }));
           blockSparsity = allocation.sparsity;
-          warn(`--allocation sensitivity: per-block sparsities ${blockSparsity.map((s) => s.toFixed(3)).join(', ')} (predicted KL ${allocation.predictedKl.toFixed(5)})`);
+          allocationNote = `--allocation sensitivity: per-block sparsities ${blockSparsity.map((s) => s.toFixed(3)).join(', ')} (predicted KL ${allocation.predictedKl.toFixed(5)})`;
         }
         result = await timed('prune', () =>
           fileStats
@@ -196,6 +197,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
               }),
         );
         if (fileStats) result.notes.push(...fileStats.notes);
+        if (allocationNote) result.notes.push(allocationNote);
       }
       if (checked.recovery && checked.recovery.steps > 0) {
         // A structured run recovers with the method's strategy too (query-aware: the

@@ -13,7 +13,8 @@
 // - The same calibration budget for every method: --calib <calibration part> --seq-len 64
 //   --calib-samples 64 --seed 0 (magnitude ignores it).
 // - Levels: --sparsity 0.5, --sparsity 0.7, --pattern 2:4.
-// - Methods: magnitude, wanda, sparsegpt, gradient, fisher, gradient-sensitive, query-aware
+// - Methods: magnitude, wanda, sparsegpt, gradient, fisher, gradient-sensitive, ewc (its
+//   --queries: the calibration part), query-aware
 //   (query-aware gets --generate-tokens 32 and --qa-args). With query-aware, an ablation:
 //   query-aware again with one step removed or changed (no generated answers, magnitude
 //   prior, no learning, sensitivity allocation, no repair).
@@ -46,12 +47,13 @@ const MODELS = {
   stories260K: { file: path.join(data, 'models', 'stories260K', 'stories260K.bin'), queries: 'tinystories', target: 0.7 },
   BabyLlama: { file: path.join(data, 'models', 'babyllama-tok105', 'model5000.bin'), queries: 'tinystories', target: 1 },
 };
-const ALL_METHODS = ['magnitude', 'wanda', 'sparsegpt', 'gradient', 'fisher', 'gradient-sensitive', 'query-aware'];
+const ALL_METHODS = ['magnitude', 'wanda', 'sparsegpt', 'gradient', 'fisher', 'gradient-sensitive', 'ewc', 'query-aware'];
 const HELD_OUT = '0.25';
 const SEED = '0';
 const EVAL_GENERATE_TOKENS = '32';
-// Each method's own prune arguments (beyond the shared calibration budget).
-const METHOD_ARGS = { 'query-aware': ['--generate-tokens', '32'] };
+// Each method's own prune arguments (beyond the shared calibration budget): ewc recovers on
+// the same calibration queries (the users' queries it is given), with its defaults.
+const METHOD_ARGS = { 'query-aware': () => ['--generate-tokens', '32'], ewc: (m) => ['--queries', m.calib] };
 // query-aware with one step of the method removed (or, step 4, swapped for the alternative).
 const ABLATION = [
   { label: 'query-aware −step1 (no answers)', args: ['--generate-tokens', '0'] },
@@ -374,12 +376,12 @@ async function main() {
       if (m.error) continue;
       for (const level of o.levels) {
         for (const method of o.methods) {
-          const extra = [...(METHOD_ARGS[method] ?? []), ...(method === 'query-aware' ? o.qaArgs : [])];
+          const extra = [...(METHOD_ARGS[method]?.(m) ?? []), ...(method === 'query-aware' ? o.qaArgs : [])];
           rows.push(await pruneAndMeasure(o, m, level, method, method, extra, progress));
         }
         if (!o.ablation) continue;
         for (const a of ABLATION) {
-          const row = await pruneAndMeasure(o, m, level, 'query-aware', a.label, [...METHOD_ARGS['query-aware'], ...o.qaArgs, ...a.args], progress);
+          const row = await pruneAndMeasure(o, m, level, 'query-aware', a.label, [...METHOD_ARGS['query-aware'](m), ...o.qaArgs, ...a.args], progress);
           rows.push({ ...row, ablation: true });
         }
       }

@@ -208,6 +208,9 @@ describe('prune --method query-aware refusals and stops', () => {
     const r = await runCli(['prune', '--model', dense, '--method', 'query-aware', '--sparsity', '0.5', '--calib', queries, '--calib-samples', '4', '--seq-len', '16', '--generate-tokens', '4', '--steps', '2', '--lr', '0.01', '--prior', 'wanda', '--repair', 'sparsegpt', '--out', out]);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/distilled on 4 environment windows: 2 steps \(lr 0\.01\), KL\(dense \|\| pruned\) \d+\.\d+ -> \d+\.\d+, mask preserved/);
+    const units = await runCli(['prune', '--model', dense, '--method', 'query-aware', '--structure', 'channels', '--uniform', '--sparsity', '0.25', '--calib', queries, '--calib-samples', '4', '--seq-len', '16', '--steps', '2', '--out', path.join(dir, 'cli-units')]);
+    expect(units.code).toBe(0);
+    expect(units.out).toMatch(/removed channels with query-aware: .*\n.*\ndistilled on 4 environment windows: 2 steps/);
     const bad = await runCli(['prune', '--model', dense, '--method', 'query-aware', '--sparsity', '0.5', '--calib', queries, '--prior', 'nope', '--out', path.join(dir, 'cli-bad')]);
     expect(bad.code).not.toBe(0);
     expect(bad.err).toMatch(/--prior/);

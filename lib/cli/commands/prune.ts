@@ -83,7 +83,7 @@ export function register(program: Command): void {
               `${mib(st.bytes.before)} -> ${mib(st.bytes.after)} MiB in ${report.timings.total.toFixed(2)} s\n` +
               `widths per block (heads/kv/mlp): ${st.widths.after.map((w) => `${w.heads}/${w.kv_heads}/${w.mlp}`).join(' ')}` +
               (st.removed_blocks.length ? `; removed blocks ${st.removed_blocks.join(', ')}` : '') +
-              `\nwrote ${report.output.path}\nreport ${report.output.report}\n`,
+              `\n${report.recovery ? recoverySummary(report.recovery) : ''}wrote ${report.output.path}\nreport ${report.output.report}\n`,
           );
         } else {
           process.stdout.write(

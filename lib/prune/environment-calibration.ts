@@ -1,8 +1,9 @@
 // The calibration of a method that learns from the query environment (query-aware):
-// --calib's queries, each followed by the dense model's own greedy continuation of up to
-// --generate-tokens tokens (lib/queries/environment.ts), joined into one token stream
-// and cut into --calib-samples windows of --seq-len tokens as a token-id calibration
-// file would be (random windows by default, seeded). The same windows feed the
+// --calib's queries, each followed by the dense model's own continuation of up to
+// --generate-tokens tokens (lib/queries/environment.ts; greedy, or sampled with
+// --temperature / --top-k seeded by --seed), joined into one token stream and cut into
+// --calib-samples windows of --seq-len tokens as a token-id calibration file would be
+// (random windows by default, seeded). The same windows feed the
 // statistics of the pipeline and the distillation afterwards. With --allocation
 // sensitivity, the environment's sequences also give each block's measured KL curve and
 // the per-block sparsities (lib/queries/sensitivity.ts, allocation.ts).
@@ -12,6 +13,7 @@ import { ForwardModel } from '../forward/model';
 import { LoadedModel } from '../model/types';
 import type { Strategy } from '../strategies';
 import { allocateSparsity, Allocation } from '../queries/allocation';
+import { checkSampling } from '../forward/sampling';
 import { buildEnvironment, QuerySequence } from '../queries/environment';
 import { readQueries } from '../queries/read';
 import { measureSensitivity } from '../queries/sensitivity';
@@ -28,7 +30,7 @@ export interface EnvironmentCalibration {
 }
 
 /** What the environment is made from: the query file, the tokens generated, the windows drawn. */
-export type EnvironmentArgs = Pick<PruneOptions, 'calib' | 'generateTokens' | 'calibSamples' | 'seqLen' | 'calibSampling' | 'seed' | 'signal'>;
+export type EnvironmentArgs = Pick<PruneOptions, 'calib' | 'generateTokens' | 'temperature' | 'topK' | 'calibSamples' | 'seqLen' | 'calibSampling' | 'seed' | 'signal'>;
 
 /** `model` must still be dense: it writes the continuations. */
 export async function environmentCalibration(model: LoadedModel, o: EnvironmentArgs, backend: NativeBackend): Promise<EnvironmentCalibration> {
@@ -36,7 +38,8 @@ export async function environmentCalibration(model: LoadedModel, o: EnvironmentA
   const source = o.calib;
   const generateTokens = o.generateTokens ?? DEFAULT_ENVIRONMENT_TOKENS;
   const queries = await readQueries(model, source, o.signal);
-  const sequences = await buildEnvironment(new ForwardModel(model, { backend }), queries, { generateTokens, signal: o.signal });
+  const sampling = checkSampling({ temperature: o.temperature, topK: o.topK, seed: o.seed ?? 0 });
+  const sequences = await buildEnvironment(new ForwardModel(model, { backend }), queries, { ...sampling, generateTokens, signal: o.signal });
   const stream = new Int32Array(sequences.reduce((n, q) => n + q.ids.length, 0));
   let at = 0;
   for (const q of sequences) {
@@ -55,7 +58,7 @@ export async function environmentCalibration(model: LoadedModel, o: EnvironmentA
     source,
   );
   set.notes.push(
-    `the query environment: ${sequences.length} queries, each followed by up to ${generateTokens} greedy tokens of the dense model (${generated} generated), ${stream.length} tokens in all`,
+    `the query environment: ${sequences.length} queries, each followed by up to ${generateTokens} ${sampling.greedy ? 'greedy' : `sampled (temperature ${sampling.temperature}, top-k ${sampling.topK}, seed ${sampling.seed})`} tokens of the dense model (${generated} generated), ${stream.length} tokens in all`,
   );
   return { set, source, sequences };
 }

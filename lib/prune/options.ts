@@ -18,6 +18,7 @@ import { selectLayers } from './layers';
 import { PruneGranularity } from './pipeline';
 import type { PruneProgress } from './progress';
 import { CalibrationArgs } from '../calibration/sample';
+import { checkSampling } from '../forward/sampling';
 import { checkStatsFileFor, statsCanServe } from '../stats/prune-check';
 
 export interface PruneOptions extends CalibrationArgs {
@@ -80,6 +81,10 @@ export interface PruneOptions extends CalibrationArgs {
   lr?: number;
   /** query-aware: tokens the dense model generates after each --calib query (default 32; 0: the queries alone). */
   generateTokens?: number;
+  /** query-aware: 0 (default) greedy continuations; > 0 sampled from softmax(logits / temperature), seeded by --seed. */
+  temperature?: number;
+  /** query-aware: sample among the k most likely tokens (0: all). */
+  topK?: number;
   /** query-aware: the prior that ranks each matrix's weights (default sparsegpt). */
   prior?: 'sparsegpt' | 'wanda' | 'magnitude';
   /** query-aware: how the kept weights are reconstructed (default sparsegpt). */
@@ -273,6 +278,8 @@ function checkEnvironmentOptions(o: PruneOptions, m: MethodInfo): void {
     o.repair !== undefined && '--repair',
     o.allocation !== undefined && '--allocation',
     o.distill !== undefined && '--distill',
+    o.temperature !== undefined && '--temperature',
+    o.topK !== undefined && '--top-k',
   ].filter(Boolean);
   if (!m.environment) {
     if (given.length > 0) throw new ArgumentRangeError(`${given.join(', ')} apply to query-aware, not to ${m.name}`);
@@ -284,6 +291,7 @@ function checkEnvironmentOptions(o: PruneOptions, m: MethodInfo): void {
   oneOf(o.repair, '--repair', ['sparsegpt', 'none']);
   oneOf(o.allocation, '--allocation', ['uniform', 'sensitivity']);
   oneOf(o.distill, '--distill', ['auto', 'blockwise', 'joint']);
+  checkSampling({ temperature: o.temperature, topK: o.topK, seed: o.seed ?? 0 });
   if (o.structure !== undefined && (o.allocation !== undefined || o.repair !== undefined))
     throw new ArgumentRangeError(`with --structure, ${m.name} removes whole units (the structured form of its prior; FLAP's compensation is its repair): --allocation and --repair do not apply`);
   if (o.allocation === 'sensitivity') {

@@ -104,6 +104,16 @@ describe('prune --method query-aware', () => {
     for (const [n, t] of a) expect(Buffer.from(b.get(n)!.data.buffer).equals(Buffer.from(t.data.buffer))).toBe(true);
   }, 60_000);
 
+  it('sampled continuations (--temperature, --top-k, --seed): said in the report, repeatable for a seed', async () => {
+    const a = await prune(qaRun('sampled-a', { temperature: 1, topK: 20, seed: 3, steps: 0 }));
+    expect(a.calibration!.notes.join(' ')).toMatch(/up to 8 sampled \(temperature 1, top-k 20, seed 3\) tokens/);
+    await prune(qaRun('sampled-b', { temperature: 1, topK: 20, seed: 3, steps: 0 }));
+    const x = await tensorsOf('sampled-a');
+    for (const [n, t] of await tensorsOf('sampled-b')) expect(Buffer.from(t.data.buffer).equals(Buffer.from(x.get(n)!.data.buffer))).toBe(true);
+    await expect(prune(qaRun('sampled-bad', { temperature: -1 }))).rejects.toThrow(/--temperature/);
+    await expect(prune({ ...qaRun('sampled-bad'), method: 'wanda', steps: undefined, lr: undefined, generateTokens: undefined, temperature: 1 })).rejects.toThrow(/--temperature apply to query-aware/);
+  }, 60_000);
+
   it('--steps 0 keeps the repaired weights; the distillation moves only the kept ones', async () => {
     const r = await prune(qaRun('no-learning', { steps: 0 }));
     expect(r.recovery).toBeUndefined();

@@ -56,6 +56,8 @@ export function register(program: Command): void {
     .option('--steps <n>', 'ewc: recovery steps of 4 query windows (default 20); query-aware: distillation steps (default 100, 0: none)', int('--steps'))
     .option('--lr <x>', 'ewc and query-aware: learning rate (AdamW, default 1e-4 / 3e-4)', num('--lr'))
     .option('--generate-tokens <n>', 'query-aware: tokens the dense model generates after each --calib query (default 32; 0: the queries alone)', int('--generate-tokens'))
+    .option('--temperature <t>', 'query-aware: 0 (default) greedy continuations of the queries; > 0 sampled (seeded by --seed)', num('--temperature'))
+    .option('--top-k <k>', 'query-aware: sample among the k most likely tokens (0: all)', int('--top-k'))
     .addOption(new Option('--prior <p>', 'query-aware: what ranks the weights (default sparsegpt)').choices(['sparsegpt', 'wanda', 'magnitude']))
     .addOption(new Option('--repair <r>', 'query-aware: reconstruction of the kept weights (default sparsegpt)').choices(['sparsegpt', 'none']))
     .addOption(new Option('--distill <d>', 'query-aware: the learning step on all blocks at once (joint), one block at a time (blockwise: bounded memory), or auto (default: joint while its state fits in 1 GiB)').choices(['auto', 'blockwise', 'joint']))

@@ -105,6 +105,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
     const model = await timed('load', () => untilAborted(load, o.signal, (m) => m.close()));
     blocks = model.config.numLayers;
     let strategy: Strategy | undefined;
+    const createStrategy = () => info.create!({ alpha: o.alpha, prior: o.prior, repair: o.repair, distill: o.distill }, { scratch });
     try {
       o.signal?.throwIfAborted();
       for (const w of checkSelection(model, o, info.calibrated, checked.pattern)) warn(w);
@@ -173,7 +174,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
           onProgress: (p: PipelineProgress) => o.onProgress?.(pipelineProgress(p, elapsed())),
           onTensorsDone: offloader ? (names: string[]) => offloader!.offload(model, names) : undefined,
         };
-        strategy = info.create!({ alpha: o.alpha, prior: o.prior, repair: o.repair, distill: o.distill }, { scratch });
+        strategy = createStrategy();
         const pruning = strategy;
         let blockSparsity: number[] | undefined;
         let allocationNote: string | undefined;
@@ -202,7 +203,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
       if (checked.recovery && checked.recovery.steps > 0) {
         // A structured run recovers with the method's strategy too (query-aware: the
         // distillation), on every linear layer of the narrowed blocks.
-        strategy ??= info.create!({ alpha: o.alpha, prior: o.prior, repair: o.repair, distill: o.distill }, { scratch });
+        strategy ??= createStrategy();
         const layers = structured ? selectLayers(model.config, model.tensors).blocks.flat().map((l) => l.name) : result.layers.map((l) => l.name);
         recovery = await recoverPruned(model, o, {
           strategy: strategy as RecoveringStrategy,

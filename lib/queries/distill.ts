@@ -11,7 +11,7 @@
 // auto (default): joint while that state fits in JOINT_BUDGET_BYTES, else block-wise.
 import * as path from 'node:path';
 
-import { klTop1 } from '../forward/compare';
+import { heldOutMeasures } from '../eval/held-out';
 import { ForwardModel } from '../forward/model';
 import { accumulateGradientMoments, MomentWorkspace } from '../backward/gradients';
 import { AdamW } from '../finetune/adamw';
@@ -20,24 +20,16 @@ import { checkMasks, MaskNotPreservedError, MatrixMask, masksOf } from '../finet
 import { ADAM_DEFAULTS, trainPrunedLayers } from '../finetune/train';
 import type { RecoveryContext, RecoveryReport } from '../methods/plugin';
 
-/** Mean KL(dense || pruned) over the predicting positions (all but each window's last) of the set's windows. */
+/**
+ * Mean KL(dense || pruned) over the predicting positions (all but each window's last) of
+ * the set's windows: the held-out measure's own pass (lib/eval/held-out.ts: logits in
+ * tiles), every position counted as an answer.
+ */
 async function meanKl(ctx: RecoveryContext, dense: ForwardModel): Promise<number> {
   const { set } = ctx.queries;
-  const pruned = new ForwardModel(ctx.model);
   const L = set.seqLen;
-  const V = dense.config.vocabSize;
-  let sum = 0;
-  for (let s = 0; s < set.samples; s++) {
-    ctx.signal?.throwIfAborted();
-    const tokens = set.tokens.subarray(s * L, (s + 1) * L);
-    const rows = L - 1;
-    const hd = await dense.forward(tokens, 1, L);
-    const hp = await pruned.forward(tokens, 1, L);
-    const H = dense.config.hiddenSize;
-    const c = await klTop1(await dense.logits(hd.subarray(0, rows * H), rows), await pruned.logits(hp.subarray(0, rows * H), rows), V);
-    for (let r = 0; r < rows; r++) sum += c.kl[r];
-  }
-  return sum / (set.samples * (L - 1));
+  const windows = Array.from({ length: set.samples }, (_, s) => ({ ids: set.tokens.subarray(s * L, (s + 1) * L), answerStart: L }));
+  return (await heldOutMeasures(dense, new ForwardModel(ctx.model), windows, { signal: ctx.signal })).all.kl;
 }
 
 /** The block of a canonical tensor name (blocks.{i}.…). */
@@ -65,12 +57,12 @@ async function distillBlockwise(ctx: RecoveryContext, masks: readonly MatrixMask
     if (steps === 0) continue;
     const opt = await AdamW.create(model, names, new Map(mine.map((m) => [m.name, m.keep])), { lr: settings.lr, weightDecay: 0, ...ADAM_DEFAULTS });
     const sums = new Map(names.map((n) => [n, new Float32Array(model.tensors.get(n)!.data.length)]));
+    const acc = new Map(names.map((n) => [n, { sum: sums.get(n)! }]));
     for (let s = 0; s < steps; s++) {
       ctx.signal?.throwIfAborted();
       const tokens = order.take(settings.batch);
       const teacherLogits = await ctx.clock.time('teacher', () => teacher(tokens));
       for (const g of sums.values()) g.fill(0);
-      const acc = new Map(names.map((n) => [n, { sum: sums.get(n)! }]));
       const loss = await ctx.clock.time('gradients', () =>
         accumulateGradientMoments(model, tokens, acc, { batch: settings.batch, seq: set.seqLen, teacherLogits, workspace, signal: ctx.signal }),
       );

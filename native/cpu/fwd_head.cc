@@ -123,12 +123,11 @@ NllTotal nll_rows(const HeadSpec& head, const float* hidden, int64_t rows, const
 
 namespace {
 
-// logsumexp of one row of n logits, in float64 (max first, then the sum in index order).
+// logsumexp of one row of n logits: the whole row as one tile of tile_stats.
 double logsumexp_row(const float* z, int64_t n) {
-  double m = -INFINITY;
-  for (int64_t j = 0; j < n; ++j) m = std::max(m, static_cast<double>(z[j]));
+  float m = 0.0f, unused = 0.0f;
   double s = 0.0;
-  for (int64_t j = 0; j < n; ++j) s += std::exp(static_cast<double>(z[j]) - m);
+  tile_stats(z, n, 0, -1, m, s, unused);
   return m + std::log(s);
 }
 

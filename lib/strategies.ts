@@ -81,8 +81,21 @@ export interface Strategy {
   notes?(): string[];
   /** Native score parameters for one layer. */
   scoreOptions(stats: StrategyStats): ScoreOptions;
-  /** Prunes one matrix in place. */
-  prune(w: Matrix, stats: StrategyStats, selection: SelectionSpec): Promise<Mask>;
+  /** Prunes one matrix in place. `layer`: which matrix it is, when the caller knows (the pipelines always pass it). */
+  prune(w: Matrix, stats: StrategyStats, selection: SelectionSpec, layer?: LayerContext): Promise<Mask>;
+}
+
+/**
+ * The matrix a strategy prunes, within its model: its canonical name, its block, and the
+ * model's tensors. A strategy may read the others; it may rewrite another matrix of the
+ * same block only by a function-preserving change made in place (ria --permute reorders
+ * the MLP channels: rows of up/gate and their biases, columns of down).
+ */
+export interface LayerContext {
+  name: string;
+  /** The block, from 0 (-1 for a matrix outside the blocks). */
+  block: number;
+  tensors: Map<string, Tensor>;
 }
 
 export { magnitude } from './methods/plugins/magnitude';

@@ -38,3 +38,12 @@ export const activationThresholdOption = (): Option =>
   new Option('--activation-threshold <x>', 'an activation with |x| above this counts as an outlier in the statistics (default 6)').argParser(
     num('--activation-threshold'),
   );
+
+/** The options only some methods take (MethodOptionName), shared by prune and sweep; each method refuses those it does not list. */
+export const methodOptions = (): Option[] => [
+  new Option('--base <method>', 'owl, rl-allocation, dsnot, kmeans: the method they build on (default wanda)'),
+  new Option('--bits <b>', 'kmeans: 2^b shared values per matrix (default 4)').argParser(int('--bits')),
+  new Option('--score <formula>', 'formula: the score, e.g. "abs(W) * sqrt(xnorm)" (docs/formula.md lists the inputs)'),
+  new Option('--permute', 'ria with --pattern N:M: permute the MLP channels before selecting (function-preserving)'),
+  new Option('--episodes <n>', 'rl-allocation: the agent\'s episode budget (default 24)').argParser(int('--episodes')),
+];

@@ -4,7 +4,7 @@
 // ask for a method by name. The registry (registry.ts) finds the plugins by listing that
 // folder, so adding a method is one file plus its test.
 import type { CalibrationSet } from '../calibration/sample';
-import type { ScoreOptions } from '../kernels';
+import type { Backend, ScoreOptions } from '../kernels';
 import type { BlockShape, LoadedModel } from '../model/types';
 import type { PhaseClock } from '../util/clock';
 import type { Scratch } from '../util/scratch';
@@ -16,7 +16,7 @@ import type { BlockCollectContext, BlockCollectors } from './collectors';
  *   score        a per-weight score; the kernels select and mask (magnitude, wanda)
  *   reconstruct  chooses weights while it updates the kept ones (sparsegpt)
  *   structured   scores whole units (MLP channels, heads, blocks) that surgery removes
- *   allocation   decides how much each layer loses, for another method to prune (planned)
+ *   allocation   decides how much each block loses (allocate()), for its base method to prune
  */
 export type MethodKind = 'score' | 'reconstruct' | 'structured' | 'allocation';
 
@@ -45,6 +45,63 @@ export interface MethodOptions {
   repair?: 'sparsegpt' | 'none';
   /** query-aware: the distillation, all blocks at once (joint), one block's weights at a time (blockwise: bounded memory), or auto. */
   distill?: 'auto' | 'blockwise' | 'joint';
+  /** The run's --seed (every run passes it; random methods draw from it). */
+  seed?: number;
+  /** --base: the method an allocation, refinement or clustering method builds on (owl, rl-allocation, dsnot, kmeans). */
+  base?: string;
+  /** --bits: kmeans keeps 2^bits shared values per matrix. */
+  bits?: number;
+  /** --score: formula's score expression over named inputs (W, xnorm, ...). */
+  score?: string;
+  /** --permute: ria permutes channels before an N:M selection. */
+  permute?: boolean;
+  /** --episodes: rl-allocation's episode budget. */
+  episodes?: number;
+}
+
+/** The method options only some methods take: a method lists those it takes (UnstructuredMethod.options); prune and sweep refuse the others. */
+export type MethodOptionName = 'base' | 'bits' | 'score' | 'permute' | 'episodes';
+export const METHOD_OPTION_FLAGS: Readonly<Record<MethodOptionName, string>> = {
+  base: '--base',
+  bits: '--bits',
+  score: '--score',
+  permute: '--permute',
+  episodes: '--episodes',
+};
+
+/** What a run knows of its selection when it checks a method's options (before any work). */
+export interface OptionContext {
+  sparsity: number;
+  pattern?: { n: number; m: number };
+  /** --granularity when given. */
+  granularity?: string;
+}
+
+/** What an allocation method gets before the pipeline runs: the dense model and the calibration set. */
+export interface AllocationContext {
+  /** The dense model (nothing pruned yet). An allocation that tries masks works on its own copies and leaves these tensors as they are. */
+  model: LoadedModel;
+  calibration: CalibrationSet;
+  /** The strategy the pipeline will prune with (the method's create(): its base method). */
+  strategy: Strategy;
+  /** The target: the mean sparsity over the selected matrices, weighted by their sizes. */
+  sparsity: number;
+  options: MethodOptions;
+  include?: string[];
+  exclude?: string[];
+  backend?: Backend;
+  batch?: number;
+  signal?: AbortSignal;
+  onProgress?: (label: string) => void;
+}
+
+/** Per-block sparsities for the pipeline, and what the report says of how they were chosen. */
+export interface Allocation {
+  /** One per block, each in [0, 1). */
+  sparsity: number[];
+  notes: string[];
+  /** Recorded in prune-report.json (`allocation`) and in sweep cells: e.g. outlier ratios, the agent's learning curve. */
+  report?: Record<string, unknown>;
 }
 
 /** What a run lends the strategy it creates. */
@@ -55,7 +112,7 @@ export interface RunResources {
 
 /** Masks weights in place (the model keeps its shapes). */
 export interface UnstructuredMethod extends Declaration {
-  kind: 'score' | 'reconstruct';
+  kind: 'score' | 'reconstruct' | 'allocation';
   /**
    * Declared capability: after every matrix is pruned, prune() calls the strategy's
    * recover() (RecoveringStrategy) before writing, with the user's queries (--queries).
@@ -69,6 +126,15 @@ export interface UnstructuredMethod extends Declaration {
   environment?: true;
   /** Its structured form, for --structure: the units it scores and removes (calibrated as this method is). */
   structured?(o?: MethodOptions): StructuredMethod;
+  /** The method options it takes beyond the common ones (METHOD_OPTION_FLAGS); the others are refused. */
+  options?: readonly MethodOptionName[];
+  /** Checks its options' values against the run (throws ArgumentRangeError), before anything is loaded. */
+  checkOptions?(o: MethodOptions, run: OptionContext): void;
+  /**
+   * Declared capability (kind 'allocation'): chooses each block's sparsity on the dense
+   * model before the pipeline prunes with create()'s strategy at those sparsities.
+   */
+  allocate?(ctx: AllocationContext): Promise<Allocation>;
   create(o?: MethodOptions, run?: RunResources): Strategy;
 }
 

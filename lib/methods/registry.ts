@@ -6,7 +6,7 @@ import * as path from 'node:path';
 
 import { NotImplementedError } from '../errors';
 import type { Strategy } from '../strategies';
-import type { MethodKind, MethodOptions, MethodPlugin, RunResources, StructuredMethod, UnstructuredMethod } from './plugin';
+import type { MethodKind, MethodOptionName, MethodOptions, MethodPlugin, RunResources, StructuredMethod, UnstructuredMethod } from './plugin';
 
 export interface MethodInfo {
   name: string;
@@ -25,6 +25,11 @@ export interface MethodInfo {
   environment?: boolean;
   /** An unstructured method's structured form, used with --structure. */
   structured?: (o?: MethodOptions) => StructuredMethod;
+  /** The method options it takes (--base, --bits, ...); prune and sweep refuse the others. */
+  options?: readonly MethodOptionName[];
+  checkOptions?: UnstructuredMethod['checkOptions'];
+  /** An allocation method: chooses per-block sparsities before its base method prunes. */
+  allocate?: UnstructuredMethod['allocate'];
 }
 
 const PLANNED: Omit<MethodInfo, 'implemented'>[] = [
@@ -36,6 +41,8 @@ const PLANNED: Omit<MethodInfo, 'implemented'>[] = [
   { name: 'random-pattern', description: 'random N:M pattern baseline', kind: 'score', calibrated: false },
   { name: 'variational-dropout', description: 'variational dropout', kind: 'score', calibrated: true },
   { name: 'rl-allocation', description: 'RL-driven layer-wise sparsity allocation', kind: 'allocation', calibrated: true },
+  { name: 'dsnot', description: 'training-free mask refinement after wanda or sparsegpt', kind: 'reconstruct', calibrated: true },
+  { name: 'formula', description: 'a user-written score formula (--score)', kind: 'score', calibrated: true },
 ];
 
 /** The plugins of ./plugins (compiled .js in dist, .ts under ts-jest), in `order`. */
@@ -48,7 +55,18 @@ function loadPlugins(): MethodPlugin[] {
 
 function infoOf(p: MethodPlugin): MethodInfo {
   const base = { name: p.name, description: p.description, kind: p.kind, implemented: true, calibrated: p.calibrated, plugin: p };
-  return p.kind === 'structured' ? base : { ...base, create: (p as UnstructuredMethod).create, recovers: (p as UnstructuredMethod).recovers === true, environment: (p as UnstructuredMethod).environment === true, structured: (p as UnstructuredMethod).structured };
+  if (p.kind === 'structured') return base;
+  const u = p as UnstructuredMethod;
+  return {
+    ...base,
+    create: u.create,
+    recovers: u.recovers === true,
+    environment: u.environment === true,
+    structured: u.structured,
+    options: u.options ?? [],
+    checkOptions: u.checkOptions,
+    allocate: u.allocate,
+  };
 }
 
 const PLUGINS = loadPlugins();

@@ -9,9 +9,9 @@ import { checkOutput } from '../formats/atomic';
 import { targetFormat } from '../formats/convert';
 import { checkPattern, checkSparsity, NMPattern, parsePattern, patternSparsity } from '../kernels';
 import { HessianPrecision } from '../methods/hessian';
-import { MethodInfo, methodInfo } from '../methods/registry';
+import { MethodInfo, methodInfo, METHODS } from '../methods/registry';
 import { readableFile } from '../finetune/options';
-import { Structure, STRUCTURES } from '../methods/plugin';
+import { METHOD_OPTION_FLAGS, MethodOptionName, MethodOptions, OptionContext, Structure, STRUCTURES } from '../methods/plugin';
 import { HEAD_UNITS, HeadUnit } from './structured';
 import { LoadedModel, DType } from '../model/types';
 import { selectLayers } from './layers';
@@ -93,6 +93,16 @@ export interface PruneOptions extends CalibrationArgs {
   allocation?: 'uniform' | 'sensitivity';
   /** query-aware: the distillation all blocks at once (joint), one block at a time (blockwise; bounded memory), or auto (default: joint while its state fits in 1 GiB). */
   distill?: 'auto' | 'blockwise' | 'joint';
+  /** owl, rl-allocation, dsnot, kmeans: the method they build on (each method says which it takes). */
+  base?: string;
+  /** kmeans: 2^bits shared values per matrix (default 4). */
+  bits?: number;
+  /** formula: the score expression, e.g. "abs(W) * sqrt(xnorm)". */
+  score?: string;
+  /** ria: permute channels before an N:M selection. */
+  permute?: boolean;
+  /** rl-allocation: the agent's episode budget. */
+  episodes?: number;
   signal?: AbortSignal;
   onProgress?: (p: PruneProgress) => void;
   /** Warnings (tokenizer not converted...). */
@@ -226,6 +236,11 @@ export function checkPruneOptions(o: PruneOptions): Checked {
     throw new ArgumentRangeError(`method ${m.name} needs calibration data: give --calib FILE or --calib-tokens IDS.json${statsCanServe(m) ? ' (or --stats FILE from shears stats)' : ''}`);
   checkCalibrationArgs(o);
   if (o.stats !== undefined) checkStatsFileFor(o.stats, m, o);
+  checkMethodOptions(o, m, { sparsity, pattern, granularity: o.granularity });
+  if (m.allocate && (pattern || o.granularity === 'global'))
+    throw new ArgumentRangeError(`method ${m.name} gives each block its own sparsity: ${pattern ? 'an N:M pattern fixes every row' : 'global granularity sets one threshold'} (use --sparsity with row or matrix granularity)`);
+  if (m.allocate && o.stats !== undefined)
+    throw new ArgumentRangeError(`method ${m.name} chooses each block's sparsity on the dense model's activations: give --calib, not --stats`);
   const recovery = checkRecoveryOptions(o, m);
   checkOutPath(o.out);
   const format = targetFormat(o.out);
@@ -233,6 +248,28 @@ export function checkPruneOptions(o: PruneOptions): Checked {
   const reportPath = format === 'hf' ? path.join(o.out, 'prune-report.json') : o.out.replace(/\.gguf$/i, '.prune-report.json');
   if (format === 'gguf') checkOutput(reportPath, 'file', { force: o.force, inputPath: o.model });
   return { pattern, sparsity, format, reportPath, recovery };
+}
+
+/** The method options of o (MethodOptions beyond the common ones), for create() and checkOptions(). */
+export function methodOptionsOf(o: Partial<Record<MethodOptionName, unknown>> & { seed?: number; alpha?: number }): MethodOptions {
+  const picked: MethodOptions = { seed: o.seed ?? 0, alpha: o.alpha };
+  for (const k of Object.keys(METHOD_OPTION_FLAGS) as MethodOptionName[]) if (o[k] !== undefined) (picked as Record<string, unknown>)[k] = o[k];
+  return picked;
+}
+
+/**
+ * --base, --bits, --score, --permute, --episodes: refused for a method that does not list
+ * them (UnstructuredMethod.options), then checked by the method itself.
+ */
+export function checkMethodOptions(o: Partial<Record<MethodOptionName, unknown>> & { seed?: number; alpha?: number }, m: MethodInfo, run: OptionContext): void {
+  const given = (Object.keys(METHOD_OPTION_FLAGS) as MethodOptionName[]).filter((k) => o[k] !== undefined);
+  const foreign = given.filter((k) => !(m.options ?? []).includes(k));
+  if (foreign.length > 0) {
+    const takers = (k: MethodOptionName) => METHODS.filter((x) => x.implemented && x.options?.includes(k)).map((x) => x.name);
+    const parts = foreign.map((k) => `${METHOD_OPTION_FLAGS[k]} (${takers(k).join(', ') || 'no implemented method'})`);
+    throw new ArgumentRangeError(`${parts.join(', ')} ${foreign.length > 1 ? 'apply' : 'applies'} to other methods, not to ${m.name}`);
+  }
+  m.checkOptions?.(methodOptionsOf(o), run);
 }
 
 /** --queries, --ewc-lambda, --steps and --lr: required or checked for a method that recovers, refused for the others. */

@@ -88,6 +88,9 @@ export interface PipelineResult {
   notes: string[];
 }
 
+/** The block of a canonical tensor name (blocks.3.mlp.up.weight: 3), or -1 outside the blocks. */
+export const blockOf = (name: string): number => Number(/^blocks\.(\d+)\./.exec(name)?.[1] ?? -1);
+
 export function asMatrix(t: Tensor): Matrix {
   if (t.shape.length !== 2) throw new ShapeError(`tensor ${t.name} is not a matrix (shape [${t.shape.join(', ')}])`);
   return { data: t.data, dtype: t.dtype, rows: t.shape[0], cols: t.shape[1] };
@@ -147,7 +150,8 @@ export async function pruneBlock(
   for (const l of layers) {
     p.signal?.throwIfAborted();
     p.onLayer?.(l.name);
-    const mask = await p.clock.time('pruning', () => p.strategy.prune(asMatrix(tensor(l.name)), stats.get(l)!, p.selection));
+    const layer = { name: l.name, block: blockOf(l.name), tensors };
+    const mask = await p.clock.time('pruning', () => p.strategy.prune(asMatrix(tensor(l.name)), stats.get(l)!, p.selection, layer));
     out.push(withStats(result(l.name, tensor(l.name), mask), stats.get(l)!));
   }
   return out;
@@ -244,7 +248,10 @@ export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promi
         // keep the last block's number, so progress never goes backwards.
         b = Number(/^blocks\.(\d+)\./.exec(name)?.[1] ?? b);
         progress(b, 'pruning', name);
-        const mask = await clock.time('pruning', () => o.strategy.prune(asMatrix(tensor(name)), {}, selection));
+        const inBlock = blockOf(name) >= 0;
+        const blockSelection = o.blockSparsity && inBlock ? { ...selection, sparsity: o.blockSparsity[b] } : selection;
+        const layer = { name, block: blockOf(name), tensors: model.tensors };
+        const mask = await clock.time('pruning', () => o.strategy.prune(asMatrix(tensor(name)), {}, blockSelection, layer));
         layers.push(result(name, tensor(name), mask));
         o.onTensorsDone?.([name]);
       }

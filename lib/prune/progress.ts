@@ -2,7 +2,7 @@
 // `label` that is exactly what the CLI prints for the event.
 import type { PipelineProgress } from './pipeline';
 
-export type PruneStage = 'load' | 'calibration' | 'prune' | 'recover' | 'write' | 'done';
+export type PruneStage = 'load' | 'calibration' | 'allocate' | 'prune' | 'recover' | 'write' | 'done';
 
 export interface PruneProgress {
   stage: PruneStage;

@@ -45,6 +45,8 @@ export interface PruneReport {
   structured?: StructuredReport;
   /** Methods that recover after pruning (ewc): the training on the queries, and the proof that the mask held. */
   recovery?: RecoveryReport;
+  /** Allocation methods (owl, rl-allocation): the per-block sparsities and how they were chosen. */
+  allocation?: { method: string; block_sparsity: number[]; [detail: string]: unknown };
   /** Phase name -> seconds, with total. */
   timings: Record<string, number>;
   peak_rss_bytes: number;

@@ -14,7 +14,7 @@ import { writeModelAs } from '../formats/convert';
 import { loadModel } from '../formats/load';
 import { MethodInfo, methodInfo } from '../methods/registry';
 import { selectLayers } from './layers';
-import type { RecoveringStrategy, RecoveryReport, Structure, StructuredMethod } from '../methods/plugin';
+import type { Allocation, RecoveringStrategy, RecoveryReport, Structure, StructuredMethod } from '../methods/plugin';
 import type { Strategy } from '../strategies';
 import { recoverPruned } from './recovery';
 import { checkHFStructuredRun } from '../formats/hf-structure';
@@ -22,7 +22,7 @@ import { chooseGGUFArch } from '../formats/gguf-arch';
 import type { LoadedModel } from '../model/types';
 import { NotImplementedError } from '../errors';
 import { tokenizerArtifacts } from '../tokenizer/artifacts';
-import { checkPruneOptions, checkSelection, PruneOptions, PruneProgress } from './options';
+import { checkPruneOptions, checkSelection, methodOptionsOf, PruneOptions, PruneProgress } from './options';
 import { pipelineProgress, stageProgress } from './progress';
 import { publishTogether, Target, tokenizerForOutput } from './output';
 import { DEFAULT_ACTIVATION_THRESHOLD, PipelineProgress, PipelineResult, runPipeline } from './pipeline';
@@ -105,7 +105,8 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
     const model = await timed('load', () => untilAborted(load, o.signal, (m) => m.close()));
     blocks = model.config.numLayers;
     let strategy: Strategy | undefined;
-    const createStrategy = () => info.create!({ alpha: o.alpha, prior: o.prior, repair: o.repair, distill: o.distill }, { scratch });
+    const methodOptions = { ...methodOptionsOf(o), prior: o.prior, repair: o.repair, distill: o.distill };
+    const createStrategy = () => info.create!(methodOptions, { scratch });
     try {
       o.signal?.throwIfAborted();
       for (const w of checkSelection(model, o, info.calibrated, checked.pattern)) warn(w);
@@ -138,6 +139,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
       const plugin = unitMethod;
       let structured: StructuredResult | undefined;
       let recovery: RecoveryReport | undefined;
+      let allocation: Allocation | undefined;
       let result: PipelineResult;
       if (plugin) {
         // Units are removed whole: the model's shapes change, so nothing is offloaded.
@@ -178,7 +180,25 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
         const pruning = strategy;
         let blockSparsity: number[] | undefined;
         let allocationNote: string | undefined;
-        if (environment && o.allocation === 'sensitivity') {
+        if (info.allocate) {
+          const chosen = await timed('allocation', () =>
+            info.allocate!({
+              model,
+              calibration: calibration!,
+              strategy: pruning,
+              sparsity: checked.sparsity,
+              options: methodOptions,
+              include: o.include,
+              exclude: o.exclude,
+              backend: backend.device,
+              batch: o.batch,
+              signal: o.signal,
+              onProgress: (label) => o.onProgress?.({ stage: 'allocate', label, block: 0, blocks, elapsedSeconds: elapsed() }),
+            }),
+          );
+          blockSparsity = chosen.sparsity;
+          allocation = chosen;
+        } else if (environment && o.allocation === 'sensitivity') {
           const allocation = await timed('allocation', () => sensitivityAllocation(model, environment!, pruning, checked.sparsity, { backend: backend.device, signal: o.signal }));
           blockSparsity = allocation.sparsity;
           allocationNote = `--allocation sensitivity: per-block sparsities ${blockSparsity.map((s) => s.toFixed(3)).join(', ')} (predicted KL ${allocation.predictedKl.toFixed(5)})`;
@@ -199,6 +219,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
         );
         if (fileStats) result.notes.push(...fileStats.notes);
         if (allocationNote) result.notes.push(allocationNote);
+        if (allocation) result.notes.push(...allocation.notes);
       }
       if (checked.recovery && checked.recovery.steps > 0) {
         // A structured run recovers with the method's strategy too (query-aware: the
@@ -276,6 +297,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
           })),
           ...(structured ? { structured: structuredReport(structured) } : {}),
           ...(recovery ? { recovery } : {}),
+          ...(allocation ? { allocation: { method: info.name, block_sparsity: allocation.sparsity, ...allocation.report } } : {}),
           timings,
           peak_rss_bytes: peakRssBytes(),
           output: { path: path.resolve(o.out), format: checked.format, tokenizer: written.tokenizer, report: path.resolve(checked.reportPath) },

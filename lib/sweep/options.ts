@@ -7,9 +7,9 @@ import { BackendRequest, checkBackendRequest } from '../backend';
 import { ArgumentRangeError } from '../errors';
 import { checkSparsity, parsePattern, patternSparsity } from '../kernels';
 import { HessianPrecision } from '../methods/hessian';
-import { checkStatisticsOptions } from '../prune/options';
-import { methodInfo } from '../methods/registry';
-import { Structure, STRUCTURES } from '../methods/plugin';
+import { checkStatisticsOptions, methodOptionsOf } from '../prune/options';
+import { MethodInfo, methodInfo } from '../methods/registry';
+import { METHOD_OPTION_FLAGS, MethodOptionName, MethodOptions, Structure, STRUCTURES } from '../methods/plugin';
 import type { HeadUnit } from '../prune/structured';
 import type { SweepPattern } from '../report/types';
 import { CalibrationArgs } from '../calibration/sample';
@@ -61,6 +61,12 @@ export interface SweepOptions extends CalibrationArgs {
   multipleOf?: number;
   /** Structured methods under GQA: KV groups ('group', default) or one query head of every group ('query'). */
   headUnit?: HeadUnit;
+  /** The method options (--base, --bits, --score, --permute, --episodes): each goes to the sweep's methods that take it. */
+  base?: string;
+  bits?: number;
+  score?: string;
+  permute?: boolean;
+  episodes?: number;
 }
 
 export interface CellSpec {
@@ -106,7 +112,7 @@ function normPattern(p: string): SweepPattern {
 }
 
 /** The cells in sweep order: per method, unstructured levels first, then each N:M pattern. */
-/** The cells of a sweep; methods in `unitsOnly` (structured: they remove whole units) get no N:M cell. */
+/** The cells of a sweep; methods in `unitsOnly` (structured: they remove whole units; allocation methods) get no N:M cell. */
 export function sweepCells(methods: string[], patterns: SweepPattern[], levels: number[], unitsOnly: ReadonlySet<string> = new Set()): CellSpec[] {
   const cells: CellSpec[] = [];
   for (const method of methods)
@@ -116,6 +122,28 @@ export function sweepCells(methods: string[], patterns: SweepPattern[], levels: 
       else cells.push({ method, pattern, level: patternSparsity(parsePattern(pattern)) });
     }
   return cells;
+}
+
+/**
+ * A method option given to a sweep goes to the methods that take it: at least one must,
+ * and each of those checks it (at every pattern of the sweep) before any work.
+ */
+function checkSweepMethodOptions(o: SweepOptions, infos: MethodInfo[], levels: number[], patterns: SweepPattern[]): void {
+  const given = (Object.keys(METHOD_OPTION_FLAGS) as MethodOptionName[]).filter((k) => o[k] !== undefined);
+  for (const k of given)
+    if (!infos.some((m) => m.options?.includes(k)))
+      throw new ArgumentRangeError(`${METHOD_OPTION_FLAGS[k]} applies to none of the sweep's methods (${infos.map((m) => m.name).join(', ')})`);
+  const runs = patterns.map((p) => (p === 'unstructured' ? { sparsity: levels[0] ?? 0.5 } : { sparsity: patternSparsity(parsePattern(p)), pattern: parsePattern(p) }));
+  for (const m of infos) {
+    const mine = Object.fromEntries(given.filter((k) => m.options?.includes(k)).map((k) => [k, o[k]]));
+    for (const run of runs) m.checkOptions?.(methodOptionsOf({ ...mine, seed: o.seed, alpha: o.alpha }), run);
+  }
+}
+
+/** The options a sweep gives one method's create(): those it takes. */
+export function sweepMethodOptions(o: SweepOptions, m: MethodInfo): MethodOptions {
+  const mine = Object.fromEntries((Object.keys(METHOD_OPTION_FLAGS) as MethodOptionName[]).filter((k) => o[k] !== undefined && m.options?.includes(k)).map((k) => [k, o[k]]));
+  return methodOptionsOf({ ...mine, seed: o.seed, alpha: o.alpha });
 }
 
 /** Everything that can be checked without loading the model; throws before any work. */
@@ -148,6 +176,7 @@ export function checkSweepOptions(o: SweepOptions): CheckedSweep {
   const structured = new Set(infos.filter((m) => m.kind === 'structured').map((m) => m.name));
   if (structured.size > 0 && !patterns.includes('unstructured') && infos.every((m) => structured.has(m.name)))
     throw new ArgumentRangeError(`${[...structured].join(', ')} remove whole units: N:M patterns do not apply (add unstructured to --patterns)`);
+  checkSweepMethodOptions(o, infos, levels, patterns);
   const needsCalibration = infos.some((m) => m.calibrated);
   if (o.calib && o.calibTokens) throw new ArgumentRangeError('give --calib or --calib-tokens, not both');
   if (needsCalibration && !o.calib && !o.calibTokens)
@@ -185,7 +214,9 @@ export function checkSweepOptions(o: SweepOptions): CheckedSweep {
     if (p?.kind !== 'structured') return undefined;
     return o.structure ?? (p.structures.includes('channels') ? 'channels' : p.structures[0]);
   };
-  const cells = sweepCells(methods, patterns, levels, structured).map((c) => {
+  // Allocation methods move sparsity between blocks: no N:M cells either.
+  const noPatterns = new Set([...structured, ...infos.filter((m) => m.allocate).map((m) => m.name)]);
+  const cells = sweepCells(methods, patterns, levels, noPatterns).map((c) => {
     const structure = structureOf(c.method);
     return structure ? { ...c, structure } : c;
   });

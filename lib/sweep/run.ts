@@ -18,7 +18,7 @@ import { runPipeline } from '../prune/pipeline';
 import { writeReport } from '../report';
 import type { DenseResult, SweepCell, SweepResults } from '../report/types';
 import { prepareData, SweepData } from './data';
-import { CellSpec, checkSweepOptions, SweepOptions } from './options';
+import { CellSpec, checkSweepOptions, SweepOptions, sweepMethodOptions } from './options';
 import { cellQuality, DenseReference, densePerplexity } from './quality';
 import { DenseStats, gatherDenseStats, pruneWithDenseStats } from './stats-once';
 import { DEFAULT_ACTIVATION_THRESHOLD, StatisticsSettings } from '../prune/statistics';
@@ -97,6 +97,7 @@ function cacheSettings(o: SweepOptions): Record<string, unknown> {
     head_unit: o.headUnit ?? 'group',
     // Only when given, so that sweeps made before --alpha existed still resume.
     ...(o.alpha !== undefined ? { alpha: o.alpha } : {}),
+    ...Object.fromEntries((['base', 'bits', 'score', 'permute', 'episodes'] as const).filter((k) => o[k] !== undefined).map((k) => [k, o[k]])),
   };
 }
 
@@ -175,7 +176,7 @@ async function runCell(
   const model = await timed('load', () => loadModel(o.model, { tokenizer: o.tokenizer }));
   try {
     if (info.plugin?.kind === 'structured') return await structuredCell(spec, info.plugin, model, o, data, dense, backend, clock, t0, onDetail);
-    const strategy = info.create!({ alpha: o.alpha });
+    const strategy = info.create!(sweepMethodOptions(o, info));
     try {
       return await pruneCell(strategy);
     } finally {
@@ -191,8 +192,25 @@ async function runCell(
     // query-aware calibrates on the environment of the queries, made once per sweep.
     const environment = info.environment ? await timed('environment', learning.environment) : undefined;
     const calibration = environment ? environment.set : info.calibrated ? data.calibration : undefined;
-    // Gradient methods gather their own dense-model statistics in the pipeline (one-shot).
-    const once = denseStats !== undefined && info.calibrated && !environment && !strategy.collectWeights;
+    // Gradient methods gather their own dense-model statistics in the pipeline (one-shot);
+    // allocation methods measure the dense model themselves and prune through the pipeline.
+    const once = denseStats !== undefined && info.calibrated && !environment && !strategy.collectWeights && !info.allocate;
+    const allocation =
+      info.allocate && sparsity !== undefined
+        ? await timed('allocation', () =>
+            info.allocate!({
+              model,
+              calibration: calibration!,
+              strategy,
+              sparsity,
+              options: sweepMethodOptions(o, info),
+              backend: backend.device,
+              batch: o.batch,
+              signal: o.signal,
+              onProgress: onDetail,
+            }),
+          )
+        : undefined;
     const result = once
       ? {
           ...(await pruneWithDenseStats(model, strategy, denseStats, { sparsity, pattern, backend: backend.device }, o.signal)),
@@ -202,6 +220,7 @@ async function runCell(
       : await runPipeline(model, {
           strategy,
           sparsity,
+          blockSparsity: allocation?.sparsity,
           pattern,
           calibration,
           batch: o.batch,
@@ -228,10 +247,12 @@ async function runCell(
     onDetail('evaluating');
     const q = await timed('eval', () => cellQuality(fm, data, dense, o.signal));
     timings.total = since(t0);
-    const notes = recovery ? [...result.notes, recoverySummary(recovery, environment ? 'the query environment of --calib' : 'the calibration windows')] : result.notes;
+    const notes = [...result.notes, ...(allocation?.notes ?? [])];
+    if (recovery) notes.push(recoverySummary(recovery, environment ? 'the query environment of --calib' : 'the calibration windows'));
     return okCell(spec, achievedSparsity(result.layers), q, timings, backend, notes, {
       stats: once ? 'once (approximate: dense-model statistics shared by every cell)' : info.calibrated ? 'exact' : 'none (no activation statistics)',
       granularity: result.granularity,
+      ...(allocation ? { allocation: { block_sparsity: allocation.sparsity, ...allocation.report } } : {}),
     });
   }
 }
@@ -344,7 +365,7 @@ export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
     const denseFm = new ForwardModel(denseModel, { backend: backend.device });
     denseFm.validate();
     let denseStats: DenseStats | undefined;
-    const strategies = checked.methods.flatMap((m) => methodInfo(m).create?.({ alpha: o.alpha }) ?? []);
+    const strategies = checked.methods.flatMap((m) => methodInfo(m).create?.(sweepMethodOptions(o, methodInfo(m))) ?? []);
     const pending = checked.cells.some((c) => !(o.resume && reusable(store.readCell(c))));
     if (o.stats === 'once' && data.calibration && strategies.some((st) => st.needs.length > 0) && pending) {
       progress({ stage: 'statistics' });

@@ -7,7 +7,7 @@ import { METHODS } from '../../methods/registry';
 import { DTYPES } from '../../model/types';
 import { prune, PruneProgress } from '../../prune/run';
 import { HEAD_UNITS } from '../../prune/structured';
-import { backendOption, collect, hessianPrecisionOption, int, num, activationThresholdOption, alphaOption } from '../parse';
+import { backendOption, collect, hessianPrecisionOption, int, num, activationThresholdOption, alphaOption, methodOptions } from '../parse';
 import { addCalibrationOptions, runWithProgress } from '../calibration-options';
 
 // The event's own label, so the library's events and these lines always agree.
@@ -33,7 +33,7 @@ export function register(program: Command): void {
     .description('prune a model and write it with a prune-report.json')
     .requiredOption('--model <path>', 'HF directory, .gguf file or llama2.c .bin')
     .option('--tokenizer <file>', 'llama2.c tokenizer (tok*.bin) when not beside the checkpoint')
-    .requiredOption('--method <name>', 'magnitude | wanda | sparsegpt | l1 | random | wanda-sp | flap | block-influence | bias (`shears methods` lists all)')
+    .requiredOption('--method <name>', 'magnitude | wanda | sparsegpt | ... (`shears methods` lists all)')
     .option('--sparsity <s>', 'fraction to prune, in [0, 1): of the weights, or (structured) of the block parameters / of the blocks', num('--sparsity'))
     .addOption(new Option('--structure <s>', 'structured methods: what is removed (default channels)').choices([...STRUCTURES]))
     .option('--uniform', 'structured methods: the same widths in every block (standard HF configs need it)')
@@ -62,7 +62,9 @@ export function register(program: Command): void {
     .addOption(new Option('--repair <r>', 'query-aware: reconstruction of the kept weights (default sparsegpt)').choices(['sparsegpt', 'none']))
     .addOption(new Option('--distill <d>', 'query-aware: the learning step on all blocks at once (joint), one block at a time (blockwise: bounded memory), or auto (default: joint while its state fits in 1 GiB)').choices(['auto', 'blockwise', 'joint']))
     .addOption(new Option('--allocation <a>', 'query-aware: sparsity per block (default uniform; sensitivity: from the blocks\' measured KL)').choices(['uniform', 'sensitivity']))
-    .addOption(backendOption())
+    .addOption(backendOption());
+  for (const option of methodOptions()) command.addOption(option);
+  command
     .requiredOption('--out <path>', 'output: a directory (HF safetensors) or a .gguf file')
     .option('--force', 'replace an existing output')
     .option('--json', 'print the report as one JSON object on stdout')

@@ -8,7 +8,7 @@ import { resultsToJson } from '../../report/json';
 import { parseList, parseLevels } from '../../sweep/options';
 import { sweep, SweepProgress } from '../../sweep/run';
 import { summaryTable } from '../../sweep/summary';
-import { backendOption, hessianPrecisionOption, int, activationThresholdOption, alphaOption } from '../parse';
+import { backendOption, hessianPrecisionOption, int, activationThresholdOption, alphaOption, methodOptions } from '../parse';
 import { interruptSignal, progressSink } from '../progress';
 
 // The event's own label, so the library's events and these lines always agree.
@@ -18,7 +18,7 @@ function describe(p: SweepProgress): { fraction: number; label: string } {
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('sweep')
     .description('prune with each method at each sparsity level and compare with the dense model (perplexity, KL, top-1 agreement)')
     .requiredOption('--model <path>', 'HF directory, .gguf file or llama2.c .bin')
@@ -46,7 +46,9 @@ export function register(program: Command): void {
     .addOption(activationThresholdOption())
     .addOption(alphaOption())
     .option('--batch <n>', 'calibration sequences per forward call', int('--batch'))
-    .addOption(backendOption())
+    .addOption(backendOption());
+  for (const option of methodOptions()) command.addOption(option);
+  command
     .option('--resume', 'finish an interrupted sweep in --out, recomputing only the missing cells')
     .option('--force', 'discard a previous sweep in --out')
     .requiredOption('--out <dir>', 'output folder (cells/, results.json, report.md, report.html, ...)')

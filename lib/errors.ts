@@ -109,3 +109,18 @@ export async function nativeCall<T>(run: () => Promise<T>): Promise<T> {
     throw fromNative(e);
   }
 }
+
+/**
+ * A --score formula that cannot be used: bad syntax, an unknown name, an empty text.
+ * `position` is the 0-based character offset of the problem (when there is one); the
+ * message shows the formula with a caret under it.
+ */
+export class FormulaError extends ArgumentRangeError {
+  readonly formula: string;
+  readonly position?: number;
+  constructor(formula: string, message: string, position?: number) {
+    super(position === undefined ? (formula ? `formula "${formula}": ${message}` : message) : `formula: ${message} at character ${position + 1}\n  ${formula}\n  ${' '.repeat(position)}^`, 'E_FORMULA');
+    this.formula = formula;
+    this.position = position;
+  }
+}

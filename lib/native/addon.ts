@@ -7,6 +7,7 @@ import { BackwardNative } from './backward';
 import { addon } from './binding';
 import { EvalNative } from './eval';
 import { FilesNative } from './files';
+import type { FormulaNative } from '../formula/native';
 import { ForwardNative } from './forward';
 import { KernelsNative } from './kernels';
 import { MaskNative } from './mask';
@@ -14,7 +15,7 @@ import { OptimNative } from './optim';
 import { SparseGptNative } from './sparsegpt';
 import { VdNative } from './vd';
 
-export interface ShearsAddon extends KernelsNative, SparseGptNative, ForwardNative, BackwardNative, FilesNative, OptimNative, VdNative, EvalNative, MaskNative {}
+export interface ShearsAddon extends KernelsNative, SparseGptNative, ForwardNative, BackwardNative, FilesNative, OptimNative, VdNative, EvalNative, MaskNative, FormulaNative {}
 
 /** The number of parameters of F, optional ones included. */
 type Arity<F> = F extends (...args: infer P) => unknown ? Required<P>['length'] : never;
@@ -86,6 +87,9 @@ export const ADDON_ARITY: { readonly [K in keyof ShearsAddon]-?: Arity<ShearsAdd
   permuteRopeRows: 6,
   transposeBytes: 5,
   gatherBytes: 7,
+  // formula method (lib/formula/native.ts)
+  formulaScores: 4,
+  formulaHdiag: 4,
 };
 
 /** The loaded addon, typed. */

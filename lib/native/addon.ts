@@ -10,12 +10,14 @@ import { FilesNative } from './files';
 import type { FormulaNative } from '../formula/native';
 import { ForwardNative } from './forward';
 import { KernelsNative } from './kernels';
+import { KmeansNative } from './kmeans';
 import { MaskNative } from './mask';
 import { OptimNative } from './optim';
+import { OutliersNative } from './outliers';
 import { SparseGptNative } from './sparsegpt';
 import { VdNative } from './vd';
 
-export interface ShearsAddon extends KernelsNative, SparseGptNative, ForwardNative, BackwardNative, FilesNative, OptimNative, VdNative, EvalNative, MaskNative, FormulaNative {}
+export interface ShearsAddon extends KernelsNative, SparseGptNative, ForwardNative, BackwardNative, FilesNative, OptimNative, VdNative, EvalNative, MaskNative, FormulaNative, KmeansNative, OutliersNative {}
 
 /** The number of parameters of F, optional ones included. */
 type Arity<F> = F extends (...args: infer P) => unknown ? Required<P>['length'] : never;
@@ -33,6 +35,9 @@ export const ADDON_ARITY: { readonly [K in keyof ShearsAddon]-?: Arity<ShearsAdd
   rowCosineSum: 3,
   accumulateMoments: 3,
   zeroMask: 3,
+  // weight sharing (kmeans) and OWL's outlier count
+  kmeansCluster: 3,
+  outlierCount: 3,
   convert: 4,
   // runtime
   threads: 0,

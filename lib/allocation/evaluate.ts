@@ -18,6 +18,7 @@ import { selectLayers } from '../prune/layers';
 import { LayerResult, runPipeline } from '../prune/pipeline';
 import type { Strategy } from '../strategies';
 import { DenseReference, queryQuality } from '../sweep/quality';
+import type { BlockShapes } from './project';
 import { windowsOf } from './windows';
 
 export interface EvaluatorOptions {
@@ -41,12 +42,16 @@ export interface Evaluation {
   positions: number;
   /** The pipeline's per-layer results (achieved sparsity, outlier columns). */
   layers: LayerResult[];
+  /** Weights pruned in all. */
+  pruned: number;
 }
 
 /** Prunes copies of a dense model at per-block sparsities and measures their calibration KL. */
 export class AllocationEvaluator {
   /** Weights of each block's selected matrices (0: nothing of that block is pruned). */
   readonly blockParameters: number[];
+  /** The shapes of each block's selected matrices. */
+  readonly blockShapes: BlockShapes[];
   private readonly selected: string[];
 
   private constructor(
@@ -54,7 +59,8 @@ export class AllocationEvaluator {
     private readonly dense: DenseReference,
   ) {
     const { blocks } = selectLayers(o.model.config, o.model.tensors, { include: o.include, exclude: o.exclude });
-    this.blockParameters = blocks.map((ls) => ls.reduce((t, l) => t + o.model.tensors.get(l.name)!.data.length, 0));
+    this.blockShapes = blocks.map((ls) => ls.map((l) => ({ rows: o.model.tensors.get(l.name)!.shape[0], cols: o.model.tensors.get(l.name)!.shape[1] })));
+    this.blockParameters = this.blockShapes.map((ms) => ms.reduce((t, m) => t + m.rows * m.cols, 0));
     this.selected = blocks.flat().map((l) => l.name);
   }
 
@@ -92,6 +98,6 @@ export class AllocationEvaluator {
       signal: this.o.signal,
     });
     const q = await queryQuality(new ForwardModel(copy, { backend: this.o.backend }), this.dense, windowsOf(this.o.windows), this.o.signal);
-    return { kl: q.kl, top1Agreement: q.top1Agreement, positions: q.positions, layers: result.layers };
+    return { kl: q.kl, top1Agreement: q.top1Agreement, positions: q.positions, layers: result.layers, pruned: result.layers.reduce((t, l) => t + l.pruned, 0) };
   }
 }

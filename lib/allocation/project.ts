@@ -5,6 +5,14 @@
 // by one common shift clipped to the bounds (the Euclidean projection when all P_b are
 // equal; otherwise the shift that keeps the proposal's shape), then makes the weighted
 // mean exact by letting one block inside the bounds absorb the rounding.
+//
+// A row-wise selection prunes floor(s * cols) weights of each row, so a block's achieved
+// sparsity sits below its nominal one by up to 1/cols, and by different amounts at
+// different sparsities: an allocation with the exact nominal mean can remove fewer weights
+// than a uniform run at the target (which has the same rounding at one level). matchCount
+// shifts the projected allocation by the smallest common amount that removes at least
+// as many weights as the uniform run, so that a comparison with uniform is at equal
+// weights removed (the nominal mean then differs from the target by at most 1/cols).
 import { ArgumentRangeError } from '../errors';
 
 export interface SparsityBounds {
@@ -63,4 +71,34 @@ export function projectToTarget(proposal: readonly number[], parameters: readonl
   const others = live.reduce((t, b) => (b === absorb ? t : t + parameters[b] * s[b]), 0);
   s[absorb] = clip((budget - others) / parameters[absorb], lo, hi);
   return s;
+}
+
+/** The shapes of a block's pruned matrices. */
+export type BlockShapes = readonly { rows: number; cols: number }[];
+
+/** Weights a row-wise selection at sparsity s removes from the block: floor(s * cols) of each row (as the native select_row does). */
+export function rowwisePruned(shapes: BlockShapes, s: number): number {
+  return shapes.reduce((t, m) => t + m.rows * Math.floor(s * m.cols), 0);
+}
+
+/**
+ * `sparsity` (e.g. projectToTarget's) shifted by the smallest common amount, clipped to the
+ * bounds, for which a row-wise selection removes at least `count` weights in all.
+ */
+export function matchCount(sparsity: readonly number[], blocks: readonly BlockShapes[], count: number, bounds: SparsityBounds = {}): number[] {
+  const lo = bounds.lo ?? BLOCK_SPARSITY_BOUNDS.lo;
+  const hi = bounds.hi ?? BLOCK_SPARSITY_BOUNDS.hi;
+  const at = (shift: number) => sparsity.map((s, b) => (blocks[b].length > 0 ? clip(s + shift, lo, hi) : s));
+  const removed = (shift: number) => at(shift).reduce((t, s, b) => t + rowwisePruned(blocks[b], s), 0);
+  if (removed(0) >= count) return sparsity.slice();
+  if (removed(hi - lo) < count) throw new ArgumentRangeError(`no allocation within [${lo}, ${hi}] removes ${count} weights`);
+  // removed() is a non-decreasing step function of the shift: bisect to its first step at or above count.
+  let a = 0, z = hi - lo;
+  for (let i = 0; i < 200 && z - a > 0; i++) {
+    const m = (a + z) / 2;
+    if (m === a || m === z) break;
+    if (removed(m) < count) a = m;
+    else z = m;
+  }
+  return at(z);
 }

@@ -4,7 +4,8 @@
 //      running baseline, and its layer results give the blocks' outlier features;
 //   1. each episode e = 1..E: the policy proposes per-block offsets z (policy.ts), the
 //      sparsities are target + z projected to the exact parameter-weighted mean and the
-//      bounds [0, 0.99] (project.ts), a copy of the model is pruned at them with the base
+//      bounds [0, 0.99] (project.ts; with a row-wise base selection, then shifted to
+//      remove at least as many weights as the uniform run: matchCount), a copy of the model is pruned at them with the base
 //      method and its calibration KL measured (evaluate.ts); reward = -KL; the policy
 //      takes one REINFORCE step with the advantage against the running baseline; the
 //      exploration sigma shrinks linearly from SIGMA_START to SIGMA_END;
@@ -22,7 +23,7 @@ import { SeededRandom } from '../util/random';
 import { AllocationEvaluator, Evaluation } from './evaluate';
 import { blockFeatures, FEATURE_NAMES } from './features';
 import { GaussianPolicy, RunningBaseline, standardize } from './policy';
-import { BLOCK_SPARSITY_BOUNDS, projectToTarget, weightedMean } from './project';
+import { BLOCK_SPARSITY_BOUNDS, matchCount, projectToTarget, rowwisePruned, weightedMean } from './project';
 import { windowSubset } from './windows';
 
 /** Episodes when --episodes is not given, and the most it takes. */
@@ -47,6 +48,8 @@ interface Candidate {
   from: string;
   sparsity: number[];
   kl: number;
+  /** Weights it pruned (measured). */
+  pruned: number;
 }
 
 const round = (x: number, d = 6) => Number(x.toFixed(d));
@@ -79,13 +82,17 @@ export async function rlAllocation(ctx: AllocationContext, o: RlAllocationOption
   const policy = new GaussianPolicy(standardize(features));
   const baseline = new RunningBaseline(-uniform.kl);
   const rng = new SeededRandom(o.seed);
+  // A row-wise selection rounds each row down: candidates remove at least the uniform run's weights.
+  const rowwise = o.createStrategy().defaultGranularity === 'row';
+  const uniformCount = live.reduce((t, b) => t + rowwisePruned(evaluator.blockShapes[b], target), 0);
   const toSparsity = (offsets: number[]) => {
     const proposal = P.map(() => 0);
     live.forEach((b, i) => (proposal[b] = target + offsets[i]));
-    return projectToTarget(proposal, P, target, BLOCK_SPARSITY_BOUNDS);
+    const exact = projectToTarget(proposal, P, target, BLOCK_SPARSITY_BOUNDS);
+    return rowwise ? matchCount(exact, evaluator.blockShapes, uniformCount, BLOCK_SPARSITY_BOUNDS) : exact;
   };
 
-  const candidates: Candidate[] = [{ from: 'uniform', sparsity: uniformSparsity, kl: uniform.kl }];
+  const candidates: Candidate[] = [{ from: 'uniform', sparsity: uniformSparsity, kl: uniform.kl, pruned: uniform.pruned }];
   const curve: Record<string, unknown>[] = [];
   for (let e = 1; e <= o.episodes; e++) {
     ctx.signal?.throwIfAborted();
@@ -97,12 +104,12 @@ export async function rlAllocation(ctx: AllocationContext, o: RlAllocationOption
     const before = baseline.value;
     const advantage = baseline.advantage(reward);
     policy.update(z, advantage);
-    candidates.push({ from: `episode ${e}`, sparsity, kl: r.kl });
-    curve.push({ episode: e, reward: round(reward, 8), kl: round(r.kl, 8), baseline: round(before, 8), advantage: round(advantage, 4), sigma: round(sigma, 4), sparsity: sparsity.map((s) => round(s)) });
+    candidates.push({ from: `episode ${e}`, sparsity, kl: r.kl, pruned: r.pruned });
+    curve.push({ episode: e, reward: round(reward, 8), kl: round(r.kl, 8), baseline: round(before, 8), advantage: round(advantage, 4), sigma: round(sigma, 4), sparsity: sparsity.map((s) => round(s)), pruned: r.pruned });
   }
   const meanSparsity = toSparsity(policy.mean());
   const mean = await measure(`policy mean (${total}/${total})`, meanSparsity);
-  candidates.push({ from: 'policy mean', sparsity: meanSparsity, kl: mean.kl });
+  candidates.push({ from: 'policy mean', sparsity: meanSparsity, kl: mean.kl, pruned: mean.pruned });
 
   const best = candidates.reduce((a, c) => (c.kl < a.kl ? c : a));
   const beats = best.kl < uniform.kl;
@@ -111,8 +118,9 @@ export async function rlAllocation(ctx: AllocationContext, o: RlAllocationOption
   const notes = [
     `rl-allocation (base ${o.base}, ${o.episodes} episodes, seed ${o.seed}): ${where}: uniform ${uniform.kl.toPrecision(5)}, chosen (${best.from}) ${best.kl.toPrecision(5)}` +
       (beats ? ` (${((1 - best.kl / uniform.kl) * 100).toFixed(1)}% lower)` : ': the agent found nothing better than uniform, so the allocation is uniform'),
-    `rl-allocation: per-block sparsities ${best.sparsity.map((s) => s.toFixed(3)).join(', ')} (parameter-weighted mean ${weightedMean(best.sparsity, P).toFixed(6)})`,
+    `rl-allocation: per-block sparsities ${best.sparsity.map((s) => s.toFixed(3)).join(', ')} (parameter-weighted mean ${weightedMean(best.sparsity, P).toFixed(6)}; ${best.pruned} weights pruned, uniform ${uniform.pruned})`,
   ];
+  if (rowwise) notes.push('rl-allocation: each row loses floor(s * its length) weights, so every candidate was shifted to remove at least as many weights as the uniform run (its nominal mean is then within 1/cols of the target)');
   if (windows !== ctx.calibration) notes.push(`rl-allocation: each episode calibrates and measures on ${windows.samples} of the ${ctx.calibration.samples} calibration windows (seed ${o.seed}); the final prune calibrates on all of them`);
   return {
     sparsity: best.sparsity,
@@ -134,10 +142,11 @@ export async function rlAllocation(ctx: AllocationContext, o: RlAllocationOption
         theta: policy.theta.map((t) => round(t)),
         sigma: [SIGMA_START, SIGMA_END],
       },
-      uniform: { kl: uniform.kl, top1: uniform.top1Agreement },
+      equal_weights_removed: rowwise,
+      uniform: { kl: uniform.kl, top1: uniform.top1Agreement, pruned: uniform.pruned },
       learning_curve: curve,
-      policy_mean: { kl: mean.kl, top1: mean.top1Agreement, sparsity: meanSparsity },
-      chosen: { from: best.from, kl: best.kl },
+      policy_mean: { kl: mean.kl, top1: mean.top1Agreement, sparsity: meanSparsity, pruned: mean.pruned },
+      chosen: { from: best.from, kl: best.kl, pruned: best.pruned, nominal_mean: weightedMean(best.sparsity, P) },
       beats_uniform: beats,
       evaluations: total,
       seconds: round(seconds, 3),

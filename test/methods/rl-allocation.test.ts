@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { projectToTarget, weightedMean } from '../../lib/allocation/project';
+import { matchCount, projectToTarget, rowwisePruned, weightedMean } from '../../lib/allocation/project';
 import { GaussianPolicy, RunningBaseline, standardize } from '../../lib/allocation/policy';
 import { windowSubset, windowsOf } from '../../lib/allocation/windows';
 import { windowsFromStream } from '../../lib/calibration/sample';
@@ -18,9 +18,10 @@ import { blockOf } from '../../lib/prune/pipeline';
 import { PruneReport } from '../../lib/prune/report';
 import { prune, PruneOptions } from '../../lib/prune/run';
 import { DenseReference, queryQuality } from '../../lib/sweep/quality';
+import { sweep } from '../../lib/sweep/run';
 import { SeededRandom } from '../../lib/util/random';
 import { runCli } from '../support/cli';
-import { countZeros, tempDir } from '../prune/helpers';
+import { countZeros, expectStopLeavesNothing, tempDir } from '../prune/helpers';
 import { tinyPrune, writeCalibTokens, writeTinyModel } from '../prune/tiny';
 
 interface RlReport {
@@ -28,8 +29,8 @@ interface RlReport {
   block_parameters: number[];
   episodes: number;
   base: string;
-  learning_curve: { episode: number; reward: number; kl: number; baseline: number; sparsity: number[] }[];
-  uniform: { kl: number };
+  learning_curve: { episode: number; reward: number; kl: number; baseline: number; sparsity: number[]; pruned: number }[];
+  uniform: { kl: number; pruned: number };
   policy_mean: { kl: number; sparsity: number[] };
   chosen: { from: string; kl: number };
   beats_uniform: boolean;
@@ -70,6 +71,21 @@ describe('projectToTarget', () => {
     const s = projectToTarget([0.5, 0.7, 0.6], [10, 10, 10], 0.5);
     expect(s[1] - s[0]).toBeCloseTo(0.2, 12);
     expect(s[2] - s[0]).toBeCloseTo(0.1, 12);
+  });
+
+  test('matchCount: the smallest common shift that removes at least the uniform count under per-row rounding', () => {
+    const blocks = [[{ rows: 4, cols: 10 }], [{ rows: 2, cols: 7 }, { rows: 3, cols: 5 }], []];
+    const P = [40, 29, 0];
+    const exact = projectToTarget([0.43, 0.58, 0], P, 0.5);
+    const count = rowwisePruned(blocks[0], 0.5) + rowwisePruned(blocks[1], 0.5);
+    const s = matchCount(exact, blocks, count);
+    const removed = rowwisePruned(blocks[0], s[0]) + rowwisePruned(blocks[1], s[1]);
+    expect(removed).toBeGreaterThanOrEqual(count);
+    expect(s[1] - s[0]).toBeCloseTo(exact[1] - exact[0], 12); // one common shift
+    expect(s[2]).toBe(0);
+    // A hair less shift removes fewer weights than asked.
+    const less = [s[0] - 1e-9, s[1] - 1e-9];
+    expect(rowwisePruned(blocks[0], less[0]) + rowwisePruned(blocks[1], less[1])).toBeLessThan(count);
   });
 
   test('bad input is refused', () => {
@@ -124,10 +140,16 @@ describe('prune --method rl-allocation (tiny Llama)', () => {
     first = await run('rl-a', { seed: 7 });
   }, 60_000);
 
-  test('per-block sparsities at the exact target, in bounds, with the learning curve of every episode', () => {
-    const { rl } = first;
+  test('per-block sparsities in bounds that remove at least the uniform run\'s weights (nominal mean within 1/cols), with the learning curve of every episode', () => {
+    const { rl, report } = first;
     expect(rl.block_sparsity).toHaveLength(3);
-    expect(Math.abs(weightedMean(rl.block_sparsity, rl.block_parameters) - 0.5)).toBeLessThan(1e-12);
+    // Rows lose floor(s * cols): the agent's candidates are shifted to remove at least what uniform removes.
+    const uniformPruned = report.layers.reduce((t, l) => t + l.shape[0] * Math.floor(0.5 * l.shape[1]), 0);
+    const pruned = report.layers.reduce((t, l) => t + l.pruned, 0);
+    expect(rl.uniform.pruned).toBe(uniformPruned);
+    expect(pruned).toBeGreaterThanOrEqual(uniformPruned);
+    expect(pruned - uniformPruned).toBeLessThanOrEqual(3 * 24); // at most one row step of each block's matrices
+    expect(Math.abs(weightedMean(rl.block_sparsity, rl.block_parameters) - 0.5)).toBeLessThanOrEqual(1 / 16);
     for (const s of rl.block_sparsity) expect(s >= 0 && s <= 0.99).toBe(true);
     expect(rl.base).toBe('wanda');
     expect(rl.episodes).toBe(3);
@@ -135,7 +157,7 @@ describe('prune --method rl-allocation (tiny Llama)', () => {
     for (const e of rl.learning_curve) {
       expect(e.reward).toBeCloseTo(-e.kl, 8);
       expect(Number.isFinite(e.baseline)).toBe(true);
-      expect(Math.abs(weightedMean(e.sparsity, rl.block_parameters) - 0.5)).toBeLessThan(1e-5); // rounded to 6 digits in the report
+      expect(e.pruned).toBeGreaterThanOrEqual(uniformPruned);
     }
     // The first baseline is the uniform allocation's reward; the chosen KL is the lowest measured.
     expect(rl.learning_curve[0].baseline).toBeCloseTo(-rl.uniform.kl, 8);
@@ -187,10 +209,34 @@ describe('prune --method rl-allocation (tiny Llama)', () => {
     const { report, rl } = await run('rl-sgpt', { base: 'sparsegpt', episodes: 1 });
     expect(rl.base).toBe('sparsegpt');
     expect(rl.learning_curve).toHaveLength(1);
+    // SparseGPT selects over block tiles (no per-row rounding): the nominal mean is the target exactly.
     expect(Math.abs(weightedMean(rl.block_sparsity, rl.block_parameters) - 0.5)).toBeLessThan(1e-12);
     // SparseGPT's default selection is per block tile of the matrix: the layer's sparsity is the block's within one row's rounding.
     for (const l of report.layers) expect(Math.abs(l.sparsity - rl.block_sparsity[blockOf(l.name)])).toBeLessThan(1 / l.shape[1]);
   }, 60_000);
+});
+
+describe('in the CLI, in a sweep, and stopped', () => {
+  test('the CLI prunes and prints what the agent found', async () => {
+    const out = path.join(dir, 'cli');
+    const r = await runCli(['prune', '--model', model, '--method', 'rl-allocation', '--base', 'wanda', '--episodes', '2', '--sparsity', '0.5', '--calib-tokens', calib, '--calib-samples', '4', '--seq-len', '16', '--out', out]);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(fs.readFileSync(path.join(out, 'prune-report.json'), 'utf8')) as { allocation: RlReport & { method: string } };
+    expect(report.allocation.method).toBe('rl-allocation');
+    expect(report.allocation.learning_curve).toHaveLength(2);
+  });
+
+  test('a sweep cell records the allocation and its learning curve', async () => {
+    const evalTokens = writeCalibTokens(path.join(dir, 'eval.json'), 256, 9);
+    const { results } = await sweep({ model, methods: ['rl-allocation'], levels: [0.5], episodes: 2, calibTokens: calib, calibSamples: 4, seqLen: 16, evalTokens, evalSeqLen: 16, out: path.join(dir, 'sweep') });
+    const cell = results.cells.find((c) => c.method === 'rl-allocation')!;
+    expect(cell.status).toBe('ok');
+    const alloc = (cell as unknown as { allocation: RlReport }).allocation;
+    expect(alloc.learning_curve).toHaveLength(2);
+    expect(Math.abs(weightedMean(alloc.block_sparsity, alloc.block_parameters) - 0.5)).toBeLessThanOrEqual(1 / 16);
+  }, 60_000);
+
+  test('a stop during the episodes leaves no output and no scratch', () => expectStopLeavesNothing(rlRun('stopped'), 'allocate', dir));
 });
 
 describe('refusals before any work', () => {
@@ -239,7 +285,8 @@ test('the demo model: two episodes on its queries, the allocation at the target 
   });
   const rl = report.allocation as unknown as RlReport;
   expect(rl.block_sparsity).toHaveLength(4);
-  expect(Math.abs(weightedMean(rl.block_sparsity, rl.block_parameters) - 0.6)).toBeLessThan(1e-12);
+  expect(Math.abs(weightedMean(rl.block_sparsity, rl.block_parameters) - 0.6)).toBeLessThan(1 / 128);
+  expect(report.layers.reduce((t, l) => t + l.pruned, 0)).toBeGreaterThanOrEqual(rl.uniform.pruned);
   expect(rl.learning_curve).toHaveLength(2);
   expect(rl.uniform.kl).toBeGreaterThan(0);
   expect(rl.chosen.kl).toBeLessThanOrEqual(rl.uniform.kl);

@@ -81,6 +81,12 @@ export interface Strategy {
   notes?(): string[];
   /** Native score parameters for one layer. */
   scoreOptions(stats: StrategyStats): ScoreOptions;
+  /**
+   * A per-weight score that is not |W|^p * act^q (random's seeded draws): present, one
+   * threshold across several matrices (global granularity) ranks by it instead of by
+   * scoreOptions. Higher = kept.
+   */
+  scoreMatrix?(w: Matrix, stats: StrategyStats, layer: LayerContext): Promise<Float32Array>;
   /** Prunes one matrix in place. `layer`: which matrix it is, when the caller knows (the pipelines always pass it). */
   prune(w: Matrix, stats: StrategyStats, selection: SelectionSpec, layer?: LayerContext): Promise<Mask>;
 }

@@ -75,6 +75,8 @@ export interface OptionContext {
   pattern?: { n: number; m: number };
   /** --granularity when given. */
   granularity?: string;
+  /** --structure when given (the method's structured form removes units: no mask is chosen). */
+  structure?: Structure;
 }
 
 /** What an allocation method gets before the pipeline runs: the dense model and the calibration set. */
@@ -128,6 +130,11 @@ export interface UnstructuredMethod extends Declaration {
   structured?(o?: MethodOptions): StructuredMethod;
   /** The method options it takes beyond the common ones (METHOD_OPTION_FLAGS); the others are refused. */
   options?: readonly MethodOptionName[];
+  /**
+   * Declared capability: masks only in N:M patterns (random-pattern); its checkOptions
+   * refuses a run without --pattern, and a sweep gives it its N:M cells only.
+   */
+  patternsOnly?: true;
   /** Checks its options' values against the run (throws ArgumentRangeError), before anything is loaded. */
   checkOptions?(o: MethodOptions, run: OptionContext): void;
   /**

@@ -28,6 +28,8 @@ export interface MethodInfo {
   /** The method options it takes (--base, --bits, ...); prune and sweep refuse the others. */
   options?: readonly MethodOptionName[];
   checkOptions?: UnstructuredMethod['checkOptions'];
+  /** Masks in N:M patterns only (a sweep gives it no unstructured cell). */
+  patternsOnly?: boolean;
   /** An allocation method: chooses per-block sparsities before its base method prunes. */
   allocate?: UnstructuredMethod['allocate'];
 }
@@ -65,6 +67,7 @@ function infoOf(p: MethodPlugin): MethodInfo {
     structured: u.structured,
     options: u.options ?? [],
     checkOptions: u.checkOptions,
+    patternsOnly: u.patternsOnly === true,
     allocate: u.allocate,
   };
 }

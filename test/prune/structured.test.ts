@@ -34,6 +34,12 @@ const base = (method: string, out: string, extra: Partial<PruneOptions> = {}): P
   ...extra,
 });
 
+/** A method's units: a structured plugin, or a masking method's structured form (random). */
+function unitsOf(method: string): StructuredMethod {
+  const info = methodInfo(method);
+  return info.plugin?.kind === 'structured' ? info.plugin : info.structured!();
+}
+
 /** Perplexity of a written model on the first 12 windows of the demo's held-out text. */
 async function heldOut(model: string): Promise<number> {
   const m = await loadModel(model);
@@ -49,7 +55,7 @@ async function heldOut(model: string): Promise<number> {
 describe('MLP channels, 20% of the block parameters, --uniform', () => {
   const ppl: Record<string, number> = {};
   test.each(['l1', 'random', 'wanda-sp', 'flap'])('%s', async (method) => {
-    const r = await prune(base(method, `${method}-channels`, { uniform: true, calib: method === 'l1' || method === 'random' ? undefined : path.join(DEMO, 'calib.txt') }));
+    const r = await prune(base(method, `${method}-channels`, { structure: 'channels', uniform: true, calib: method === 'l1' || method === 'random' ? undefined : path.join(DEMO, 'calib.txt') }));
     const st = r.structured!;
     expect(st.structure).toBe('channels');
     // One 8-wide step of MLP width per block is the resolution: within 2 points of 20%.
@@ -166,9 +172,9 @@ test('block-influence removes the block whose output is most like its input', as
 });
 
 test('random is seeded: the same seed removes the same channels, another seed others', async () => {
-  const a = await prune(base('random', 'ra', { calib: undefined, seed: 1, uniform: true }));
-  const b = await prune(base('random', 'rb', { calib: undefined, seed: 1, uniform: true }));
-  const c = await prune(base('random', 'rc', { calib: undefined, seed: 2, uniform: true }));
+  const a = await prune(base('random', 'ra', { structure: 'channels', calib: undefined, seed: 1, uniform: true }));
+  const b = await prune(base('random', 'rb', { structure: 'channels', calib: undefined, seed: 1, uniform: true }));
+  const c = await prune(base('random', 'rc', { structure: 'channels', calib: undefined, seed: 2, uniform: true }));
   const bytes = (p: string) => fs.readFileSync(path.join(p, 'model.safetensors'));
   expect(bytes(a.output.path).equals(bytes(b.output.path))).toBe(true);
   expect(bytes(a.output.path).equals(bytes(c.output.path))).toBe(false);
@@ -218,7 +224,7 @@ describe('bias on the OPT demo model (trained, biases, ReLU)', () => {
     const model = await loadModel(OPT);
     try {
       const { set } = await drawCalibration(model, { calib: path.join(DEMO, 'calib.txt'), calibSamples: 16, seqLen: 128 });
-      const r = await runStructured(model, { method: methodInfo(method).plugin as StructuredMethod, structure: 'channels', sparsity: 0.1333, calibration: set });
+      const r = await runStructured(model, { method: unitsOf(method), structure: 'channels', sparsity: 0.1333, calibration: set });
       expect(Math.abs(r.removedUnits.channelFraction - 0.2)).toBeLessThan(0.01);
       if (method === 'bias') {
         const h = r.firingHistogram!;

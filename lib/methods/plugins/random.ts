@@ -1,21 +1,16 @@
-// The structured baseline: units (or blocks) removed uniformly at random, seeded (--seed).
-import type { StructuredMethod } from '../plugin';
+// The random baseline (seed Table 4): a seeded uniform mask at the requested sparsity and
+// granularity (row by default; matrix, global, or a random N:M pattern with --pattern).
+// With --structure it removes random units (channels, heads, blocks) instead.
+import type { MethodOptions, UnstructuredMethod } from '../plugin';
+import { randomStrategy } from '../random-scores';
+import { randomUnits } from '../random-units';
 
-export const method: StructuredMethod = {
+export const method: UnstructuredMethod = {
   name: 'random',
-  description: 'uniformly random channels, heads or blocks (seeded baseline)',
-  kind: 'structured',
+  description: 'a seeded uniform mask (per row by default), or with --structure random channels, heads or blocks',
+  kind: 'score',
   calibrated: false,
   order: 110,
-  structures: ['channels', 'heads', 'width', 'layers'],
-  async scoreUnits(ctx) {
-    const draw = (n: number) => Float32Array.from({ length: n }, () => ctx.random());
-    return {
-      channels: ctx.shape.intermediateSize > 0 ? draw(ctx.shape.intermediateSize) : undefined,
-      heads: ctx.shape.numHeads > 0 ? draw(ctx.shape.numHeads) : undefined,
-    };
-  },
-  async scoreBlocks(ctx) {
-    return Float32Array.from({ length: ctx.config.numLayers }, () => ctx.random());
-  },
+  structured: () => randomUnits,
+  create: (o?: MethodOptions) => randomStrategy('random', o?.seed ?? 0),
 };

@@ -13,11 +13,12 @@ import { KernelsNative } from './kernels';
 import { KmeansNative } from './kmeans';
 import { MaskNative } from './mask';
 import { OptimNative } from './optim';
+import { RefineNative } from './refine';
 import { OutliersNative } from './outliers';
 import { SparseGptNative } from './sparsegpt';
 import { VdNative } from './vd';
 
-export interface ShearsAddon extends KernelsNative, SparseGptNative, ForwardNative, BackwardNative, FilesNative, OptimNative, VdNative, EvalNative, MaskNative, FormulaNative, KmeansNative, OutliersNative {}
+export interface ShearsAddon extends KernelsNative, SparseGptNative, ForwardNative, BackwardNative, FilesNative, OptimNative, VdNative, EvalNative, MaskNative, FormulaNative, KmeansNative, OutliersNative, RefineNative {}
 
 /** The number of parameters of F, optional ones included. */
 type Arity<F> = F extends (...args: infer P) => unknown ? Required<P>['length'] : never;
@@ -95,6 +96,9 @@ export const ADDON_ARITY: { readonly [K in keyof ShearsAddon]-?: Arity<ShearsAdd
   // formula method (lib/formula/native.ts)
   formulaScores: 4,
   formulaHdiag: 4,
+  // random baselines' scores, DSnoT's refinement
+  randomScores: 3,
+  dsnotRefine: 4,
 };
 
 /** The loaded addon, typed. */

@@ -12,7 +12,7 @@ import { ForwardModel } from '../forward/model';
 import { applyMask, Backend, computeScores, NMPattern, SelectionSpec, selectGlobal, selectMask } from '../kernels';
 import { HessianPrecision } from '../methods/hessian';
 import { LoadedModel, Tensor } from '../model/types';
-import { Strategy, StrategyStats } from '../strategies';
+import { LayerContext, Strategy, StrategyStats } from '../strategies';
 import { Mask, Matrix } from '../tensor';
 import { CalibrationSet } from '../calibration/sample';
 import { LinearLayer, selectLayers } from './layers';
@@ -106,6 +106,11 @@ function result(name: string, t: Tensor, mask: Mask): LayerResult {
   return { name, shape: t.shape.slice(), pruned: mask.pruned, sparsity: mask.pruned / n };
 }
 
+/** One matrix's scores for a global selection: the strategy's own (scoreMatrix) or the kernels' |W|^p * act^q. */
+function scoresOf(strategy: Strategy, w: Matrix, stats: StrategyStats, layer: LayerContext, backend?: Backend): Promise<Float32Array> {
+  return strategy.scoreMatrix ? strategy.scoreMatrix(w, stats, layer) : computeScores(w, { ...strategy.scoreOptions(stats), backend });
+}
+
 /** How one block's selected layers are pruned (shared with `sweep --stats once`). */
 export interface BlockPruning {
   strategy: Strategy;
@@ -138,7 +143,7 @@ export async function pruneBlock(
       const mats = layers.map((l) => asMatrix(tensor(l.name)));
       const scores: Float32Array[] = [];
       for (let i = 0; i < mats.length; i++)
-        scores.push(await computeScores(mats[i], { ...p.strategy.scoreOptions(stats.get(layers[i])!), backend }));
+        scores.push(await scoresOf(p.strategy, mats[i], stats.get(layers[i])!, { name: layers[i].name, block: blockOf(layers[i].name), tensors }, backend));
       const masks = await selectGlobal(mats.map((m, i) => ({ scores: scores[i], rows: m.rows, cols: m.cols })), p.selection.sparsity ?? 0, { backend });
       for (let i = 0; i < mats.length; i++) {
         await applyMask(mats[i], masks[i], { backend });
@@ -229,9 +234,9 @@ export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promi
       await clock.time('pruning', async () => {
         const mats = names.map((n) => asMatrix(tensor(n)));
         const scores: Float32Array[] = [];
-        for (const m of mats) {
+        for (let i = 0; i < mats.length; i++) {
           o.signal?.throwIfAborted();
-          scores.push(await computeScores(m, { ...o.strategy.scoreOptions({}), backend }));
+          scores.push(await scoresOf(o.strategy, mats[i], {}, { name: names[i], block: blockOf(names[i]), tensors: model.tensors }, backend));
         }
         const masks = await selectGlobal(mats.map((m, i) => ({ scores: scores[i], rows: m.rows, cols: m.cols })), o.sparsity ?? 0, { backend });
         for (let i = 0; i < mats.length; i++) {

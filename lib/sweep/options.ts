@@ -112,12 +112,22 @@ function normPattern(p: string): SweepPattern {
 }
 
 /** The cells in sweep order: per method, unstructured levels first, then each N:M pattern. */
-/** The cells of a sweep; methods in `unitsOnly` (structured: they remove whole units; allocation methods) get no N:M cell. */
-export function sweepCells(methods: string[], patterns: SweepPattern[], levels: number[], unitsOnly: ReadonlySet<string> = new Set()): CellSpec[] {
+/**
+ * The cells of a sweep; methods in `unitsOnly` (structured: they remove whole units; allocation methods) get no N:M cell,
+ * methods in `patternsOnly` (random-pattern) no unstructured cell.
+ */
+export function sweepCells(
+  methods: string[],
+  patterns: SweepPattern[],
+  levels: number[],
+  unitsOnly: ReadonlySet<string> = new Set(),
+  patternsOnly: ReadonlySet<string> = new Set(),
+): CellSpec[] {
   const cells: CellSpec[] = [];
   for (const method of methods)
     for (const pattern of patterns) {
       if (pattern !== 'unstructured' && unitsOnly.has(method)) continue;
+      if (pattern === 'unstructured' && patternsOnly.has(method)) continue;
       if (pattern === 'unstructured') for (const level of levels) cells.push({ method, pattern, level });
       else cells.push({ method, pattern, level: patternSparsity(parsePattern(pattern)) });
     }
@@ -128,7 +138,7 @@ export function sweepCells(methods: string[], patterns: SweepPattern[], levels: 
  * A method option given to a sweep goes to the methods that take it: at least one must,
  * and each of those checks it (at every pattern of the sweep) before any work.
  */
-function checkSweepMethodOptions(o: SweepOptions, infos: MethodInfo[], levels: number[], patterns: SweepPattern[]): void {
+function checkSweepMethodOptions(o: SweepOptions, infos: MethodInfo[], levels: number[], patterns: SweepPattern[], structured: ReadonlySet<string>): void {
   const given = (Object.keys(METHOD_OPTION_FLAGS) as MethodOptionName[]).filter((k) => o[k] !== undefined);
   for (const k of given)
     if (!infos.some((m) => m.options?.includes(k)))
@@ -136,7 +146,9 @@ function checkSweepMethodOptions(o: SweepOptions, infos: MethodInfo[], levels: n
   const runs = patterns.map((p) => (p === 'unstructured' ? { sparsity: levels[0] ?? 0.5 } : { sparsity: patternSparsity(parsePattern(p)), pattern: parsePattern(p) }));
   for (const m of infos) {
     const mine = Object.fromEntries(given.filter((k) => m.options?.includes(k)).map((k) => [k, o[k]]));
-    for (const run of runs) m.checkOptions?.(methodOptionsOf({ ...mine, seed: o.seed, alpha: o.alpha }), run);
+    // A method that removes units in this sweep is checked with its structure; one of N:M patterns only, at its patterns.
+    const own = structured.has(m.name) ? runs.map((r) => ({ ...r, structure: o.structure })) : runs.filter((r) => !m.patternsOnly || r.pattern !== undefined);
+    for (const run of own) m.checkOptions?.(methodOptionsOf({ ...mine, seed: o.seed, alpha: o.alpha }), run);
   }
 }
 
@@ -173,10 +185,15 @@ export function checkSweepOptions(o: SweepOptions): CheckedSweep {
     throw new ArgumentRangeError(`--head-unit must be group or query, got '${String(o.headUnit)}'`);
   // Structured methods remove whole units: they take the levels, not the N:M patterns (a
   // sweep of both, as the demo's, gives them only their unstructured cells).
-  const structured = new Set(infos.filter((m) => m.kind === 'structured').map((m) => m.name));
+  // With --structure, a masking method that has a structured form (query-aware, random) removes units too.
+  const structured = new Set(infos.filter((m) => m.kind === 'structured' || (o.structure !== undefined && m.structured !== undefined)).map((m) => m.name));
   if (structured.size > 0 && !patterns.includes('unstructured') && infos.every((m) => structured.has(m.name)))
     throw new ArgumentRangeError(`${[...structured].join(', ')} remove whole units: N:M patterns do not apply (add unstructured to --patterns)`);
-  checkSweepMethodOptions(o, infos, levels, patterns);
+  // Methods of N:M patterns only (random-pattern) need one in --patterns (unless they remove units).
+  const patternsOnly = new Set(infos.filter((m) => m.patternsOnly && !structured.has(m.name)).map((m) => m.name));
+  if (patternsOnly.size > 0 && patterns.every((p) => p === 'unstructured'))
+    throw new ArgumentRangeError(`${[...patternsOnly].join(', ')} keep${patternsOnly.size > 1 ? '' : 's'} N of every M weights: add an N:M pattern to --patterns (e.g. unstructured,2:4)`);
+  checkSweepMethodOptions(o, infos, levels, patterns, structured);
   const needsCalibration = infos.some((m) => m.calibrated);
   if (o.calib && o.calibTokens) throw new ArgumentRangeError('give --calib or --calib-tokens, not both');
   if (needsCalibration && !o.calib && !o.calibTokens)
@@ -210,13 +227,14 @@ export function checkSweepOptions(o: SweepOptions): CheckedSweep {
     if (f !== undefined && !fs.existsSync(f)) throw new ArgumentRangeError(`--${k} ${f} does not exist`);
   // A structured method removes o.structure, or its first structure (channels when it has them).
   const structureOf = (m: string): Structure | undefined => {
-    const p = methodInfo(m).plugin;
-    if (p?.kind !== 'structured') return undefined;
+    const info = methodInfo(m);
+    const p = info.plugin?.kind === 'structured' ? info.plugin : o.structure !== undefined ? info.structured?.() : undefined;
+    if (!p) return undefined;
     return o.structure ?? (p.structures.includes('channels') ? 'channels' : p.structures[0]);
   };
   // Allocation methods move sparsity between blocks: no N:M cells either.
   const noPatterns = new Set([...structured, ...infos.filter((m) => m.allocate).map((m) => m.name)]);
-  const cells = sweepCells(methods, patterns, levels, noPatterns).map((c) => {
+  const cells = sweepCells(methods, patterns, levels, noPatterns, patternsOnly).map((c) => {
     const structure = structureOf(c.method);
     return structure ? { ...c, structure } : c;
   });

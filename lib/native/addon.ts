@@ -13,12 +13,13 @@ import { KernelsNative } from './kernels';
 import { KmeansNative } from './kmeans';
 import { MaskNative } from './mask';
 import { OptimNative } from './optim';
+import { RiaNative } from './ria';
 import { RefineNative } from './refine';
 import { OutliersNative } from './outliers';
 import { SparseGptNative } from './sparsegpt';
 import { VdNative } from './vd';
 
-export interface ShearsAddon extends KernelsNative, SparseGptNative, ForwardNative, BackwardNative, FilesNative, OptimNative, VdNative, EvalNative, MaskNative, FormulaNative, KmeansNative, OutliersNative, RefineNative {}
+export interface ShearsAddon extends KernelsNative, SparseGptNative, ForwardNative, BackwardNative, FilesNative, OptimNative, VdNative, EvalNative, MaskNative, FormulaNative, KmeansNative, OutliersNative, RefineNative, RiaNative {}
 
 /** The number of parameters of F, optional ones included. */
 type Arity<F> = F extends (...args: infer P) => unknown ? Required<P>['length'] : never;
@@ -39,6 +40,9 @@ export const ADDON_ARITY: { readonly [K in keyof ShearsAddon]-?: Arity<ShearsAdd
   // weight sharing (kmeans) and OWL's outlier count
   kmeansCluster: 3,
   outlierCount: 3,
+  // RIA's score and channel permutation
+  riaScore: 4,
+  riaPermutation: 3,
   convert: 4,
   // runtime
   threads: 0,

@@ -12,11 +12,11 @@ export interface NativeDsnotMatrix {
   cols: number;
 }
 
+/** The layer input's column statistics (ColumnStats): sums, sums of squares, tokens. */
 export interface NativeDsnotColumns {
-  mean: Float64Array;
-  variance: Float64Array;
-  /** ||X_j||_2. */
-  norm: Float32Array;
+  sum: Float64Array;
+  sumSq: Float64Array;
+  count: number;
 }
 
 export interface NativeDsnotOptions {

@@ -1,5 +1,5 @@
 // dsnotRefine(w: {dense: Float32Array, current: Float32Array, rows, cols}, keep: Uint8Array,
-//             columns: {mean: Float64Array, variance: Float64Array, norm: Float32Array},
+//             columns: {sum: Float64Array, sumSq: Float64Array, count: number},
 //             opts: {maxCycles, threshold, n?, m?}) -> Promise<{swaps, errorBefore, errorAfter}>
 // DSnoT's refinement of a pruned matrix (native/cpu/dsnot.h): `current` and `keep` are
 // updated in place.
@@ -34,9 +34,10 @@ Napi::Value DsnotRefine(const Napi::CallbackInfo& info) {
     w.keep = typed_array<uint8_t>(info[1], "keep", (n + 7) / 8).data;
     Napi::Object xo = object_arg(info[2], "columns");
     DsnotColumns x;
-    x.mean = typed_array<double>(xo.Get("mean"), "columns.mean", w.cols).data;
-    x.variance = typed_array<double>(xo.Get("variance"), "columns.variance", w.cols).data;
-    x.norm = typed_array<float>(xo.Get("norm"), "columns.norm", w.cols).data;
+    x.sum = typed_array<double>(xo.Get("sum"), "columns.sum", w.cols).data;
+    x.sum_sq = typed_array<double>(xo.Get("sumSq"), "columns.sumSq", w.cols).data;
+    x.count = get_double(xo, "count", 0.0);
+    if (!(x.count >= 1) || !std::isfinite(x.count)) fail(kRangeError, "columns.count must be at least 1 (no calibration tokens)");
     Napi::Object po = object_arg(info[3], "opts");
     DsnotParams p;
     p.max_cycles = static_cast<int>(get_int(po, "maxCycles", 0, 1 << 30));
@@ -47,9 +48,9 @@ Napi::Value DsnotRefine(const Napi::CallbackInfo& info) {
       p.n = static_cast<int>(get_int(po, "n", 1, p.m - 1));
     }
     for (size_t j = 0; j < w.cols; ++j)
-      if (!std::isfinite(x.mean[j]) || !std::isfinite(x.variance[j]) || !std::isfinite(x.norm[j]))
+      if (!std::isfinite(x.sum[j]) || !(x.sum_sq[j] >= 0) || !std::isfinite(x.sum_sq[j]))
         fail(kNonFinite, "the column statistics are not finite at column " + std::to_string(j));
-    std::vector<Napi::Value> keep{wo.Get("dense"), wo.Get("current"), info[1], xo.Get("mean"), xo.Get("variance"), xo.Get("norm")};
+    std::vector<Napi::Value> keep{wo.Get("dense"), wo.Get("current"), info[1], xo.Get("sum"), xo.Get("sumSq")};
     auto result = std::make_shared<DsnotResult>();
     return PromiseWorker::Start(
         info.Env(), "shears.dsnotRefine", keep, [=] { *result = dsnot_refine(w, x, p); },

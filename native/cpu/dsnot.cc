@@ -26,6 +26,17 @@ std::vector<uint32_t> sorted_by(std::vector<uint32_t> idx, const std::vector<dou
   return idx;
 }
 
+struct ColumnMoments {
+  std::vector<double> mean, variance, norm;
+  ColumnMoments(const DsnotColumns& c, size_t cols) : mean(cols), variance(cols), norm(cols) {
+    for (size_t j = 0; j < cols; ++j) {
+      mean[j] = c.sum[j] / c.count;
+      variance[j] = std::max(0.0, c.sum_sq[j] / c.count - mean[j] * mean[j]);
+      norm[j] = std::sqrt(c.sum_sq[j]);
+    }
+  }
+};
+
 struct RowOutcome {
   size_t swaps = 0;
   double before = 0, after = 0;
@@ -33,7 +44,7 @@ struct RowOutcome {
 
 class RowRefiner {
  public:
-  RowRefiner(const DsnotMatrix& w, const DsnotColumns& x, const DsnotParams& p, size_t r)
+  RowRefiner(const DsnotMatrix& w, const ColumnMoments& x, const DsnotParams& p, size_t r)
       : w_(w), x_(x), p_(p), bit0_(r * w.cols), d_(w.dense + r * w.cols), c_(w.current + r * w.cols),
         grow_key_(w.cols), wanda_(w.cols) {}
 
@@ -117,7 +128,7 @@ class RowRefiner {
   }
 
   const DsnotMatrix& w_;
-  const DsnotColumns& x_;
+  const ColumnMoments& x_;
   const DsnotParams& p_;
   const size_t bit0_;
   const float* d_;
@@ -128,11 +139,12 @@ class RowRefiner {
 }  // namespace
 
 DsnotResult dsnot_refine(const DsnotMatrix& w, const DsnotColumns& x, const DsnotParams& p) {
+  const ColumnMoments moments(x, w.cols);
   std::vector<RowOutcome> rows(w.rows);
   // Chunks of whole mask bytes: no byte is written by two threads.
   const size_t grain = byte_aligned_row_multiple(w.cols) * std::max<size_t>(1, 4096 / std::max<size_t>(w.cols, 1));
   parallel_for(w.rows, grain, [&](size_t, size_t lo, size_t hi) {
-    for (size_t r = lo; r < hi; ++r) rows[r] = RowRefiner(w, x, p, r).run();
+    for (size_t r = lo; r < hi; ++r) rows[r] = RowRefiner(w, moments, p, r).run();
   });
   DsnotResult out;
   for (const RowOutcome& r : rows) {

@@ -34,10 +34,12 @@ struct DsnotMatrix {
   size_t rows, cols;
 };
 
+// The layer input's column statistics over the calibration tokens (ColumnStats): the
+// kernel derives E[x_j], Var[x_j] and ||X_j||_2 (the Wanda score of the pruning step).
 struct DsnotColumns {
-  const double* mean;      // E[x_j]
-  const double* variance;  // Var[x_j]
-  const float* norm;       // ||X_j||_2 (the Wanda score of the pruning step)
+  const double* sum;
+  const double* sum_sq;
+  double count;
 };
 
 struct DsnotResult {

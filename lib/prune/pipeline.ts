@@ -262,6 +262,7 @@ export async function runPipeline(model: LoadedModel, o: PipelineOptions): Promi
       }
     }
     progress(model.config.numLayers, 'done');
+    notes.push(...(o.strategy.notes?.() ?? []));
     return { layers, timings: clock.timings, granularity, notes };
   }
 

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { ArgumentRangeError, FormatError, NotImplementedError } from '../../lib/errors';
+import { METHODS } from '../../lib/methods/registry';
 import { sweep } from '../../lib/sweep/run';
 import { checkSweepOptions, DEFAULT_LEVELS, parseLevels, sweepCells } from '../../lib/sweep/options';
 
@@ -40,7 +41,9 @@ describe('sweep options', () => {
     expect(() => checkSweepOptions({ ...base, methods: ['wanda'] })).toThrow(/wanda need calibration data/);
     expect(() => checkSweepOptions({ ...base, methods: [] })).toThrow(ArgumentRangeError);
     expect(() => checkSweepOptions({ ...base, methods: ['nope'] })).toThrow(/unknown method 'nope'/);
-    expect(() => checkSweepOptions({ ...base, methods: ['owl'] })).toThrow(NotImplementedError);
+    // A method still planned, while one is (each lands as a plugin).
+    const planned = METHODS.find((m) => !m.implemented)?.name;
+    if (planned) expect(() => checkSweepOptions({ ...base, methods: [planned] })).toThrow(NotImplementedError);
     expect(() => checkSweepOptions({ ...base, eval: undefined })).toThrow(/--eval/);
     expect(() => checkSweepOptions({ ...base, evalTokens: __filename })).toThrow(/exactly one of --eval/);
     expect(() => checkSweepOptions({ ...base, patterns: ['3:2'] })).toThrow();

@@ -15,23 +15,7 @@ import * as path from 'node:path';
 import { ForwardModel } from '../lib/forward/model';
 import { loadModel } from '../lib/formats/load';
 import { setPoolThreads } from '../lib/kernels';
-
-/**
- * Runs fn `reps` times after one warm-up (`before`, untimed, ahead of each run); returns
- * the fastest run's ms: on a machine shared with other work the fastest run is the one
- * least slowed by it (the median moved by 3x between identical files there).
- */
-async function bestMs(reps: number, fn: () => Promise<unknown>, before?: () => Promise<unknown>): Promise<number> {
-  let best = Infinity;
-  for (let i = 0; i <= reps; i++) {
-    if (before) await before();
-    const t0 = process.hrtime.bigint();
-    await fn();
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    if (i > 0) best = Math.min(best, ms);
-  }
-  return best;
-}
+import { bestMs, measureSpeed, timingIds } from '../lib/eval/speed';
 
 export interface SpeedOptions {
   threads: number;
@@ -50,10 +34,7 @@ export interface EngineResult {
   seconds: number;
 }
 
-/** Token ids for timing: `ids` repeated (or cut) to n, in range of the vocabulary. */
-export function timingIds(ids: readonly number[], n: number): number[] {
-  return Array.from({ length: n }, (_, i) => ids[i % ids.length]);
-}
+export { timingIds };
 
 export async function shearsEngine(file: string, speedIds: number[], pplIds: number[] | undefined, o: SpeedOptions): Promise<EngineResult> {
   const t0 = Date.now();
@@ -61,34 +42,13 @@ export async function shearsEngine(file: string, speedIds: number[], pplIds: num
   const m = await loadModel(file);
   try {
     const fm = new ForwardModel(m, { backend: 'cpu' });
-    const h = m.config.hiddenSize;
-    const T = o.prefillTokens;
-    const prefillMs = await bestMs(o.reps, async () => {
-      const hidden = await fm.forward(speedIds.slice(0, T), 1, T);
-      await fm.logits(hidden.subarray((T - 1) * h), 1);
-    });
-    let decodeTokensPerSecond: number | undefined;
-    if (o.decodeTokens > 0) {
-      const D = o.decodeTokens;
-      let cache = fm.createCache(D + 1);
-      const ms = await bestMs(
-        Math.max(1, o.reps - 1),
-        async () => {
-          for (let i = 1; i <= D; i++) await fm.logits(await fm.forwardCached([speedIds[i]], cache), 1);
-        },
-        async () => {
-          cache = fm.createCache(D + 1);
-          await fm.forwardCached([speedIds[0]], cache);
-        },
-      );
-      decodeTokensPerSecond = (D * 1000) / ms;
-    }
+    const speed = await measureSpeed(fm, speedIds, o);
     let perplexity: number | undefined;
     if (pplIds) {
       const hidden = await fm.forward(pplIds, 1, pplIds.length);
       perplexity = Math.exp((await fm.nll(hidden, [...pplIds.slice(1), -1])).mean);
     }
-    return { prefillTokensPerSecond: (T * 1000) / prefillMs, decodeTokensPerSecond, perplexity, seconds: (Date.now() - t0) / 1000 };
+    return { ...speed, perplexity, seconds: (Date.now() - t0) / 1000 };
   } finally {
     m.close();
   }

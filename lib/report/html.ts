@@ -13,7 +13,7 @@ export function escapeHtml(s: string): string {
     .replace(/'/g, '&#39;');
 }
 
-const CSS = `
+export const CSS = `
 body { font-family: "DejaVu Sans", "Segoe UI", Helvetica, Arial, sans-serif; color: #1d1d1f;
   background: #fff; margin: 0; line-height: 1.45; }
 main { max-width: 1100px; margin: 0 auto; padding: 24px 32px 48px; }

@@ -61,6 +61,11 @@ export interface SweepOptions extends CalibrationArgs {
   multipleOf?: number;
   /** Structured methods under GQA: KV groups ('group', default) or one query head of every group ('query'). */
   headUnit?: HeadUnit;
+  /**
+   * Measure each pruned model's tokens/s in shears' forward pass (and the dense model's
+   * once): prefill and decode (lib/eval/speed.ts), on the evaluation tokens.
+   */
+  speed?: boolean;
   /** The method options (--base, --bits, --score, --permute, --episodes): each goes to the sweep's methods that take it. */
   base?: string;
   bits?: number;

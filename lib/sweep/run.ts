@@ -15,6 +15,7 @@ import { runStructured, structuredUnsupported } from '../prune/structured';
 import type { LoadedModel } from '../model/types';
 import { achievedSparsity, peakRssBytes } from '../prune/report';
 import { runPipeline } from '../prune/pipeline';
+import { selectLayers } from '../prune/layers';
 import { writeReport } from '../report';
 import type { DenseResult, SweepCell, SweepResults } from '../report/types';
 import { prepareData, SweepData } from './data';
@@ -26,6 +27,7 @@ import { reportSettings } from './settings';
 import { SweepProgress, sweepProgress, SweepEvent } from './progress';
 import { SweepStore } from './store';
 import { PhaseClock, secondsSince } from '../util/clock';
+import { measureSpeed, SpeedSettings, timingIds } from '../eval/speed';
 import type { CalibrationSet } from '../calibration/sample';
 import type { RecoveringStrategy, RecoveryReport } from '../methods/plugin';
 import { EnvironmentCalibration, environmentCalibration } from '../prune/environment-calibration';
@@ -88,6 +90,7 @@ function cacheSettings(o: SweepOptions): Record<string, unknown> {
     eval_seq_len: o.evalSeqLen ?? null,
     max_windows: o.maxWindows ?? null,
     queries: abs(o.queries),
+    ...(o.speed ? { speed: true } : {}),
     stats: o.stats ?? 'exact',
     hessian_precision: o.hessianPrecision ?? 'f64',
     activation_threshold: o.activationThreshold ?? DEFAULT_ACTIVATION_THRESHOLD,
@@ -100,6 +103,21 @@ function cacheSettings(o: SweepOptions): Record<string, unknown> {
     ...Object.fromEntries((['base', 'bits', 'score', 'permute', 'episodes'] as const).filter((k) => o[k] !== undefined).map((k) => [k, o[k]])),
   };
 }
+
+/** The speed measurement of `--speed`: 128-token prefill, 16 decode steps, fastest of 3 (capped by the context). */
+function speedSettings(model: LoadedModel): SpeedSettings {
+  const ctx = model.config.contextLength;
+  return { prefillTokens: Math.min(128, ctx), decodeTokens: Math.min(16, ctx - 1), reps: 3 };
+}
+
+async function cellSpeed(fm: ForwardModel, data: SweepData, model: LoadedModel): Promise<Record<string, number>> {
+  const s = speedSettings(model);
+  const r = await measureSpeed(fm, timingIds(data.evalTokens, Math.max(s.prefillTokens, s.decodeTokens + 1)), s);
+  return { prefill_tokens_per_second: r.prefillTokensPerSecond, ...(r.decodeTokensPerSecond !== undefined ? { decode_tokens_per_second: r.decodeTokensPerSecond } : {}) };
+}
+
+/** Every parameter of the model (all its tensors' elements). */
+const modelParameters = (model: LoadedModel): number => [...model.tensors.values()].reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
 
 /** Cached cells kept by --resume: ok cells and "does not apply" ones (failures are retried). */
 const reusable = (c: SweepCell | undefined): c is SweepCell => c !== undefined && !(c.status === 'na' && c.error === true);
@@ -176,7 +194,33 @@ async function runCell(
   const model = await timed('load', () => loadModel(o.model, { tokenizer: o.tokenizer }));
   try {
     if (info.plugin?.kind === 'structured') return await structuredCell(spec, info.plugin, model, o, data, dense, backend, clock, t0, onDetail);
-    const strategy = info.create!(sweepMethodOptions(o, info));
+    const options = sweepMethodOptions(o, info);
+    // The method's own refusals at this cell: an NA cell with the reason.
+    info.checkOptions?.(options, {
+      sparsity: spec.level,
+      pattern: spec.pattern === 'unstructured' ? undefined : parsePattern(spec.pattern),
+      structure: spec.structure,
+    });
+    // A masking method's structured form (query-aware, random) when the cell removes units.
+    if (spec.structure !== undefined && info.structured) {
+      // query-aware scores its units on the query environment, as prune does.
+      const env = info.environment ? await timed('environment', learning.environment) : undefined;
+      const recovering = info.recovers ? (info.create!(options) as RecoveringStrategy) : undefined;
+      try {
+        const recover = recovering && {
+          on: env ? 'the query environment of --calib' : 'the calibration windows',
+          run: async (layers: string[]) => {
+            onDetail(env ? 'distilling' : 'recovering');
+            const queries = env ?? { set: data.calibration!, source: o.calib ?? o.calibTokens ?? '' };
+            return timed('recovery', () => recoverCell(recovering, model, layers, queries, !!env, o, learning, clock));
+          },
+        };
+        return await structuredCell(spec, info.structured(options), model, o, data, dense, backend, clock, t0, onDetail, { recover, calibration: env?.set });
+      } finally {
+        recovering?.release();
+      }
+    }
+    const strategy = info.create!(options);
     try {
       return await pruneCell(strategy);
     } finally {
@@ -246,12 +290,19 @@ async function runCell(
     const fm = new ForwardModel(model, { backend: backend.device });
     onDetail('evaluating');
     const q = await timed('eval', () => cellQuality(fm, data, dense, o.signal));
+    const speed = o.speed ? await cellSpeed(fm, data, model) : {};
     timings.total = since(t0);
+    const parametersBefore = modelParameters(model);
+    const pruned = result.layers.reduce((n, l) => n + l.pruned, 0);
     const notes = [...result.notes, ...(allocation?.notes ?? [])];
     if (recovery) notes.push(recoverySummary(recovery, environment ? 'the query environment of --calib' : 'the calibration windows'));
     return okCell(spec, achievedSparsity(result.layers), q, timings, backend, notes, {
       stats: once ? 'once (approximate: dense-model statistics shared by every cell)' : info.calibrated ? 'exact' : 'none (no activation statistics)',
       granularity: result.granularity,
+      // Masked weights stay in the file: the count of those left nonzero.
+      parameters_nonzero: parametersBefore - pruned,
+      parameters_before: parametersBefore,
+      ...speed,
       ...(allocation ? { allocation: { block_sparsity: allocation.sparsity, ...allocation.report } } : {}),
     });
   }
@@ -305,7 +356,14 @@ async function structuredCell(
   clock: PhaseClock,
   t0: bigint,
   onDetail: (detail: string) => void,
+  learned: {
+    /** A method that learns after removing units (query-aware's distillation) on every linear layer of the narrowed blocks. */
+    recover?: { on: string; run: (layers: string[]) => Promise<RecoveryReport> };
+    /** The calibration of a method that scores units on the query environment. */
+    calibration?: CalibrationSet;
+  } = {},
 ): Promise<SweepCell> {
+  const { recover } = learned;
   const structure = spec.structure ?? o.structure ?? method.structures[0];
   const why = structuredUnsupported(model, method, structure);
   if (why) return na(spec, why);
@@ -317,7 +375,7 @@ async function structuredCell(
       uniform: o.uniform,
       multipleOf: o.multipleOf,
       headUnit: o.headUnit,
-      calibration: method.calibrated ? data.calibration : undefined,
+      calibration: method.calibrated ? (learned.calibration ?? data.calibration) : undefined,
       seed: o.seed,
       batch: o.batch,
       signal: o.signal,
@@ -328,16 +386,21 @@ async function structuredCell(
   timings.calibration = method.calibrated ? (data.timings.calibration ?? 0) : 0;
   timings.statistics = r.timings.statistics ?? 0;
   timings.forward = 0;
+  const recovery = recover ? await recover.run(selectLayers(model.config, model.tensors).blocks.flat().map((l) => l.name)) : undefined;
   o.signal?.throwIfAborted();
   onDetail('evaluating');
-  const q = await clock.time('eval', () => cellQuality(new ForwardModel(model, { backend: backend.device }), data, dense, o.signal));
+  const fm = new ForwardModel(model, { backend: backend.device });
+  const q = await clock.time('eval', () => cellQuality(fm, data, dense, o.signal));
+  const speed = o.speed ? await cellSpeed(fm, data, model) : {};
   timings.total = since(t0);
-  return okCell(spec, r.achievedSparsity, q, timings, backend, r.notes, {
+  const notes = recovery ? [...r.notes, recoverySummary(recovery, recover!.on)] : r.notes;
+  return okCell(spec, r.achievedSparsity, q, timings, backend, notes, {
     stats: method.calibrated ? 'dense-model statistics (structured)' : 'none (no activation statistics)',
     structure,
     uniform: r.uniform,
     parameters: r.after.parameters,
     parameters_before: r.before.parameters,
+    ...speed,
     channels_removed_fraction: r.removedUnits.channelFraction,
     heads_removed_fraction: r.removedUnits.headFraction,
     widths: r.widthsAfter.map((b) => [b.numHeads, b.numKvHeads, b.intermediateSize]),
@@ -385,9 +448,11 @@ export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
     if (!dense || typeof dense.perplexity !== 'number') {
       const s = process.hrtime.bigint();
       const ppl = await densePerplexity(denseFm, data);
-      dense = { perplexity: ppl, seconds: since(s) };
+      dense = { perplexity: ppl, seconds: since(s), parameters: modelParameters(denseModel) };
       await store.writeDense(dense);
     }
+    // Speed is measured in this run, beside the cells it computes (never read from a cache).
+    if (o.speed) dense = { ...dense, ...(await cellSpeed(denseFm, data, denseModel)) };
     let environment: Promise<EnvironmentCalibration> | undefined;
     const learning: Learning = {
       denseModel,

@@ -46,6 +46,7 @@ export function register(program: Command): void {
     .addOption(activationThresholdOption())
     .addOption(alphaOption())
     .option('--batch <n>', 'calibration sequences per forward call', int('--batch'))
+    .option('--speed', "measure each pruned model's prefill and decode tokens/s in shears' forward pass (and the dense model's, in the same run)")
     .addOption(backendOption());
   for (const option of methodOptions()) command.addOption(option);
   command

@@ -8,6 +8,7 @@
 //   held-out KL / top-1  mean KL(dense || pruned) and top-1 agreement over every position
 //                        of those windows
 //   calibration KL       the same over the 32 calibration windows
+//   achieved             weights pruned / weights of the selected matrices (rows round down)
 //   seconds              the prune's total time
 //   node -r ./scripts/fuzz/ts-hook.js scripts/rl-allocation-table.ts [--models demo,stories260K]
 //     [--levels 0.5,0.7] [--methods wanda,owl,rl-allocation] [--episodes 24] [--out FILE.md]
@@ -54,6 +55,8 @@ interface Row {
   heldOutKl?: number;
   top1?: number;
   calibKl?: number;
+  /** Weights pruned / selected weights (the report's achieved_sparsity). */
+  achieved?: number;
   seconds?: number;
   note: string;
 }
@@ -99,7 +102,7 @@ async function measureModel(name: string, levels: number[], methods: string[], e
             const note = alloc
               ? `blocks ${alloc.block_sparsity.map((s) => s.toFixed(3)).join(' ')}` + (alloc.chosen ? `; chosen: ${alloc.chosen.from} (episode KL ${alloc.chosen.kl.toFixed(5)} vs uniform ${alloc.uniform!.kl.toFixed(5)})` : '')
               : '';
-            rows.push({ model: name, level, method, ppl, heldOutKl: held.kl, top1: held.top1Agreement, calibKl: cal.kl, seconds: report.timings.total, note });
+            rows.push({ model: name, level, method, ppl, heldOutKl: held.kl, top1: held.top1Agreement, calibKl: cal.kl, achieved: report.achieved_sparsity, seconds: report.timings.total, note });
           } finally {
             pruned.close();
           }
@@ -123,11 +126,11 @@ function table(rows: Row[], episodes: number): string {
     `Calibration: ${CALIB_WINDOWS} windows of ${SEQ_LEN} tokens of C4 (seed 0), the same for every method; rl-allocation: --base wanda, --episodes ${episodes}, --seed 0.`,
     `Held out: ${HELD_OUT_WINDOWS} windows of ${SEQ_LEN} tokens (demo: assets/demo-model/eval.txt; stories260K: the first ${STORIES_CHARS} characters of tinystories_val.txt). KL = mean KL(dense || pruned) over every position, nats.`,
     '',
-    '| model | sparsity | method | held-out ppl | held-out KL | held-out top-1 | calibration KL | seconds | notes |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| model | sparsity | method | achieved | held-out ppl | held-out KL | held-out top-1 | calibration KL | seconds | notes |',
+    '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows)
-    lines.push(`| ${r.model} | ${r.level || '-'} | ${r.method} | ${f(r.ppl, 3)} | ${f(r.heldOutKl, 5)} | ${r.top1 === undefined ? '-' : `${(r.top1 * 100).toFixed(2)}%`} | ${f(r.calibKl, 5)} | ${f(r.seconds, 1)} | ${r.note} |`);
+    lines.push(`| ${r.model} | ${r.level || '-'} | ${r.method} | ${f(r.achieved, 5)} | ${f(r.ppl, 3)} | ${f(r.heldOutKl, 5)} | ${r.top1 === undefined ? '-' : `${(r.top1 * 100).toFixed(2)}%`} | ${f(r.calibKl, 5)} | ${f(r.seconds, 1)} | ${r.note} |`);
   return lines.join('\n');
 }
 

@@ -1,24 +1,33 @@
 // What rl-allocation's policy knows of a block (policy.ts standardizes them across blocks):
-//   depth           b / (B - 1): where the block sits
-//   depth^2         lets the policy favour both ends (first and last blocks) at once
-//   log size        log of the block's selected weights
-//   outlier columns the fraction of the block's matrices' input columns whose |activation|
-//                   exceeded the outlier threshold (6, as LLM.int8()) on the calibration
-//                   windows: a cheap sensitivity (OWL's observation: blocks with more
-//                   outlier features lose more when pruned). Read from the uniform
-//                   evaluation's layer results, which the pipeline gathers anyway.
-import type { LayerResult } from '../prune/pipeline';
-import { blockOf } from '../prune/pipeline';
+//   depth          b / (B - 1): where the block sits
+//   depth^2        lets the policy favour both ends (first and last blocks) at once
+//   log size       log of the block's selected weights
+//   outlier ratio  OWL's layer-wise outlier ratio (lib/methods/outlier-ratio.ts): the share
+//                  of the block's weights whose Wanda score |W_ij| * ||X_j|| exceeds 5 times
+//                  the block's mean score, on the dense model's activations. A cheap
+//                  sensitivity: OWL's observation is that blocks with more outliers lose
+//                  more when pruned. One dense calibration pass over the episode windows.
+import type { CalibrationSet } from '../calibration/sample';
+import type { Backend } from '../kernels';
+import { blockOutlierRatios } from '../methods/outlier-ratio';
+import type { LoadedModel } from '../model/types';
 
-export const FEATURE_NAMES = ['depth', 'depth^2', 'log_size', 'outlier_column_fraction'] as const;
+export const FEATURE_NAMES = ['depth', 'depth^2', 'log_size', 'owl_outlier_ratio'] as const;
 
-/** One row of FEATURE_NAMES per block in `blocks` (indices into the model's blocks). */
-export function blockFeatures(blocks: readonly number[], numLayers: number, parameters: readonly number[], uniformLayers: readonly LayerResult[]): number[][] {
+export interface FeatureOptions {
+  include?: string[];
+  exclude?: string[];
+  backend?: Backend;
+  batch?: number;
+  signal?: AbortSignal;
+}
+
+/** One row of FEATURE_NAMES per block in `blocks` (the blocks with selected weights). */
+export async function blockFeatures(model: LoadedModel, windows: CalibrationSet, blocks: readonly number[], parameters: readonly number[], o: FeatureOptions): Promise<number[][]> {
+  const outliers = await blockOutlierRatios(model, windows, o);
+  const B = model.config.numLayers;
   return blocks.map((b) => {
-    const depth = numLayers > 1 ? b / (numLayers - 1) : 0;
-    const mine = uniformLayers.filter((l) => blockOf(l.name) === b);
-    const columns = mine.reduce((t, l) => t + l.shape[1], 0);
-    const outliers = mine.reduce((t, l) => t + (l.outlierColumns ?? 0), 0);
-    return [depth, depth * depth, Math.log(parameters[b]), columns > 0 ? outliers / columns : 0];
+    const depth = B > 1 ? b / (B - 1) : 0;
+    return [depth, depth * depth, Math.log(parameters[b]), outliers.ratio[b] ?? 0];
   });
 }

@@ -1,7 +1,7 @@
 // rl-allocation's episodes (AMC-style, He et al. 2018, with REINFORCE instead of DDPG):
 //
-//   0. measure the uniform allocation (every block at the target): its KL starts the
-//      running baseline, and its layer results give the blocks' outlier features;
+//   0. the blocks' features (features.ts), then the uniform allocation (every block at
+//      the target) measured: its KL starts the running baseline;
 //   1. each episode e = 1..E: the policy proposes per-block offsets z (policy.ts), the
 //      sparsities are target + z projected to the exact parameter-weighted mean and the
 //      bounds [0, 0.99] (project.ts; with a row-wise base selection, then shifted to
@@ -76,9 +76,10 @@ export async function rlAllocation(ctx: AllocationContext, o: RlAllocationOption
     return evaluator.evaluate(sparsity);
   };
 
+  ctx.onProgress?.('rl-allocation block features');
+  const features = await blockFeatures(ctx.model, windows, live, P, { include: ctx.include, exclude: ctx.exclude, backend: ctx.backend, batch: ctx.batch, signal: ctx.signal });
   const uniformSparsity = evaluator.uniform(target);
   const uniform = await measure(`uniform (1/${total})`, uniformSparsity);
-  const features = blockFeatures(live, ctx.model.config.numLayers, P, uniform.layers);
   const policy = new GaussianPolicy(standardize(features));
   const baseline = new RunningBaseline(-uniform.kl);
   const rng = new SeededRandom(o.seed);

@@ -59,3 +59,12 @@ export { heldOutMeasures } from './eval/held-out';
 export type { HeldOutMeasures, HeldOutOptions, ModelScore, PositionMeasures } from './eval/held-out';
 export { compareOnQueries, DEFAULT_GENERATE_TOKENS } from './eval/held-out-run';
 export type { CompareOptions, CompareReport } from './eval/held-out-run';
+// Score formulas (lib/formula/, docs/formula.md): --method formula's parser and compiler, and the search.
+export { parseFormula } from './formula/parse';
+export type { FormulaNode } from './formula/parse';
+export { compileFormula } from './formula/compile';
+export type { CompiledFormula } from './formula/compile';
+export { formulaText } from './formula/print';
+export { formulaStrategy } from './formula/strategy';
+export { checkSearchOptions, searchFormula, SEED_FORMULAS } from './formula/search/search';
+export type { FormulaRecord, SearchFormulaOptions, SearchProgress, SearchResult } from './formula/search/search';

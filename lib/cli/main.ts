@@ -12,6 +12,7 @@ import { register as registerKernels } from './commands/kernels';
 import { register as registerModelCommands } from './commands/model-commands';
 import { register as registerPrune } from './commands/prune';
 import { register as registerQueries } from './commands/queries';
+import { register as registerSearchFormula } from './commands/search-formula';
 import { register as registerStats } from './commands/stats';
 import { register as registerSweep } from './commands/sweep';
 import { shearsVersion } from '../prune/report';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerFinetune(program);
   registerDemo(program);
   registerSweep(program);
+  registerSearchFormula(program);
   registerKernels(program);
   return program;
 }

@@ -248,6 +248,7 @@ describe('refusals before any work', () => {
     ['an unknown base', { base: 'magnitude' }, /--base for rl-allocation must be one of wanda, sparsegpt, got 'magnitude'/],
     ['an N:M pattern', { sparsity: undefined, pattern: '2:4' }, /rl-allocation gives each block its own sparsity: an N:M pattern fixes every row/],
     ['global granularity', { granularity: 'global' }, /global granularity sets one threshold/],
+    ["a granularity other than the base's", { granularity: 'matrix' }, /rl-allocation measures its episodes with --base wanda's own granularity \(row\): --granularity matrix is not supported/],
   ];
   test.each(refused)('%s', async (_label, extra, message) => {
     const out = path.join(dir, 'refused');

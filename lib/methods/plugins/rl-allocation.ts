@@ -12,6 +12,9 @@ import { methodInfo } from '../registry';
 /** The inner pruners it allocates for. */
 export const RL_BASES = ['wanda', 'sparsegpt'] as const;
 
+/** Their default selection granularity (the episodes and the final prune use it). */
+const BASE_GRANULARITY: Record<(typeof RL_BASES)[number], string> = { wanda: 'row', sparsegpt: 'matrix' };
+
 const baseOf = (o?: MethodOptions): string => o?.base ?? 'wanda';
 
 /** The base method's strategy (read from the registry when called: the registry loads this file). */
@@ -25,9 +28,14 @@ export const method: UnstructuredMethod = {
   source: 'He et al., AMC: AutoML for Model Compression (ECCV 2018); REINFORCE (Williams 1992)',
   order: 75,
   options: ['base', 'episodes'],
-  checkOptions(o) {
+  checkOptions(o, run) {
     if (o.base !== undefined && !(RL_BASES as readonly string[]).includes(o.base))
       throw new ArgumentRangeError(`--base for rl-allocation must be one of ${RL_BASES.join(', ')}, got '${o.base}'`);
+    // The episodes prune with the base's own granularity: the final prune must be the model
+    // they measured (global is refused for every allocation method, by the run's own check).
+    const own = BASE_GRANULARITY[baseOf(o) as (typeof RL_BASES)[number]];
+    if (run.granularity !== undefined && run.granularity !== 'global' && run.granularity !== own)
+      throw new ArgumentRangeError(`rl-allocation measures its episodes with --base ${baseOf(o)}'s own granularity (${own}): --granularity ${run.granularity} is not supported`);
     if (o.episodes !== undefined && !(Number.isInteger(o.episodes) && o.episodes >= 1 && o.episodes <= MAX_EPISODES))
       throw new ArgumentRangeError(`--episodes must be an integer in [1, ${MAX_EPISODES}] (each episode prunes and measures the model once), got ${String(o.episodes)}`);
   },

@@ -15,6 +15,7 @@ import { PruneReport } from '../../lib/prune/report';
 import { prune } from '../../lib/prune/run';
 import { emptyMask, Mask } from '../../lib/tensor';
 import { Tensor } from '../../lib/model/types';
+import { runCli } from '../support/cli';
 import { rng } from '../support/random';
 import { isZero, tempDir } from '../prune/helpers';
 import { linearNames, tinyPrune, writeCalibTokens, writeTinyModel } from '../prune/tiny';
@@ -237,6 +238,19 @@ describe('prune --method kmeans', () => {
     expect(report.achieved_sparsity).toBe(0.5);
     await check(out, 2, (cols) => cols / 2);
     expect(report.notes.join('\n')).toContain(`kmeans (--base ${base}, --bits 2)`);
+  }, 60_000);
+
+  it('the CLI: --base and --bits, and a bad --bits exits 1 naming it with nothing written', async () => {
+    const base = ['prune', '--model', f32, '--method', 'kmeans', '--sparsity', '0.5', '--calib-tokens', calib, '--calib-samples', '4', '--seq-len', '16'];
+    const ok = await runCli([...base, '--base', 'magnitude', '--granularity', 'row', '--bits', '3', '--out', path.join(dir, 'cli')]);
+    expect(ok.code).toBe(0);
+    await check('cli', 3, (cols) => Math.floor(cols / 2));
+    const report = JSON.parse(fs.readFileSync(path.join(dir, 'cli', 'prune-report.json'), 'utf8')) as PruneReport;
+    expect(report.notes.join('\n')).toContain('kmeans (--base magnitude, --bits 3)');
+    const bad = await runCli([...base, '--bits', '9', '--out', path.join(dir, 'cli-bad')]);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/--bits must be an integer in \[1, 8\]/);
+    expect(fs.existsSync(path.join(dir, 'cli-bad'))).toBe(false);
   }, 60_000);
 
   it('refuses bad options before any work', async () => {

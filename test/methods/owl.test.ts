@@ -15,6 +15,7 @@ import { selectLayers } from '../../lib/prune/layers';
 import { PruneReport } from '../../lib/prune/report';
 import { prune } from '../../lib/prune/run';
 import { gatherDenseStats } from '../../lib/sweep/stats-once';
+import { runCli } from '../support/cli';
 import { tempDir } from '../prune/helpers';
 import { tinyPrune, writeCalibTokens, writeTinyModel } from '../prune/tiny';
 
@@ -100,6 +101,19 @@ describe('prune --method owl', () => {
       const target = s.allocation!.block_sparsity[Number(/^blocks\.(\d+)\./.exec(l.name)![1])];
       expect(Math.abs(l.sparsity - target)).toBeLessThan(1 / l.shape[1]);
     }
+  }, 60_000);
+
+  it('the CLI: --base sparsegpt, the allocation in the report; --pattern exits 1 with nothing written', async () => {
+    const base = ['prune', '--model', dense, '--method', 'owl', '--calib-tokens', calib, '--calib-samples', '4', '--seq-len', '16'];
+    const ok = await runCli([...base, '--sparsity', '0.6', '--base', 'sparsegpt', '--out', path.join(dir, 'cli')]);
+    expect(ok.code).toBe(0);
+    const report = JSON.parse(fs.readFileSync(path.join(dir, 'cli', 'prune-report.json'), 'utf8')) as PruneReport;
+    expect(report.allocation).toMatchObject({ method: 'owl', base: 'sparsegpt' });
+    expect(report.allocation!.block_sparsity.reduce((a, b) => a + b, 0) / 3).toBeCloseTo(0.6, 12);
+    const bad = await runCli([...base, '--pattern', '2:4', '--out', path.join(dir, 'cli-nm')]);
+    expect(bad.code).toBe(1);
+    expect(bad.err).toMatch(/owl gives each block its own sparsity/);
+    expect(fs.existsSync(path.join(dir, 'cli-nm'))).toBe(false);
   }, 60_000);
 
   it('refuses N:M, global granularity, a foreign base or option and a target above 0.99 before any work', async () => {

@@ -42,9 +42,9 @@ export async function clusterKept(w: Matrix, mask: Mask, o: ClusterOptions): Pro
 /** Bytes of one matrix stored densely and in the codebook + index form. */
 export interface CompressedSize {
   dense: number;
-  /** The smaller index form (a keep bitmap of one bit per weight, or relative indices) + bits per stored entry + the codebook. */
+  /** The smallest index form (none when every weight is kept, a keep bitmap of one bit per weight, or relative indices) + bits per stored entry + the codebook. */
   compressed: number;
-  form: 'bitmap' | 'relative';
+  form: 'none' | 'bitmap' | 'relative';
 }
 
 /**
@@ -52,13 +52,15 @@ export interface CompressedSize {
  * a codebook of 2^bits values in the matrix's dtype (2 bytes for f16 and bf16, 4 for f32); which
  * entries are stored is said either by a keep bitmap (one bit per weight) or, as the paper
  * does, by relative indices of `indexBits` bits with filler zeros in gaps too long for them.
- * The smaller of the two is counted.
+ * The smaller of the two is counted; a matrix with every weight kept needs neither.
  */
 export function compressedSize(c: Clustering, rows: number, cols: number, bytesPerValue: number): CompressedSize {
   const n = rows * cols;
   const codebook = 2 ** c.bits * bytesPerValue;
   const bitmap = Math.ceil((n + c.kept * c.bits) / 8);
   const relative = Math.ceil((c.relativeEntries * (c.indexBits + c.bits)) / 8);
+  // Nothing pruned: the indices alone, no positions.
+  if (c.kept === n) return { dense: n * bytesPerValue, compressed: Math.ceil((n * c.bits) / 8) + codebook, form: 'none' };
   const form = relative < bitmap ? 'relative' : 'bitmap';
   return { dense: n * bytesPerValue, compressed: Math.min(bitmap, relative) + codebook, form };
 }

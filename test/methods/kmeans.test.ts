@@ -140,6 +140,12 @@ describe('clusterKept (native 1-D k-means)', () => {
     expect(size.compressed).toBe(Math.min(Math.ceil((rows * cols + ca.kept * 2) / 8), Math.ceil((entries * 5) / 8)) + 4 * 4);
   });
 
+  it('sizes a matrix with every weight kept as its indices and codebook alone', async () => {
+    const c = await clusterKept({ data: randomMatrix(4, 16, 3), dtype: 'f32', rows: 4, cols: 16 }, randomMask(4, 16, 1, 1), { bits: 3 });
+    expect(c.kept).toBe(64);
+    expect(compressedSize(c, 4, 16, 2)).toEqual({ dense: 128, compressed: (64 * 3) / 8 + 8 * 2, form: 'none' });
+  });
+
   it('refuses bits outside [1, 8] and a non-finite kept weight, leaving the matrix as it was', async () => {
     const data = randomMatrix(2, 8, 1);
     const mask = randomMask(2, 8, 1, 1);

@@ -34,6 +34,7 @@ interface Totals {
   dense: number;
   compressed: number;
   relative: number;
+  bitmap: number;
   maxIterations: number;
   unconverged: number;
 }
@@ -49,8 +50,9 @@ function summary(t: Totals, bits: number, base: string): string[] {
       `mean squared clustering error ${mse.toExponential(4)} (linear initialization: ${mseInit.toExponential(4)}); ` +
       `Lloyd's steps at most ${t.maxIterations} per matrix${t.unconverged > 0 ? `, ${t.unconverged} matrices stopped at the bound before converging` : ', every matrix converged'}`,
     `kmeans codebook + index form: ${MiB(t.compressed)} against ${MiB(t.dense)} dense (${(t.dense / Math.max(1, t.compressed)).toFixed(2)}x smaller; ` +
-      `${bits}-bit codebook indices per kept weight, ${t.relative} matrices with Deep Compression's 5-bit relative indices and ${t.matrices - t.relative} with a keep bitmap, whichever is smaller, ` +
-      `and a codebook of ${2 ** bits} values in the matrix's dtype per matrix)`,
+      `${bits}-bit codebook indices per kept weight; where they are: ${t.relative} matrices with Deep Compression's 5-bit relative indices, ${t.bitmap} with a keep bitmap, whichever is smaller` +
+      `${t.matrices - t.relative - t.bitmap > 0 ? `, ${t.matrices - t.relative - t.bitmap} with every weight kept (no positions)` : ''}; ` +
+      `a codebook of ${2 ** bits} values in the matrix's dtype per matrix)`,
   ];
 }
 
@@ -60,7 +62,7 @@ const BYTES: Record<string, number> = { f32: 4, f16: 2, bf16: 2 };
 export function kmeans(o: MethodOptions = {}): Strategy {
   const base = baseStrategy(o.base);
   const bits = checkBits(o.bits ?? DEFAULT_BITS);
-  const t: Totals = { matrices: 0, kept: 0, sseInitial: 0, sseWritten: 0, dense: 0, compressed: 0, relative: 0, maxIterations: 0, unconverged: 0 };
+  const t: Totals = { matrices: 0, kept: 0, sseInitial: 0, sseWritten: 0, dense: 0, compressed: 0, relative: 0, bitmap: 0, maxIterations: 0, unconverged: 0 };
   const add = (c: Clustering, rows: number, cols: number, bytes: number) => {
     const size = compressedSize(c, rows, cols, bytes);
     t.matrices++;
@@ -70,6 +72,7 @@ export function kmeans(o: MethodOptions = {}): Strategy {
     t.dense += size.dense;
     t.compressed += size.compressed;
     if (size.form === 'relative') t.relative++;
+    if (size.form === 'bitmap') t.bitmap++;
     t.maxIterations = Math.max(t.maxIterations, c.iterations);
     if (!c.converged) t.unconverged++;
   };

@@ -61,6 +61,26 @@ interface Row {
   note: string;
 }
 
+interface AllocationReport {
+  block_sparsity: number[];
+  uniform?: { kl: number };
+  chosen?: { from: string; kl: number };
+  learning_curve?: { kl: number }[];
+  policy_mean?: { kl: number };
+}
+
+/** The blocks' sparsities; for rl-allocation, what it chose and how its episodes' KL moved (first third against last third). */
+function allocationNote(a: AllocationReport | undefined): string {
+  if (!a) return '';
+  let note = `blocks ${a.block_sparsity.map((s) => s.toFixed(3)).join(' ')}`;
+  if (a.chosen && a.uniform && a.learning_curve && a.policy_mean) {
+    const third = Math.max(1, Math.floor(a.learning_curve.length / 3));
+    const mean = (xs: { kl: number }[]) => xs.reduce((t, x) => t + x.kl, 0) / xs.length;
+    note += `; episode KL: uniform ${a.uniform.kl.toFixed(5)}, first ${third} episodes ${mean(a.learning_curve.slice(0, third)).toFixed(5)}, last ${third} ${mean(a.learning_curve.slice(-third)).toFixed(5)}, policy mean ${a.policy_mean.kl.toFixed(5)}; chosen: ${a.chosen.from} (${a.chosen.kl.toFixed(5)})`;
+  }
+  return note;
+}
+
 /** KL, top-1 of `pruned` against the dense reference over the windows. */
 async function windowsKl(pruned: LoadedModel, dense: DenseReference, windows: Int32Array[]) {
   return queryQuality(new ForwardModel(pruned), dense, windows);
@@ -98,10 +118,7 @@ async function measureModel(name: string, levels: number[], methods: string[], e
             const held = await windowsKl(pruned, heldRef, windowsOf(heldOut));
             const cal = await windowsKl(pruned, calibRef, windowsOf(calib));
             const ppl = (await perplexity(new ForwardModel(pruned), heldOut.tokens, { seqLen: SEQ_LEN, maxWindows: HELD_OUT_WINDOWS })).perplexity;
-            const alloc = report.allocation as { block_sparsity: number[]; uniform?: { kl: number }; chosen?: { from: string; kl: number } } | undefined;
-            const note = alloc
-              ? `blocks ${alloc.block_sparsity.map((s) => s.toFixed(3)).join(' ')}` + (alloc.chosen ? `; chosen: ${alloc.chosen.from} (episode KL ${alloc.chosen.kl.toFixed(5)} vs uniform ${alloc.uniform!.kl.toFixed(5)})` : '')
-              : '';
+            const note = allocationNote(report.allocation as AllocationReport | undefined);
             rows.push({ model: name, level, method, ppl, heldOutKl: held.kl, top1: held.top1Agreement, calibKl: cal.kl, achieved: report.achieved_sparsity, seconds: report.timings.total, note });
           } finally {
             pruned.close();

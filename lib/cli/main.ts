@@ -10,6 +10,7 @@ import { register as registerFinetune } from './commands/finetune';
 import { register as registerInfo } from './commands/info';
 import { register as registerKernels } from './commands/kernels';
 import { register as registerModelCommands } from './commands/model-commands';
+import { register as registerPaper } from './commands/paper';
 import { register as registerPrune } from './commands/prune';
 import { register as registerQueries } from './commands/queries';
 import { register as registerSearchFormula } from './commands/search-formula';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerSweep(program);
   registerSearchFormula(program);
+  registerPaper(program);
   registerKernels(program);
   return program;
 }

@@ -33,6 +33,12 @@ interface Declaration {
   source?: string;
   /** Sorts `shears methods` (the order of the seed's tables). */
   order: number;
+  /**
+   * Declared cost: it trains or searches (variational dropout, ewc, query-aware,
+   * rl-allocation), tens of seconds a run on the demo model where the others take about
+   * a second; `shears demo` runs it at 50% and N:M only.
+   */
+  slow?: true;
 }
 
 /** Settings some methods take (prune and sweep pass them to every method; the others ignore them). */

@@ -15,6 +15,8 @@ export interface MethodInfo {
   implemented: boolean;
   /** Needs calibration data (activations). */
   calibrated: boolean;
+  /** Trains or searches: seconds to minutes a run (Declaration.slow). */
+  slow?: boolean;
   /** Unstructured methods: a fresh Strategy (run: what the run lends it, e.g. its scratch folder). */
   create?: (o?: MethodOptions, run?: RunResources) => Strategy;
   /** The plugin itself (implemented methods). */
@@ -56,7 +58,7 @@ function loadPlugins(): MethodPlugin[] {
 }
 
 function infoOf(p: MethodPlugin): MethodInfo {
-  const base = { name: p.name, description: p.description, kind: p.kind, implemented: true, calibrated: p.calibrated, plugin: p };
+  const base = { name: p.name, description: p.description, kind: p.kind, implemented: true, calibrated: p.calibrated, slow: p.slow === true, plugin: p };
   if (p.kind === 'structured') return base;
   const u = p as UnstructuredMethod;
   return {

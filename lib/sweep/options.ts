@@ -66,6 +66,8 @@ export interface SweepOptions extends CalibrationArgs {
    * once): prefill and decode (lib/eval/speed.ts), on the evaluation tokens.
    */
   speed?: boolean;
+  /** Unstructured levels of particular methods, in place of `levels` for them (the demo runs the methods that train at 50% only). */
+  methodLevels?: Record<string, number[]>;
   /** The method options (--base, --bits, --score, --permute, --episodes): each goes to the sweep's methods that take it. */
   base?: string;
   bits?: number;
@@ -239,7 +241,11 @@ export function checkSweepOptions(o: SweepOptions): CheckedSweep {
   };
   // Allocation methods move sparsity between blocks: no N:M cells either.
   const noPatterns = new Set([...structured, ...infos.filter((m) => m.allocate).map((m) => m.name)]);
-  const cells = sweepCells(methods, patterns, levels, noPatterns, patternsOnly).map((c) => {
+  for (const [m, own] of Object.entries(o.methodLevels ?? {})) {
+    if (!methods.includes(m)) throw new ArgumentRangeError(`levels given for ${m}, which is not one of the sweep's methods (${methods.join(', ')})`);
+    own.forEach((l) => checkSparsity(l, `level of ${m}`));
+  }
+  const cells = methods.flatMap((m) => sweepCells([m], patterns, o.methodLevels?.[m] ?? levels, noPatterns, patternsOnly)).map((c) => {
     const structure = structureOf(c.method);
     return structure ? { ...c, structure } : c;
   });

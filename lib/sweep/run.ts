@@ -91,6 +91,7 @@ function cacheSettings(o: SweepOptions): Record<string, unknown> {
     max_windows: o.maxWindows ?? null,
     queries: abs(o.queries),
     ...(o.speed ? { speed: true } : {}),
+    ...(o.methodLevels ? { method_levels: o.methodLevels } : {}),
     stats: o.stats ?? 'exact',
     hessian_precision: o.hessianPrecision ?? 'f64',
     activation_threshold: o.activationThreshold ?? DEFAULT_ACTIVATION_THRESHOLD,

@@ -17,10 +17,14 @@ import { backendOption } from '../parse';
 import { interruptSignal, progressSink } from '../progress';
 
 /** The demo's sweep: every implemented method on the embedded model (its own files). */
-export function demoSweep(assets: string): Pick<SweepOptions, 'model' | 'methods' | 'patterns' | 'calib' | 'calibSamples' | 'seqLen' | 'eval' | 'maxWindows' | 'queries'> {
+export function demoSweep(assets: string): Pick<SweepOptions, 'model' | 'methods' | 'methodLevels' | 'patterns' | 'calib' | 'calibSamples' | 'seqLen' | 'eval' | 'maxWindows' | 'queries'> {
+  // formula scores by the user's --score (shears paper gives it the searched winner).
+  const methods = METHODS.filter((m) => m.implemented && m.name !== 'formula');
   return {
     model: assets,
-    methods: METHODS.filter((m) => m.implemented).map((m) => m.name),
+    methods: methods.map((m) => m.name),
+    // The methods that train or search take tens of seconds a cell: 50% and N:M only.
+    methodLevels: Object.fromEntries(methods.filter((m) => m.slow).map((m) => [m.name, [0.5]])),
     patterns: ['unstructured', '2:4', '4:8'],
     // The calibration lines are short queries (query-aware continues them; ewc recovers
     // on them): they are packed, then 32 windows of 128 tokens are drawn (the papers'

@@ -61,5 +61,6 @@ export const method: UnstructuredMethod = {
   recovers: true,
   source: 'Kirkpatrick et al., Overcoming catastrophic forgetting in neural networks (PNAS 2017), after optimal brain damage pruning',
   order: 55,
+  slow: true,
   create: ewc,
 };

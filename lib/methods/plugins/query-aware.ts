@@ -109,6 +109,7 @@ export const method: UnstructuredMethod = {
   environment: true,
   source: 'shears (this project): docs/query-aware.md',
   order: 200,
+  slow: true,
   structured: structuredForm,
   create: (opts?: MethodOptions) => queryAware({ prior: opts?.prior, repair: opts?.repair, distill: opts?.distill }),
 };

@@ -13,5 +13,6 @@ export const method: UnstructuredMethod = {
   calibrated: true,
   source: 'Molchanov, Ashukha & Vetrov, Variational Dropout Sparsifies Deep Neural Networks (ICML 2017)',
   order: 60,
+  slow: true,
   create: () => variationalDropout(),
 };

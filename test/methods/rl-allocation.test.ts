@@ -164,6 +164,14 @@ describe('prune --method rl-allocation (tiny Llama)', () => {
     const measured = [rl.uniform.kl, ...rl.learning_curve.map((e) => e.kl), rl.policy_mean.kl];
     expect(rl.chosen.kl).toBeCloseTo(Math.min(...measured), 8);
     expect(rl.beats_uniform).toBe(rl.chosen.kl < rl.uniform.kl);
+    // Honest either way: no gain means the uniform allocation, and the note says so.
+    const note = first.report.notes.find((n) => n.startsWith('rl-allocation (base'))!;
+    if (rl.beats_uniform) expect(note).toMatch(/% lower\)$/);
+    else {
+      expect(rl.chosen.from).toBe('uniform');
+      expect(rl.block_sparsity).toEqual([0.5, 0.5, 0.5]);
+      expect(note).toMatch(/the agent found nothing better than uniform, so the allocation is uniform/);
+    }
     expect(first.report.notes.some((n) => n.startsWith('rl-allocation (base wanda, 3 episodes, seed 7)'))).toBe(true);
   });
 

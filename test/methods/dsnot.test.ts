@@ -7,6 +7,9 @@ import { ColumnStats } from '../../lib/kernels';
 import { dsnotRefine, DSNOT_THRESHOLD } from '../../lib/methods/dsnot-refine';
 import { methodInfo } from '../../lib/methods/registry';
 import { wanda } from '../../lib/methods/plugins/wanda';
+import { dsnot } from '../../lib/methods/plugins/dsnot';
+import { HessianAccumulator } from '../../lib/methods/hessian';
+import type { Strategy } from '../../lib/strategies';
 import { loadModel } from '../../lib/formats/load';
 import { runPipeline } from '../../lib/prune/pipeline';
 import { prune } from '../../lib/prune/run';
@@ -189,7 +192,7 @@ describe('dsnot through the pipeline (tiny Llama)', () => {
         else expect(countZeros(t)).toBeGreaterThanOrEqual(Math.floor(t.data.length / 2) - t.shape[0]);
         expect(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).equals(Buffer.from(b.m.tensors.get(name)!.data.buffer, b.m.tensors.get(name)!.data.byteOffset, t.data.byteLength))).toBe(true);
       }
-      expect(a.r.notes.join(' ')).toMatch(new RegExp(`dsnot \\(--base ${base}\\): \\d+ swaps in 21 matrices`));
+      expect(a.r.notes.join(' ')).toMatch(new RegExp(`dsnot \\(--base ${base}\\): [1-9]\\d* swaps in 12 refined matrices \\(9 MLP matrices keep ${base}'s mask`));
     } finally {
       a.m.close();
       b.m.close();
@@ -203,6 +206,29 @@ describe('dsnot through the pipeline (tiny Llama)', () => {
     } finally {
       nm.m.close();
     }
+  });
+
+  test.each(['wanda', 'sparsegpt'])('--base %s: an MLP matrix keeps the base method\'s mask and weights (the reference\'s default), an attention one is refined', async (base) => {
+    const l = layer(24, 64, 96, 4);
+    const s = await statsOf(l.x, l.tokens, l.cols);
+    const h = new HessianAccumulator(l.cols);
+    await h.add(l.x, l.tokens);
+    const stats = { columns: s, hessian: h };
+    const prunedBy = async (strategy: Strategy, name: string) => {
+      const w = matrix(l.w.slice(), l.rows, l.cols);
+      const mask = await strategy.prune(w, stats, { sparsity: 0.5 }, { name, block: 0, tensors: new Map() });
+      return { w: w.data as Float32Array, bits: mask.bits };
+    };
+    const alone = await prunedBy(methodInfo(base).create!({}), 'blocks.0.mlp.up.weight');
+    const mlp = await prunedBy(dsnot({ base }), 'blocks.0.mlp.up.weight');
+    const attn = await prunedBy(dsnot({ base }), 'blocks.0.attn.q.weight');
+    expect(Buffer.from(mlp.w.buffer).equals(Buffer.from(alone.w.buffer))).toBe(true);
+    expect(Buffer.from(attn.bits).equals(Buffer.from(alone.bits))).toBe(false);
+    // Refined, the same count of kept weights; with sparsegpt the kept ones are reconstructed (not the dense values).
+    const kept = (bits: Uint8Array) => bits.reduce((n, b) => n + ((b.toString(2).match(/1/g) ?? []).length), 0);
+    expect(kept(attn.bits)).toBe(kept(alone.bits));
+    const keptDense = Array.from(attn.w).every((v, i) => v === 0 || v === l.w[i]);
+    expect(keptDense).toBe(base === 'wanda');
   });
 
   test('refusals before any work: an unknown --base, global granularity, --base on another method', async () => {

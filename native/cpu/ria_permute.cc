@@ -31,6 +31,17 @@ double top_sum(float* v, size_t k, size_t n) {
 
 constexpr size_t kColumnStripe = 256;
 
+// Sum of max(x[i], y[i]) in double, in 8 interleaved partial sums added in a fixed order:
+// independent additions (the value matrix's inner loop) at the same bits every run.
+double sum_of_max(const float* x, const float* y, size_t n) {
+  double part[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (size_t k = 0; k < 8; ++k) part[k] += std::max(x[i + k], y[i + k]);
+  for (; i < n; ++i) part[i % 8] += std::max(x[i], y[i]);
+  return ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+}
+
 // The quantile deal: channels ranked by total score (ascending, ties by index); slot s of
 // group g gets the g-th channel of quantile s, in reverse for odd slots (the reference's
 // snake order), so each group holds one channel of each quantile.
@@ -55,24 +66,25 @@ std::vector<int32_t> quantile_deal(const float* scores, size_t rows, size_t cols
 // per row, base = their n - 1 highest and thr = their n-th highest, so its retained score
 // with x in slot s is base + max(x, thr). Rewrites perm's slot s of those groups when the
 // assignment keeps more than the current one (same sums, same order: a fair comparison).
-void assign_slot(const float* scores, size_t rows, size_t cols, size_t n, size_t m, size_t s, size_t g0, size_t b,
-                 int32_t* perm) {
+// by_column: the scores transposed (channel c's scores at by_column + c * rows, contiguous).
+void assign_slot(const float* by_column, size_t rows, size_t n, size_t m, size_t s, size_t g0, size_t b, int32_t* perm) {
   std::vector<float> thr(b * rows), x(b * rows);
   std::vector<double> base(b, 0.0);
   parallel_for(b, 1, [&](size_t, size_t lo, size_t hi) {
     float others[32];
     for (size_t g = lo; g < hi; ++g) {
       const int32_t* ch = perm + (g0 + g) * m;
+      const float* column[32];
+      for (size_t t = 0; t < m; ++t) column[t] = by_column + static_cast<size_t>(ch[t]) * rows;
       double sum = 0.0;
       for (size_t i = 0; i < rows; ++i) {
-        const float* row = scores + i * cols;
         size_t k = 0;
         for (size_t t = 0; t < m; ++t)
-          if (t != s) others[k++] = row[ch[t]];
+          if (t != s) others[k++] = column[t][i];
         sort_desc(others, k);
         for (size_t t = 0; t + 1 < n; ++t) sum += others[t];
         thr[g * rows + i] = others[n - 1];
-        x[g * rows + i] = row[ch[s]];
+        x[g * rows + i] = column[s][i];
       }
       base[g] = sum;
     }
@@ -82,10 +94,7 @@ void assign_slot(const float* scores, size_t rows, size_t cols, size_t n, size_t
     for (size_t r = lo; r < hi; ++r) {
       const float* xr = x.data() + r * rows;
       for (size_t g = 0; g < b; ++g) {
-        const float* tg = thr.data() + g * rows;
-        double sum = 0.0;
-        for (size_t i = 0; i < rows; ++i) sum += std::max(xr[i], tg[i]);
-        value[r * b + g] = base[g] + sum;
+        value[r * b + g] = base[g] + sum_of_max(xr, thr.data() + g * rows, rows);
       }
     }
   });
@@ -144,11 +153,16 @@ RiaPermutation ria_channel_permutation(const float* scores, size_t rows, size_t 
 
   // Blocks of consecutive groups of near-equal size, at most lsa_groups each.
   const size_t blocks = (groups + lsa_groups - 1) / lsa_groups;
+  std::vector<float> by_column(rows * cols);
+  parallel_for(cols, 64, [&](size_t, size_t b, size_t e) {
+    for (size_t j = b; j < e; ++j)
+      for (size_t r = 0; r < rows; ++r) by_column[j * rows + r] = scores[r * cols + j];
+  });
   for (size_t s = 0; s < mm; ++s) {
     std::copy(perm, perm + cols, trial.begin());
     for (size_t k = 0; k < blocks; ++k) {
       const size_t g0 = k * groups / blocks, g1 = (k + 1) * groups / blocks;
-      if (g1 - g0 >= 2) assign_slot(scores, rows, cols, nn, mm, s, g0, g1 - g0, trial.data());
+      if (g1 - g0 >= 2) assign_slot(by_column.data(), rows, nn, mm, s, g0, g1 - g0, trial.data());
     }
     const double kept = ria_retained(scores, rows, cols, n, m, trial.data());
     if (kept > out.retained) {  // the whole round, checked on the same sum as the identity's

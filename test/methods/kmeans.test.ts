@@ -13,6 +13,7 @@ import { fromFloat32, toFloat32 } from '../../lib/kernels';
 import { clusterKept, compressedSize } from '../../lib/methods/kmeans-cluster';
 import { PruneReport } from '../../lib/prune/report';
 import { prune } from '../../lib/prune/run';
+import { sweep } from '../../lib/sweep/run';
 import { emptyMask, Mask } from '../../lib/tensor';
 import { Tensor } from '../../lib/model/types';
 import { runCli } from '../support/cli';
@@ -257,6 +258,14 @@ describe('prune --method kmeans', () => {
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/--bits must be an integer in \[1, 8\]/);
     expect(fs.existsSync(path.join(dir, 'cli-bad'))).toBe(false);
+  }, 60_000);
+
+  it('a sweep passes --bits and its cells carry the notes', async () => {
+    const evalTokens = writeCalibTokens(path.join(dir, 'eval.json'), 256, 9);
+    const { results } = await sweep({ model: f32, methods: ['kmeans'], levels: [0.5], patterns: ['unstructured'], bits: 2, calibTokens: calib, calibSamples: 4, seqLen: 16, evalTokens, evalSeqLen: 16, out: path.join(dir, 'sweep') });
+    const cell = results.cells.find((c) => c.method === 'kmeans')!;
+    expect(cell.status).toBe('ok');
+    expect(JSON.stringify(cell)).toContain('kmeans (--base wanda, --bits 2)');
   }, 60_000);
 
   it('refuses bad options before any work', async () => {

@@ -14,6 +14,7 @@ import { drawCalibration } from '../../lib/prune/calibrate';
 import { selectLayers } from '../../lib/prune/layers';
 import { PruneReport } from '../../lib/prune/report';
 import { prune } from '../../lib/prune/run';
+import { sweep } from '../../lib/sweep/run';
 import { gatherDenseStats } from '../../lib/sweep/stats-once';
 import { runCli } from '../support/cli';
 import { tempDir } from '../prune/helpers';
@@ -114,6 +115,15 @@ describe('prune --method owl', () => {
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/owl gives each block its own sparsity/);
     expect(fs.existsSync(path.join(dir, 'cli-nm'))).toBe(false);
+  }, 60_000);
+
+  it('a sweep cell records the allocation, the same as prune gives', async () => {
+    const evalTokens = writeCalibTokens(path.join(dir, 'eval.json'), 256, 9);
+    const { results } = await sweep({ model: dense, methods: ['owl'], levels: [0.5], calibTokens: calib, calibSamples: 4, seqLen: 16, evalTokens, evalSeqLen: 16, out: path.join(dir, 'sweep') });
+    const cell = results.cells.find((c) => c.method === 'owl')!;
+    expect(cell.status).toBe('ok');
+    const pruned = await run('for-sweep');
+    expect((cell as unknown as { allocation: { block_sparsity: number[] } }).allocation.block_sparsity).toEqual(pruned.allocation!.block_sparsity);
   }, 60_000);
 
   it('refuses N:M, global granularity, a foreign base or option and a target above 0.99 before any work', async () => {

@@ -21,6 +21,9 @@ export function searchSummary(r: SearchResult): string {
     `searched ${r.evaluated} formulas (budget ${r.budget}) at ${s.sparsity} sparsity per row, fitness = KL(dense || pruned) on ${s.windows} calibration windows of ${s.seqLen} tokens, seed ${s.seed}, in ${r.seconds.total.toFixed(1)} s (statistics and dense logits ${r.seconds.setup.toFixed(1)} s)`,
     'best formulas (lower KL is better):',
     ...r.top.map((t, i) => `  ${String(i + 1).padStart(2)}. ${kl(t)}${top1(t)}  ${t.formula}${t.generation < 0 ? '  (baseline)' : ` (generation ${t.generation})`}`),
+    r.bestDiscovered
+      ? `best formula the search made (not a seed): ${kl(r.bestDiscovered)}${top1(r.bestDiscovered)}  ${r.bestDiscovered.formula} (generation ${r.bestDiscovered.generation})`
+      : 'the search made no formula that ran without failing (only seeds and baselines did)',
     `baselines: magnitude ${r.baselines.magnitude.formula} ${kl(r.baselines.magnitude)}; wanda ${r.baselines.wanda.formula} ${kl(r.baselines.wanda)}`,
     `failures: ${r.failures.nonFinite} non-finite, ${r.failures.errors} errors, ${r.failures.worseThanMagnitude} worse than magnitude (of ${r.evaluated})`,
     ...r.failures.examples.map((e) => `  ${e.status === 'ok' ? `worse than magnitude, KL ${kl(e)}` : e.status}: ${e.formula}${e.message ? ` (${e.message})` : ''}`),

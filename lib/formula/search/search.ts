@@ -1,7 +1,7 @@
 // `shears search-formula`: genetic programming over the formula grammar, as Pruner-Zero
 // searches symbolic pruning metrics. A seeded population of known formulas (magnitude,
 // Wanda, RIA, OBS, gradient, Fisher, ...) and random trees evolves by tournament
-// selection, subtree crossover and subtree mutation within a depth limit, two elites kept
+// selection, subtree crossover, subtree / point / scaling mutation within a depth limit, two elites kept
 // per generation. Each distinct formula (by canonical text: the cache) costs one unit of
 // --budget; its fitness is the calibration KL(dense || pruned) of lib/formula/search/
 // fitness.ts, lower is better. Formulas that fail (non-finite scores, other errors) are
@@ -22,7 +22,7 @@ import { FormulaNode, parseFormula } from '../parse';
 import { formulaText } from '../print';
 import { FormulaFitness } from './fitness';
 import { simplify } from './simplify';
-import { crossover, DEFAULT_ALPHABET, mutate, randomTree, TreeAlphabet } from './trees';
+import { crossover, DEFAULT_ALPHABET, mutate, pointMutate, randomTree, scaleMutate, TreeAlphabet } from './trees';
 
 /** Known formulas the population starts from (those whose inputs the search may read). */
 export const SEED_FORMULAS: readonly { name: string; formula: string }[] = [
@@ -87,6 +87,8 @@ export interface FormulaRecord {
 
 export interface SearchResult {
   best: FormulaRecord;
+  /** The best formula the search made itself (not a seed formula nor a baseline), if any ran without failing. */
+  bestDiscovered?: FormulaRecord;
   /** The best formulas found, lowest KL first (at most 10). */
   top: FormulaRecord[];
   baselines: { magnitude: FormulaRecord; wanda: FormulaRecord };
@@ -143,7 +145,9 @@ export function checkSearchOptions(o: SearchFormulaOptions): void {
   if (o.inputs && !o.inputs.includes('W')) throw new ArgumentRangeError('--inputs must include W (every baseline reads it)');
 }
 
-const byKl = (a: FormulaRecord, b: FormulaRecord) => (a.kl ?? Infinity) - (b.kl ?? Infinity) || (a.formula < b.formula ? -1 : a.formula > b.formula ? 1 : 0);
+/** Lowest KL first; equal KLs (a rescaled copy ranks the same): the shorter formula, then by text. */
+const byKl = (a: FormulaRecord, b: FormulaRecord) =>
+  (a.kl ?? Infinity) - (b.kl ?? Infinity) || a.formula.length - b.formula.length || (a.formula < b.formula ? -1 : a.formula > b.formula ? 1 : 0);
 
 export async function searchFormula(o: SearchFormulaOptions): Promise<SearchResult> {
   checkSearchOptions(o);
@@ -261,15 +265,20 @@ class Search {
     return pop[winner];
   }
 
-  /** A child by crossover (70%), mutation (20%) or a new random tree (10%), simplified (./simplify.ts); undefined when over the depth limit. */
+  /**
+   * A child by subtree crossover (60%), subtree mutation (15%), point mutation (10%),
+   * scaling by a power of an input (10%) or a new random tree (5%), simplified
+   * (./simplify.ts); undefined when over the depth limit.
+   */
   private offspring(pop: FormulaNode[], records: FormulaRecord[]): FormulaNode | undefined {
     const r = this.rng.next();
-    const child =
-      r < 0.7
-        ? crossover(this.rng, this.tournament(pop, records), this.tournament(pop, records), this.maxDepth)
-        : r < 0.9
-          ? mutate(this.rng, this.tournament(pop, records), this.alphabet, this.maxDepth)
-          : randomTree(this.rng, this.alphabet, this.rng.int(2, 4), this.rng.next() < 0.5);
+    const parent = () => this.tournament(pop, records);
+    let child: FormulaNode | undefined;
+    if (r < 0.6) child = crossover(this.rng, parent(), parent(), this.maxDepth);
+    else if (r < 0.75) child = mutate(this.rng, parent(), this.alphabet, this.maxDepth);
+    else if (r < 0.85) child = pointMutate(this.rng, parent(), this.alphabet);
+    else if (r < 0.95) child = scaleMutate(this.rng, parent(), this.alphabet, this.maxDepth);
+    else child = randomTree(this.rng, this.alphabet, this.rng.int(2, 4), this.rng.next() < 0.5);
     return child && simplify(child);
   }
 
@@ -331,8 +340,11 @@ class Search {
     if (best.generation < 0) this.notes.push(`no searched formula beat the baselines: the best is ${best.formula}, a baseline`);
     const failed = (s: FormulaStatus) => this.history.filter((r) => r.status === s);
     const worse = this.history.filter((r) => r.status === 'ok' && magnitude.kl !== undefined && r.kl! > magnitude.kl).sort(byKl);
+    const seeds = new Set(SEED_FORMULAS.map((f) => formulaText(parseFormula(f.formula))));
+    const bestDiscovered = ranked.find((r) => r.generation >= 0 && !seeds.has(r.formula));
     return {
       best,
+      ...(bestDiscovered ? { bestDiscovered } : {}),
       top: ranked.slice(0, 10),
       baselines: { magnitude, wanda },
       budget: this.o.budget,

@@ -122,3 +122,26 @@ export function mutate(r: SeededRandom, a: FormulaNode, alphabet: TreeAlphabet, 
   const child = replaceAt(a, r.int(0, sizeOf(a) - 1), randomTree(r, alphabet, r.int(1, 3), false));
   return depthOf(child) <= maxDepth ? child : undefined;
 }
+
+/** Point mutation: one node changed in place (another input, constant, function or operator; an exponent redrawn). */
+export function pointMutate(r: SeededRandom, a: FormulaNode, alphabet: TreeAlphabet): FormulaNode {
+  const i = r.int(0, sizeOf(a) - 1);
+  const n = subtreeAt(a, i);
+  let m: FormulaNode;
+  if (n.kind === 'input') m = { kind: 'input', name: pick(r, alphabet.inputs) };
+  else if (n.kind === 'num') m = { kind: 'num', value: pick(r, [0.25, 0.5, 1, 2, 3, ...alphabet.constants]) };
+  else if (n.kind === 'neg') m = n.arg;
+  else if (n.kind === 'call') m = { ...n, fn: n.args.length === 1 ? pick(r, alphabet.unary) : pick(r, ['min', 'max'] as const) };
+  else if (n.op === '^') m = { ...n, right: { kind: 'num', value: pick(r, EXPONENTS) } };
+  else m = { ...n, op: pick(r, ['+', '-', '*', '/'] as const) };
+  return replaceAt(a, i, m);
+}
+
+const EXPONENTS = [-0.5, 0.25, 0.5, 1.5, 2, 3];
+
+/** Scaling mutation: the whole formula times a power of one input (a * xnorm ^ 0.5), exploring around a good score; undefined when too deep. */
+export function scaleMutate(r: SeededRandom, a: FormulaNode, alphabet: TreeAlphabet, maxDepth: number): FormulaNode | undefined {
+  const factor: FormulaNode = { kind: 'binary', op: '^', left: { kind: 'input', name: pick(r, alphabet.inputs) }, right: { kind: 'num', value: pick(r, EXPONENTS) } };
+  const child: FormulaNode = { kind: 'binary', op: '*', left: a, right: factor };
+  return depthOf(child) <= maxDepth ? child : undefined;
+}

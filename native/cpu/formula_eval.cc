@@ -39,6 +39,16 @@ bool uses(const FormulaProgram& prog, int32_t input) {
   return false;
 }
 
+// The deepest the stack gets (formula_check has refused malformed programs).
+size_t program_depth(const FormulaProgram& prog) {
+  size_t depth = 0, deepest = 0;
+  for (size_t i = 0; i < prog.length; ++i) {
+    depth = depth - static_cast<size_t>(arity(prog.code[2 * i])) + 1;
+    deepest = std::max(deepest, depth);
+  }
+  return deepest;
+}
+
 bool finite_float(double v) { return std::isfinite(static_cast<float>(v)); }
 
 double protected_div(double a, double b) {
@@ -151,11 +161,13 @@ FormulaResult formula_eval(const FormulaProgram& prog, const FormulaInputs& in, 
   const size_t cols = static_cast<size_t>(in.w.cols), rows = static_cast<size_t>(in.w.rows);
   check_weights(in.w);
   const Columns col = column_inputs(prog, in);
-  const size_t grain = 8;
+  // Rows are independent and the per-chunk counts add up in any order: a balanced grain
+  // keeps the bits; each chunk holds only the stack depth the program needs.
+  const size_t grain = balanced_grain(rows, 8), depth_needed = program_depth(prog);
   std::vector<FormulaResult> part(chunk_count(rows, grain));
   parallel_for(rows, grain, [&](size_t c, size_t b, size_t e) {
     std::vector<float> wf(cols);
-    std::vector<double> w(cols), stack(kFormulaMaxStack * cols);
+    std::vector<double> w(cols), stack(depth_needed * cols);
     for (size_t i = b; i < e; ++i) {
       to_f32(in.w.data, in.w.dtype, i * cols, cols, wf.data());
       double rowsum = 0;

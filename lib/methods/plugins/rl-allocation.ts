@@ -27,6 +27,8 @@ export const method: UnstructuredMethod = {
   calibrated: true,
   source: 'He et al., AMC: AutoML for Model Compression (ECCV 2018); REINFORCE (Williams 1992)',
   order: 75,
+  // Each episode prunes and measures the whole model: 26 prunes a run at the default budget.
+  slow: true,
   options: ['base', 'episodes'],
   checkOptions(o, run) {
     if (o.base !== undefined && !(RL_BASES as readonly string[]).includes(o.base))

@@ -6,9 +6,8 @@
 // As the reference code by default (--skip_layer mlp), the attention projections are
 // refined and the MLP matrices keep their base method's mask.
 import { ArgumentRangeError } from '../../errors';
-import { applyMask } from '../../kernels';
 import type { Strategy, StrategyStats } from '../../strategies';
-import { matrix, Mask, Matrix } from '../../tensor';
+import type { Mask, Matrix } from '../../tensor';
 import { dsnotRefine, float32Copy } from '../dsnot-refine';
 import type { MethodOptions, UnstructuredMethod } from '../plugin';
 import { sparsegptPrune } from '../sparsegpt';
@@ -40,16 +39,16 @@ export function dsnot(o: DsnotOptions = {}): Strategy {
   const t = { matrices: 0, skipped: 0, swaps: 0, before: 0, after: 0 };
 
   /**
-   * SparseGPT: its mask is chosen on a copy, refined on the dense weights (the kept ones
-   * at their dense values, as the reference's), then W is reconstructed for the refined
-   * mask with SparseGPT's own updates.
+   * SparseGPT: it prunes and reconstructs W; the refinement works on those weights (the
+   * error e_i includes SparseGPT's compensation; a grown weight takes its dense value);
+   * then W is reconstructed from the dense weights for the refined mask by SparseGPT's own
+   * updates (measured against the alternatives in docs/dsnot.md).
    */
   async function refinedSparseGpt(w: Matrix, dense: Float32Array, stats: StrategyStats, selection: Parameters<Strategy['prune']>[2], layer: Parameters<Strategy['prune']>[3]): Promise<Mask> {
-    const work = matrix(dense.slice(), w.rows, w.cols);
-    const mask = await inner.prune(work, stats, selection, layer);
-    (work.data as Float32Array).set(dense);
-    await applyMask(work, mask, { backend: selection.backend });
-    count(await dsnotRefine(work, dense, mask, stats.columns!, { pattern: selection.pattern }));
+    const original = w.data.slice();
+    const mask = await inner.prune(w, stats, selection, layer);
+    count(await dsnotRefine(w, dense, mask, stats.columns!, { pattern: selection.pattern }));
+    (w.data as typeof original).set(original);
     return sparsegptPrune(w, stats.hessian!, { mask, backend: selection.backend });
   }
 

@@ -17,6 +17,7 @@
 // one is what the reward asks for; the mean alone would throw measured information away,
 // and with a few dozen episodes it is often not the best point the agent has seen. The
 // report says which one it was and whether it beat uniform at all.
+import type { CalibrationSet } from '../calibration/sample';
 import type { AllocationContext, Allocation } from '../methods/plugin';
 import type { Strategy } from '../strategies';
 import { SeededRandom } from '../util/random';
@@ -112,16 +113,38 @@ export async function rlAllocation(ctx: AllocationContext, o: RlAllocationOption
   const mean = await measure(`policy mean (${total}/${total})`, meanSparsity);
   candidates.push({ from: 'policy mean', sparsity: meanSparsity, kl: mean.kl, pruned: mean.pruned });
 
-  const best = candidates.reduce((a, c) => (c.kl < a.kl ? c : a));
-  const beats = best.kl < uniform.kl;
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  return describe({ o, ctx, windows, P, rowwise, uniform, candidates, curve, mean, meanSparsity, features, theta: policy.theta, seconds });
+}
+
+interface Outcome {
+  o: RlAllocationOptions;
+  ctx: AllocationContext;
+  windows: CalibrationSet;
+  P: number[];
+  rowwise: boolean;
+  uniform: Evaluation;
+  candidates: Candidate[];
+  curve: Record<string, unknown>[];
+  mean: Evaluation;
+  meanSparsity: number[];
+  features: number[][];
+  theta: number[];
+  seconds: number;
+}
+
+/** The best measured candidate as the allocation, with the notes and the report that say how it was found. */
+function describe(r: Outcome): Allocation {
+  const { o, ctx, windows, P, uniform, mean } = r;
+  const best = r.candidates.reduce((a, c) => (c.kl < a.kl ? c : a));
+  const beats = best.kl < uniform.kl;
   const where = `KL(dense || pruned) on ${windows.samples} calibration window${windows.samples === 1 ? '' : 's'} of ${windows.seqLen} tokens`;
   const notes = [
     `rl-allocation (base ${o.base}, ${o.episodes} episodes, seed ${o.seed}): ${where}: uniform ${uniform.kl.toPrecision(5)}, chosen (${best.from}) ${best.kl.toPrecision(5)}` +
       (beats ? ` (${((1 - best.kl / uniform.kl) * 100).toFixed(1)}% lower)` : ': the agent found nothing better than uniform, so the allocation is uniform'),
     `rl-allocation: per-block sparsities ${best.sparsity.map((s) => s.toFixed(3)).join(', ')} (parameter-weighted mean ${weightedMean(best.sparsity, P).toFixed(6)}; ${best.pruned} weights pruned, uniform ${uniform.pruned})`,
   ];
-  if (rowwise) notes.push('rl-allocation: each row loses floor(s * its length) weights, so every candidate was shifted to remove at least as many weights as the uniform run (its nominal mean is then within 1/cols of the target)');
+  if (r.rowwise) notes.push('rl-allocation: each row loses floor(s * its length) weights, so every candidate was shifted to remove at least as many weights as the uniform run (its nominal mean is then within 1/cols of the target)');
   if (windows !== ctx.calibration) notes.push(`rl-allocation: each episode calibrates and measures on ${windows.samples} of the ${ctx.calibration.samples} calibration windows (seed ${o.seed}); the final prune calibrates on all of them`);
   return {
     sparsity: best.sparsity,
@@ -139,18 +162,18 @@ export async function rlAllocation(ctx: AllocationContext, o: RlAllocationOption
       policy: {
         kind: 'gaussian offsets, linear in standardized block features; REINFORCE (natural gradient) with a running baseline',
         features: FEATURE_NAMES,
-        block_features: features.map((f) => f.map((x) => round(x))),
-        theta: policy.theta.map((t) => round(t)),
+        block_features: r.features.map((f) => f.map((x) => round(x))),
+        theta: r.theta.map((t) => round(t)),
         sigma: [SIGMA_START, SIGMA_END],
       },
-      equal_weights_removed: rowwise,
+      equal_weights_removed: r.rowwise,
       uniform: { kl: uniform.kl, top1: uniform.top1Agreement, pruned: uniform.pruned },
-      learning_curve: curve,
-      policy_mean: { kl: mean.kl, top1: mean.top1Agreement, sparsity: meanSparsity, pruned: mean.pruned },
+      learning_curve: r.curve,
+      policy_mean: { kl: mean.kl, top1: mean.top1Agreement, sparsity: r.meanSparsity, pruned: mean.pruned },
       chosen: { from: best.from, kl: best.kl, pruned: best.pruned, nominal_mean: weightedMean(best.sparsity, P) },
       beats_uniform: beats,
-      evaluations: total,
-      seconds: round(seconds, 3),
+      evaluations: r.candidates.length,
+      seconds: round(r.seconds, 3),
     },
   };
 }

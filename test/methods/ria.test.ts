@@ -410,6 +410,36 @@ describe('ria --permute through the sequential pipeline (OPT in memory: fc1 and 
     expect(Math.abs(notes.retained - keptMoved) / keptMoved).toBeLessThan(1e-5);
   });
 
+  test('block 0 at 50%: per row, the floor(cols / 2) lowest reference scores pruned (ties: the lower column), from the dense block\'s inputs', async () => {
+    const dense = asLoaded(randomModel(spec));
+    const pruned = asLoaded(randomModel(spec));
+    await runPipeline(pruned, { strategy: ria(), sparsity: 0.5, calibration: calibration(), include: ['blocks.0.**'] });
+    const fm = new ForwardModel(dense);
+    const cal = calibration();
+    const sumSq: Record<string, Float64Array> = {};
+    for (let q = 0; q < cal.samples; q++) {
+      const caps = fm.allocCaptures(16);
+      await fm.runBlock(0, await fm.embed(cal.tokens.subarray(q * 16, (q + 1) * 16), 1, 16), { batch: 1, seq: 16, capture: caps });
+      for (const [k, x] of Object.entries(caps) as [string, Float32Array][]) {
+        const acc = (sumSq[k] ??= new Float64Array(x.length / 16));
+        x.forEach((v, i) => (acc[i % acc.length] += v * v));
+      }
+    }
+    const input: Record<string, string> = { 'attn.q': 'attnIn', 'attn.k': 'attnIn', 'attn.v': 'attnIn', 'attn.o': 'oIn', 'mlp.fc1': 'mlpIn', 'mlp.fc2': 'downIn' };
+    for (const [part, capture] of Object.entries(input)) {
+      const name = `blocks.0.${part}.weight`;
+      const [rows, cols] = dense.tensors.get(name)!.shape;
+      const s = riaReference(f32Of(dense, name), rows, cols, Float32Array.from(sumSq[capture], Math.sqrt));
+      const expected = new Set<number>();
+      for (let i = 0; i < rows; i++) {
+        const order = Array.from({ length: cols }, (_, j) => j).sort((a, b) => s[i * cols + a] - s[i * cols + b] || a - b);
+        order.slice(0, Math.floor(cols / 2)).forEach((j) => expected.add(i * cols + j));
+      }
+      const zeros = new Set([...f32Of(pruned, name).keys()].filter((k) => f32Of(pruned, name)[k] === 0));
+      expect({ name, differ: [...zeros].filter((k) => !expected.has(k)).length + [...expected].filter((k) => !zeros.has(k)).length }).toEqual({ name, differ: 0 });
+    }
+  });
+
   test("the next block is calibrated on the moved block's outputs: its masks are those of a run that starts from the moved block", async () => {
     const moved = asLoaded(randomModel(spec));
     await runPipeline(moved, { strategy: ria({ permute: true }), pattern, calibration: calibration() });

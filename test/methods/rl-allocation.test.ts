@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
+import { AllocationEvaluator } from '../../lib/allocation/evaluate';
 import { matchCount, projectToTarget, rowwisePruned, weightedMean } from '../../lib/allocation/project';
 import { GaussianPolicy, RunningBaseline, standardize } from '../../lib/allocation/policy';
 import { windowSubset, windowsOf } from '../../lib/allocation/windows';
@@ -14,6 +15,7 @@ import { windowsFromStream } from '../../lib/calibration/sample';
 import { ArgumentRangeError } from '../../lib/errors';
 import { loadModel } from '../../lib/formats/load';
 import { ForwardModel } from '../../lib/forward/model';
+import { methodInfo } from '../../lib/methods/registry';
 import { blockOf } from '../../lib/prune/pipeline';
 import { PruneReport } from '../../lib/prune/report';
 import { prune, PruneOptions } from '../../lib/prune/run';
@@ -134,6 +136,25 @@ test('windowSubset: a seeded subset of distinct windows, in order', () => {
   expect(windowSubset(set, 20, 1)).toBe(set);
 });
 
+test('AllocationEvaluator: measures a pruned copy, the dense model untouched, the same KL twice; uniform is 0 KL at sparsity 0', async () => {
+  const dense = await loadModel(model);
+  try {
+    const before = new Map([...dense.tensors].map(([k, t]) => [k, t.data.slice()]));
+    const windows = windowsFromStream(JSON.parse(fs.readFileSync(calib, 'utf8')) as number[], { samples: 4, seqLen: 16, sampling: 'contiguous', seed: 0 }, 'calib');
+    const ev = await AllocationEvaluator.create({ model: dense, windows, createStrategy: () => methodInfo('wanda').create!() });
+    // q and o 16x16, k and v 8x16 (2 KV heads of 4), gate and up 24x16, down 16x24.
+    expect(ev.blockParameters).toEqual([0, 1, 2].map(() => 256 + 128 + 128 + 256 + 3 * 384));
+    const a = await ev.evaluate([0.3, 0.5, 0.7]);
+    const b = await ev.evaluate([0.3, 0.5, 0.7]);
+    expect(a.kl).toBeGreaterThan(0);
+    expect(b.kl).toBe(a.kl);
+    expect((await ev.evaluate([0, 0, 0])).kl).toBeCloseTo(0, 6);
+    for (const [k, t] of dense.tensors) expect(t.data).toEqual(before.get(k));
+  } finally {
+    dense.close();
+  }
+});
+
 describe('prune --method rl-allocation (tiny Llama)', () => {
   let first: { report: PruneReport; rl: RlReport };
   beforeAll(async () => {
@@ -225,7 +246,7 @@ describe('prune --method rl-allocation (tiny Llama)', () => {
 });
 
 describe('in the CLI, in a sweep, and stopped', () => {
-  test('the CLI prunes and prints what the agent found', async () => {
+  test('the CLI prunes and writes the allocation into the report', async () => {
     const out = path.join(dir, 'cli');
     const r = await runCli(['prune', '--model', model, '--method', 'rl-allocation', '--base', 'wanda', '--episodes', '2', '--sparsity', '0.5', '--calib-tokens', calib, '--calib-samples', '4', '--seq-len', '16', '--out', out]);
     expect(r.code).toBe(0);

@@ -18,7 +18,8 @@ export function formulaNeeds(f: CompiledFormula): { gradient: boolean; fisher: b
   const gradient = f.inputs.includes('grad');
   const fisher = f.inputs.includes('fisher');
   const hessian = f.inputs.includes('hdiag');
-  const needs: StatisticName[] = ['columnSumSq', ...(gradient || fisher ? ['gradient'] : []), ...(hessian ? ['hessian'] : [])];
+  const sums = f.inputs.includes('xmean') || f.inputs.includes('xvar');
+  const needs: StatisticName[] = ['columnSumSq', ...(sums ? ['columnSum'] : []), ...(gradient || fisher ? ['gradient'] : []), ...(hessian ? ['hessian'] : [])];
   return { gradient, fisher, hessian, needs };
 }
 

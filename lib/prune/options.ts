@@ -233,9 +233,9 @@ export function checkPruneOptions(o: PruneOptions): Checked {
   checkBackendRequest(o.backend);
   checkStatisticsOptions(o);
   if (m.calibrated && !o.calib && !o.calibTokens && !o.stats)
-    throw new ArgumentRangeError(`method ${m.name} needs calibration data: give --calib FILE or --calib-tokens IDS.json${statsCanServe(m) ? ' (or --stats FILE from shears stats)' : ''}`);
+    throw new ArgumentRangeError(`method ${m.name} needs calibration data: give --calib FILE or --calib-tokens IDS.json${statsCanServe(m, methodOptionsOf(o)) ? ' (or --stats FILE from shears stats)' : ''}`);
   checkCalibrationArgs(o);
-  if (o.stats !== undefined) checkStatsFileFor(o.stats, m, o);
+  if (o.stats !== undefined) checkStatsFileFor(o.stats, m, o, methodOptionsOf(o));
   checkMethodOptions(o, m, { sparsity, pattern, granularity: o.granularity, structure: o.structure });
   if (m.allocate && (pattern || o.granularity === 'global'))
     throw new ArgumentRangeError(`method ${m.name} gives each block its own sparsity: ${pattern ? 'an N:M pattern fixes every row' : 'global granularity sets one threshold'} (use --sparsity with row or matrix granularity)`);

@@ -71,6 +71,7 @@ describe('what a formula gathers', () => {
     const g = formulaStrategy('W * grad + fisher');
     expect(g.needs).toEqual(['columnSumSq', 'gradient']);
     expect(Object.keys(g.collectWeights!(2, 3, 'x'))).toEqual(['gradient']);
+    expect(formulaStrategy('abs(W) * xvar').needs).toEqual(['columnSumSq', 'columnSum']);
     const h = formulaStrategy('square(W) / hdiag');
     expect(h.needs).toEqual(['columnSumSq', 'hessian']);
     expect(Object.keys(h.collect!(4, {}))).toEqual(['hessian']);
@@ -131,5 +132,25 @@ describe('the method and its refusals', () => {
     } finally {
       m.close();
     }
+  });
+
+  test('prune --stats FILE: the formula decides what the file must hold; without calibration data the error says so', async () => {
+    const dir = tempDir();
+    const calib = writeCalibTokens(path.join(dir, 'calib.json'));
+    const stats = path.join(dir, 'imp.safetensors');
+    expect((await runCli(['stats', '--model', model, '--calib-tokens', calib, '--calib-samples', '4', '--seq-len', '16', '--gradients', '--out', stats])).code).toBe(0);
+    const run = (score: string, out: string, extra = ['--stats', stats]) =>
+      runCli(['prune', '--model', model, '--method', 'formula', '--score', score, '--sparsity', '0.5', ...extra, '--out', path.join(dir, out)]);
+    for (const [score, out] of [['abs(W) * xnorm', 'a'], ['abs(W) * abs(grad) + xvar', 'b']]) {
+      const r = await run(score, out);
+      expect(r.err).not.toMatch(/shears:/);
+      expect(r.code).toBe(0);
+    }
+    const h = await run('square(W) / hdiag', 'c');
+    expect(h.code).not.toBe(0);
+    expect(h.err).toMatch(/method formula needs .*which this shears file does not hold/);
+    expect(fs.existsSync(path.join(dir, 'c'))).toBe(false);
+    const none = await run('abs(W) * xnorm', 'd', []);
+    expect(none.err).toMatch(/needs calibration data: give --calib FILE or --calib-tokens IDS\.json \(or --stats FILE from shears stats\)/);
   });
 });

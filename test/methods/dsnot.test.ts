@@ -3,7 +3,7 @@
 // it, and the method through the pipeline (exact sparsity, N:M, determinism, refusals).
 import * as path from 'node:path';
 
-import { ColumnStats } from '../../lib/kernels';
+import { ColumnStats, fromFloat32, toFloat32 } from '../../lib/kernels';
 import { dsnotRefine, DSNOT_THRESHOLD } from '../../lib/methods/dsnot-refine';
 import { methodInfo } from '../../lib/methods/registry';
 import { wanda } from '../../lib/methods/plugins/wanda';
@@ -161,6 +161,21 @@ describe('the native refinement', () => {
     const b = await refineBoth(l);
     expect(Buffer.from(a.native.mask.bits).equals(Buffer.from(b.native.mask.bits))).toBe(true);
     expect(Buffer.from(a.native.w.buffer).equals(Buffer.from(b.native.w.buffer))).toBe(true);
+  });
+
+  test('f16 weights: refined through float32, written back in f16 (pruned zero, grown at their dense f16 values)', async () => {
+    const l = layer(16, 64, 64, 21);
+    const s = await statsOf(l.x, l.tokens, l.cols);
+    const half = await fromFloat32(l.w, 'f16');
+    const w = matrix(half.slice(), l.rows, l.cols, 'f16');
+    const dense = await toFloat32(half, 'f16');
+    const mask = await wanda().prune(w, { columns: s }, { sparsity: 0.5, granularity: 'row' });
+    const before = Buffer.from(mask.bits).toString('hex');
+    const r = await dsnotRefine(w, dense, mask, s);
+    expect(r.swaps).toBeGreaterThan(0);
+    expect(Buffer.from(mask.bits).toString('hex')).not.toBe(before);
+    const out = w.data as Uint16Array;
+    keptOf(mask).forEach((k, i) => expect(out[i]).toBe(k ? half[i] : 0));
   });
 
   test('a mask of another shape or statistics of another width: a ShapeError', async () => {

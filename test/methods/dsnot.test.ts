@@ -15,11 +15,21 @@ import { runPipeline } from '../../lib/prune/pipeline';
 import { prune } from '../../lib/prune/run';
 import { emptyMask, Mask, maskKept, matrix } from '../../lib/tensor';
 import { rng } from '../formats/fixtures';
+import { runCli } from '../support/cli';
 import { tempDir, zerosPerRow, countZeros } from '../prune/helpers';
 import { linearNames, tinyCalibrated } from '../prune/tiny';
 import type { NMPattern } from '../../lib/kernels';
 
 const dir = tempDir('shears-dsnot-');
+
+async function withLoaded(p: string, fn: (m: Awaited<ReturnType<typeof loadModel>>) => void): Promise<void> {
+  const m = await loadModel(p);
+  try {
+    fn(m);
+  } finally {
+    m.close();
+  }
+}
 
 /** A layer: W [rows, cols] and inputs X [tokens, cols] whose columns have means of either sign. */
 function layer(rows: number, cols: number, tokens: number, seed: number) {
@@ -244,6 +254,21 @@ describe('dsnot through the pipeline (tiny Llama)', () => {
     expect(kept(attn.bits)).toBe(kept(alone.bits));
     const keptDense = Array.from(attn.w).every((v, i) => v === 0 || v === l.w[i]);
     expect(keptDense).toBe(base === 'wanda');
+  });
+
+  test('shears prune --method dsnot --base sparsegpt --pattern 2:4: exit 0, the report\'s note says what was refined', async () => {
+    const out = path.join(dir, 'cli-dsnot');
+    const r = await runCli(['prune', '--model', model, '--method', 'dsnot', '--base', 'sparsegpt', '--pattern', '2:4', '--calib-tokens', path.join(dir, 'calib.json'), '--seq-len', '16', '--calib-samples', '4', '--out', out, '--json']);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.out);
+    expect(report).toMatchObject({ method: 'dsnot', pattern: '2:4', sparsity: 0.5 });
+    expect(report.notes.join(' ')).toMatch(/dsnot \(--base sparsegpt\): \d+ swaps in 12 refined matrices/);
+    await withLoaded(out, (m) => {
+      for (const name of linearNames()) {
+        const t = m.tensors.get(name)!;
+        for (let g = 0; g < t.data.length; g += 4) expect(countZeros(t, g, g + 4)).toBeGreaterThanOrEqual(2);
+      }
+    });
   });
 
   test('refusals before any work: an unknown --base, global granularity, --base on another method', async () => {

@@ -106,7 +106,7 @@ export const method: UnstructuredMethod = {
   options: ['permute'],
   checkOptions(o, run) {
     if (o.permute && !run.pattern)
-      throw new ArgumentRangeError('--permute reorders channels for an N:M selection: it needs --pattern N:M (ria without --permute prunes unstructured)');
+      throw new ArgumentRangeError('--permute reorders channels for an N:M selection: it needs --pattern N:M (in a sweep, N:M --patterns only; ria without --permute prunes unstructured)');
   },
   create: ria,
 };

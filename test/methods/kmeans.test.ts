@@ -9,7 +9,7 @@ import * as path from 'node:path';
 
 import { ArgumentRangeError } from '../../lib/errors';
 import { loadModel } from '../../lib/formats/load';
-import { fromFloat32, toFloat32 } from '../../lib/kernels';
+import { fromFloat32, poolThreads, setPoolThreads, toFloat32 } from '../../lib/kernels';
 import { clusterKept, compressedSize } from '../../lib/methods/kmeans-cluster';
 import { PruneReport } from '../../lib/prune/report';
 import { prune } from '../../lib/prune/run';
@@ -39,8 +39,8 @@ function randomMatrix(rows: number, cols: number, seed: number): Float32Array {
 
 /** Plain Lloyd's iteration in one dimension: nearest centroid (ties to the lower), means, until nothing moves. */
 function referenceKmeans(values: number[], k: number): { centroids: number[]; sseInitial: number; sseFinal: number } {
-  const lo = Math.min(...values);
-  const hi = Math.max(...values);
+  const lo = values.reduce((a, x) => Math.min(a, x), Infinity);
+  const hi = values.reduce((a, x) => Math.max(a, x), -Infinity);
   const c = Array.from({ length: k }, (_, i) => lo + ((hi - lo) * i) / (k - 1));
   const nearest = (x: number) => {
     let best = 0;
@@ -140,6 +140,31 @@ describe('clusterKept (native 1-D k-means)', () => {
     expect(size.dense).toBe(rows * cols * 4);
     expect(size.compressed).toBe(Math.min(Math.ceil((rows * cols + ca.kept * 2) / 8), Math.ceil((entries * 5) / 8)) + 4 * 4);
   });
+
+  it('gives the same bits for any thread count (a matrix large enough for the parallel sort)', async () => {
+    const [r, c] = [300, 500];
+    const mask = randomMask(r, c, 0.6, 21);
+    const results: Float32Array[] = [];
+    const before = poolThreads();
+    try {
+      for (const threads of [1, 3]) {
+        setPoolThreads(threads);
+        const data = randomMatrix(r, c, 20);
+        const out = await clusterKept({ data, dtype: 'f32', rows: r, cols: c }, mask, { bits: 4 });
+        expect(out.kept).toBeGreaterThan(1 << 16);
+        results.push(data);
+      }
+    } finally {
+      setPoolThreads(before);
+    }
+    expect(Buffer.from(results[1].buffer).equals(Buffer.from(results[0].buffer))).toBe(true);
+    // The merged sort gives the plain reference's centroids too (2 bits: the reference is slow).
+    const data = randomMatrix(r, c, 20);
+    const values = Array.from(data).filter((_, i) => kept(mask, i));
+    const two = await clusterKept({ data, dtype: 'f32', rows: r, cols: c }, mask, { bits: 2 });
+    const ref = referenceKmeans(values, 4);
+    Array.from(two.centroids).forEach((x, i) => expect(x).toBeCloseTo(ref.centroids[i], 10));
+  }, 60_000);
 
   it('sizes a matrix with every weight kept as its indices and codebook alone', async () => {
     const c = await clusterKept({ data: randomMatrix(4, 16, 3), dtype: 'f32', rows: 4, cols: 16 }, randomMask(4, 16, 1, 1), { bits: 3 });

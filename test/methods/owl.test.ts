@@ -17,7 +17,7 @@ import { prune } from '../../lib/prune/run';
 import { sweep } from '../../lib/sweep/run';
 import { gatherDenseStats } from '../../lib/sweep/stats-once';
 import { runCli } from '../support/cli';
-import { tempDir } from '../prune/helpers';
+import { expectStopLeavesNothing, tempDir } from '../prune/helpers';
 import { tinyPrune, writeCalibTokens, writeTinyModel } from '../prune/tiny';
 
 const M = 5;
@@ -125,6 +125,9 @@ describe('prune --method owl', () => {
     const pruned = await run('for-sweep');
     expect((cell as unknown as { allocation: { block_sparsity: number[] } }).allocation.block_sparsity).toEqual(pruned.allocation!.block_sparsity);
   }, 60_000);
+
+  it('a stop while the outlier ratios are measured leaves no output and no scratch', () =>
+    expectStopLeavesNothing(tinyPrune(dense, calib, path.join(dir, 'stopped'), { method: 'owl' }), 'allocate', dir));
 
   it('refuses N:M, global granularity, a foreign base or option and a target above 0.99 before any work', async () => {
     await expect(run('nm', { sparsity: undefined, pattern: '2:4' })).rejects.toThrow(/owl gives each block its own sparsity: an N:M pattern fixes every row/);

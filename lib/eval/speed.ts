@@ -67,3 +67,22 @@ export async function measureSpeed(fm: ForwardModel, ids: readonly number[], o: 
   }
   return { prefillTokensPerSecond: (T * 1000) / prefillMs, decodeTokensPerSecond };
 }
+
+/**
+ * Two models' speeds side by side: `rounds` alternating measurements (one timed run of
+ * each after its warm-up), the fastest of each kept, so that a change of load on a
+ * shared machine slows both alike and their ratio holds.
+ */
+export async function measureSpeedPair(a: ForwardModel, b: ForwardModel, ids: readonly number[], o: SpeedSettings): Promise<[SpeedResult, SpeedResult]> {
+  const best = (x: SpeedResult | undefined, y: SpeedResult): SpeedResult => ({
+    prefillTokensPerSecond: Math.max(x?.prefillTokensPerSecond ?? 0, y.prefillTokensPerSecond),
+    ...(y.decodeTokensPerSecond !== undefined ? { decodeTokensPerSecond: Math.max(x?.decodeTokensPerSecond ?? 0, y.decodeTokensPerSecond) } : {}),
+  });
+  let ra: SpeedResult | undefined;
+  let rb: SpeedResult | undefined;
+  for (let i = 0; i < o.reps; i++) {
+    ra = best(ra, await measureSpeed(a, ids, { ...o, reps: 1 }));
+    rb = best(rb, await measureSpeed(b, ids, { ...o, reps: 1 }));
+  }
+  return [ra!, rb!];
+}

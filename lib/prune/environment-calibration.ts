@@ -37,7 +37,9 @@ export async function environmentCalibration(model: LoadedModel, o: EnvironmentA
   if (!o.calib) throw new ArgumentRangeError('query-aware learns from your queries: give them as text with --calib (one per line, or JSONL), not as token ids');
   const source = o.calib;
   const generateTokens = o.generateTokens ?? DEFAULT_ENVIRONMENT_TOKENS;
-  const queries = await readQueries(model, source, o.signal);
+  // Room for the continuation inside the context: longer queries keep their first tokens.
+  const room = Math.max(1, model.config.contextLength - generateTokens);
+  const queries = await readQueries(model, source, o.signal, { cutTo: room });
   const sampling = checkSampling({ temperature: o.temperature, topK: o.topK, seed: o.seed ?? 0 });
   const sequences = await buildEnvironment(new ForwardModel(model, { backend }), queries, { ...sampling, generateTokens, signal: o.signal });
   const stream = new Int32Array(sequences.reduce((n, q) => n + q.ids.length, 0));
@@ -60,6 +62,8 @@ export async function environmentCalibration(model: LoadedModel, o: EnvironmentA
   set.notes.push(
     `the query environment: ${sequences.length} queries, each followed by up to ${generateTokens} ${sampling.greedy ? 'greedy' : `sampled (temperature ${sampling.temperature}, top-k ${sampling.topK}, seed ${sampling.seed})`} tokens of the dense model (${generated} generated), ${stream.length} tokens in all`,
   );
+  if (queries.cut > 0)
+    set.notes.push(`${queries.cut} of the ${queries.ids.length} queries were longer than ${room} tokens (the context ${model.config.contextLength} less the ${generateTokens} generated) and kept their first ${room}`);
   return { set, source, sequences };
 }
 

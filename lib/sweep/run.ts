@@ -27,7 +27,7 @@ import { reportSettings } from './settings';
 import { SweepProgress, sweepProgress, SweepEvent } from './progress';
 import { SweepStore } from './store';
 import { PhaseClock, secondsSince } from '../util/clock';
-import { measureSpeed, SpeedSettings, timingIds } from '../eval/speed';
+import { measureSpeed, measureSpeedPair, SpeedResult, SpeedSettings, timingIds } from '../eval/speed';
 import type { CalibrationSet } from '../calibration/sample';
 import type { RecoveringStrategy, RecoveryReport } from '../methods/plugin';
 import { EnvironmentCalibration, environmentCalibration } from '../prune/environment-calibration';
@@ -105,16 +105,28 @@ function cacheSettings(o: SweepOptions): Record<string, unknown> {
   };
 }
 
-/** The speed measurement of `--speed`: 128-token prefill, 16 decode steps, fastest of 3 (capped by the context). */
+/** The speed measurement of `--speed`: 128-token prefill, 16 decode steps, fastest of 5 (capped by the context). */
 function speedSettings(model: LoadedModel): SpeedSettings {
   const ctx = model.config.contextLength;
-  return { prefillTokens: Math.min(128, ctx), decodeTokens: Math.min(16, ctx - 1), reps: 3 };
+  return { prefillTokens: Math.min(128, ctx), decodeTokens: Math.min(16, ctx - 1), reps: 5 };
 }
 
-async function cellSpeed(fm: ForwardModel, data: SweepData, model: LoadedModel): Promise<Record<string, number>> {
+const speedFields = (r: SpeedResult, prefix = ''): Record<string, number> => ({
+  [`${prefix}prefill_tokens_per_second`]: r.prefillTokensPerSecond,
+  ...(r.decodeTokensPerSecond !== undefined ? { [`${prefix}decode_tokens_per_second`]: r.decodeTokensPerSecond } : {}),
+});
+
+/** The dense model's speed alone (the sweep's reference row). */
+async function denseSpeed(fm: ForwardModel, data: SweepData, model: LoadedModel): Promise<Record<string, number>> {
   const s = speedSettings(model);
-  const r = await measureSpeed(fm, timingIds(data.evalTokens, Math.max(s.prefillTokens, s.decodeTokens + 1)), s);
-  return { prefill_tokens_per_second: r.prefillTokensPerSecond, ...(r.decodeTokensPerSecond !== undefined ? { decode_tokens_per_second: r.decodeTokensPerSecond } : {}) };
+  return speedFields(await measureSpeed(fm, timingIds(data.evalTokens, Math.max(s.prefillTokens, s.decodeTokens + 1)), s));
+}
+
+/** A cell's speed measured alternately with the dense model's, both recorded in the cell. */
+async function cellSpeed(fm: ForwardModel, dense: ForwardModel, data: SweepData, model: LoadedModel): Promise<Record<string, number>> {
+  const s = speedSettings(model);
+  const [d, p] = await measureSpeedPair(dense, fm, timingIds(data.evalTokens, Math.max(s.prefillTokens, s.decodeTokens + 1)), s);
+  return { ...speedFields(p), ...speedFields(d, 'dense_') };
 }
 
 /** Every parameter of the model (all its tensors' elements). */
@@ -194,7 +206,7 @@ async function runCell(
   // A new memory mapping is pristine: pruning writes only to its copy-on-write pages.
   const model = await timed('load', () => loadModel(o.model, { tokenizer: o.tokenizer }));
   try {
-    if (info.plugin?.kind === 'structured') return await structuredCell(spec, info.plugin, model, o, data, dense, backend, clock, t0, onDetail);
+    if (info.plugin?.kind === 'structured') return await structuredCell(spec, info.plugin, model, o, data, dense, backend, clock, t0, onDetail, { denseModel: learning.denseModel });
     const options = sweepMethodOptions(o, info);
     // The method's own refusals at this cell: an NA cell with the reason.
     info.checkOptions?.(options, {
@@ -216,7 +228,7 @@ async function runCell(
             return timed('recovery', () => recoverCell(recovering, model, layers, queries, !!env, o, learning, clock));
           },
         };
-        return await structuredCell(spec, info.structured(options), model, o, data, dense, backend, clock, t0, onDetail, { recover, calibration: env?.set });
+        return await structuredCell(spec, info.structured(options), model, o, data, dense, backend, clock, t0, onDetail, { recover, calibration: env?.set, denseModel: learning.denseModel });
       } finally {
         recovering?.release();
       }
@@ -260,7 +272,7 @@ async function runCell(
       ? {
           ...(await pruneWithDenseStats(model, strategy, denseStats, { sparsity, pattern, backend: backend.device }, o.signal)),
           granularity: strategy.defaultGranularity,
-          notes: [] as string[],
+          notes: strategy.notes?.() ?? [],
         }
       : await runPipeline(model, {
           strategy,
@@ -291,7 +303,7 @@ async function runCell(
     const fm = new ForwardModel(model, { backend: backend.device });
     onDetail('evaluating');
     const q = await timed('eval', () => cellQuality(fm, data, dense, o.signal));
-    const speed = o.speed ? await cellSpeed(fm, data, model) : {};
+    const speed = o.speed ? await cellSpeed(fm, new ForwardModel(learning.denseModel, { backend: backend.device }), data, model) : {};
     timings.total = since(t0);
     const parametersBefore = modelParameters(model);
     const pruned = result.layers.reduce((n, l) => n + l.pruned, 0);
@@ -362,7 +374,9 @@ async function structuredCell(
     recover?: { on: string; run: (layers: string[]) => Promise<RecoveryReport> };
     /** The calibration of a method that scores units on the query environment. */
     calibration?: CalibrationSet;
-  } = {},
+    /** The sweep's dense model (the speed reference). */
+    denseModel: LoadedModel;
+  },
 ): Promise<SweepCell> {
   const { recover } = learned;
   const structure = spec.structure ?? o.structure ?? method.structures[0];
@@ -392,7 +406,7 @@ async function structuredCell(
   onDetail('evaluating');
   const fm = new ForwardModel(model, { backend: backend.device });
   const q = await clock.time('eval', () => cellQuality(fm, data, dense, o.signal));
-  const speed = o.speed ? await cellSpeed(fm, data, model) : {};
+  const speed = o.speed ? await cellSpeed(fm, new ForwardModel(learned.denseModel, { backend: backend.device }), data, model) : {};
   timings.total = since(t0);
   const notes = recovery ? [...r.notes, recoverySummary(recovery, recover!.on)] : r.notes;
   return okCell(spec, r.achievedSparsity, q, timings, backend, notes, {
@@ -453,7 +467,7 @@ export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
       await store.writeDense(dense);
     }
     // Speed is measured in this run, beside the cells it computes (never read from a cache).
-    if (o.speed) dense = { ...dense, ...(await cellSpeed(denseFm, data, denseModel)) };
+    if (o.speed) dense = { ...dense, ...(await denseSpeed(denseFm, data, denseModel)) };
     let environment: Promise<EnvironmentCalibration> | undefined;
     const learning: Learning = {
       denseModel,

@@ -75,6 +75,13 @@ test('a query longer than the context, a bad token count, a missing file and an 
     code: 'E_CALIBRATION',
     message: expect.stringMatching(new RegExp(`^${long.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: query 2 .* has \\d+ tokens, more than the model's context length 48`)),
   });
+  // As calibration (the query environment), a long query keeps its first tokens and is counted.
+  const cut = await readQueries(model, long, undefined, { cutTo: 16 });
+  expect(cut.cut).toBe(1);
+  expect(cut.ids[1]).toHaveLength(16);
+  const longer = await readQueries(model, long, undefined, { cutTo: 40 });
+  expect(Array.from(cut.ids[1])).toEqual(Array.from(longer.ids[1].slice(0, 16)));
+  expect(Array.from(cut.ids[0])).toEqual(Array.from(longer.ids[0])); // a short query is left whole
   const missing = path.join(dir, 'missing.txt');
   await expect(readQueries(model, missing)).rejects.toMatchObject({ code: 'E_CALIBRATION', message: expect.stringContaining(missing) });
   const q = await readQueries(model, queryFile('q.txt', QUERIES));

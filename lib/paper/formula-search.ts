@@ -36,6 +36,7 @@ export function summarize(r: SearchResult): FormulaSearchSummary {
       { name: 'magnitude', formula: r.baselines.magnitude.formula, kl: mag ?? NaN },
       { name: 'wanda', formula: r.baselines.wanda.formula, kl: wanda ?? NaN },
     ],
+    ...(r.bestDiscovered?.kl !== undefined ? { discovered: { formula: r.bestDiscovered.formula, kl: r.bestDiscovered.kl } } : {}),
     verdict: `${verdict} Non-finite: ${f.nonFinite}, errors: ${f.errors}, worse than magnitude: ${f.worseThanMagnitude}.`,
     seconds: r.seconds.total,
   };

@@ -12,6 +12,8 @@ export interface FormulaSearchSummary {
   /** The best formulas, best first, with their calibration KL. */
   best: { formula: string; kl: number }[];
   baselines: { name: string; formula: string; kl: number }[];
+  /** The best formula the search made itself (not one of its seeds), when any ran. */
+  discovered?: { formula: string; kl: number };
   /** One sentence: whether the winner beats the baselines (said as measured). */
   verdict: string;
   seconds: number;

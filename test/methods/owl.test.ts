@@ -111,6 +111,7 @@ describe('prune --method owl', () => {
     const report = JSON.parse(fs.readFileSync(path.join(dir, 'cli', 'prune-report.json'), 'utf8')) as PruneReport;
     expect(report.allocation).toMatchObject({ method: 'owl', base: 'sparsegpt' });
     expect(report.allocation!.block_sparsity.reduce((a, b) => a + b, 0) / 3).toBeCloseTo(0.6, 12);
+    expect(ok.out).toContain(`per-block sparsities (owl): ${report.allocation!.block_sparsity.map((x) => x.toFixed(3)).join(' ')}\n`);
     const bad = await runCli([...base, '--pattern', '2:4', '--out', path.join(dir, 'cli-nm')]);
     expect(bad.code).toBe(1);
     expect(bad.err).toMatch(/owl gives each block its own sparsity/);

@@ -94,6 +94,7 @@ export function register(program: Command): void {
             `pruned ${report.layers.length} matrices with ${report.method} (${report.pattern}, ${Number(report.sparsity.toFixed(4))}): ` +
               `achieved sparsity ${report.achieved_sparsity.toFixed(4)} in ${report.timings.total.toFixed(2)} s, ` +
               `peak RSS ${(report.peak_rss_bytes / 2 ** 20).toFixed(0)} MiB, backend ${report.backend.device}\n` +
+              (report.allocation ? `per-block sparsities (${report.allocation.method}): ${report.allocation.block_sparsity.map((x) => x.toFixed(3)).join(' ')}\n` : '') +
               (report.recovery ? recoverySummary(report.recovery) : '') +
               `wrote ${report.output.path}\nreport ${report.output.report}\n`,
           );

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { SearchResult, searchFormula } from '../formula/search/search';
+import { SEED_FORMULAS, SearchResult, searchFormula } from '../formula/search/search';
 import { writeFileAtomic } from '../report/atomic';
 import type { FormulaSearchSummary } from './formula-table';
 import type { PaperOptions, PaperSettings } from './plan';
@@ -23,7 +23,10 @@ export function summarize(r: SearchResult): FormulaSearchSummary {
   const verdict =
     best === undefined
       ? 'No formula gave a finite score: the search found nothing usable.'
-      : `The best formula's KL is ${best <= (wanda ?? Infinity) ? 'at or below' : 'above'} Wanda's and ${best <= (mag ?? Infinity) ? 'at or below' : 'above'} magnitude's (measured on the same windows).`;
+      : `The best formula's KL is ${best <= (wanda ?? Infinity) ? 'at or below' : 'above'} Wanda's and ${best <= (mag ?? Infinity) ? 'at or below' : 'above'} magnitude's (measured on the same windows)` +
+        (SEED_FORMULAS.some((f) => f.formula === r.best.formula)
+          ? `; it is one of the known formulas the search starts from (${SEED_FORMULAS.find((f) => f.formula === r.best.formula)!.name}): within this budget the search made nothing better.`
+          : '; the search made it.');
   return {
     budget: r.budget,
     seed: r.settings.seed,

@@ -220,14 +220,7 @@ async function runCell(
       const env = info.environment ? await timed('environment', learning.environment) : undefined;
       const recovering = info.recovers ? (info.create!(options) as RecoveringStrategy) : undefined;
       try {
-        const recover = recovering && {
-          on: env ? 'the query environment of --calib' : 'the calibration windows',
-          run: async (layers: string[]) => {
-            onDetail(env ? 'distilling' : 'recovering');
-            const queries = env ?? { set: data.calibration!, source: o.calib ?? o.calibTokens ?? '' };
-            return timed('recovery', () => recoverCell(recovering, model, layers, queries, !!env, o, learning, clock));
-          },
-        };
+        const recover = recovering && ((layers: string[]) => recoverWith(recovering, layers, env));
         return await structuredCell(spec, info.structured(options), model, o, data, dense, backend, clock, t0, onDetail, { recover, calibration: env?.set, denseModel: learning.denseModel });
       } finally {
         recovering?.release();
@@ -241,6 +234,14 @@ async function runCell(
     }
   } finally {
     model.close();
+  }
+
+  /** The recovery of a method that declares one (query-aware on its environment, ewc on the calibration windows); returns the cell's note. */
+  async function recoverWith(strategy: RecoveringStrategy, layers: string[], env: EnvironmentCalibration | undefined): Promise<string> {
+    onDetail(env ? 'distilling' : 'recovering');
+    const queries = env ?? { set: data.calibration!, source: o.calib ?? o.calibTokens ?? '' };
+    const report = await timed('recovery', () => recoverCell(strategy, model, layers, queries, !!env, o, learning, clock));
+    return recoverySummary(report, env ? 'the query environment of --calib' : 'the calibration windows');
   }
 
   async function pruneCell(strategy: Strategy): Promise<SweepCell> {
@@ -293,12 +294,7 @@ async function runCell(
     timings.statistics = once ? denseStats.timings.statistics : (result.timings.statistics ?? 0);
     timings.pruning = result.timings.pruning ?? 0;
     timings.forward = once ? denseStats.timings.forward : (result.timings.forward ?? 0);
-    let recovery: RecoveryReport | undefined;
-    if (info.recovers) {
-      onDetail(environment ? 'distilling' : 'recovering');
-      const queries = environment ?? { set: data.calibration!, source: o.calib ?? o.calibTokens ?? '' };
-      recovery = await timed('recovery', () => recoverCell(strategy as RecoveringStrategy, model, result.layers.map((l) => l.name), queries, !!environment, o, learning, clock));
-    }
+    const recovered = info.recovers ? await recoverWith(strategy as RecoveringStrategy, result.layers.map((l) => l.name), environment) : undefined;
     o.signal?.throwIfAborted();
     const fm = new ForwardModel(model, { backend: backend.device });
     onDetail('evaluating');
@@ -307,8 +303,7 @@ async function runCell(
     timings.total = since(t0);
     const parametersBefore = modelParameters(model);
     const pruned = result.layers.reduce((n, l) => n + l.pruned, 0);
-    const notes = [...result.notes, ...(allocation?.notes ?? [])];
-    if (recovery) notes.push(recoverySummary(recovery, environment ? 'the query environment of --calib' : 'the calibration windows'));
+    const notes = [...result.notes, ...(allocation?.notes ?? []), ...(recovered ? [recovered] : [])];
     return okCell(spec, achievedSparsity(result.layers), q, timings, backend, notes, {
       stats: once ? 'once (approximate: dense-model statistics shared by every cell)' : info.calibrated ? 'exact' : 'none (no activation statistics)',
       granularity: result.granularity,
@@ -370,8 +365,8 @@ async function structuredCell(
   t0: bigint,
   onDetail: (detail: string) => void,
   learned: {
-    /** A method that learns after removing units (query-aware's distillation) on every linear layer of the narrowed blocks. */
-    recover?: { on: string; run: (layers: string[]) => Promise<RecoveryReport> };
+    /** A method that learns after removing units (query-aware's distillation) on every linear layer of the narrowed blocks; gives the cell's note. */
+    recover?: (layers: string[]) => Promise<string>;
     /** The calibration of a method that scores units on the query environment. */
     calibration?: CalibrationSet;
     /** The sweep's dense model (the speed reference). */
@@ -401,14 +396,14 @@ async function structuredCell(
   timings.calibration = method.calibrated ? (data.timings.calibration ?? 0) : 0;
   timings.statistics = r.timings.statistics ?? 0;
   timings.forward = 0;
-  const recovery = recover ? await recover.run(selectLayers(model.config, model.tensors).blocks.flat().map((l) => l.name)) : undefined;
+  const recovered = recover ? await recover(selectLayers(model.config, model.tensors).blocks.flat().map((l) => l.name)) : undefined;
   o.signal?.throwIfAborted();
   onDetail('evaluating');
   const fm = new ForwardModel(model, { backend: backend.device });
   const q = await clock.time('eval', () => cellQuality(fm, data, dense, o.signal));
   const speed = o.speed ? await cellSpeed(fm, new ForwardModel(learned.denseModel, { backend: backend.device }), data, model) : {};
   timings.total = since(t0);
-  const notes = recovery ? [...r.notes, recoverySummary(recovery, recover!.on)] : r.notes;
+  const notes = recovered ? [...r.notes, recovered] : r.notes;
   return okCell(spec, r.achievedSparsity, q, timings, backend, notes, {
     stats: method.calibrated ? 'dense-model statistics (structured)' : 'none (no activation statistics)',
     structure,

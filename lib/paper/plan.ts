@@ -105,7 +105,8 @@ export function checkPaperOptions(o: PaperOptions): PaperSettings {
     for (const m of o.methods) methodInfo(m); // unknown or not implemented: a typed error now
   }
   if (fs.existsSync(o.out) && !fs.statSync(o.out).isDirectory()) throw new ArgumentRangeError(`--out ${o.out} exists and is not a directory`);
-  if (fs.existsSync(path.join(o.out, 'paper.json')) && !o.resume && !o.force)
+  // A finished or an interrupted run (its sweeps, search or Table 7 reports).
+  if (!o.resume && !o.force && ['paper.json', 'sweeps', 'runs', 'formula-search.json'].some((f) => fs.existsSync(path.join(o.out, f))))
     throw new ArgumentRangeError(`${o.out} already holds a paper run: use --resume to finish or refresh it, or --force to start over`);
   const type = hfModelType(o.model);
   let optModel: string;

@@ -80,6 +80,11 @@ test('refusals before any work', async () => {
   expect(() => checkPaperOptions({ ...base(), out, budget: 0 })).toThrow(/--budget must be a positive integer/);
   expect(() => checkPaperOptions({ ...base(), out, eval: path.join(dir, 'missing.txt') })).toThrow(/--eval .*missing\.txt does not exist/);
   expect(() => checkPaperOptions({ ...base(), out, methods: ['no-such-method'] })).toThrow(/unknown method 'no-such-method'/);
+  // An interrupted run (its sweeps only) is refused as a finished one is.
+  const interrupted = path.join(dir, 'interrupted');
+  fs.mkdirSync(path.join(interrupted, 'sweeps', 'levels'), { recursive: true });
+  expect(() => checkPaperOptions({ ...base(), out: interrupted })).toThrow(/already holds a paper run: use --resume/);
+  expect(() => checkPaperOptions({ ...base(), out: interrupted, resume: true })).not.toThrow();
   const cli = await runCli(['paper', '--model', model, '--calib', calib, '--eval', evalText, '--out', out, '--budget', '0']);
   expect(cli.code).not.toBe(0);
   expect(cli.err).toMatch(/--budget must be a positive integer/);

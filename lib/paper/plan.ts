@@ -167,20 +167,21 @@ export function plannedSweeps(o: PaperOptions, s: PaperSettings, winner: string 
   };
   const masking = maskingMethods(o).filter((m) => m.name !== 'formula' || winner !== undefined);
   const units = unitMethods(o);
-  return [
+  const sweeps: PlannedSweep[] = [
     { name: 'levels', options: { ...common, methods: ['wanda', 'magnitude'], levels: s.levels } },
     { name: 'bias', options: { ...common, methods: ['bias'], levels: s.levels, structure: 'channels' } },
-    ...(masking.length === 0 ? [] : [{
-      name: 'strategies',
-      options: { ...common, methods: masking.map((m) => m.name), levels: [0.5], patterns: ['unstructured', '2:4'], speed: true, ...(winner && masking.some((m) => m.name === 'formula') ? { score: winner } : {}) },
-    }]),
-    ...(units.channels.length === 0 ? [] : [{ name: 'structured', options: { ...common, methods: units.channels.map((m) => m.name), levels: [0.2], structure: 'channels' as const, speed: true } }]),
-    ...(units.layersOnly.length > 0
-      ? [{ name: 'structured-layers', options: { ...common, methods: units.layersOnly.map((m) => m.name), levels: [0.2], structure: 'layers' as const, speed: true } }]
-      : []),
-    {
-      name: 'opt-sweep',
-      options: { ...common, model: s.optModel, tokenizer: undefined, methods: ['magnitude', 'wanda', 'sparsegpt'], levels: s.levels, patterns: ['unstructured', '2:4'] },
-    },
   ];
+  if (masking.length > 0) {
+    const score = winner && masking.some((m) => m.name === 'formula') ? { score: winner } : {};
+    sweeps.push({ name: 'strategies', options: { ...common, methods: masking.map((m) => m.name), levels: [0.5], patterns: ['unstructured', '2:4'], speed: true, ...score } });
+  }
+  if (units.channels.length > 0)
+    sweeps.push({ name: 'structured', options: { ...common, methods: units.channels.map((m) => m.name), levels: [0.2], structure: 'channels', speed: true } });
+  if (units.layersOnly.length > 0)
+    sweeps.push({ name: 'structured-layers', options: { ...common, methods: units.layersOnly.map((m) => m.name), levels: [0.2], structure: 'layers', speed: true } });
+  sweeps.push({
+    name: 'opt-sweep',
+    options: { ...common, model: s.optModel, tokenizer: undefined, methods: ['magnitude', 'wanda', 'sparsegpt'], levels: s.levels, patterns: ['unstructured', '2:4'] },
+  });
+  return sweeps;
 }

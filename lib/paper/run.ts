@@ -6,7 +6,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { methodInfo } from '../methods/registry';
 import { shearsVersion } from '../prune/report';
 import { writeFileAtomic } from '../report/atomic';
 import type { SweepResults } from '../report/types';
@@ -94,7 +93,7 @@ export async function paper(o: PaperOptions): Promise<PaperOutcome> {
   ];
   const timing = await timingRuns(cases, o, s, path.join(out, 'runs'), winner, progress);
 
-  const tables = paperTables({ model: o.model, sweeps, search, searchMissing, timing, optModelNote: s.optModelNote, failed });
+  const tables = paperTables({ sweeps, search, searchMissing, timing, optModelNote: s.optModelNote, failed });
   const figures: PaperFigure[] = [];
   for (const [name, caption] of [
     ['levels', 'Tables 1 and 2: perplexity against sparsity (Wanda and magnitude).'],
@@ -125,14 +124,7 @@ export async function paper(o: PaperOptions): Promise<PaperOutcome> {
   };
   await write('paper.md', paperMarkdown(doc));
   await write('paper.html', paperHtml(doc));
-  await write('paper.json', paperJson(doc, { settings: { ...s, quick: o.quick === true, budget: s.budget }, formula_search: search ?? null, timing_runs: timing, formula_implemented: methodInfoSafe('formula') }));
+  await write('paper.json', paperJson(doc, { settings: { ...s, quick: o.quick === true }, formula_search: search ?? null, timing_runs: timing }));
   return { tables, files, seconds };
 }
 
-const methodInfoSafe = (name: string): boolean => {
-  try {
-    return methodInfo(name).implemented;
-  } catch {
-    return false;
-  }
-};

@@ -14,7 +14,6 @@ export interface PaperTable extends Table {
 }
 
 export interface PaperInputs {
-  model: string;
   sweeps: Record<string, SweepResults | undefined>;
   search?: FormulaSearchSummary;
   /** Why Table 5 has no search (e.g. formula is not implemented). */

@@ -95,7 +95,7 @@ export function achievedSparsity(layers: LayerResult[]): number {
  * The note gives what each row length measured. Undefined when the shortfall is below
  * the report's 4 decimals, and for N:M patterns (short tail groups have their own note).
  */
-export function sparsityShortfallNote(requested: number, layers: LayerResult[], granularity: PruneGranularity, pattern: boolean): string | undefined {
+export function sparsityShortfallNote(requested: number, layers: LayerResult[], granularity: PruneGranularity, pattern: boolean, perBlock = false): string | undefined {
   const achieved = achievedSparsity(layers);
   if (pattern || requested - achieved < 5e-5) return undefined;
   const byRowLength = new Map<number, LayerResult[]>();
@@ -104,8 +104,10 @@ export function sparsityShortfallNote(requested: number, layers: LayerResult[], 
     .sort(([a], [b]) => a - b)
     .map(([cols, ls]) => `matrices with rows of ${cols}: ${achievedSparsity(ls).toFixed(4)}`);
   const group = granularity === 'row' ? 'row' : granularity === 'matrix' ? 'matrix' : 'selection (global)';
+  // With per-block sparsities (an allocation), each block's own sparsity is rounded down.
+  const rule = perBlock ? `each ${group} prunes floor(its block's sparsity x its size) weights (the per-block sparsities average ${requested})` : `each ${group} prunes floor(${requested} x its size) weights`;
   return (
-    `achieved sparsity ${achieved.toFixed(4)} is below the requested ${requested}: each ${group} prunes floor(${requested} x its size) weights, ` +
+    `achieved sparsity ${achieved.toFixed(4)} is below the requested ${requested}: ${rule}, ` +
     `rounded down as the Wanda/SparseGPT reference code does (never above the request), which matters for short rows at low sparsity (${measured.join('; ')})`
   );
 }

@@ -140,6 +140,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
       let structured: StructuredResult | undefined;
       let recovery: RecoveryReport | undefined;
       let allocation: Allocation | undefined;
+      let blockSparsity: number[] | undefined;
       let result: PipelineResult;
       if (plugin) {
         // Units are removed whole: the model's shapes change, so nothing is offloaded.
@@ -178,7 +179,6 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
         };
         strategy = createStrategy();
         const pruning = strategy;
-        let blockSparsity: number[] | undefined;
         let allocationNote: string | undefined;
         if (info.allocate) {
           const chosen = await timed('allocation', () =>
@@ -253,7 +253,7 @@ export async function prune(o: PruneOptions): Promise<PruneReport> {
           }),
         );
         for (const [k, v] of Object.entries(result.timings)) timings[`prune.${k}`] = v;
-        const shortfall = structured ? undefined : sparsityShortfallNote(checked.sparsity, result.layers, result.granularity, checked.pattern !== undefined);
+        const shortfall = structured ? undefined : sparsityShortfallNote(checked.sparsity, result.layers, result.granularity, checked.pattern !== undefined, blockSparsity !== undefined);
         if (shortfall) warn(shortfall);
         timings.total = elapsed();
         const { signal: _s, onProgress: _p, onWarning: _w, ...args } = o;

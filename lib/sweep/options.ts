@@ -155,7 +155,16 @@ function checkSweepMethodOptions(o: SweepOptions, infos: MethodInfo[], levels: n
     const mine = Object.fromEntries(given.filter((k) => m.options?.includes(k)).map((k) => [k, o[k]]));
     // A method that removes units in this sweep is checked with its structure; one of N:M patterns only, at its patterns.
     const own = structured.has(m.name) ? runs.map((r) => ({ ...r, structure: o.structure })) : runs.filter((r) => !m.patternsOnly || r.pattern !== undefined);
-    for (const run of own) m.checkOptions?.(methodOptionsOf({ ...mine, seed: o.seed, alpha: o.alpha }), run);
+    // Refused at some of the sweep's patterns only (ria --permute: N:M only): NA cells there
+    // (runCell checks each cell again); refused at every one: an error now.
+    const refusals: Error[] = [];
+    for (const run of own)
+      try {
+        m.checkOptions?.(methodOptionsOf({ ...mine, seed: o.seed, alpha: o.alpha }), run);
+      } catch (e) {
+        refusals.push(e as Error);
+      }
+    if (refusals.length > 0 && refusals.length === own.length) throw refusals[0];
   }
 }
 

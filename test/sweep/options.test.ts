@@ -14,6 +14,27 @@ describe('sweep options', () => {
     expect(DEFAULT_LEVELS).toEqual([0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]);
     expect(checkSweepOptions(base).levels).toEqual(DEFAULT_LEVELS);
   });
+  test('a method option refused at some of the patterns only gives NA cells there; refused at every pattern, an error', async () => {
+    const withPermute = { ...base, methods: ['wanda', 'ria'], calib: __filename, levels: [0.5], permute: true };
+    const checked = checkSweepOptions({ ...withPermute, patterns: ['unstructured', '2:4'] });
+    expect(checked.cells.filter((c) => c.method === 'ria').map((c) => c.pattern)).toEqual(['unstructured', '2:4']);
+    expect(() => checkSweepOptions({ ...withPermute, patterns: ['unstructured'] })).toThrow(/--permute/);
+    expect(() => checkSweepOptions({ ...base, methods: ['kmeans'], calib: __filename, bits: 99, patterns: ['unstructured', '2:4'] })).toThrow(/--bits/);
+    // The refused cell itself: NA with the method's reason, the others computed.
+    const demo = path.join(__dirname, '..', '..', 'assets', 'demo-model');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shears-sweep-refusal-'));
+    try {
+      const evalText = path.join(dir, 'eval.txt');
+      fs.writeFileSync(evalText, fs.readFileSync(path.join(demo, 'eval.txt'), 'utf8').slice(0, 10_000));
+      const { results } = await sweep({ model: demo, methods: ['ria'], levels: [0.5], patterns: ['unstructured', '2:4'], permute: true, calib: path.join(demo, 'calib.txt'), calibSamples: 4, seqLen: 64, eval: evalText, maxWindows: 1, out: path.join(dir, 's') });
+      const [unstructured, nm] = results.cells;
+      expect(unstructured).toMatchObject({ status: 'na', pattern: 'unstructured', reason: expect.stringMatching(/--permute/) });
+      expect(unstructured.error).toBe(false); // "does not apply", not a failure for --resume to retry
+      expect(nm).toMatchObject({ status: 'ok', pattern: '2:4' });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
   test('levels: parsed, de-duplicated, each in [0, 1)', () => {
     expect(parseLevels('0.1, 0.5,0.1,0')).toEqual([0.1, 0.5, 0]);
     expect(() => parseLevels('0.1,1')).toThrow(/level/);

@@ -5,7 +5,7 @@
 // while the row's expected output error falls (lib/methods/dsnot-refine.ts; docs/dsnot.md).
 // As the reference code by default (--skip_layer mlp), the attention projections are
 // refined and the MLP matrices keep their base method's mask.
-import { ArgumentRangeError } from '../../errors';
+import { baseMethod } from '../base-option';
 import type { Strategy, StrategyStats } from '../../strategies';
 import type { Mask, Matrix } from '../../tensor';
 import { dsnotRefine, float32Copy } from '../dsnot-refine';
@@ -17,11 +17,7 @@ import { wanda } from './wanda';
 export const DSNOT_BASES = ['wanda', 'sparsegpt'] as const;
 export type DsnotBase = (typeof DSNOT_BASES)[number];
 
-function checkBase(base: unknown): DsnotBase {
-  if (base === undefined) return 'wanda';
-  if (!(DSNOT_BASES as readonly unknown[]).includes(base)) throw new ArgumentRangeError(`--base for dsnot must be one of ${DSNOT_BASES.join(', ')}, got '${String(base)}'`);
-  return base as DsnotBase;
-}
+const checkBase = (base: string | undefined): DsnotBase => baseMethod('dsnot', DSNOT_BASES, base);
 
 /** The reference's default: the MLP matrices are not refined (measured in docs/dsnot.md: refining them too was worse on both models). */
 const refinedByDefault = (name: string) => !/\.mlp\./.test(name);

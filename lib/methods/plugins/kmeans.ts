@@ -5,7 +5,7 @@
 // stay exactly zero; a kept weight becomes zero only if its cluster's value is (or rounds
 // to) zero. The notes give the size of the codebook + index form next to the dense size, and
 // the clustering error. docs/kmeans.md.
-import { ArgumentRangeError } from '../../errors';
+import { baseMethod } from '../base-option';
 import type { Strategy } from '../../strategies';
 import { checkBits, Clustering, clusterKept, compressedSize } from '../kmeans-cluster';
 import type { MethodOptions, UnstructuredMethod } from '../plugin';
@@ -18,11 +18,8 @@ export type KmeansBase = (typeof KMEANS_BASES)[number];
 export const DEFAULT_BITS = 4;
 
 function baseStrategy(base: string | undefined): Strategy {
-  const name = base ?? 'wanda';
-  if (name === 'wanda') return wanda();
-  if (name === 'magnitude') return magnitude();
-  if (name === 'sparsegpt') return sparsegpt();
-  throw new ArgumentRangeError(`--base for kmeans must be one of ${KMEANS_BASES.join(', ')}, got '${name}'`);
+  const name = baseMethod('kmeans', KMEANS_BASES, base);
+  return name === 'magnitude' ? magnitude() : name === 'sparsegpt' ? sparsegpt() : wanda();
 }
 
 /** What the run's matrices add up to, for the notes. */
@@ -104,8 +101,7 @@ export const method: UnstructuredMethod = {
   order: 95,
   options: ['base', 'bits'],
   checkOptions(o) {
-    if (o.base !== undefined && !(KMEANS_BASES as readonly string[]).includes(o.base))
-      throw new ArgumentRangeError(`--base for kmeans must be one of ${KMEANS_BASES.join(', ')}, got '${o.base}'`);
+    baseMethod('kmeans', KMEANS_BASES, o.base);
     if (o.bits !== undefined) checkBits(o.bits);
   },
   create: (o) => kmeans(o),

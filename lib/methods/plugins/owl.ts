@@ -3,6 +3,7 @@
 // ../owl-allocation.ts), then its base method (--base wanda|sparsegpt, default wanda) prunes
 // every block at its own sparsity. docs/owl.md.
 import { ArgumentRangeError } from '../../errors';
+import { baseMethod } from '../base-option';
 import type { Strategy } from '../../strategies';
 import { blockOutlierRatios, OWL_M } from '../outlier-ratio';
 import { OWL_LAMBDA, OWL_MAX_SPARSITY, owlSparsities } from '../owl-allocation';
@@ -12,11 +13,7 @@ import { wanda } from './wanda';
 
 export const OWL_BASES = ['wanda', 'sparsegpt'] as const;
 
-function checkBase(base: string | undefined): 'wanda' | 'sparsegpt' {
-  const name = base ?? 'wanda';
-  if (name !== 'wanda' && name !== 'sparsegpt') throw new ArgumentRangeError(`--base for owl must be one of ${OWL_BASES.join(', ')}, got '${name}'`);
-  return name;
-}
+const checkBase = (base: string | undefined) => baseMethod('owl', OWL_BASES, base);
 
 const fixed = (xs: readonly (number | null)[], digits: number) => xs.map((x) => (x === null ? '-' : x.toFixed(digits))).join(', ');
 

@@ -4,6 +4,7 @@
 // wanda|sparsegpt) then prunes each block at its sparsity. The agent and its episodes:
 // lib/allocation/rl.ts; docs/rl-allocation.md.
 import { ArgumentRangeError } from '../../errors';
+import { baseMethod } from '../base-option';
 import { rlAllocation, DEFAULT_EPISODES, MAX_EPISODES } from '../../allocation/rl';
 import type { Strategy } from '../../strategies';
 import type { MethodOptions, UnstructuredMethod } from '../plugin';
@@ -15,7 +16,7 @@ export const RL_BASES = ['wanda', 'sparsegpt'] as const;
 /** Their default selection granularity (the episodes and the final prune use it). */
 const BASE_GRANULARITY: Record<(typeof RL_BASES)[number], string> = { wanda: 'row', sparsegpt: 'matrix' };
 
-const baseOf = (o?: MethodOptions): string => o?.base ?? 'wanda';
+const baseOf = (o?: MethodOptions) => baseMethod('rl-allocation', RL_BASES, o?.base);
 
 /** The base method's strategy (read from the registry when called: the registry loads this file). */
 const baseStrategy = (o?: MethodOptions): Strategy => methodInfo(baseOf(o)).create!(o);
@@ -31,11 +32,9 @@ export const method: UnstructuredMethod = {
   slow: true,
   options: ['base', 'episodes'],
   checkOptions(o, run) {
-    if (o.base !== undefined && !(RL_BASES as readonly string[]).includes(o.base))
-      throw new ArgumentRangeError(`--base for rl-allocation must be one of ${RL_BASES.join(', ')}, got '${o.base}'`);
     // The episodes prune with the base's own granularity: the final prune must be the model
     // they measured (global is refused for every allocation method, by the run's own check).
-    const own = BASE_GRANULARITY[baseOf(o) as (typeof RL_BASES)[number]];
+    const own = BASE_GRANULARITY[baseOf(o)];
     if (run.granularity !== undefined && run.granularity !== 'global' && run.granularity !== own)
       throw new ArgumentRangeError(`rl-allocation measures its episodes with --base ${baseOf(o)}'s own granularity (${own}): --granularity ${run.granularity} is not supported`);
     if (o.episodes !== undefined && !(Number.isInteger(o.episodes) && o.episodes >= 1 && o.episodes <= MAX_EPISODES))

@@ -39,6 +39,13 @@ export class BackendError extends ShearsError {
   }
 }
 
+/** A distributed sweep's queue (Redis) that cannot be reached, or a cell its workers could not compute. */
+export class QueueError extends ShearsError {
+  constructor(message: string) {
+    super(message, 'E_QUEUE');
+  }
+}
+
 /** A feature that is listed but not implemented yet. */
 export class NotImplementedError extends ShearsError {
   constructor(message: string) {

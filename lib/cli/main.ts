@@ -16,6 +16,7 @@ import { register as registerQueries } from './commands/queries';
 import { register as registerSearchFormula } from './commands/search-formula';
 import { register as registerStats } from './commands/stats';
 import { register as registerSweep } from './commands/sweep';
+import { register as registerWorker } from './commands/worker';
 import { shearsVersion } from '../prune/report';
 import { tokenizerArtifacts } from '../tokenizer/artifacts';
 import { installStopHandlers, stopReceived } from './signals';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerFinetune(program);
   registerDemo(program);
   registerSweep(program);
+  registerWorker(program);
   registerSearchFormula(program);
   registerPaper(program);
   registerKernels(program);

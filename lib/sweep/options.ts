@@ -74,6 +74,8 @@ export interface SweepOptions extends CalibrationArgs {
   score?: string;
   permute?: boolean;
   episodes?: number;
+  /** A Redis URL (redis://HOST:PORT): enqueue the cells for `shears worker` processes instead of computing them here (lib/distributed). */
+  queue?: string;
 }
 
 export interface CellSpec {

@@ -14,6 +14,8 @@ export interface SweepProgress {
   spec?: CellSpec;
   /** What the cell is doing ("block 2/8 pruning", "evaluating"), or "cached" when a resumed sweep reused it. */
   detail?: string;
+  /** A sweep on a queue (cells finish in any order): how many cells are finished. */
+  finished?: number;
   elapsedSeconds: number;
 }
 
@@ -25,9 +27,9 @@ export function cellLabel(cell: number, cells: number, spec: CellSpec): string {
 }
 
 export function sweepProgress(e: SweepEvent, elapsedSeconds: number): SweepProgress {
+  const cell = e.stage === 'cell' && e.cell !== undefined && e.cells !== undefined && e.spec ? `${cellLabel(e.cell, e.cells, e.spec)}${e.detail ? ` (${e.detail})` : ''}` : undefined;
+  // On a queue: "12/45 cells finished; cell 7/45 wanda unstructured 0.5 (host:pid: evaluating)".
   const label =
-    e.stage === 'cell' && e.cell !== undefined && e.cells !== undefined && e.spec
-      ? `${cellLabel(e.cell, e.cells, e.spec)}${e.detail ? ` (${e.detail})` : ''}`
-      : e.stage;
+    e.finished !== undefined && e.cells !== undefined ? `${e.finished}/${e.cells} cells finished${cell ? `; ${cell}` : e.detail ? `; ${e.detail}` : ''}` : (cell ?? e.stage);
   return { ...e, label, elapsedSeconds };
 }

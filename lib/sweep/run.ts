@@ -1,38 +1,25 @@
 // `sweep()`: every method at every sparsity level (and N:M pattern), each cell pruned
 // from a pristine copy of the model and evaluated end to end against the dense model.
 // Data are tokenized once and the dense model evaluated once; finished cells are cached
-// in the output folder so that an interrupted sweep resumes where it stopped.
-import * as fs from 'node:fs';
+// in the output folder so that an interrupted sweep resumes where it stopped. With
+// `queue`, the cells are computed by workers on other processes or machines
+// (lib/distributed) and read back from the same folder.
 import * as path from 'node:path';
 
-import { BackendPlan, planBackend } from '../backend';
-import { loadModel } from '../formats/load';
-import { ForwardModel } from '../forward/model';
-import { parsePattern } from '../kernels';
-import { methodInfo } from '../methods/registry';
-import type { StructuredMethod } from '../methods/plugin';
-import { runStructured, structuredUnsupported } from '../prune/structured';
-import type { LoadedModel } from '../model/types';
-import { achievedSparsity, peakRssBytes } from '../prune/report';
-import { runPipeline } from '../prune/pipeline';
-import { selectLayers } from '../prune/layers';
+import { planBackend } from '../backend';
+import { runCellsOnQueue } from '../distributed/coordinator';
+import { parseQueueUrl } from '../distributed/connection';
 import { writeReport } from '../report';
 import type { DenseResult, SweepCell, SweepResults } from '../report/types';
-import { prepareData, SweepData } from './data';
-import { CellSpec, checkSweepOptions, SweepOptions, sweepMethodOptions } from './options';
-import { cellQuality, DenseReference, densePerplexity } from './quality';
-import { DenseStats, gatherDenseStats, pruneWithDenseStats } from './stats-once';
-import { DEFAULT_ACTIVATION_THRESHOLD, StatisticsSettings } from '../prune/statistics';
+import { cacheSettings } from './cache-settings';
+import { computeCell, denseSpeed, modelParameters, reusable } from './cell';
+import { openSweepContext, SweepContext } from './context';
+import { CellSpec, checkSweepOptions, SweepOptions } from './options';
+import { densePerplexity } from './quality';
 import { reportSettings } from './settings';
 import { SweepProgress, sweepProgress, SweepEvent } from './progress';
 import { SweepStore } from './store';
-import { PhaseClock, secondsSince } from '../util/clock';
-import { measureSpeed, measureSpeedPair, SpeedResult, SpeedSettings, timingIds } from '../eval/speed';
-import type { CalibrationSet } from '../calibration/sample';
-import type { RecoveringStrategy, RecoveryReport } from '../methods/plugin';
-import { EnvironmentCalibration, environmentCalibration } from '../prune/environment-calibration';
-import { QUERY_AWARE_DEFAULTS, RECOVERY_DEFAULTS } from '../prune/options';
-import type { Strategy } from '../strategies';
+import { secondsSince } from '../util/clock';
 
 export type { SweepProgress };
 
@@ -56,373 +43,11 @@ export interface SweepOutcome {
 
 const since = secondsSince;
 
-/** Size and modification time of the checkpoint's files (weights and config). */
-function modelStamp(p: string): string[] {
-  const stamp = (f: string) => {
-    const st = fs.statSync(f);
-    return `${path.basename(f)}:${st.size}:${Math.round(st.mtimeMs)}`;
-  };
-  if (!fs.existsSync(p)) return [];
-  if (!fs.statSync(p).isDirectory()) return [stamp(p)];
-  return fs
-    .readdirSync(p)
-    .filter((f) => f === 'config.json' || /\.(safetensors|gguf|bin)$/i.test(f))
-    .sort()
-    .map((f) => stamp(path.join(p, f)));
-}
-
-/** Settings every cached result depends on (a resumed sweep must match them). */
-function cacheSettings(o: SweepOptions): Record<string, unknown> {
-  const abs = (p?: string) => (p === undefined ? null : path.resolve(p));
-  return {
-    model: abs(o.model),
-    // A retrained or replaced checkpoint at the same path invalidates the cache.
-    model_files: modelStamp(o.model),
-    tokenizer: abs(o.tokenizer),
-    calib: abs(o.calib),
-    calib_tokens: abs(o.calibTokens),
-    calib_samples: o.calibSamples ?? 128,
-    seq_len: o.seqLen ?? null,
-    calib_sampling: o.calibSampling ?? 'random',
-    seed: o.seed ?? 0,
-    eval: abs(o.eval),
-    eval_tokens: abs(o.evalTokens),
-    eval_seq_len: o.evalSeqLen ?? null,
-    max_windows: o.maxWindows ?? null,
-    queries: abs(o.queries),
-    ...(o.speed ? { speed: true } : {}),
-    ...(o.methodLevels ? { method_levels: o.methodLevels } : {}),
-    stats: o.stats ?? 'exact',
-    hessian_precision: o.hessianPrecision ?? 'f64',
-    activation_threshold: o.activationThreshold ?? DEFAULT_ACTIVATION_THRESHOLD,
-    structure: o.structure ?? null,
-    uniform: o.uniform ?? false,
-    multiple_of: o.multipleOf ?? 8,
-    head_unit: o.headUnit ?? 'group',
-    // Only when given, so that sweeps made before --alpha existed still resume.
-    ...(o.alpha !== undefined ? { alpha: o.alpha } : {}),
-    ...Object.fromEntries((['base', 'bits', 'score', 'permute', 'episodes'] as const).filter((k) => o[k] !== undefined).map((k) => [k, o[k]])),
-  };
-}
-
-/** The speed measurement of `--speed`: 128-token prefill, 16 decode steps, fastest of 5 (capped by the context). */
-function speedSettings(model: LoadedModel): SpeedSettings {
-  const ctx = model.config.contextLength;
-  return { prefillTokens: Math.min(128, ctx), decodeTokens: Math.min(16, ctx - 1), reps: 5 };
-}
-
-const speedFields = (r: SpeedResult, prefix = ''): Record<string, number> => ({
-  [`${prefix}prefill_tokens_per_second`]: r.prefillTokensPerSecond,
-  ...(r.decodeTokensPerSecond !== undefined ? { [`${prefix}decode_tokens_per_second`]: r.decodeTokensPerSecond } : {}),
-});
-
-/** The dense model's speed alone (the sweep's reference row). */
-async function denseSpeed(fm: ForwardModel, data: SweepData, model: LoadedModel): Promise<Record<string, number>> {
-  const s = speedSettings(model);
-  return speedFields(await measureSpeed(fm, timingIds(data.evalTokens, Math.max(s.prefillTokens, s.decodeTokens + 1)), s));
-}
-
-/** A cell's speed measured alternately with the dense model's, both recorded in the cell. */
-async function cellSpeed(fm: ForwardModel, dense: ForwardModel, data: SweepData, model: LoadedModel): Promise<Record<string, number>> {
-  const s = speedSettings(model);
-  const [d, p] = await measureSpeedPair(dense, fm, timingIds(data.evalTokens, Math.max(s.prefillTokens, s.decodeTokens + 1)), s);
-  return { ...speedFields(p), ...speedFields(d, 'dense_') };
-}
-
-/** Every parameter of the model (all its tensors' elements). */
-const modelParameters = (model: LoadedModel): number => [...model.tensors.values()].reduce((n, t) => n + t.shape.reduce((a, b) => a * b, 1), 0);
-
-/** Cached cells kept by --resume: ok cells and "does not apply" ones (failures are retried). */
-const reusable = (c: SweepCell | undefined): c is SweepCell => c !== undefined && !(c.status === 'na' && c.error === true);
-
-const na = (spec: CellSpec, reason: string, extra: Record<string, unknown> = {}): SweepCell => ({
-  ...spec,
-  sparsity: null,
-  perplexity: null,
-  kl: null,
-  top1_agreement: null,
-  timings: null,
-  peak_rss_bytes: null,
-  status: 'na',
-  reason,
-  ...extra,
-});
-
-function isAbort(e: unknown, signal?: AbortSignal): boolean {
-  return (signal?.aborted ?? false) || (e as Error)?.name === 'AbortError';
-}
-
-/** What a cell of a learning method (ewc, query-aware) borrows from the sweep. */
-interface Learning {
-  /** The sweep's dense model: read-only mappings, never written (the recovery's w* and teacher). */
-  denseModel: LoadedModel;
-  /** The query environment of --calib, made once per sweep when a cell first needs it. */
-  environment: () => Promise<EnvironmentCalibration>;
-}
-
-/**
- * The recovery of a method that declares one, on what the sweep has: query-aware on its
- * environment, ewc on the calibration windows (the sweep's stand-in for the user's
- * queries), each with its prune defaults.
- */
-async function recoverCell(
-  strategy: RecoveringStrategy,
-  model: LoadedModel,
-  layers: readonly string[],
-  queries: { set: CalibrationSet; source: string },
-  environment: boolean,
-  o: SweepRunOptions,
-  learning: Learning,
-  clock: PhaseClock,
-): Promise<RecoveryReport> {
-  const d = environment ? { ...QUERY_AWARE_DEFAULTS, lambda: 0 } : RECOVERY_DEFAULTS;
-  return strategy.recover({
-    model,
-    dense: learning.denseModel,
-    layers,
-    queries,
-    calibrationSource: queries.source,
-    settings: { steps: d.steps, lr: d.lr, lambda: d.lambda, batch: d.batch, seed: o.seed ?? 0 },
-    clock,
-    signal: o.signal,
-  });
-}
-
-async function runCell(
-  spec: CellSpec,
-  o: SweepRunOptions,
-  data: SweepData,
-  dense: DenseReference,
-  denseStats: DenseStats | undefined,
-  backend: BackendPlan,
-  learning: Learning,
-  onDetail: (detail: string) => void,
-): Promise<SweepCell> {
-  const t0 = process.hrtime.bigint();
-  const clock = new PhaseClock();
-  const { timings } = clock;
-  const timed = <T>(phase: string, fn: () => Promise<T>) => clock.time(phase, fn);
-  const info = methodInfo(spec.method);
-  // A new memory mapping is pristine: pruning writes only to its copy-on-write pages.
-  const model = await timed('load', () => loadModel(o.model, { tokenizer: o.tokenizer }));
-  try {
-    if (info.plugin?.kind === 'structured') return await structuredCell(spec, info.plugin, model, o, data, dense, backend, clock, t0, onDetail, { denseModel: learning.denseModel });
-    const options = sweepMethodOptions(o, info);
-    // The method's own refusals at this cell: an NA cell with the reason.
-    info.checkOptions?.(options, {
-      sparsity: spec.level,
-      pattern: spec.pattern === 'unstructured' ? undefined : parsePattern(spec.pattern),
-      structure: spec.structure,
-    });
-    // A masking method's structured form (query-aware, random) when the cell removes units.
-    if (spec.structure !== undefined && info.structured) {
-      // query-aware scores its units on the query environment, as prune does.
-      const env = info.environment ? await timed('environment', learning.environment) : undefined;
-      const recovering = info.recovers ? (info.create!(options) as RecoveringStrategy) : undefined;
-      try {
-        const recover = recovering && ((layers: string[]) => recoverWith(recovering, layers, env));
-        return await structuredCell(spec, info.structured(options), model, o, data, dense, backend, clock, t0, onDetail, { recover, calibration: env?.set, denseModel: learning.denseModel });
-      } finally {
-        recovering?.release();
-      }
-    }
-    const strategy = info.create!(options);
-    try {
-      return await pruneCell(strategy);
-    } finally {
-      (strategy as Partial<RecoveringStrategy>).release?.();
-    }
-  } finally {
-    model.close();
-  }
-
-  /** The recovery of a method that declares one (query-aware on its environment, ewc on the calibration windows); returns the cell's note. */
-  async function recoverWith(strategy: RecoveringStrategy, layers: string[], env: EnvironmentCalibration | undefined): Promise<string> {
-    onDetail(env ? 'distilling' : 'recovering');
-    const queries = env ?? { set: data.calibration!, source: o.calib ?? o.calibTokens ?? '' };
-    const report = await timed('recovery', () => recoverCell(strategy, model, layers, queries, !!env, o, learning, clock));
-    return recoverySummary(report, env ? 'the query environment of --calib' : 'the calibration windows');
-  }
-
-  async function pruneCell(strategy: Strategy): Promise<SweepCell> {
-    const pattern = spec.pattern === 'unstructured' ? undefined : parsePattern(spec.pattern);
-    const sparsity = pattern ? undefined : spec.level;
-    // query-aware calibrates on the environment of the queries, made once per sweep.
-    const environment = info.environment ? await timed('environment', learning.environment) : undefined;
-    const calibration = environment ? environment.set : info.calibrated ? data.calibration : undefined;
-    // Gradient methods gather their own dense-model statistics in the pipeline (one-shot);
-    // allocation methods measure the dense model themselves and prune through the pipeline.
-    const once = denseStats !== undefined && info.calibrated && !environment && !strategy.collectWeights && !info.allocate;
-    const allocation =
-      info.allocate && sparsity !== undefined
-        ? await timed('allocation', () =>
-            info.allocate!({
-              model,
-              calibration: calibration!,
-              strategy,
-              sparsity,
-              options: sweepMethodOptions(o, info),
-              backend: backend.device,
-              batch: o.batch,
-              signal: o.signal,
-              onProgress: onDetail,
-            }),
-          )
-        : undefined;
-    const result = once
-      ? {
-          ...(await pruneWithDenseStats(model, strategy, denseStats, { sparsity, pattern, backend: backend.device }, o.signal)),
-          granularity: strategy.defaultGranularity,
-          notes: strategy.notes?.() ?? [],
-        }
-      : await runPipeline(model, {
-          strategy,
-          sparsity,
-          blockSparsity: allocation?.sparsity,
-          pattern,
-          calibration,
-          batch: o.batch,
-          hessianPrecision: o.hessianPrecision,
-          activationThreshold: o.activationThreshold,
-          backend: backend.device,
-          signal: o.signal,
-          onProgress: (p) => p.phase !== 'done' && onDetail(`block ${p.block}/${p.blocks} ${p.phase}`),
-        });
-    // The calibration set is drawn once per sweep (and with --stats once, the statistics
-    // gathered once): every cell shows that shared time.
-    timings.calibration = info.calibrated ? (data.timings.calibration ?? 0) : 0;
-    timings.statistics = once ? denseStats.timings.statistics : (result.timings.statistics ?? 0);
-    timings.pruning = result.timings.pruning ?? 0;
-    timings.forward = once ? denseStats.timings.forward : (result.timings.forward ?? 0);
-    const recovered = info.recovers ? await recoverWith(strategy as RecoveringStrategy, result.layers.map((l) => l.name), environment) : undefined;
-    o.signal?.throwIfAborted();
-    const fm = new ForwardModel(model, { backend: backend.device });
-    onDetail('evaluating');
-    const q = await timed('eval', () => cellQuality(fm, data, dense, o.signal));
-    const speed = o.speed ? await cellSpeed(fm, new ForwardModel(learning.denseModel, { backend: backend.device }), data, model) : {};
-    timings.total = since(t0);
-    const parametersBefore = modelParameters(model);
-    const pruned = result.layers.reduce((n, l) => n + l.pruned, 0);
-    const notes = [...result.notes, ...(allocation?.notes ?? []), ...(recovered ? [recovered] : [])];
-    return okCell(spec, achievedSparsity(result.layers), q, timings, backend, notes, {
-      stats: once ? 'once (approximate: dense-model statistics shared by every cell)' : info.calibrated ? 'exact' : 'none (no activation statistics)',
-      granularity: result.granularity,
-      // Masked weights stay in the file: the count of those left nonzero.
-      parameters_nonzero: parametersBefore - pruned,
-      parameters_before: parametersBefore,
-      ...speed,
-      ...(allocation ? { allocation: { block_sparsity: allocation.sparsity, ...allocation.report } } : {}),
-    });
-  }
-}
-
-function recoverySummary(r: RecoveryReport, on: string): string {
-  return `${r.objective === 'kl' ? 'distilled' : 'recovered'} on ${on}: ${r.steps} steps (lr ${r.lr}), ${r.objective === 'kl' ? 'KL(dense || pruned)' : 'query loss'} ${r.loss_before.toFixed(4)} -> ${r.loss_after.toFixed(4)}, mask ${r.mask_preserved ? 'preserved' : 'NOT preserved'}`;
-}
-
-/** A computed cell: its quality against the dense model, timings, and what the kind of run adds (`extra`). */
-function okCell(
-  spec: CellSpec,
-  sparsity: number,
-  q: Awaited<ReturnType<typeof cellQuality>>,
-  timings: Record<string, number>,
-  backend: BackendPlan,
-  notes: string[],
-  extra: Record<string, unknown>,
-): SweepCell {
-  return {
-    ...spec,
-    sparsity,
-    perplexity: q.perplexity,
-    kl: q.kl,
-    top1_agreement: q.top1Agreement,
-    timings: timings as SweepCell['timings'],
-    peak_rss_bytes: peakRssBytes(),
-    status: 'ok',
-    backend: backend.device,
-    ...extra,
-    query_positions: q.positions,
-    computed_at: new Date().toISOString(),
-    ...(notes.length > 0 || q.nonFinite ? { notes: [...notes, ...(q.nonFinite ? [q.nonFinite] : [])] } : {}),
-  };
-}
-
-/**
- * A structured cell: units removed (lib/prune/structured.ts) from a pristine model, then
- * evaluated like any cell. `sparsity` is the achieved fraction of block parameters
- * removed; `parameters` the model's parameters after. A method that cannot apply to the
- * model (bias without biases) gives an NA cell with its reason.
- */
-async function structuredCell(
-  spec: CellSpec,
-  method: StructuredMethod,
-  model: LoadedModel,
-  o: SweepRunOptions,
-  data: SweepData,
-  dense: DenseReference,
-  backend: BackendPlan,
-  clock: PhaseClock,
-  t0: bigint,
-  onDetail: (detail: string) => void,
-  learned: {
-    /** A method that learns after removing units (query-aware's distillation) on every linear layer of the narrowed blocks; gives the cell's note. */
-    recover?: (layers: string[]) => Promise<string>;
-    /** The calibration of a method that scores units on the query environment. */
-    calibration?: CalibrationSet;
-    /** The sweep's dense model (the speed reference). */
-    denseModel: LoadedModel;
-  },
-): Promise<SweepCell> {
-  const { recover } = learned;
-  const structure = spec.structure ?? o.structure ?? method.structures[0];
-  const why = structuredUnsupported(model, method, structure);
-  if (why) return na(spec, why);
-  const r = await clock.time('pruning', () =>
-    runStructured(model, {
-      method,
-      structure,
-      sparsity: spec.level,
-      uniform: o.uniform,
-      multipleOf: o.multipleOf,
-      headUnit: o.headUnit,
-      calibration: method.calibrated ? (learned.calibration ?? data.calibration) : undefined,
-      seed: o.seed,
-      batch: o.batch,
-      signal: o.signal,
-      onProgress: (p) => onDetail(p.label),
-    }),
-  );
-  const { timings } = clock;
-  timings.calibration = method.calibrated ? (data.timings.calibration ?? 0) : 0;
-  timings.statistics = r.timings.statistics ?? 0;
-  timings.forward = 0;
-  const recovered = recover ? await recover(selectLayers(model.config, model.tensors).blocks.flat().map((l) => l.name)) : undefined;
-  o.signal?.throwIfAborted();
-  onDetail('evaluating');
-  const fm = new ForwardModel(model, { backend: backend.device });
-  const q = await clock.time('eval', () => cellQuality(fm, data, dense, o.signal));
-  const speed = o.speed ? await cellSpeed(fm, new ForwardModel(learned.denseModel, { backend: backend.device }), data, model) : {};
-  timings.total = since(t0);
-  const notes = recovered ? [...r.notes, recovered] : r.notes;
-  return okCell(spec, r.achievedSparsity, q, timings, backend, notes, {
-    stats: method.calibrated ? 'dense-model statistics (structured)' : 'none (no activation statistics)',
-    structure,
-    uniform: r.uniform,
-    parameters: r.after.parameters,
-    parameters_before: r.before.parameters,
-    ...speed,
-    channels_removed_fraction: r.removedUnits.channelFraction,
-    heads_removed_fraction: r.removedUnits.headFraction,
-    widths: r.widthsAfter.map((b) => [b.numHeads, b.numKvHeads, b.intermediateSize]),
-    ...(r.removedBlocks.length > 0 ? { removed_blocks: r.removedBlocks } : {}),
-    ...(r.firingHistogram ? { firing_probability_histogram: r.firingHistogram } : {}),
-  });
-}
-
 export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
   const t0 = process.hrtime.bigint();
   const progress = (p: SweepEvent) => o.onProgress?.(sweepProgress(p, since(t0)));
   const checked = checkSweepOptions(o);
+  const queue = o.queue === undefined ? undefined : parseQueueUrl(o.queue);
   const backend = planBackend(o.backend);
   const store = new SweepStore(o.out);
   const warnings = store.open(cacheSettings(o), { resume: o.resume, force: o.force });
@@ -430,96 +55,72 @@ export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
   o.signal?.throwIfAborted();
 
   progress({ stage: 'prepare' });
-  // The dense model stays open (and untouched) for the whole sweep: the reference.
-  const denseModel = await loadModel(o.model, { tokenizer: o.tokenizer });
+  const cached = checked.cells.map((c) => (o.resume ? store.readCell(c) : undefined));
+  const pending = cached.some((c) => !reusable(c));
+  // Cells on a queue gather their statistics on the workers: none here.
+  const ctx = await openSweepContext(o, checked, backend, { statistics: pending && !queue, onStage: (stage) => progress({ stage }) });
   try {
-    const data = await prepareData(denseModel, o, checked.needsCalibration);
+    const { data, denseModel } = ctx;
     data.notes.push(...warnings);
-    const denseFm = new ForwardModel(denseModel, { backend: backend.device });
-    denseFm.validate();
-    let denseStats: DenseStats | undefined;
-    const strategies = checked.methods.flatMap((m) => methodInfo(m).create?.(sweepMethodOptions(o, methodInfo(m))) ?? []);
-    const pending = checked.cells.some((c) => !(o.resume && reusable(store.readCell(c))));
-    if (o.stats === 'once' && data.calibration && strategies.some((st) => st.needs.length > 0) && pending) {
-      progress({ stage: 'statistics' });
-      const s = process.hrtime.bigint();
-      const settings: StatisticsSettings = {
-        methods: strategies,
-        activationThreshold: o.activationThreshold,
-        hessianPrecision: o.hessianPrecision,
-        backend: backend.device,
-      };
-      denseStats = await gatherDenseStats(denseModel, data.calibration, settings, { batch: o.batch, signal: o.signal });
-      data.timings.statistics_once = since(s);
-    }
-
     progress({ stage: 'dense' });
     let dense = o.resume ? store.readDense() : undefined;
     if (!dense || typeof dense.perplexity !== 'number') {
       const s = process.hrtime.bigint();
-      const ppl = await densePerplexity(denseFm, data);
+      const ppl = await densePerplexity(ctx.denseFm, data);
       dense = { perplexity: ppl, seconds: since(s), parameters: modelParameters(denseModel) };
       await store.writeDense(dense);
     }
     // Speed is measured in this run, beside the cells it computes (never read from a cache).
-    if (o.speed) dense = { ...dense, ...(await denseSpeed(denseFm, data, denseModel)) };
-    let environment: Promise<EnvironmentCalibration> | undefined;
-    const learning: Learning = {
-      denseModel,
-      environment: () => (environment ??= environmentCalibration(denseModel, { ...o, seqLen: data.calibration?.seqLen ?? o.seqLen }, backend.device)),
-    };
-    const cells: SweepCell[] = [];
-    let computed = 0;
-    let reused = 0;
-    let reference: DenseReference | undefined;
-    for (let i = 0; i < checked.cells.length; i++) {
-      o.signal?.throwIfAborted();
-      const spec = checked.cells[i];
-      const cached = o.resume ? store.readCell(spec) : undefined;
-      if (reusable(cached)) {
-        cells.push(cached);
-        reused++;
-        progress({ stage: 'cell', cell: i + 1, cells: checked.cells.length, spec, detail: 'cached' });
-        continue;
-      }
-      progress({ stage: 'cell', cell: i + 1, cells: checked.cells.length, spec });
-      if (!reference) {
-        const s = process.hrtime.bigint();
-        reference = await DenseReference.create(denseFm, data.queries, undefined, o.signal);
-        data.timings.dense_query_logits = since(s);
-        if (!reference.cached) data.notes.push('the dense logits of the queries exceed 256 MiB: recomputed for every cell');
-      }
-      let cell: SweepCell;
-      try {
-        const at = i;
-        cell = await runCell(spec, o, data, reference, denseStats, backend, learning, (detail) =>
-          progress({ stage: 'cell', cell: at + 1, cells: checked.cells.length, spec, detail }),
-        );
-      } catch (e) {
-        if (isAbort(e, o.signal)) throw e;
-        const err = e as Error;
-        // Argument errors (a pattern the method cannot do...) mean "does not apply";
-        // anything else is a failure, retried by --resume.
-        const expected = err instanceof RangeError;
-        cell = na(spec, err.message, { error: !expected, error_name: err.name, peak_rss_bytes: peakRssBytes() });
-      }
-      await store.writeCell(cell);
-      cells.push(cell);
-      computed++;
-      o.onCell?.(cell);
-    }
+    if (o.speed) dense = { ...dense, ...(await denseSpeed(ctx.denseFm, data, denseModel)) };
+    const run = queue
+      ? await runCellsOnQueue({ queue, options: o, store, cells: checked.cells, cached, signal: o.signal, onProgress: progress, onCell: o.onCell })
+      : await runCellsHere(ctx, store, checked.cells, cached, progress, o.onCell);
+    if (queue) data.notes.push(`cells computed by ${run.workers.length} worker(s) of ${queue.display}: ${run.workers.join(', ')}`);
 
     const results: SweepResults = {
       model: path.resolve(o.model),
       dense: dense as DenseResult,
-      settings: { ...reportSettings(o, checked, denseModel, data, { computed, reused }), backend },
-      cells,
+      settings: { ...reportSettings(o, checked, denseModel, data, run), backend },
+      cells: run.cells,
     };
     progress({ stage: 'report' });
     const { files } = await writeReport(results, o.out);
     progress({ stage: 'done' });
-    return { results, files, computed, reused };
+    return { results, files, computed: run.computed, reused: run.reused };
   } finally {
-    denseModel.close();
+    ctx.close();
   }
+}
+
+/** The local sweep's cells, in order: reused from the cache or computed here, each saved as it finishes. */
+async function runCellsHere(
+  ctx: SweepContext,
+  store: SweepStore,
+  specs: CellSpec[],
+  cached: (SweepCell | undefined)[],
+  progress: (p: SweepEvent) => void,
+  onCell?: (cell: SweepCell) => void,
+): Promise<{ cells: SweepCell[]; computed: number; reused: number; workers: string[] }> {
+  const cells: SweepCell[] = [];
+  let computed = 0;
+  let reused = 0;
+  for (let i = 0; i < specs.length; i++) {
+    ctx.o.signal?.throwIfAborted();
+    const spec = specs[i];
+    const at = { stage: 'cell' as const, cell: i + 1, cells: specs.length, spec };
+    const hit = cached[i];
+    if (reusable(hit)) {
+      cells.push(hit);
+      reused++;
+      progress({ ...at, detail: 'cached' });
+      continue;
+    }
+    progress(at);
+    const cell = await computeCell(ctx, spec, (detail) => progress({ ...at, detail }));
+    await store.writeCell(cell);
+    cells.push(cell);
+    computed++;
+    onCell?.(cell);
+  }
+  return { cells, computed, reused, workers: [] };
 }

@@ -13,6 +13,7 @@ import { interruptSignal, progressSink } from '../progress';
 
 // The event's own label, so the library's events and these lines always agree.
 function describe(p: SweepProgress): { fraction: number; label: string } {
+  if (p.stage === 'cell' && p.finished !== undefined && p.cells) return { fraction: p.finished / p.cells, label: p.label };
   if (p.stage !== 'cell' || p.cell === undefined || !p.cells) return { fraction: p.stage === 'done' ? 1 : 0, label: p.label };
   return { fraction: (p.cell - 1) / p.cells, label: p.label };
 }
@@ -50,6 +51,7 @@ export function register(program: Command): void {
     .addOption(backendOption());
   for (const option of methodOptions()) command.addOption(option);
   command
+    .option('--queue <url>', 'Redis URL (redis://HOST:PORT): queue the cells for `shears worker` processes instead of computing them here; --out and the inputs must be on a filesystem the workers share')
     .option('--resume', 'finish an interrupted sweep in --out, recomputing only the missing cells')
     .option('--force', 'discard a previous sweep in --out')
     .requiredOption('--out <dir>', 'output folder (cells/, results.json, report.md, report.html, ...)')

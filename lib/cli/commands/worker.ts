@@ -1,0 +1,37 @@
+// `shears worker --queue redis://HOST:PORT`: computes the cells of distributed sweeps
+// (`shears sweep --queue ...`) until stopped, logging one JSON line (pino) per event on
+// stdout. Stopping it (Ctrl-C, SIGTERM) abandons a running cell, which another worker
+// retries once the cell's lock lapses (--lock-seconds).
+import { Command } from 'commander';
+import pino from 'pino';
+
+import { ArgumentRangeError } from '../../errors';
+import { parseQueueUrl } from '../../distributed/connection';
+import { runWorker } from '../../distributed/worker';
+import { num } from '../parse';
+import { interruptSignal } from '../progress';
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+export function register(program: Command): void {
+  program
+    .command('worker')
+    .description('compute the cells of distributed sweeps (shears sweep --queue) from a Redis queue; the sweep\'s files must be at the same paths here (a shared filesystem)')
+    .requiredOption('--queue <url>', 'Redis URL: redis://[user:password@]HOST:PORT[/DB][?queue=NAME]')
+    .option('--lock-seconds <s>', 'a cell whose worker is silent this long is retried by another worker (default 30)', num('--lock-seconds'))
+    .option('--log-level <level>', `${LEVELS.join(' | ')} (default info)`)
+    .action(async (opts: { queue: string; lockSeconds?: number; logLevel?: string }) => {
+      const queue = parseQueueUrl(opts.queue);
+      if (opts.lockSeconds !== undefined && !(opts.lockSeconds >= 1 && opts.lockSeconds <= 3600))
+        throw new ArgumentRangeError(`--lock-seconds must be in [1, 3600], got ${opts.lockSeconds}`);
+      const level = opts.logLevel ?? 'info';
+      if (!LEVELS.includes(level)) throw new ArgumentRangeError(`--log-level must be one of ${LEVELS.join(', ')}, got '${level}'`);
+      const log = pino({ level, base: { name: 'shears-worker' } }, process.stdout);
+      const { signal, dispose } = interruptSignal((cause) => log.info({ signal: cause }, 'stopping: a running cell is left to another worker'));
+      try {
+        await runWorker({ queue, lockSeconds: opts.lockSeconds, signal, log });
+      } finally {
+        dispose();
+      }
+    });
+}

@@ -1,0 +1,105 @@
+// A sweep spread over two `shears worker` processes through a real Redis, one worker
+// killed (SIGKILL) in the middle of a cell: the sweep still completes, the killed cell is
+// retried by the other worker after its lock lapses, and every cell equals the local
+// sweep's (quality, sparsity, parameters; only timings and memory differ).
+import { ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+
+import type { SweepCell } from '../../lib/report/types';
+import { sweep, SweepRunOptions } from '../../lib/sweep/run';
+import { CLI, ensureCliBuilt, ROOT } from '../prune/helpers';
+import { startTestRedis, TestRedis } from '../support/redis';
+
+const DEMO = path.join(ROOT, 'assets', 'demo-model');
+const LOCK_SECONDS = 3;
+
+let redis: TestRedis | string;
+let dir: string;
+const children: ChildProcess[] = [];
+
+beforeAll(async () => {
+  redis = await startTestRedis();
+  if (typeof redis === 'string') console.warn(`skipping the distributed-sweep tests: ${redis}`);
+  else ensureCliBuilt();
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'shears-distributed-'));
+}, 120_000);
+
+afterAll(async () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+  if (typeof redis !== 'string') await redis.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const options = (out: string): SweepRunOptions => ({
+  model: DEMO,
+  methods: ['magnitude', 'wanda', 'sparsegpt'],
+  levels: [0.3, 0.6],
+  calib: path.join(DEMO, 'calib.txt'),
+  calibSamples: 8,
+  seqLen: 64,
+  eval: path.join(DEMO, 'eval.txt'),
+  maxWindows: 2,
+  queries: path.join(DEMO, 'queries.txt'),
+  out,
+});
+
+/** A worker process and its log lines (pino JSON), as they arrive. */
+function startWorker(queue: string): { child: ChildProcess; lines: Record<string, unknown>[]; waitFor: (pred: (l: Record<string, unknown>) => boolean) => Promise<Record<string, unknown>> } {
+  const child = spawn(process.execPath, [CLI, 'worker', '--queue', queue, '--lock-seconds', String(LOCK_SECONDS)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  const lines: Record<string, unknown>[] = [];
+  const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
+  readline.createInterface({ input: child.stdout! }).on('line', (text) => {
+    const line = JSON.parse(text) as Record<string, unknown>;
+    lines.push(line);
+    for (const w of [...waiters]) if (w.pred(line)) waiters.splice(waiters.indexOf(w), 1) && w.resolve(line);
+  });
+  const waitFor = (pred: (l: Record<string, unknown>) => boolean) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const seen = lines.find(pred);
+      if (seen) return resolve(seen);
+      waiters.push({ pred, resolve });
+      child.once('exit', (code) => reject(new Error(`worker exited (${code}) before the awaited log line`)));
+    });
+  return { child, lines, waitFor };
+}
+
+/** A cell without what depends on when and where it ran. */
+function comparable(c: SweepCell): Record<string, unknown> {
+  const { timings, peak_rss_bytes, computed_at, ...rest } = c as SweepCell & { computed_at?: string };
+  void timings, void peak_rss_bytes, void computed_at;
+  return rest;
+}
+
+test('two workers, one killed mid-cell: the sweep completes with the local sweep\'s results', async () => {
+  if (typeof redis === 'string') return;
+  const queue = `${redis.url}?queue=test-${process.pid}-kill`;
+  const local = await sweep(options(path.join(dir, 'local')));
+
+  const a = startWorker(queue);
+  const b = startWorker(queue);
+  await Promise.all([a.waitFor((l) => l.msg === 'worker ready'), b.waitFor((l) => l.msg === 'worker ready')]);
+  const progress: string[] = [];
+  const distributed = sweep({ ...options(path.join(dir, 'queued')), queue, onProgress: (p) => progress.push(p.label) });
+  // Killed as soon as it starts a cell: the cell is running, its file not yet written.
+  const started = await a.waitFor((l) => l.msg === 'cell started');
+  a.child.kill('SIGKILL');
+  const outcome = await distributed;
+
+  expect(outcome.results.cells).toHaveLength(6);
+  expect(outcome.results.dense.perplexity).toBe(local.results.dense.perplexity);
+  outcome.results.cells.forEach((c, i) => expect(comparable(c)).toEqual(comparable(local.results.cells[i])));
+  expect(outcome.results.cells.every((c) => c.status === 'ok')).toBe(true);
+  // The killed worker's cell was computed by the other one, after the lock lapsed.
+  expect(a.lines.some((l) => l.job === started.job && l.msg === 'cell saved')).toBe(false);
+  await b.waitFor((l) => l.job === started.job && l.msg === 'cell saved');
+  // The folder holds exactly the cells: nothing partial, no temporaries.
+  expect(fs.readdirSync(path.join(dir, 'queued', 'cells')).sort()).toEqual(fs.readdirSync(path.join(dir, 'local', 'cells')).sort());
+  expect(progress.some((l) => /^\d+\/6 cells finished; cell \d\/6 \w+ unstructured 0\.[36] \(.+:\d+: /.test(l))).toBe(true);
+  expect((outcome.results.settings.notes as string[] | undefined)?.some((n) => /^cells computed by [12] worker\(s\) of redis:\/\/127\.0\.0\.1:\d+\/? \(queue test-/.test(n))).toBe(true);
+  b.child.kill('SIGTERM');
+  expect(await new Promise((r) => b.child.once('exit', (code) => r(code)))).toBe(143);
+}, 180_000);

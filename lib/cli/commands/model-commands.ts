@@ -5,13 +5,9 @@ import * as fs from 'node:fs';
 
 import { Command } from 'commander';
 
-import { BackendRequest, planBackend } from '../../backend';
-import { readTokenIds } from '../../calibration/read';
+import { BackendRequest } from '../../backend';
 import { ArgumentRangeError } from '../../errors';
-import { compareOnQueries } from '../../eval/held-out-run';
-import { compareJson, compareText } from '../../eval/held-out-report';
-import { perplexity } from '../../eval/perplexity';
-import { readEvalText } from '../../eval/text';
+import { EvaluateOptions, runEvaluation } from '../../eval/run-eval';
 import { loadModel } from '../../formats/load';
 import { ForwardModel } from '../../forward/model';
 import { generate } from '../../forward/generate';
@@ -20,43 +16,20 @@ import { backendOption, int, num } from '../parse';
 import { runTokenize } from '../../tokenizer/cli';
 import { loadTokenizer } from '../../tokenizer/load';
 
-interface EvalArgs {
-  model: string;
-  tokenizer?: string;
-  data?: string;
-  tokens?: string;
-  seqLen?: number;
-  maxWindows?: number;
-  reference?: string;
-  queries?: string;
-  generateTokens?: number;
-  temperature?: number;
-  topK?: number;
-  seed?: number;
+interface EvalArgs extends EvaluateOptions {
   backend: BackendRequest;
   json?: boolean;
 }
 
-/** eval --reference: the held-out query measures (lib/eval/held-out.ts). */
-async function evalAgainstReference(o: EvalArgs): Promise<void> {
-  if (o.reference === undefined || o.queries === undefined) throw new ArgumentRangeError('--reference DENSE and --queries FILE go together');
-  const windowed = (['data', 'tokens', 'seqLen', 'maxWindows'] as const).filter((k) => o[k] !== undefined);
-  if (windowed.length > 0)
-    throw new ArgumentRangeError(
-      `${windowed.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')}: for the perplexity of one model; with --reference the measures are on --queries`,
-    );
-  const report = await runWithProgress(({ signal, sink }) => {
-    const t0 = process.hrtime.bigint();
-    return compareOnQueries({
-      ...o,
-      reference: o.reference!,
-      queries: o.queries!,
-      signal,
-      onProgress: (label, done, total) =>
-        sink.update({ fraction: (label === 'generate' ? 0 : 0.5) + (0.5 * done) / total, label: label === 'generate' ? 'generate continuations' : 'measure', elapsedSeconds: Number(process.hrtime.bigint() - t0) / 1e9 }),
-    });
-  });
-  process.stdout.write(o.json ? `${JSON.stringify(compareJson(report))}\n` : `${compareText(report)}\n`);
+/** Runs evaluate() (lib/eval/run-eval.ts) and prints its report: a few lines, or one JSON object with --json. */
+async function runEval(o: EvalArgs): Promise<void> {
+  // The held-out measures take minutes: a progress display and a clean stop on Ctrl-C.
+  // The perplexity of one model is quick and prints nothing but its result.
+  const { report, text } =
+    o.reference !== undefined || o.queries !== undefined
+      ? await runWithProgress(({ signal, sink }) => runEvaluation({ ...o, signal, onProgress: (p) => p.stage !== 'done' && sink.update(p) }))
+      : await runEvaluation(o);
+  process.stdout.write(o.json ? `${JSON.stringify(report)}\n` : `${text}\n`);
 }
 
 export function register(program: Command): void {
@@ -80,32 +53,7 @@ export function register(program: Command): void {
     .option('--max-windows <n>', 'evaluate only the first n windows', int('--max-windows'))
     .addOption(backendOption())
     .option('--json', 'print one JSON object')
-    .action(async (o: EvalArgs) => {
-      if (o.reference !== undefined || o.queries !== undefined) return evalAgainstReference(o);
-      if (!o.data === !o.tokens) throw new ArgumentRangeError('give exactly one of --data TEXTFILE or --tokens IDS.json');
-      const backend = planBackend(o.backend);
-      const model = await loadModel(o.model, { tokenizer: o.tokenizer });
-      try {
-        // As prune refuses it: windows past the context length score positions the model never saw.
-        if (o.seqLen !== undefined && o.seqLen > model.config.contextLength)
-          throw new ArgumentRangeError(`--seq-len ${o.seqLen} exceeds the model's context length ${model.config.contextLength} (${o.model})`);
-        let ids: Int32Array;
-        if (o.tokens) ids = readTokenIds(o.tokens, model.config.vocabSize);
-        else {
-          const tok = await loadTokenizer(model.tokenizer, { vocabSize: model.config.vocabSize });
-          ids = Int32Array.from(tok.encode(readEvalText(o.data!), { bos: true }));
-        }
-        const r = await perplexity(new ForwardModel(model, { backend: backend.device }), ids, { seqLen: o.seqLen, maxWindows: o.maxWindows });
-        const out = { perplexity: r.perplexity, mean_nll: r.meanNll, windows: r.windows, seq_len: r.seqLen, tokens: r.tokens, input_tokens: ids.length, seconds: r.seconds, backend };
-        if (o.json) process.stdout.write(`${JSON.stringify(out)}\n`);
-        else
-          process.stdout.write(
-            `perplexity ${r.perplexity.toFixed(4)} (mean NLL ${r.meanNll.toFixed(5)} nats) over ${r.windows} windows of ${r.seqLen} tokens, ${r.seconds.toFixed(2)} s (${backend.device})\n`,
-          );
-      } finally {
-        model.close();
-      }
-    });
+    .action((o: EvalArgs) => runEval(o));
 
   program
     .command('generate')

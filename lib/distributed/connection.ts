@@ -19,13 +19,14 @@ export interface QueueTarget {
 }
 
 export function parseQueueUrl(text: string): QueueTarget {
+  const refuse = () => new ArgumentRangeError(`--queue expects redis://HOST:PORT (or rediss:// for TLS), got '${text}'`);
   let u: URL;
   try {
     u = new URL(text);
   } catch {
-    throw new ArgumentRangeError(`--queue expects redis://HOST:PORT (or rediss://), got '${text}'`);
+    throw refuse();
   }
-  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new ArgumentRangeError(`--queue expects a redis:// or rediss:// URL, got '${text}'`);
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw refuse();
   if (u.hostname === '') throw new ArgumentRangeError(`--queue ${text}: no host`);
   const name = u.searchParams.get('queue') ?? DEFAULT_QUEUE_NAME;
   // BullMQ keys are "bull:<name>:...": a colon in the name would blur them.
@@ -42,13 +43,15 @@ export const connectionOf = (t: QueueTarget) => ({ url: t.url, maxRetriesPerRequ
 
 /** One connection attempt with a timeout: a typed error naming the address when Redis does not answer. */
 export async function checkReachable(t: QueueTarget, timeoutMs = 5000): Promise<void> {
-  const client = new Redis(t.url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-  client.on('error', () => {}); // reported by connect() below
+  // No retries, no offline queue, no lingering disconnect timer: one attempt, then done.
+  const client = new Redis(t.url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, disconnectTimeout: 0 });
+  let cause: Error | undefined;
+  client.on('error', (e: Error) => (cause ??= e)); // the socket's own error (ECONNREFUSED...) says more than connect()'s
   try {
     await client.connect();
     await client.ping();
   } catch (e) {
-    throw new QueueError(`cannot reach Redis at ${t.display}: ${(e as Error).message}`);
+    throw new QueueError(`cannot reach Redis at ${t.display}: ${(cause ?? (e as Error)).message}`);
   } finally {
     client.disconnect();
   }

@@ -14,6 +14,7 @@ import { register as registerPaper } from './commands/paper';
 import { register as registerPrune } from './commands/prune';
 import { register as registerQueries } from './commands/queries';
 import { register as registerSearchFormula } from './commands/search-formula';
+import { register as registerServe } from './commands/serve';
 import { register as registerStats } from './commands/stats';
 import { register as registerSweep } from './commands/sweep';
 import { register as registerWorker } from './commands/worker';
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerWorker(program);
   registerSearchFormula(program);
   registerPaper(program);
+  registerServe(program);
   registerKernels(program);
   return program;
 }

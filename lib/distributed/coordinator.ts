@@ -50,7 +50,9 @@ async function enqueue(queue: Queue, id: string, job: CellJob): Promise<Job> {
     if (state !== 'completed' && state !== 'failed' && state !== 'unknown') return existing;
     await existing.remove(); // finished before: its cell file is gone (--force) or failed; compute again
   }
-  return queue.add(CELL_JOB_NAME, job, { jobId: id, attempts: ATTEMPTS, removeOnComplete: false, removeOnFail: false });
+  // Kept until this sweep reads them (it removes them then); a day (a week if failed) bounds
+  // what a coordinator that was killed for good leaves in Redis.
+  return queue.add(CELL_JOB_NAME, job, { jobId: id, attempts: ATTEMPTS, removeOnComplete: { age: 24 * 3600 }, removeOnFail: { age: 7 * 24 * 3600 } });
 }
 
 export async function runCellsOnQueue(r: QueueRun): Promise<QueueOutcome> {

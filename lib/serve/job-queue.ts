@@ -108,7 +108,8 @@ export class JobQueue {
     const job = this.jobs.get(id)!;
     const { state } = job.record;
     if (state === 'queued') {
-      this.waiting.splice(this.waiting.indexOf(job), 1);
+      const at = this.waiting.indexOf(job);
+      if (at >= 0) this.waiting.splice(at, 1); // else it is about to start, and run() sees it cancelled
       this.finish(job, 'cancelled', errorOf(new JobStop('cancelled')));
     } else if (state === 'running') job.controller!.abort(new JobStop('cancelled'));
     else throw new JobRefusedError(`job ${id} is ${state}: only a queued or running job can be cancelled`, 'E_JOB_STATE', 409);
@@ -190,7 +191,8 @@ export class JobQueue {
     while (!this.closing && this.active < this.o.concurrency && this.waiting.length > 0) {
       const job = this.waiting.shift()!;
       this.active++;
-      job.running = this.run(job).finally(() => {
+      // On a later turn of the event loop: the library's checks and loading never run on a request's path.
+      job.running = new Promise((resolve) => setImmediate(resolve)).then(() => this.run(job)).finally(() => {
         job.running = undefined;
         this.active--;
         this.pump();
@@ -199,6 +201,8 @@ export class JobQueue {
   }
 
   private async run(job: Job): Promise<void> {
+    if (job.record.state !== 'queued') return; // cancelled between leaving the queue and starting
+    if (this.closing) return this.finish(job, 'interrupted', errorOf(new JobStop('interrupted')));
     const controller = new AbortController();
     job.controller = controller;
     this.setState(job, 'running', { startedAt: now(), runs: job.record.runs + 1 });

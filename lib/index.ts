@@ -68,3 +68,8 @@ export { formulaText } from './formula/print';
 export { formulaStrategy } from './formula/strategy';
 export { checkSearchOptions, searchFormula, SEED_FORMULAS } from './formula/search/search';
 export type { FormulaRecord, SearchFormulaOptions, SearchProgress, SearchResult } from './formula/search/search';
+// `shears eval` as one call, and the HTTP JSON API of `shears serve` (docs/serve.md; fastify loaded on first use).
+export { checkEvaluateOptions, evaluate } from './eval/run-eval';
+export type { EvaluateOptions, EvaluateProgress, EvaluateReport } from './eval/run-eval';
+export { createServer } from './serve';
+export type { JobKind, JobProgress, JobRecord, JobState, ServerOptions, ShearsServer } from './serve';

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import pino from 'pino';
 
 import { packageRoot } from '../../lib/native/binding';
-import { createServer, ServerOptions, ShearsServer } from '../../lib/serve/server';
+import { createServer, ServerOptions, ShearsServer } from '../../lib';
 
 export const DEMO = path.join(packageRoot(), 'assets', 'demo-model');
 

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { createServer } from '../../lib/serve/server';
+import { createServer } from '../../lib';
 import { runCli } from '../support/cli';
 import { DEMO, request, Running, startServer } from './http';
 

@@ -3,7 +3,7 @@
 // as the library guarantees) and marked interrupted, resumable after a restart.
 import { Command, Option } from 'commander';
 
-import { createServer } from '../../serve/server';
+import { createServer } from '../../serve';
 import { int } from '../parse';
 import { interruptSignal } from '../progress';
 

@@ -95,7 +95,7 @@ function confinePaths(command: Command, opts: Record<string, unknown>, roots: Ro
     const key = option.attributeName();
     const value = opts[key];
     if (typeof value !== 'string') continue;
-    const resolved = roots.resolve(describeKey(option), value);
+    const resolved = roots.resolve(describeKey(option), value, { output: key === 'out' });
     if (key !== 'out' && !fs.existsSync(resolved)) throw new ArgumentRangeError(`${describeKey(option)} ${value} does not exist`, 'E_OPTION');
     opts[key] = resolved;
   }

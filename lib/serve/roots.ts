@@ -77,7 +77,7 @@ export class Roots {
    * The absolute path a job's `option` value names, resolved against the first root;
    * throws PathOutsideRootsError when it leaves the roots or enters the state folder.
    */
-  resolve(option: string, value: string): string {
+  resolve(option: string, value: string, o: { output?: boolean } = {}): string {
     if (value.includes('\0')) throw new PathOutsideRootsError(option, JSON.stringify(value), 'a path may not contain a NUL character');
     const abs = path.resolve(this.dirs[0], value);
     if (!this.dirs.some((d) => inside(abs, d))) throw new PathOutsideRootsError(option, value, `outside the server's roots (${this.dirs.join(', ')})`);
@@ -91,6 +91,9 @@ export class Roots {
     if (!this.real.some((d) => inside(real, d)))
       throw new PathOutsideRootsError(option, value, `leads outside the server's roots through a symbolic link (to ${real})`);
     if (inside(real, this.stateReal)) throw new PathOutsideRootsError(option, value, "inside the server's state folder");
+    // An output replaced with force would take with it what it contains.
+    if (o.output && [...this.real, this.stateReal].some((d) => inside(d, real)))
+      throw new PathOutsideRootsError(option, value, "an output may not be a root itself or a folder holding a root or the server's state");
     return abs;
   }
 

@@ -89,3 +89,17 @@ test('an eval job: its measures as the report', async () => {
   expect(Number.isFinite(report.perplexity)).toBe(true);
   expect(report.perplexity).toBeGreaterThan(1);
 });
+
+test('a paper job runs under its library function and cancels like the others', async () => {
+  const body = { kind: 'paper', model: DEMO, calib, eval: path.join(DEMO, 'eval.txt'), methods: ['magnitude'], quick: true, budget: 1, out: 'paper' };
+  const submitted = await request(`${s.url}/jobs`, 'POST', body);
+  expect(submitted.status).toBe(202);
+  let cancel: Promise<{ status: number }> | undefined;
+  const events = await followEvents(`${s.url}/jobs/${submitted.json.id}/events`, (e) => {
+    if (!cancel && e.event === 'progress') cancel = request(`${s.url}/jobs/${submitted.json.id}/cancel`, 'POST');
+  });
+  expect((await cancel!).status).toBe(200);
+  expect(events[events.length - 1].data.state).toBe('cancelled');
+  expect(fs.existsSync(path.join(s.root, 'paper', 'paper.json'))).toBe(false);
+  expect(scratchUnder(s.root).filter((p) => !p.startsWith('.shears-serve'))).toEqual([]);
+});

@@ -40,6 +40,7 @@ describe('bad requests get 400 with a message naming the problem', () => {
     ['a symbolic link out of the roots (input)', () => prune({ calib: 'link-out/calib.txt' }), /calib \(--calib\) link-out\/calib.txt: leads outside the server's roots through a symbolic link/],
     ['a symbolic link out of the roots (output)', () => prune({ out: 'link-out/model' }), /out \(--out\) link-out\/model: leads outside/],
     ['the server state folder', () => prune({ out: '.shears-serve/jobs/x' }), /inside the server's state folder/],
+    ['an output that is a root', () => prune({ out: '.', force: true }), /out \(--out\) \.: an output may not be a root itself/],
     ['a missing input', () => prune({ calib: 'nothing-here.txt' }), /calib \(--calib\) nothing-here.txt does not exist/],
     ['a bad value for the CLI parser', () => ({ kind: 'sweep', model: DEMO, methods: 'magnitude', levels: [0.5, 2], eval: calib, out: 'sw' }), /level 2/],
     ['a sweep without evaluation data', () => ({ kind: 'sweep', model: DEMO, methods: ['magnitude'], out: 'sw' }), /--eval/],

@@ -130,9 +130,18 @@ export class JobQueue {
     if (!RESUMABLE.includes(job.record.state)) throw new JobRefusedError(`job ${id} is ${job.record.state}`, 'E_JOB_STATE', 409); // resumed twice at once
     job.options = options;
     job.events = new JobEvents(); // a stream of the new run does not end at the old final state
-    job.record = { ...job.record, state: 'queued', error: undefined, finishedAt: undefined, progress: undefined, report: undefined, outputs: undefined, outputBase: undefined, summary: undefined };
+    job.record = { ...job.record, state: 'queued', warnings: [], error: undefined, finishedAt: undefined, progress: undefined, report: undefined, outputs: undefined, outputBase: undefined, summary: undefined };
     this.enqueue(job);
     return job.record;
+  }
+
+  /** Forgets a finished job (its record and events; the files it wrote stay). A live one is refused (409). */
+  async remove(id: string): Promise<void> {
+    const job = this.jobs.get(id)!;
+    if (!FINAL_STATES.includes(job.record.state))
+      throw new JobRefusedError(`job ${id} is ${job.record.state}: cancel it first`, 'E_JOB_STATE', 409);
+    this.jobs.delete(id);
+    await this.o.store.remove(id);
   }
 
   /**

@@ -80,6 +80,14 @@ export class JobStore {
     return next;
   }
 
+  /** Deletes a record (after its pending write) and an eval job's report. */
+  async remove(id: string): Promise<void> {
+    await this.writes.get(id)?.catch(() => undefined);
+    this.writes.delete(id);
+    await fs.promises.rm(path.join(this.jobsDir, `${id}.json`), { force: true });
+    await fs.promises.rm(path.join(this.reportsDir, `${id}.json`), { force: true });
+  }
+
   /** Waits for every pending write. */
   async flush(): Promise<void> {
     await Promise.allSettled([...this.writes.values()]);

@@ -87,6 +87,12 @@ export function registerRoutes(app: FastifyInstance, queue: JobQueue, roots: Roo
     return jobView(queue.cancel(request.params.id));
   });
 
+  app.delete<IdRequest>('/jobs/:id', { schema: { summary: "forget a finished job (its record; the files it wrote stay)", params: idParams, response: { 204: { type: 'null' }, ...errors } } }, async (request, reply) => {
+    jobOr404(queue, request.params.id);
+    await queue.remove(request.params.id);
+    return reply.status(204).send();
+  });
+
   app.post<IdRequest>(
     '/jobs/:id/resume',
     { schema: { summary: 'queue an interrupted, cancelled or failed job again (sweep, paper: from their cached cells)', params: idParams, response: { 202: jobViewSchema, ...errors } } },

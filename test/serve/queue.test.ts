@@ -1,5 +1,6 @@
 // shears serve's queue: one job at a time by default, a full queue answers 429, two live
 // jobs may not write the same output (409), a queued job cancels at once.
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { DEMO, followEvents, request, Running, startServer } from './http';
@@ -31,6 +32,8 @@ test('limits: concurrency, --max-queued, one live job per output', async () => {
   expect(same.status).toBe(409);
   expect(same.json.message).toMatch(new RegExp(`job ${a} \\(running\\) already writes .*a$`));
 
+  expect((await request(`${s.url}/jobs/${a}`, 'DELETE')).json).toMatchObject({ error: 'E_JOB_STATE', message: expect.stringMatching(/cancel it first/) });
+
   const events = await followEvents(`${s.url}/jobs/${a}/events`);
   expect(events[events.length - 1].data.state).toBe('succeeded');
   const list = (await request(`${s.url}/jobs`, 'GET')).json.jobs.map((j: { id: string; state: string }) => [j.id, j.state]);
@@ -38,4 +41,10 @@ test('limits: concurrency, --max-queued, one live job per output', async () => {
     [a, 'succeeded'],
     [b.json.id, 'cancelled'],
   ]);
+
+  // A finished job can be forgotten: its record goes, its files stay.
+  expect((await request(`${s.url}/jobs/${a}`, 'DELETE')).status).toBe(204);
+  expect((await request(`${s.url}/jobs/${a}`, 'GET')).status).toBe(404);
+  expect(fs.existsSync(path.join(s.root, '.shears-serve', 'jobs', `${a}.json`))).toBe(false);
+  expect(fs.existsSync(path.join(s.root, 'a', 'prune-report.json'))).toBe(true);
 });

@@ -69,8 +69,7 @@ function toArgv(kind: JobKind, command: Command, body: Record<string, unknown>):
 }
 
 /** The options commander gives the command's action for this body; its messages become typed errors. */
-async function parseWithCli(kind: JobKind, body: Record<string, unknown>): Promise<Record<string, unknown>> {
-  const command = cliCommand(kind);
+async function parseWithCli(kind: JobKind, command: Command, body: Record<string, unknown>): Promise<Record<string, unknown>> {
   const argv = toArgv(kind, command, body);
   let parsed: Record<string, unknown> | undefined;
   command.action((opts: Record<string, unknown>) => {
@@ -115,8 +114,9 @@ const LIBRARY_CHECKS: Record<JobKind, (o: never) => unknown> = {
  */
 export async function readJobOptions(kind: JobKind, body: Record<string, unknown>, roots: Roots): Promise<Record<string, unknown>> {
   if (!(JOB_KINDS as readonly string[]).includes(kind)) throw new ArgumentRangeError(`unknown job kind '${String(kind)}': one of ${JOB_KINDS.join(', ')}`, 'E_OPTION');
-  const opts = await parseWithCli(kind, body);
-  confinePaths(cliCommand(kind), opts, roots);
+  const command = cliCommand(kind);
+  const opts = await parseWithCli(kind, command, body);
+  confinePaths(command, opts, roots);
   (LIBRARY_CHECKS[kind] as (o: Record<string, unknown>) => unknown)(opts);
   return opts;
 }

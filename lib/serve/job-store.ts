@@ -6,9 +6,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { writeFileAtomic } from '../report/atomic';
-import type { JobKind } from './job-options';
+import { JOB_KINDS, JobKind } from './job-options';
 
 export type JobState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
+const STATES: readonly JobState[] = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted'];
 
 /** States a job does not leave unless resumed. */
 export const FINAL_STATES: readonly JobState[] = ['succeeded', 'failed', 'cancelled', 'interrupted'];
@@ -62,7 +63,11 @@ export class JobStore {
       const file = path.join(this.jobsDir, name);
       try {
         const r = JSON.parse(fs.readFileSync(file, 'utf8')) as JobRecord;
-        if (typeof r.id !== 'string' || `${r.id}.json` !== name || typeof r.state !== 'string') throw new Error('not a job record');
+        const valid =
+          `${String(r.id)}.json` === name && STATES.includes(r.state) && (JOB_KINDS as readonly string[]).includes(r.kind) && typeof r.createdAt === 'string' && typeof r.request === 'object' && r.request !== null;
+        if (!valid) throw new Error('not a job record');
+        r.warnings = Array.isArray(r.warnings) ? r.warnings : [];
+        r.runs = Number.isInteger(r.runs) ? r.runs : 0;
         records.push(r);
       } catch (e) {
         skipped.push(`${file}: ${(e as Error).message}`);

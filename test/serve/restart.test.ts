@@ -23,9 +23,12 @@ test('a job left running by a stopped server is reported interrupted, resumable'
   fs.mkdirSync(jobs, { recursive: true });
   const record = { id: 'left-running-0001', kind: 'eval', request: { model: DEMO, data: path.join(DEMO, 'eval.txt'), seqLen: 64, maxWindows: 1 }, state: 'running', createdAt: new Date().toISOString(), runs: 1, warnings: [] };
   fs.writeFileSync(path.join(jobs, `${record.id}.json`), JSON.stringify(record));
-  fs.writeFileSync(path.join(jobs, 'garbage.json'), '{"not": "a job"'); // skipped, not fatal
+  // Skipped, not fatal: a truncated file, a record of an unknown kind.
+  fs.writeFileSync(path.join(jobs, 'garbage.json'), '{"not": "a job"');
+  fs.writeFileSync(path.join(jobs, 'odd-kind.json'), JSON.stringify({ ...record, id: 'odd-kind', kind: 'train' }));
   const s = await startServer({ root });
   try {
+    expect((await request(`${s.url}/jobs`, 'GET')).json.jobs.map((j: { id: string }) => j.id)).toEqual([record.id]);
     const job = (await request(`${s.url}/jobs/${record.id}`, 'GET')).json;
     expect(job.state).toBe('interrupted');
     expect(job.error.message).toMatch(/the server stopped while the job was running \(resume it with POST \/jobs\/left-running-0001\/resume\)/);

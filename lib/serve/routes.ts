@@ -78,7 +78,8 @@ export function registerRoutes(app: FastifyInstance, queue: JobQueue, roots: Roo
     { schema: { summary: "server-sent events: the job's events so far, then live ones, ending with its final state", params: idParams, produces: ['text/event-stream'] } },
     async (request, reply) => {
       jobOr404(queue, request.params.id);
-      streamEvents(reply, queue.events(request.params.id)!);
+      const last = Number(request.headers['last-event-id']);
+      streamEvents(reply, queue.events(request.params.id)!, Number.isInteger(last) && last > 0 ? last : 0);
     },
   );
 

@@ -31,6 +31,10 @@ test('a prune: progress events to the end, then its report and files', async () 
   expect(labels).toEqual(expect.arrayContaining(['load', 'calibration', 'write', 'done']));
   expect(labels.some((l) => /^block 1\/\d+ /.test(l))).toBe(true);
 
+  // A client that reconnects with Last-Event-ID gets only the events after it.
+  const resumed = await followEvents(`${s.url}/jobs/${id}/events`, undefined, { 'last-event-id': String(events[events.length - 3].id) });
+  expect(resumed).toEqual(events.slice(-2));
+
   const job = (await request(`${s.url}/jobs/${id}`, 'GET')).json;
   expect(job).toMatchObject({ id, kind: 'prune', state: 'succeeded', runs: 1, progress: { label: 'done' } });
   expect(Date.parse(job.finishedAt)).toBeGreaterThanOrEqual(Date.parse(job.startedAt));

@@ -6,7 +6,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 
 import { ArgumentRangeError, ShearsError } from '../errors';
 import { JobRefusedError } from './job-queue';
-import { JOB_KINDS, TERMINAL_ONLY } from './job-options';
+import { JOB_KINDS, NOT_FOR_JOBS, notForJobs } from './job-options';
 
 interface SchemaError {
   keyword: string;
@@ -26,7 +26,7 @@ export function describeSchemaError(errors: SchemaError[], dataVar: string): Err
   switch (e.keyword) {
     case 'additionalProperties': {
       const key = String(p.additionalProperty);
-      message = key in TERMINAL_ONLY ? `option '${key}' is for the terminal: ${TERMINAL_ONLY[key]}` : `unknown option '${key}' (the options are those of \`shears <kind>\`, camelCased)`;
+      message = key in NOT_FOR_JOBS ? notForJobs(key) : `unknown option '${key}' (the options are those of \`shears <kind>\`, camelCased)`;
       break;
     }
     case 'required':

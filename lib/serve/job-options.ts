@@ -20,10 +20,15 @@ import { Roots } from './roots';
 export const JOB_KINDS = ['prune', 'eval', 'sweep', 'paper'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
-/** Options of the CLI that only make sense in a terminal, and what the API offers instead. */
-export const TERMINAL_ONLY: Record<string, string> = {
-  json: 'the report is served as JSON at GET /jobs/{id}/report',
+/** Options of the CLI a job does not take, and why (what the API offers instead). */
+export const NOT_FOR_JOBS: Record<string, string> = {
+  json: 'it is for the terminal: the report is served as JSON at GET /jobs/{id}/report',
+  // A client could make the server connect to any host it names.
+  queue: "a job may not make the server connect to a Redis of the client's choosing: run distributed sweeps with `shears sweep --queue` (docs/distributed.md)",
 };
+
+/** The 400 message for a refused option. */
+export const notForJobs = (key: string): string => `option '${key}' is not taken by a job: ${NOT_FOR_JOBS[key]}`;
 
 /** The `shears <kind>` command of a fresh CLI program (each parse gets its own: commander keeps parsed values on it). */
 export function cliCommand(kind: JobKind): Command {
@@ -32,9 +37,9 @@ export function cliCommand(kind: JobKind): Command {
   return command;
 }
 
-/** The options a job of this kind takes: the command's, less the terminal ones. */
+/** The options a job of this kind takes: the command's, less NOT_FOR_JOBS. */
 export function jobOptions(command: Command): Option[] {
-  return command.options.filter((o) => !(o.attributeName() in TERMINAL_ONLY));
+  return command.options.filter((o) => !(o.attributeName() in NOT_FOR_JOBS));
 }
 
 /** `--flag` without a value. */
@@ -51,7 +56,7 @@ function toArgv(kind: JobKind, command: Command, body: Record<string, unknown>):
   const argv: string[] = [];
   for (const [key, value] of Object.entries(body)) {
     if (key === 'kind' || value === undefined) continue;
-    if (key in TERMINAL_ONLY) throw new ArgumentRangeError(`option '${key}' is for the terminal: ${TERMINAL_ONLY[key]}`, 'E_OPTION');
+    if (key in NOT_FOR_JOBS) throw new ArgumentRangeError(notForJobs(key), 'E_OPTION');
     const option = byKey.get(key);
     if (!option) throw new ArgumentRangeError(`unknown option '${key}' for a ${kind} job (the options are those of \`shears ${kind}\`, camelCased)`, 'E_OPTION');
     const long = option.long!;

@@ -4,7 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-import { NotImplementedError } from '../errors';
+import { ArgumentRangeError, NotImplementedError } from '../errors';
 import type { Strategy } from '../strategies';
 import type { MethodKind, MethodOptionName, MethodOptions, MethodPlugin, RunResources, StructuredMethod, UnstructuredMethod } from './plugin';
 
@@ -72,14 +72,14 @@ export const METHODS: readonly MethodInfo[] = [
   ...PLANNED.filter((m) => !PLUGINS.some((p) => p.name === m.name)).map((m) => ({ ...m, implemented: false })),
 ];
 
-/** The method called `name`; RangeError if unknown, NotImplementedError if only planned. */
+/** The method called `name`; ArgumentRangeError (a RangeError) if unknown, NotImplementedError if only planned. */
 export function methodInfo(name: string): MethodInfo {
   const m = METHODS.find((x) => x.name === name);
   if (!m) {
     const known = METHODS.filter((x) => x.implemented)
       .map((x) => x.name)
       .join(', ');
-    throw new RangeError(`unknown method '${name}' (implemented: ${known}; \`shears methods\` lists all)`);
+    throw new ArgumentRangeError(`unknown method '${name}' (implemented: ${known}; \`shears methods\` lists all)`);
   }
   if (!m.implemented) throw new NotImplementedError(`method '${name}' (${m.description}) is not implemented yet`);
   return m;

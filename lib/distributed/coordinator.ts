@@ -61,6 +61,8 @@ export async function runCellsOnQueue(r: QueueRun): Promise<QueueOutcome> {
   await checkReachable(r.queue);
   const connection = connectionOf(r.queue);
   const queue = new Queue(r.queue.name, { connection });
+  // Every job waited on adds a listener to the queue (BullMQ's waitUntilFinished): one per pending cell.
+  queue.setMaxListeners(pending.length + 10);
   const events = new QueueEvents(r.queue.name, { connection });
   const key = sweepKey(r.options);
   const options = jobOptions(r.options);

@@ -7,7 +7,8 @@
 // Wall time from the sweep's start to its report, the workers already waiting (their
 // start-up, a second or so, is not counted; preparing a sweep's data on each worker is).
 // The cells of every run are compared with the local run's (quality, sparsity and
-// parameters: everything but timings and memory).
+// parameters: everything but timings and memory, lib/sweep/compare.ts); those that
+// differ are listed.
 //   node dist/bench/distributed.js [--json] [--methods a,b] [--levels 0.3,0.5] [--patterns unstructured,2:4]
 //     [--keep DIR]
 // --methods/--levels/--patterns narrow the demo's sweep (default: all of it, ~240 cells;
@@ -22,6 +23,7 @@ import * as readline from 'node:readline';
 import { demoSweep } from '../lib/cli/commands/demo';
 import type { SweepCell } from '../lib/report/types';
 import { sweep, SweepRunOptions } from '../lib/sweep/run';
+import { differingCells } from '../lib/sweep/compare';
 import { parseLevels, parseList } from '../lib/sweep/options';
 import { startLocalRedis } from './local-redis';
 import { emitReport, machineInfo, table } from './machine';
@@ -81,19 +83,13 @@ function startWorker(queue: string, threads: number): Promise<ChildProcess> {
   });
 }
 
-const comparable = (c: SweepCell): string => {
-  const { timings, peak_rss_bytes, computed_at, ...rest } = c as SweepCell & { computed_at?: string };
-  void timings, void peak_rss_bytes, void computed_at;
-  return JSON.stringify(rest);
-};
-
 async function main(): Promise<void> {
   const a = parseArgs(process.argv.slice(2));
   const redis = await startLocalRedis();
   if (typeof redis === 'string') throw new Error(`bench:distributed needs a local Redis: ${redis}`);
   const work = a.keep ?? fs.mkdtempSync(path.join(os.tmpdir(), 'shears-bench-distributed-'));
   const cores = os.cpus().length;
-  const runs: { setup: string; workers: number; threads_per_worker: number; wall_seconds: number; cells: number; computed: number; identical_to_local: boolean }[] = [];
+  const runs: { setup: string; workers: number; threads_per_worker: number; wall_seconds: number; cells: number; computed: number; differing_cells: string[] }[] = [];
   let local: SweepCell[] | undefined;
   const workers: ChildProcess[] = [];
   try {
@@ -120,7 +116,7 @@ async function main(): Promise<void> {
         wall_seconds: wall,
         cells: cells.length,
         computed: outcome.computed,
-        identical_to_local: cells.length === local.length && cells.every((c, i) => comparable(c) === comparable(local![i])),
+        differing_cells: differingCells(local, cells).map((i) => `${cells[i]?.method ?? local![i].method} ${cells[i]?.pattern ?? local![i].pattern} ${cells[i]?.level ?? local![i].level}`),
       });
     }
   } finally {
@@ -131,7 +127,7 @@ async function main(): Promise<void> {
   const base = runs[0].wall_seconds;
   const text = table(
     ['setup', 'workers', 'threads each', 'cells', 'wall s', 'vs local', 'cells identical'],
-    runs.map((r) => [r.setup, String(r.workers), String(r.threads_per_worker), String(r.cells), r.wall_seconds, `${(base / r.wall_seconds).toFixed(2)}x`, r.identical_to_local ? 'yes' : 'NO']),
+    runs.map((r) => [r.setup, String(r.workers), String(r.threads_per_worker), String(r.cells), r.wall_seconds, `${(base / r.wall_seconds).toFixed(2)}x`, r.differing_cells.length === 0 ? 'yes' : `NO: ${r.differing_cells.length}`]),
   );
   emitReport(a.json, text, { benchmark: 'distributed', machine: machineInfo(), sweep: { methods: sweepOptions(a, '').methods, cells: runs[0].cells }, runs });
 }

@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 
-import type { SweepCell } from '../../lib/report/types';
+import { cellOutcome, differingCells } from '../../lib/sweep/compare';
 import { sweep, SweepRunOptions } from '../../lib/sweep/run';
 import { CLI, ensureCliBuilt, ROOT } from '../prune/helpers';
 import { startTestRedis, TestRedis } from '../support/redis';
@@ -68,13 +68,6 @@ function startWorker(queue: string): { child: ChildProcess; lines: Record<string
   return { child, lines, waitFor };
 }
 
-/** A cell without what depends on when and where it ran. */
-function comparable(c: SweepCell): Record<string, unknown> {
-  const { timings, peak_rss_bytes, computed_at, ...rest } = c as SweepCell & { computed_at?: string };
-  void timings, void peak_rss_bytes, void computed_at;
-  return rest;
-}
-
 test('two workers, one killed mid-cell: the sweep completes with the local sweep\'s results', async () => {
   if (typeof redis === 'string') return;
   const queue = `${redis.url}?queue=test-${process.pid}-kill`;
@@ -92,7 +85,8 @@ test('two workers, one killed mid-cell: the sweep completes with the local sweep
 
   expect(outcome.results.cells).toHaveLength(6);
   expect(outcome.results.dense.perplexity).toBe(local.results.dense.perplexity);
-  outcome.results.cells.forEach((c, i) => expect(comparable(c)).toEqual(comparable(local.results.cells[i])));
+  outcome.results.cells.forEach((c, i) => expect(cellOutcome(c)).toEqual(cellOutcome(local.results.cells[i])));
+  expect(differingCells(local.results.cells, outcome.results.cells)).toEqual([]);
   expect(outcome.results.cells.every((c) => c.status === 'ok')).toBe(true);
   // The killed worker's cell was computed by the other one, after the lock lapsed.
   expect(a.lines.some((l) => l.job === started.job && l.msg === 'cell saved')).toBe(false);

@@ -2,9 +2,8 @@
 // (rediss:// for TLS). The queue name defaults to shears-sweep-cells; sweeps that share
 // a queue share its workers (a job carries everything its cell needs). Redis is checked
 // with one short connection attempt first, so that a wrong address is a prompt error
-// rather than BullMQ's endless reconnection.
-import { Redis } from 'ioredis';
-
+// rather than BullMQ's endless reconnection. ioredis loads on first use only: a sweep
+// without --queue (and every other command) does not pay for it.
 import { ArgumentRangeError, QueueError } from '../errors';
 
 export const DEFAULT_QUEUE_NAME = 'shears-sweep-cells';
@@ -44,6 +43,8 @@ export const connectionOf = (t: QueueTarget) => ({ url: t.url, maxRetriesPerRequ
 /** One connection attempt with a timeout: a typed error naming the address when Redis does not answer. */
 export async function checkReachable(t: QueueTarget, timeoutMs = 5000): Promise<void> {
   // No retries, no offline queue, no lingering disconnect timer: one attempt, then done.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Redis } = require('ioredis') as typeof import('ioredis');
   const client = new Redis(t.url, { lazyConnect: true, connectTimeout: timeoutMs, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, disconnectTimeout: 0 });
   let cause: Error | undefined;
   client.on('error', (e: Error) => (cause ??= e)); // the socket's own error (ECONNREFUSED...) says more than connect()'s

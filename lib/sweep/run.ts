@@ -7,7 +7,6 @@
 import * as path from 'node:path';
 
 import { planBackend } from '../backend';
-import { runCellsOnQueue } from '../distributed/coordinator';
 import { parseQueueUrl } from '../distributed/connection';
 import { writeReport } from '../report';
 import type { DenseResult, SweepCell, SweepResults } from '../report/types';
@@ -43,6 +42,10 @@ export interface SweepOutcome {
 
 const since = secondsSince;
 
+/** BullMQ loads only for a sweep on a queue: the other sweeps (and commands) do not pay for it. */
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const coordinator = () => require('../distributed/coordinator') as typeof import('../distributed/coordinator');
+
 export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
   const t0 = process.hrtime.bigint();
   const progress = (p: SweepEvent) => o.onProgress?.(sweepProgress(p, since(t0)));
@@ -73,7 +76,7 @@ export async function sweep(o: SweepRunOptions): Promise<SweepOutcome> {
     // Speed is measured in this run, beside the cells it computes (never read from a cache).
     if (o.speed) dense = { ...dense, ...(await denseSpeed(ctx.denseFm, data, denseModel)) };
     const run = queue
-      ? await runCellsOnQueue({ queue, options: o, store, cells: checked.cells, cached, signal: o.signal, onProgress: progress, onCell: o.onCell })
+      ? await coordinator().runCellsOnQueue({ queue, options: o, store, cells: checked.cells, cached, signal: o.signal, onProgress: progress, onCell: o.onCell })
       : await runCellsHere(ctx, store, checked.cells, cached, progress, o.onCell);
     if (queue) data.notes.push(`cells computed by ${run.workers.length} worker(s) of ${queue.display}: ${run.workers.join(', ')}`);
 

@@ -3,11 +3,9 @@
 // stdout. Stopping it (Ctrl-C, SIGTERM) abandons a running cell, which another worker
 // retries once the cell's lock lapses (--lock-seconds).
 import { Command } from 'commander';
-import pino from 'pino';
 
 import { ArgumentRangeError } from '../../errors';
 import { parseQueueUrl } from '../../distributed/connection';
-import { runWorker } from '../../distributed/worker';
 import { num } from '../parse';
 import { interruptSignal } from '../progress';
 
@@ -26,7 +24,12 @@ export function register(program: Command): void {
         throw new ArgumentRangeError(`--lock-seconds must be in [1, 3600], got ${opts.lockSeconds}`);
       const level = opts.logLevel ?? 'info';
       if (!LEVELS.includes(level)) throw new ArgumentRangeError(`--log-level must be one of ${LEVELS.join(', ')}, got '${level}'`);
-      const log = pino({ level, base: { name: 'shears-worker' } }, process.stdout);
+      // BullMQ and pino load when a worker starts, not with every command.
+      /* eslint-disable @typescript-eslint/no-require-imports */
+      const pino = require('pino') as typeof import('pino');
+      const { runWorker } = require('../../distributed/worker') as typeof import('../../distributed/worker');
+      /* eslint-enable @typescript-eslint/no-require-imports */
+      const log = pino.pino({ level, base: { name: 'shears-worker' } }, process.stdout);
       const { signal, dispose } = interruptSignal((cause) => log.info({ signal: cause }, 'stopping: a running cell is left to another worker'));
       try {
         await runWorker({ queue, lockSeconds: opts.lockSeconds, signal, log });

@@ -7,7 +7,8 @@
 // A worker that dies mid-cell stops renewing its job's lock: after `lockSeconds`,
 // BullMQ's stalled-job check (run by the other workers) puts the job back in the queue
 // and another worker computes the cell. Nothing partial exists meanwhile: a cell file
-// appears whole or not at all.
+// appears whole or not at all. Stopping a worker (`signal`) lets it finish its running
+// cell first and take no other; `abandon` stops it at once (the cell is retried elsewhere).
 import { Job, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 
@@ -24,8 +25,10 @@ export interface WorkerOptions {
   queue: QueueTarget;
   /** Seconds without a lock renewal after which a cell counts as stalled and is retried elsewhere (default 30). */
   lockSeconds?: number;
-  /** Aborting it stops the worker: the running cell is abandoned (another worker retries it). */
+  /** Aborting it stops the worker once its running cell is saved; it takes no other. */
   signal?: AbortSignal;
+  /** Aborting it stops the worker at once: the running cell is abandoned (another worker retries it). */
+  abandon?: AbortSignal;
   log: Logger;
 }
 
@@ -66,7 +69,7 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerSummary> {
   await checkReachable(o.queue);
   const name = workerName();
   const lockMs = Math.round((o.lockSeconds ?? 30) * 1000);
-  const contexts = new ContextCache(o.signal);
+  const contexts = new ContextCache(o.abandon);
   const summary: WorkerSummary = { worker: name, computed: 0, cached: 0 };
 
   const processCell = async (job: Job): Promise<CellJobResult> => {
@@ -104,8 +107,10 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerSummary> {
   worker.on('failed', (job, e) => o.log.warn({ job: job?.id, err: e.message }, 'cell failed'));
 
   const stopped = new Promise<void>((resolve) => {
-    if (o.signal?.aborted) resolve();
-    o.signal?.addEventListener('abort', () => resolve(), { once: true });
+    for (const signal of [o.signal, o.abandon]) {
+      if (signal?.aborted) resolve();
+      signal?.addEventListener('abort', () => resolve(), { once: true });
+    }
   });
   await worker.waitUntilReady();
   o.log.info({ worker: name, queue: o.queue.display, lock_seconds: lockMs / 1000 }, 'worker ready');
@@ -113,8 +118,10 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerSummary> {
   try {
     await stopped;
   } finally {
-    // Abandon a running cell: its lock lapses and another worker retries it.
-    await worker.close(true);
+    // Stopped: the running cell finishes (an abandon meanwhile aborts it, and the failed
+    // attempt is retried by another worker). Abandoned: it is dropped now, and its lock
+    // lapses. Either way no new cell is taken.
+    await worker.close(o.abandon?.aborted ?? false);
     await running.catch(() => {});
     contexts.close();
   }

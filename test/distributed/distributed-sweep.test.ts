@@ -98,3 +98,24 @@ test('two workers, one killed mid-cell: the sweep completes with the local sweep
   b.child.kill('SIGTERM');
   expect(await new Promise((r) => b.child.once('exit', (code) => r(code)))).toBe(143);
 }, 180_000);
+
+test('a stopped worker saves its running cell and takes no other; the sweep finishes on another worker', async () => {
+  if (typeof redis === 'string') return;
+  const queue = `${redis.url}?queue=test-${process.pid}-graceful`;
+  const a = startWorker(queue);
+  await a.waitFor((l) => l.msg === 'worker ready');
+  const distributed = sweep({ ...options(path.join(dir, 'graceful')), methods: ['sparsegpt'], queue });
+  const started = await a.waitFor((l) => l.msg === 'cell started');
+  a.child.kill('SIGTERM');
+  expect(await new Promise((r) => a.child.once('exit', (code) => r(code)))).toBe(143);
+  expect(a.lines.filter((l) => l.msg === 'cell started').map((l) => l.job)).toEqual([started.job]);
+  expect(a.lines.filter((l) => l.msg === 'cell saved').map((l) => l.job)).toEqual([started.job]);
+  expect(a.lines.some((l) => l.msg === 'worker stopped')).toBe(true);
+
+  const b = startWorker(queue);
+  const outcome = await distributed;
+  expect(outcome.results.cells.map((c) => [c.level, c.status])).toEqual([[0.3, 'ok'], [0.6, 'ok']]);
+  expect(b.lines.filter((l) => l.msg === 'cell saved').map((l) => l.job)).toEqual([expect.not.stringMatching(String(started.job))]);
+  b.child.kill('SIGTERM');
+  await new Promise((r) => b.child.once('exit', r));
+}, 120_000);

@@ -1,7 +1,8 @@
 // `shears worker --queue redis://HOST:PORT`: computes the cells of distributed sweeps
 // (`shears sweep --queue ...`) until stopped, logging one JSON line (pino) per event on
-// stdout. Stopping it (Ctrl-C, SIGTERM) abandons a running cell, which another worker
-// retries once the cell's lock lapses (--lock-seconds).
+// stdout. Stopping it (Ctrl-C, SIGTERM) lets it save its running cell and take no
+// other; a second stop exits at once, leaving the cell to another worker once its lock
+// lapses (--lock-seconds).
 import { Command } from 'commander';
 
 import { ArgumentRangeError } from '../../errors';
@@ -30,7 +31,9 @@ export function register(program: Command): void {
       const { runWorker } = require('../../distributed/worker') as typeof import('../../distributed/worker');
       /* eslint-enable @typescript-eslint/no-require-imports */
       const log = pino.pino({ level, base: { name: 'shears-worker' } }, process.stdout);
-      const { signal, dispose } = interruptSignal((cause) => log.info({ signal: cause }, 'stopping: a running cell is left to another worker'));
+      const { signal, dispose } = interruptSignal((cause) =>
+        log.info({ signal: cause }, 'stopping after the running cell (stop again to quit at once: the cell is then left to another worker)'),
+      );
       try {
         await runWorker({ queue, lockSeconds: opts.lockSeconds, signal, log });
       } finally {

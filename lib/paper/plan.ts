@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 import { BackendRequest, checkBackendRequest } from '../backend';
+import { parseQueueUrl } from '../distributed/connection';
 import { ArgumentRangeError } from '../errors';
 import { METHODS, MethodInfo, methodInfo } from '../methods/registry';
 import { packageRoot } from '../native/binding';
@@ -37,6 +38,8 @@ export interface PaperOptions {
   seqLen?: number;
   maxWindows?: number;
   backend?: BackendRequest;
+  /** A Redis URL: the paper's sweeps run their cells on `shears worker` processes (docs/distributed.md); the search and Table 7's timed runs stay here. */
+  queue?: string;
   signal?: AbortSignal;
   /** One line per step ("table 4: cell 3/40 wanda 50%"). */
   onProgress?: (label: string) => void;
@@ -91,6 +94,7 @@ export function checkPaperOptions(o: PaperOptions): PaperSettings {
   if (o.queries !== undefined) exists(o.queries, '--queries');
   if (o.tokenizer !== undefined) exists(o.tokenizer, '--tokenizer');
   checkBackendRequest(o.backend);
+  if (o.queue !== undefined) parseQueueUrl(o.queue);
   for (const [k, v] of [
     ['calib-samples', o.calibSamples],
     ['seq-len', o.seqLen],

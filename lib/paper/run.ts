@@ -70,6 +70,7 @@ export async function paper(o: PaperOptions): Promise<PaperOutcome> {
       const outcome = await sweep({
         ...p.options,
         out: path.join(out, 'sweeps', p.name),
+        queue: o.queue,
         resume: o.resume,
         force: o.force,
         signal: o.signal,

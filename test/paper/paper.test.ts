@@ -80,6 +80,7 @@ test('refusals before any work', async () => {
   expect(() => checkPaperOptions({ ...base(), out, budget: 0 })).toThrow(/--budget must be a positive integer/);
   expect(() => checkPaperOptions({ ...base(), out, eval: path.join(dir, 'missing.txt') })).toThrow(/--eval .*missing\.txt does not exist/);
   expect(() => checkPaperOptions({ ...base(), out, methods: ['no-such-method'] })).toThrow(/unknown method 'no-such-method'/);
+  expect(() => checkPaperOptions({ ...base(), out, queue: 'localhost:6379' })).toThrow(/--queue expects redis:\/\/HOST:PORT/);
   // An interrupted run (its sweeps only) is refused as a finished one is.
   const interrupted = path.join(dir, 'interrupted');
   fs.mkdirSync(path.join(interrupted, 'sweeps', 'levels'), { recursive: true });

@@ -34,6 +34,7 @@ describe('bad requests get 400 with a message naming the problem', () => {
     ['an unknown option', () => prune({ sparsityy: 0.5 }), /unknown option 'sparsityy'/],
     ['a terminal-only option', () => prune({ json: true }), /option 'json' is not taken by a job: it is for the terminal/],
     ['a Redis queue of the client\'s choosing', () => ({ kind: 'sweep', model: DEMO, methods: 'magnitude', eval: calib, out: 'sw', queue: 'redis://10.0.0.1:6379' }), /option 'queue' is not taken by a job/],
+    ['a paper on a Redis queue of the client\'s choosing', () => ({ kind: 'paper', model: DEMO, calib, eval: calib, out: 'pp', queue: 'redis://10.0.0.1:6379' }), /option 'queue' is not taken by a job/],
     ['a missing required option', () => ({ kind: 'prune', model: DEMO, method: 'wanda', sparsity: 0.5, calib }), /missing option 'out'/],
     ['a bad choice', () => prune({ granularity: 'column' }), /granularity must be one of row, matrix, global/],
     ['an input outside the roots', () => prune({ calib: path.join(outside, 'calib.txt') }), /calib \(--calib\) .*outside the server's roots/],

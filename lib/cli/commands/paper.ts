@@ -26,6 +26,7 @@ export function register(program: Command): void {
     .option('--max-windows <n>', 'evaluate only the first n windows (--quick: 8)', int('--max-windows'))
     .option('--seed <n>', 'seed of the sampling and of the random methods (default 0)', int('--seed'))
     .addOption(backendOption())
+    .option('--queue <url>', 'Redis URL (redis://HOST:PORT): the sweeps\' cells computed by `shears worker` processes (a shared filesystem; docs/distributed.md)')
     .option('--resume', 'finish an interrupted run in --out, recomputing only what is missing')
     .option('--force', 'discard a previous run in --out')
     .action(async (opts) => {

@@ -10,7 +10,6 @@
 import { Job, Queue, QueueEvents } from 'bullmq';
 
 import { QueueError } from '../errors';
-import { peakRssBytes } from '../prune/report';
 import type { SweepCell } from '../report/types';
 import { na, reusable } from '../sweep/cell';
 import type { CellSpec, SweepOptions } from '../sweep/options';
@@ -103,14 +102,15 @@ export async function runCellsOnQueue(r: QueueRun): Promise<QueueOutcome> {
       try {
         const result = (await job.waitUntilFinished(events)) as CellJobResult;
         workers.add(result.worker);
-        cell = r.store.readCell(r.cells[i]);
-        if (!cell)
-          cell = na(r.cells[i], `worker ${result.worker} reported the cell saved, but ${r.store.cellFile(r.cells[i])} is not there: do the workers and this machine share the output folder?`, { error: true, error_name: 'QueueError' });
-        if (result.outcome === 'computed' || cell.status === 'na') computed++;
+        const saved = r.store.readCell(r.cells[i]);
+        cell =
+          saved ??
+          na(r.cells[i], `worker ${result.worker} reported the cell saved, but ${r.store.cellFile(r.cells[i])} is not there: do the workers and this machine share the output folder?`, { error: true, error_name: 'QueueError' });
+        if (result.outcome === 'computed' || !saved) computed++;
       } catch (e) {
         if (r.signal?.aborted) return;
         const why = (e as Error).message;
-        cell = na(r.cells[i], `failed on the workers (${ATTEMPTS} attempts): ${why}`, { error: true, error_name: 'QueueError', peak_rss_bytes: peakRssBytes() });
+        cell = na(r.cells[i], `failed on the workers (${ATTEMPTS} attempts): ${why}`, { error: true, error_name: 'QueueError' });
         await r.store.writeCell(cell); // so that --resume retries it
         computed++;
       }

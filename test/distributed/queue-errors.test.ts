@@ -1,15 +1,20 @@
 // What goes wrong around a distributed sweep gets a clear error, promptly: a bad or
 // unreachable queue, a worker that does not see the sweep's files (or sees other ones),
-// a job of another layout; and a stopped coordinator takes its waiting cells off the queue.
+// a job of another layout, a cell no worker can compute; and a stopped coordinator takes
+// its waiting cells off the queue.
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { Queue } from 'bullmq';
+import pino from 'pino';
 
 import { CELL_JOB_VERSION, CellJob, checkCellJob, jobOptions, sweepKey } from '../../lib/distributed/cell-job';
 import { connectionOf, parseQueueUrl } from '../../lib/distributed/connection';
+import { runCellsOnQueue } from '../../lib/distributed/coordinator';
+import { runWorker } from '../../lib/distributed/worker';
+import { SweepStore } from '../../lib/sweep/store';
 import { ArgumentRangeError, QueueError } from '../../lib/errors';
 import { cacheSettings } from '../../lib/sweep/cache-settings';
 import { sweep, SweepRunOptions } from '../../lib/sweep/run';
@@ -104,7 +109,7 @@ describe("a worker's checks of a job", () => {
   });
 });
 
-describe('a stopped coordinator', () => {
+describe('with a Redis', () => {
   let redis: TestRedis | string;
   beforeAll(async () => {
     redis = await startTestRedis();
@@ -112,7 +117,7 @@ describe('a stopped coordinator', () => {
   });
   afterAll(async () => typeof redis !== 'string' && redis.stop());
 
-  test('takes its waiting cells off the queue and keeps what is saved', async () => {
+  test('a stopped coordinator takes its waiting cells off the queue and keeps what is saved', async () => {
     if (typeof redis === 'string') return;
     const url = `${redis.url}?queue=test-${process.pid}-stop`;
     const ac = new AbortController();
@@ -127,5 +132,27 @@ describe('a stopped coordinator', () => {
     }
     expect(fs.existsSync(path.join(o.out, 'dense.json'))).toBe(true);
     expect(fs.readdirSync(path.join(o.out, 'cells'))).toEqual([]);
+  }, 60_000);
+
+  test('a cell no worker can compute becomes an NA error cell with the reason, saved for --resume', async () => {
+    if (typeof redis === 'string') return;
+    const queue = parseQueueUrl(`${redis.url}?queue=test-${process.pid}-failing`);
+    // A folder no sweep opened (no sweep.json): every worker refuses its cells.
+    const o = options(path.join(dir, 'unopened'));
+    const store = new SweepStore(o.out);
+    fs.mkdirSync(store.cellsDir, { recursive: true });
+    const stop = new AbortController();
+    const worker = runWorker({ queue, signal: stop.signal, log: pino({ level: 'silent' }) });
+    try {
+      const spec = { method: 'magnitude', pattern: 'unstructured' as const, level: 0.5 };
+      const r = await runCellsOnQueue({ queue, options: o, store, cells: [spec], cached: [undefined], onProgress: () => {} });
+      expect(r.computed).toBe(1);
+      expect(r.cells[0]).toMatchObject({ ...spec, status: 'na', error: true, error_name: 'QueueError' });
+      expect(r.cells[0].reason).toMatch(new RegExp(`^failed on the workers \\(3 attempts\\): worker .+:\\d+: cannot read ${path.join(o.out, 'sweep.json')}`));
+      expect(store.readCell(spec)).toEqual(r.cells[0]);
+    } finally {
+      stop.abort();
+      await worker;
+    }
   }, 60_000);
 });

@@ -32,7 +32,7 @@ beforeAll(() => {
   fs.mkdirSync(folder);
   fs.chmodSync(path.dirname(folder), 0o755);
   fs.chmodSync(folder, 0o555);
-});
+}, 180_000); // a stale dist/ is rebuilt first (tsc: far longer than jest's 5 s default)
 afterAll(() => fs.existsSync(folder) && fs.chmodSync(folder, 0o755));
 
 testUsable.each([

@@ -23,7 +23,7 @@ beforeAll(() => {
   fs.writeFileSync(calib, 'the cat sat on the mat\nthe dog ran in the park\na bird sang in the tree\nthe fish swam in the sea\n');
   evalText = path.join(dir, 'eval.txt');
   fs.writeFileSync(evalText, 'the cat ran in the tree and the dog sat on the mat. '.repeat(20));
-});
+}, 180_000); // a stale dist/ is rebuilt first (tsc: far longer than jest's 5 s default)
 
 const base = () => ({ model, calib, eval: evalText, optModel: model, quick: true, methods: ['magnitude', 'wanda', 'l1'], calibSamples: 4, seqLen: 16, maxWindows: 2, budget: 4 });
 

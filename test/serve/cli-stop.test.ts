@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import { CLI, ensureCliBuilt, ROOT } from '../prune/helpers';
 import { DEMO, followEvents, request, scratchUnder } from './http';
 
-beforeAll(() => ensureCliBuilt());
+// A stale dist/ is rebuilt first (tsc: far longer than jest's 5 s default).
+beforeAll(() => ensureCliBuilt(), 180_000);
 
 test('SIGTERM closes the server and interrupts the running job', async () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'shears-serve-cli-'));

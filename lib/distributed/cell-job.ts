@@ -47,7 +47,7 @@ export interface CellJobResult {
 const PATH_OPTIONS = ['model', 'tokenizer', 'calib', 'calibTokens', 'eval', 'evalTokens', 'queries', 'out'] as const;
 
 /** The options a cell depends on: every plain value of SweepOptions except how this run was started (resume, force, queue). */
-export function jobOptions(o: SweepOptions): SweepOptions {
+export function cellJobOptions(o: SweepOptions): SweepOptions {
   const plain = Object.fromEntries(
     Object.entries(o).filter(([k, v]) => v !== undefined && typeof v !== 'function' && !(v instanceof AbortSignal) && !['resume', 'force', 'queue', 'json'].includes(k)),
   ) as unknown as SweepOptions;

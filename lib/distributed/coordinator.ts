@@ -15,7 +15,8 @@ import { na, reusable } from '../sweep/cell';
 import type { CellSpec, SweepOptions } from '../sweep/options';
 import type { SweepEvent } from '../sweep/progress';
 import { SweepStore } from '../sweep/store';
-import { CELL_JOB_NAME, CELL_JOB_VERSION, CellJob, CellJobProgress, CellJobResult, cellJobId, jobOptions, sweepKey } from './cell-job';
+import { untilAborted } from '../util/abortable';
+import { CELL_JOB_NAME, CELL_JOB_VERSION, CellJob, CellJobProgress, CellJobResult, cellJobId, cellJobOptions, sweepKey } from './cell-job';
 import { checkReachable, connectionOf, QueueTarget } from './connection';
 
 /** Attempts of a cell job before it counts as failed (a stalled job is put back without spending one). */
@@ -64,7 +65,7 @@ export async function runCellsOnQueue(r: QueueRun): Promise<QueueOutcome> {
   queue.setMaxListeners(pending.length + 10);
   const events = new QueueEvents(r.queue.name, { connection });
   const key = sweepKey(r.options);
-  const options = jobOptions(r.options);
+  const options = cellJobOptions(r.options);
   const byId = new Map(pending.map((i) => [cellJobId(key, r.store, r.cells[i]), i]));
   const workers = new Set<string>();
   const cells: (SweepCell | undefined)[] = r.cells.map((_, i) => (reusable(r.cached[i]) ? r.cached[i] : undefined));
@@ -90,12 +91,6 @@ export async function runCellsOnQueue(r: QueueRun): Promise<QueueOutcome> {
     }
     r.onProgress({ stage: 'cell', cells: r.cells.length, finished, detail: `${pending.length} cells queued on ${r.queue.display}` });
 
-    const stop = new Promise<never>((_, reject) => {
-      const abort = () => reject(r.signal!.reason);
-      if (r.signal?.aborted) abort();
-      r.signal?.addEventListener('abort', abort, { once: true });
-    });
-    stop.catch(() => {});
     const waits = jobs.map(async (job, n) => {
       const i = pending[n];
       let cell: SweepCell | undefined;
@@ -119,7 +114,7 @@ export async function runCellsOnQueue(r: QueueRun): Promise<QueueOutcome> {
       tell(i, cell.status === 'ok' ? 'done' : `NA: ${cell.reason}`);
       r.onCell?.(cell);
     });
-    await Promise.race([Promise.all(waits), stop]);
+    await untilAborted(Promise.all(waits), r.signal, () => {});
   } catch (e) {
     if (r.signal?.aborted) await withdraw(jobs);
     throw e;

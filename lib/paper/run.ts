@@ -10,6 +10,7 @@ import { shearsVersion } from '../prune/report';
 import { writeFileAtomic } from '../report/atomic';
 import type { SweepResults } from '../report/types';
 import { sweep } from '../sweep/run';
+import { isAbort } from '../util/abortable';
 import { secondsSince } from '../util/clock';
 import { runFormulaSearch } from './formula-search';
 import type { FormulaSearchSummary } from './formula-table';
@@ -37,7 +38,6 @@ const SWEEP_TABLES: Record<string, string> = {
   'opt-sweep': 'table 6',
 };
 
-const isAbort = (e: unknown, signal?: AbortSignal) => (signal?.aborted ?? false) || (e as Error)?.name === 'AbortError';
 
 export async function paper(o: PaperOptions): Promise<PaperOutcome> {
   const t0 = process.hrtime.bigint();

@@ -18,6 +18,7 @@ import type { SweepData } from './data';
 import { CellSpec, SweepOptions, sweepMethodOptions } from './options';
 import { cellQuality, DenseReference } from './quality';
 import { DenseStats, pruneWithDenseStats } from './stats-once';
+import { isAbort } from '../util/abortable';
 import { PhaseClock, secondsSince as since } from '../util/clock';
 import { measureSpeed, measureSpeedPair, SpeedResult, SpeedSettings, timingIds } from '../eval/speed';
 import type { CalibrationSet } from '../calibration/sample';
@@ -72,10 +73,6 @@ export const na = (spec: CellSpec, reason: string, extra: Record<string, unknown
   reason,
   ...extra,
 });
-
-export function isAbort(e: unknown, signal?: AbortSignal): boolean {
-  return (signal?.aborted ?? false) || (e as Error)?.name === 'AbortError';
-}
 
 /** What a cell of a learning method (ewc, query-aware) borrows from the sweep. */
 export interface Learning {

@@ -49,8 +49,8 @@ export async function openSweepContext(
     const denseFm = new ForwardModel(denseModel, { backend: backend.device });
     denseFm.validate();
     let denseStats: DenseStats | undefined;
-    const strategies = checked.methods.flatMap((m) => methodInfo(m).create?.(sweepMethodOptions(o, methodInfo(m))) ?? []);
-    if (o.stats === 'once' && data.calibration && strategies.some((st) => st.needs.length > 0) && opts.statistics) {
+    const strategies = opts.statistics && o.stats === 'once' && data.calibration ? checked.methods.flatMap((m) => methodInfo(m).create?.(sweepMethodOptions(o, methodInfo(m))) ?? []) : [];
+    if (data.calibration && strategies.some((st) => st.needs.length > 0)) {
       opts.onStage?.('statistics');
       const s = process.hrtime.bigint();
       const settings: StatisticsSettings = {

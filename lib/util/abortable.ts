@@ -1,6 +1,11 @@
 // Awaiting work that cannot itself be cancelled (loading a model: mapping files,
 // building the tokenizer) without making a stop wait for it.
 
+/** Whether `e` is a stop (the run's signal aborted, or an AbortError) rather than a failure of the work. */
+export function isAbort(e: unknown, signal?: AbortSignal): boolean {
+  return (signal?.aborted ?? false) || (e as Error)?.name === 'AbortError';
+}
+
 /**
  * Resolves with `work`'s value, or rejects with the signal's reason as soon as it is
  * aborted. A value that arrives after the abort is handed to `discard` (close a model

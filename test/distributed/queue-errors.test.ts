@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { Queue } from 'bullmq';
 import pino from 'pino';
 
-import { CELL_JOB_VERSION, CellJob, checkCellJob, jobOptions, sweepKey } from '../../lib/distributed/cell-job';
+import { CELL_JOB_VERSION, CellJob, checkCellJob, cellJobOptions, sweepKey } from '../../lib/distributed/cell-job';
 import { connectionOf, parseQueueUrl } from '../../lib/distributed/connection';
 import { runCellsOnQueue } from '../../lib/distributed/coordinator';
 import { runWorker } from '../../lib/distributed/worker';
@@ -83,7 +83,7 @@ describe('queue URLs', () => {
 });
 
 describe("a worker's checks of a job", () => {
-  const job = (o: SweepRunOptions): CellJob => ({ version: CELL_JOB_VERSION, options: jobOptions(o), spec: { method: 'magnitude', pattern: 'unstructured', level: 0.5 }, index: 1, cells: 1, sweepKey: sweepKey(o) });
+  const job = (o: SweepRunOptions): CellJob => ({ version: CELL_JOB_VERSION, options: cellJobOptions(o), spec: { method: 'magnitude', pattern: 'unstructured', level: 0.5 }, index: 1, cells: 1, sweepKey: sweepKey(o) });
 
   test('a sweep folder the coordinator opened passes; the payload holds absolute paths and no run flags', () => {
     const o = { ...options(path.join(dir, 'ok')), resume: true, queue: 'redis://h:1' };

@@ -14,23 +14,21 @@
 // --methods/--levels/--patterns narrow the demo's sweep (default: all of it, ~240 cells;
 // `--levels` replaces every method's levels, the slow methods' 50% included).
 // Needs redis-server (the Debian package) on PATH.
-import { ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as readline from 'node:readline';
 
 import { demoSweep } from '../lib/cli/commands/demo';
+import { packageRoot } from '../lib/native/binding';
 import type { SweepCell } from '../lib/report/types';
 import { sweep, SweepRunOptions } from '../lib/sweep/run';
 import { differingCells } from '../lib/sweep/compare';
 import { parseLevels, parseList } from '../lib/sweep/options';
 import { startLocalRedis } from './local-redis';
 import { emitReport, machineInfo, table } from './machine';
+import { startWorker } from './worker-process';
 
-// The repository root, from bench/ (ts-hook) or dist/bench/ (compiled).
-const ROOT = path.basename(path.resolve(__dirname, '..')) === 'dist' ? path.resolve(__dirname, '..', '..') : path.resolve(__dirname, '..');
-const CLI = path.join(ROOT, 'bin', 'shears.js');
 
 interface Args {
   json: boolean;
@@ -58,7 +56,7 @@ function parseArgs(argv: string[]): Args {
 }
 
 function sweepOptions(a: Args, out: string): SweepRunOptions {
-  const demo = demoSweep(path.join(ROOT, 'assets', 'demo-model'));
+  const demo = demoSweep(path.join(packageRoot(), 'assets', 'demo-model'));
   const methods = a.methods ?? demo.methods;
   return {
     ...demo,
@@ -67,20 +65,6 @@ function sweepOptions(a: Args, out: string): SweepRunOptions {
     ...(a.patterns ? { patterns: a.patterns } : {}),
     out,
   };
-}
-
-/** A worker process, resolved once it logs that it is ready (its other log lines are dropped). */
-function startWorker(queue: string, threads: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CLI, 'worker', '--queue', queue], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, SHEARS_THREADS: String(threads) },
-  });
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`a worker exited (${code}) before it was ready`)));
-    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
-      if ((JSON.parse(line) as { msg?: string }).msg === 'worker ready') resolve(child);
-    });
-  });
 }
 
 async function main(): Promise<void> {
@@ -100,7 +84,11 @@ async function main(): Promise<void> {
     ];
     for (const s of setups) {
       const queue = `${redis.url}?queue=bench-${process.pid}-${s.workers}`;
-      for (let i = 0; i < s.workers; i++) workers.push(await startWorker(queue, s.threads));
+      for (let i = 0; i < s.workers; i++) {
+        const w = startWorker(queue, { threads: s.threads });
+        workers.push(w.child);
+        await w.waitFor((l) => l.msg === 'worker ready');
+      }
       const o = { ...sweepOptions(a, path.join(work, s.setup.replace(' ', '-'))), ...(s.workers > 0 ? { queue } : {}), force: true };
       process.stderr.write(`${s.setup}: ${o.out}\n`);
       const t0 = process.hrtime.bigint();

@@ -26,6 +26,10 @@ export const backendOption = (): Option =>
     .choices([...BACKEND_REQUESTS])
     .default('auto');
 
+/** pino's levels, for the commands that log JSON lines (serve, worker). */
+export const logLevelOption = (): Option =>
+  new Option('--log-level <level>', 'pino log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info');
+
 /** SparseGPT's statistic precision, shared by prune and sweep. */
 export const hessianPrecisionOption = (): Option =>
   new Option('--hessian-precision <p>', 'SparseGPT statistic precision (default f64)').choices(['f64', 'f32']);

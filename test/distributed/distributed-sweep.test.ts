@@ -2,15 +2,15 @@
 // killed (SIGKILL) in the middle of a cell: the sweep still completes, the killed cell is
 // retried by the other worker after its lock lapses, and every cell equals the local
 // sweep's (quality, sparsity, parameters; only timings and memory differ).
-import { ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as readline from 'node:readline';
 
 import { cellOutcome, differingCells } from '../../lib/sweep/compare';
 import { sweep, SweepRunOptions } from '../../lib/sweep/run';
-import { CLI, ensureCliBuilt, ROOT } from '../prune/helpers';
+import { startWorker as startWorkerProcess, WorkerProcess } from '../../bench/worker-process';
+import { ensureCliBuilt, ROOT } from '../prune/helpers';
 import { startTestRedis, TestRedis } from '../support/redis';
 
 const DEMO = path.join(ROOT, 'assets', 'demo-model');
@@ -47,25 +47,11 @@ const options = (out: string): SweepRunOptions => ({
   out,
 });
 
-/** A worker process and its log lines (pino JSON), as they arrive. */
-function startWorker(queue: string): { child: ChildProcess; lines: Record<string, unknown>[]; waitFor: (pred: (l: Record<string, unknown>) => boolean) => Promise<Record<string, unknown>> } {
-  const child = spawn(process.execPath, [CLI, 'worker', '--queue', queue, '--lock-seconds', String(LOCK_SECONDS)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  const lines: Record<string, unknown>[] = [];
-  const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
-  readline.createInterface({ input: child.stdout! }).on('line', (text) => {
-    const line = JSON.parse(text) as Record<string, unknown>;
-    lines.push(line);
-    for (const w of [...waiters]) if (w.pred(line)) waiters.splice(waiters.indexOf(w), 1) && w.resolve(line);
-  });
-  const waitFor = (pred: (l: Record<string, unknown>) => boolean) =>
-    new Promise<Record<string, unknown>>((resolve, reject) => {
-      const seen = lines.find(pred);
-      if (seen) return resolve(seen);
-      waiters.push({ pred, resolve });
-      child.once('exit', (code) => reject(new Error(`worker exited (${code}) before the awaited log line`)));
-    });
-  return { child, lines, waitFor };
+/** A worker process of this test (killed at the end if still running). */
+function startWorker(queue: string): WorkerProcess {
+  const w = startWorkerProcess(queue, { lockSeconds: LOCK_SECONDS });
+  children.push(w.child);
+  return w;
 }
 
 test('two workers, one killed mid-cell: the sweep completes with the local sweep\'s results', async () => {

@@ -4,7 +4,7 @@
 import { Command, Option } from 'commander';
 
 import { createServer } from '../../serve';
-import { int } from '../parse';
+import { int, logLevelOption } from '../parse';
 import { interruptSignal } from '../progress';
 
 interface ServeArgs {
@@ -29,7 +29,7 @@ export function register(program: Command): void {
     .option('--concurrency <n>', 'jobs run at once (default 1: one job per native worker pool)', int('--concurrency'))
     .option('--max-queued <n>', 'jobs waiting beyond which a submission gets 429 (default 100)', int('--max-queued'))
     .option('--state <dir>', 'job records, kept across restarts (default: <first root>/.shears-serve)')
-    .addOption(new Option('--log-level <l>', 'pino log level').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'))
+    .addOption(logLevelOption())
     .action(async (o: ServeArgs) => {
       const server = await createServer({
         roots: o.roots?.split(',').map((r) => r.trim()).filter((r) => r !== ''),

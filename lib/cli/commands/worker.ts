@@ -7,10 +7,8 @@ import { Command } from 'commander';
 
 import { ArgumentRangeError } from '../../errors';
 import { parseQueueUrl } from '../../distributed/connection';
-import { num } from '../parse';
+import { logLevelOption, num } from '../parse';
 import { interruptSignal } from '../progress';
-
-const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 export function register(program: Command): void {
   program
@@ -18,19 +16,17 @@ export function register(program: Command): void {
     .description('compute the cells of distributed sweeps (shears sweep --queue) from a Redis queue; the sweep\'s files must be at the same paths here (a shared filesystem)')
     .requiredOption('--queue <url>', 'Redis URL: redis://[user:password@]HOST:PORT[/DB][?queue=NAME]')
     .option('--lock-seconds <s>', 'a cell whose worker is silent this long is retried by another worker (default 30)', num('--lock-seconds'))
-    .option('--log-level <level>', `${LEVELS.join(' | ')} (default info)`)
-    .action(async (opts: { queue: string; lockSeconds?: number; logLevel?: string }) => {
+    .addOption(logLevelOption())
+    .action(async (opts: { queue: string; lockSeconds?: number; logLevel: string }) => {
       const queue = parseQueueUrl(opts.queue);
       if (opts.lockSeconds !== undefined && !(opts.lockSeconds >= 1 && opts.lockSeconds <= 3600))
         throw new ArgumentRangeError(`--lock-seconds must be in [1, 3600], got ${opts.lockSeconds}`);
-      const level = opts.logLevel ?? 'info';
-      if (!LEVELS.includes(level)) throw new ArgumentRangeError(`--log-level must be one of ${LEVELS.join(', ')}, got '${level}'`);
       // BullMQ and pino load when a worker starts, not with every command.
       /* eslint-disable @typescript-eslint/no-require-imports */
       const pino = require('pino') as typeof import('pino');
       const { runWorker } = require('../../distributed/worker') as typeof import('../../distributed/worker');
       /* eslint-enable @typescript-eslint/no-require-imports */
-      const log = pino.pino({ level, base: { name: 'shears-worker' } }, process.stdout);
+      const log = pino.pino({ level: opts.logLevel, base: { name: 'shears-worker' } }, process.stdout);
       const { signal, dispose } = interruptSignal((cause) =>
         log.info({ signal: cause }, 'stopping after the running cell (stop again to quit at once: the cell is then left to another worker)'),
       );
